@@ -1,0 +1,3 @@
+"""Mailslot: a secure, anonymous tip line."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,436 @@
+"""Cases and items: sealing what arrives, wrapping keys to who may read, opening for them.
+
+Key hierarchy (docs/spec/format.md): each case has a key pair whose seed is wrapped to every
+recipient of its channel; each item has a fresh data key wrapped to the case key, and for
+replies (or, if the instance opts in, everything) also to the source's codename key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from mailslot import crypto
+from mailslot.cases.errors import CaseNotFound, ChannelClosed, ItemNotFound
+from mailslot.cases.models import (
+    Case,
+    CaseKeyWrap,
+    CaseRead,
+    Counter,
+    Item,
+    ItemKeyWrap,
+    ItemKind,
+    KeyHolder,
+)
+from mailslot.channels.models import Channel, ChannelMember
+from mailslot.db.base import coarse, new_id
+from mailslot.errors import InvalidInput, TooLarge
+from mailslot.recipients.models import Role, User
+from mailslot.sources.codenames import generate_pseudonym
+from mailslot.storage import BlobStore, BlobWriter
+
+MAX_TEXT_BYTES = 4 * 1024 * 1024
+ACTIVITY = "activity"
+
+
+class ItemUpload:
+    """One item being encrypted into the blob store as its bytes arrive.
+
+    Nothing is visible until :meth:`close`; :meth:`abort` leaves no trace but a deleted file.
+    """
+
+    def __init__(self, blobs: BlobStore, *, limit: int) -> None:
+        self.item_id = new_id()
+        self.data_key = crypto.new_secret()
+        self.limit = limit
+        self.stored_size = 0
+        self._sealer = crypto.ItemSealer(bytes.fromhex(self.item_id), self.data_key)
+        self._writer: BlobWriter = blobs.create()
+        self._writer.write(self._sealer.header())
+
+    @property
+    def blob_id(self) -> str:
+        return self._writer.blob_id
+
+    @property
+    def length(self) -> int:
+        return self._sealer.length
+
+    def write(self, data: bytes) -> None:
+        if self._sealer.length + len(data) > self.limit:
+            raise TooLarge("A file is larger than the limit of %(limit)s.", limit=self.limit)
+        ciphertext = self._sealer.update(data)
+        if ciphertext:
+            self._writer.write(ciphertext)
+
+    def close(self) -> None:
+        for chunk in self._sealer.finish():
+            self._writer.write(chunk)
+        self.stored_size = self._writer.commit()
+
+    def abort(self) -> None:
+        self._writer.abort()
+
+
+def seal_text(blobs: BlobStore, text: str) -> ItemUpload:
+    upload = ItemUpload(blobs, limit=MAX_TEXT_BYTES)
+    try:
+        upload.write(text.encode())
+        upload.close()
+    except BaseException:
+        upload.abort()
+        raise
+    return upload
+
+
+@dataclass(frozen=True, slots=True)
+class SealedItem:
+    """A closed upload plus the metadata to seal next to it."""
+
+    upload: ItemUpload
+    kind: ItemKind
+    meta: dict[str, Any]
+
+
+def _next(db: Session, name: str) -> int:
+    value = db.scalar(
+        update(Counter)
+        .where(Counter.name == name)
+        .values(value=Counter.value + 1)
+        .returning(Counter.value)
+    )
+    if value is None:
+        db.add(Counter(name=name, value=1))
+        db.flush()
+        return 1
+    return int(value)
+
+
+def open_case(db: Session, channel: Channel, source_id: str | None, now: int) -> Case:
+    """A new case with its own key pair, wrapped to every active recipient of the channel."""
+    recipients = list(
+        db.scalars(
+            select(User)
+            .join(ChannelMember, ChannelMember.user_id == User.id)
+            .where(
+                ChannelMember.channel_id == channel.id,
+                User.disabled.is_(False),
+                User.role == Role.RECIPIENT.value,
+            )
+        )
+    )
+    if not recipients:
+        raise ChannelClosed()
+    key_pair = crypto.KeyPair.generate()
+    pseudonym = generate_pseudonym()
+    while db.scalar(select(Case.id).where(Case.pseudonym == pseudonym)) is not None:
+        pseudonym = generate_pseudonym()  # pragma: no cover - 60 million names, rare
+    case = Case(
+        channel_id=channel.id,
+        source_id=source_id,
+        pseudonym=pseudonym,
+        public_key=key_pair.public_key,
+        created_at=coarse(now),
+        last_activity_at=coarse(now),
+        activity_seq=0,
+        item_count=0,
+    )
+    db.add(case)
+    db.flush()
+    context = bytes.fromhex(case.id)
+    for user in recipients:
+        wrapped = crypto.wrap_key(
+            user.public_key, key_pair.seed, crypto.WrapPurpose.CASE_KEY, context
+        )
+        db.add(CaseKeyWrap(case_id=case.id, user_id=user.id, wrapped=wrapped))
+    db.flush()
+    return case
+
+
+def record_items(
+    db: Session,
+    case: Case,
+    items: Sequence[SealedItem],
+    *,
+    now: int,
+    author_id: str | None = None,
+    source_public_key: bytes | None = None,
+) -> list[Item]:
+    """Store the rows for items whose blobs are already committed."""
+    if not items:
+        return []
+    rows = []
+    for sealed in items:
+        upload = sealed.upload
+        item_id = bytes.fromhex(upload.item_id)
+        meta = dict(sealed.meta, time=int(now), size=upload.length)
+        position = db.scalar(
+            update(Case)
+            .where(Case.id == case.id)
+            .values(item_count=Case.item_count + 1)
+            .returning(Case.item_count)
+        )
+        item = Item(
+            id=upload.item_id,
+            case_id=case.id,
+            position=int(position or 0),
+            kind=sealed.kind.value,
+            author_id=author_id,
+            blob_id=upload.blob_id,
+            stored_size=upload.stored_size,
+            sealed_meta=crypto.seal_meta(item_id, upload.data_key, meta),
+            created_at=coarse(now),
+        )
+        db.add(item)
+        db.add(
+            ItemKeyWrap(
+                item_id=item.id,
+                holder=KeyHolder.CASE.value,
+                wrapped=crypto.wrap_key(
+                    case.public_key, upload.data_key, crypto.WrapPurpose.ITEM_KEY, item_id
+                ),
+            )
+        )
+        if source_public_key is not None:
+            db.add(
+                ItemKeyWrap(
+                    item_id=item.id,
+                    holder=KeyHolder.SOURCE.value,
+                    wrapped=crypto.wrap_key(
+                        source_public_key, upload.data_key, crypto.WrapPurpose.ITEM_KEY, item_id
+                    ),
+                )
+            )
+        rows.append(item)
+    db.flush()
+    db.refresh(case)
+    case.last_activity_at = coarse(now)
+    case.activity_seq = _next(db, ACTIVITY)
+    db.flush()
+    return rows
+
+
+# Reading, for recipients.
+
+
+@dataclass
+class CaseSummary:
+    case: Case
+    channel_name: str
+    unread: bool
+
+
+def visible_cases(
+    db: Session, user: User, *, limit: int, offset: int
+) -> tuple[list[CaseSummary], int]:
+    """The cases this user holds a key for, newest activity first, with unread marks."""
+    base = select(Case).join(
+        CaseKeyWrap, and_(CaseKeyWrap.case_id == Case.id, CaseKeyWrap.user_id == user.id)
+    )
+    total = db.scalar(select(func.count()).select_from(base.subquery())) or 0
+    query = (
+        select(Case, Channel.name, CaseRead.activity_seq)
+        .join(CaseKeyWrap, and_(CaseKeyWrap.case_id == Case.id, CaseKeyWrap.user_id == user.id))
+        .join(Channel, Channel.id == Case.channel_id)
+        .outerjoin(CaseRead, and_(CaseRead.case_id == Case.id, CaseRead.user_id == user.id))
+        .order_by(Case.activity_seq.desc(), Case.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    summaries = [
+        CaseSummary(case=case, channel_name=name, unread=(seen or 0) < case.activity_seq)
+        for case, name, seen in db.execute(query).tuples()
+    ]
+    return summaries, total
+
+
+def case_for_user(db: Session, user: User, case_id: str) -> tuple[Case, CaseKeyWrap]:
+    if len(case_id) != 32:
+        raise CaseNotFound()
+    row = db.execute(
+        select(Case, CaseKeyWrap)
+        .join(CaseKeyWrap, CaseKeyWrap.case_id == Case.id)
+        .where(Case.id == case_id, CaseKeyWrap.user_id == user.id)
+    ).first()
+    if row is None:
+        raise CaseNotFound()
+    return row[0], row[1]
+
+
+def case_key(case: Case, wrap: CaseKeyWrap, user_seed: bytes) -> crypto.KeyPair:
+    recipient = crypto.KeyPair.from_seed(user_seed)
+    seed = recipient.unwrap(wrap.wrapped, crypto.WrapPurpose.CASE_KEY, bytes.fromhex(case.id))
+    return crypto.KeyPair.from_seed(seed)
+
+
+def mark_read(db: Session, case: Case, user: User) -> None:
+    read = db.get(CaseRead, (case.id, user.id))
+    if read is None:
+        db.add(CaseRead(case_id=case.id, user_id=user.id, activity_seq=case.activity_seq))
+    else:
+        read.activity_seq = case.activity_seq
+    db.flush()
+
+
+@dataclass
+class ItemView:
+    item: Item
+    meta: dict[str, Any]
+    data_key: bytes = field(repr=False)
+    text: str | None = None
+    author: str | None = None
+
+    @property
+    def filename(self) -> str:
+        return str(self.meta.get("filename") or "")
+
+    @property
+    def content_type(self) -> str:
+        return str(self.meta.get("content_type") or "application/octet-stream")
+
+    @property
+    def size(self) -> int:
+        return int(self.meta.get("size") or 0)
+
+    @property
+    def time(self) -> int:
+        return int(self.meta.get("time") or self.item.created_at)
+
+
+def _data_key(db: Session, item: Item, holder: KeyHolder, key: crypto.KeyPair) -> bytes:
+    wrap = db.get(ItemKeyWrap, (item.id, holder.value))
+    if wrap is None:
+        raise ItemNotFound()
+    return key.unwrap(wrap.wrapped, crypto.WrapPurpose.ITEM_KEY, bytes.fromhex(item.id))
+
+
+def read_text(blobs: BlobStore, item: Item, data_key: bytes) -> str:
+    data = b"".join(stream_item(blobs, item, data_key))
+    return data.decode("utf-8", errors="replace")
+
+
+def stream_item(blobs: BlobStore, item: Item, data_key: bytes) -> Iterator[bytes]:
+    return crypto.open_item_stream(bytes.fromhex(item.id), data_key, blobs.open(item.blob_id))
+
+
+def case_items(db: Session, blobs: BlobStore, case: Case, key: crypto.KeyPair) -> list[ItemView]:
+    """Every item of the case, in order, with metadata opened and texts decrypted."""
+    authors = dict(db.execute(select(User.id, User.username)).tuples().all())
+    views = []
+    for item in db.scalars(select(Item).where(Item.case_id == case.id).order_by(Item.position)):
+        data_key = _data_key(db, item, KeyHolder.CASE, key)
+        meta = crypto.open_meta(bytes.fromhex(item.id), data_key, item.sealed_meta)
+        view = ItemView(
+            item=item,
+            meta=meta,
+            data_key=data_key,
+            author=authors.get(item.author_id) if item.author_id else None,
+        )
+        if item.kind in (ItemKind.MESSAGE, ItemKind.REPLY):
+            view.text = read_text(blobs, item, data_key)
+        views.append(view)
+    return views
+
+
+def item_for_download(db: Session, case: Case, key: crypto.KeyPair, item_id: str) -> ItemView:
+    item = db.get(Item, item_id) if len(item_id) == 32 else None
+    if item is None or item.case_id != case.id:
+        raise ItemNotFound()
+    data_key = _data_key(db, item, KeyHolder.CASE, key)
+    meta = crypto.open_meta(bytes.fromhex(item.id), data_key, item.sealed_meta)
+    return ItemView(item=item, meta=meta, data_key=data_key)
+
+
+def delete_case(db: Session, case: Case) -> list[str]:
+    """Destroy the key wraps first (crypto-shredding), then the rows. Returns the blob ids,
+    which the caller deletes once the transaction has committed."""
+    blob_ids = list(db.scalars(select(Item.blob_id).where(Item.case_id == case.id)))
+    item_ids = select(Item.id).where(Item.case_id == case.id)
+    db.execute(delete(ItemKeyWrap).where(ItemKeyWrap.item_id.in_(item_ids)))
+    db.execute(delete(CaseKeyWrap).where(CaseKeyWrap.case_id == case.id))
+    db.execute(delete(CaseRead).where(CaseRead.case_id == case.id))
+    db.execute(delete(Item).where(Item.case_id == case.id))
+    db.execute(delete(Case).where(Case.id == case.id))
+    db.flush()
+    return blob_ids
+
+
+def delete_blobs(blobs: BlobStore, blob_ids: Sequence[str]) -> None:
+    for blob_id in blob_ids:
+        blobs.delete(blob_id)
+
+
+def check_reply(text: str, max_chars: int) -> str:
+    if not text.strip():
+        raise InvalidInput("Write a reply before sending.")
+    if len(text) > max_chars:
+        raise InvalidInput("The message is too long (at most %(n)s characters).", n=max_chars)
+    return text
+
+
+# Reading, for the source.
+
+
+@dataclass
+class SourceItemView:
+    item: Item
+    text: str | None = None
+    filename: str | None = None
+    size: int | None = None
+    readable: bool = False
+
+
+def source_view(
+    db: Session, blobs: BlobStore, source_key: crypto.KeyPair, case: Case, *, mark_seen: bool
+) -> list[SourceItemView]:
+    """What a returning source sees: replies in full; their own items only as a time and kind,
+    unless the instance opted in and wrapped them to the source's key."""
+    views = []
+    held = set(
+        db.scalars(
+            select(ItemKeyWrap.item_id)
+            .join(Item, Item.id == ItemKeyWrap.item_id)
+            .where(Item.case_id == case.id, ItemKeyWrap.holder == KeyHolder.SOURCE.value)
+        )
+    )
+    for item in db.scalars(select(Item).where(Item.case_id == case.id).order_by(Item.position)):
+        view = SourceItemView(item=item)
+        if item.id in held:
+            data_key = _data_key(db, item, KeyHolder.SOURCE, source_key)
+            meta = crypto.open_meta(bytes.fromhex(item.id), data_key, item.sealed_meta)
+            view.readable = True
+            if item.kind == ItemKind.FILE:
+                view.filename = str(meta.get("filename") or "")
+                view.size = int(meta.get("size") or 0)
+            else:
+                view.text = read_text(blobs, item, data_key)
+            if mark_seen and item.kind == ItemKind.REPLY:
+                item.seen_by_source = True
+        elif item.kind == ItemKind.REPLY:
+            continue  # deleted by the source
+        views.append(view)
+    db.flush()
+    return views
+
+
+def forget_reply(db: Session, case: Case, item_id: str) -> None:
+    """The source deletes a reply: its key wrap goes, so the codename no longer opens it."""
+    item = db.get(Item, item_id) if len(item_id) == 32 else None
+    if item is None or item.case_id != case.id or item.kind != ItemKind.REPLY:
+        raise ItemNotFound()
+    db.execute(
+        delete(ItemKeyWrap).where(
+            ItemKeyWrap.item_id == item.id, ItemKeyWrap.holder == KeyHolder.SOURCE.value
+        )
+    )
+    db.flush()
+
+
+def source_case(db: Session, source_id: str) -> Case | None:
+    return db.scalar(
+        select(Case).where(Case.source_id == source_id).order_by(Case.created_at).limit(1)
+    )

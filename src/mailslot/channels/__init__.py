@@ -1,0 +1,1 @@
+"""Channels: where a source sends a report, and which recipients receive it."""

@@ -1,0 +1,127 @@
+"""Creating channels and managing who receives what is sent to them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from mailslot.channels.models import Channel, ChannelMember
+from mailslot.errors import Conflict, InvalidInput, NotFound
+from mailslot.recipients.models import Role, User
+
+MAX_NAME = 100
+MAX_DESCRIPTION = 2000
+
+
+def _clean(name: str, description: str) -> tuple[str, str]:
+    name = " ".join(name.split())
+    if not name:
+        raise InvalidInput("A channel needs a name.")
+    if len(name) > MAX_NAME:
+        raise InvalidInput("The channel name is too long.")
+    if len(description) > MAX_DESCRIPTION:
+        raise InvalidInput("The channel description is too long.")
+    return name, description.strip()
+
+
+def create_channel(
+    db: Session, *, name: str, description: str, recipients: Sequence[str], now: int
+) -> Channel:
+    name, description = _clean(name, description)
+    if db.scalar(select(Channel.id).where(Channel.name == name)) is not None:
+        raise Conflict("A channel with this name already exists.")
+    channel = Channel(name=name, description=description, created_at=now)
+    db.add(channel)
+    db.flush()
+    set_members(db, channel, recipients)
+    return channel
+
+
+def update_channel(
+    db: Session, channel: Channel, *, name: str, description: str, recipients: Sequence[str]
+) -> Channel:
+    name, description = _clean(name, description)
+    clash = db.scalar(select(Channel.id).where(Channel.name == name, Channel.id != channel.id))
+    if clash is not None:
+        raise Conflict("A channel with this name already exists.")
+    channel.name = name
+    channel.description = description
+    set_members(db, channel, recipients)
+    return channel
+
+
+def set_members(db: Session, channel: Channel, usernames: Sequence[str]) -> None:
+    """Replace the channel's recipients. Admins cannot be members: they never read cases."""
+    users = []
+    for username in dict.fromkeys(usernames):
+        user = db.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFound("No such user: %(name)s", name=username)
+        if user.role != Role.RECIPIENT:
+            raise InvalidInput(
+                "Only recipients can be members of a channel: %(name)s", name=username
+            )
+        users.append(user)
+    db.execute(delete(ChannelMember).where(ChannelMember.channel_id == channel.id))
+    db.add_all(ChannelMember(channel_id=channel.id, user_id=user.id) for user in users)
+    db.flush()
+
+
+def add_member(db: Session, channel: Channel, user: User) -> None:
+    if user.role != Role.RECIPIENT:
+        raise InvalidInput(
+            "Only recipients can be members of a channel: %(name)s", name=user.username
+        )
+    if db.get(ChannelMember, (channel.id, user.id)) is None:
+        db.add(ChannelMember(channel_id=channel.id, user_id=user.id))
+        db.flush()
+
+
+def get_channel(db: Session, channel_id: str) -> Channel:
+    channel = db.get(Channel, channel_id)
+    if channel is None:
+        raise NotFound("No such channel.")
+    return channel
+
+
+def get_channel_by_name(db: Session, name: str) -> Channel:
+    channel = db.scalar(select(Channel).where(Channel.name == name))
+    if channel is None:
+        raise NotFound("No such channel: %(name)s", name=name)
+    return channel
+
+
+def list_channels(db: Session) -> list[Channel]:
+    return list(db.scalars(select(Channel).order_by(Channel.name)))
+
+
+def open_channels(db: Session) -> list[Channel]:
+    """Channels that can receive a submission: those with at least one active recipient."""
+    query = (
+        select(Channel)
+        .join(ChannelMember, ChannelMember.channel_id == Channel.id)
+        .join(User, User.id == ChannelMember.user_id)
+        .where(User.disabled.is_(False))
+        .group_by(Channel.id)
+        .order_by(Channel.name)
+    )
+    return list(db.scalars(query))
+
+
+def members(db: Session, channel: Channel) -> list[User]:
+    query = (
+        select(User)
+        .join(ChannelMember, ChannelMember.user_id == User.id)
+        .where(ChannelMember.channel_id == channel.id)
+        .order_by(User.username)
+    )
+    return list(db.scalars(query))
+
+
+def member_counts(db: Session) -> dict[str, int]:
+    rows = db.execute(
+        select(ChannelMember.channel_id, func.count()).group_by(ChannelMember.channel_id)
+    )
+    return dict(rows.tuples().all())

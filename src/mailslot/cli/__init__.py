@@ -1,0 +1,1 @@
+"""The ``mailslot`` command line."""

@@ -1,0 +1,278 @@
+"""``mailslot``: serve, manage users and channels, migrate the database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mailslot import __version__, errors
+from mailslot.config import Config, load_config, parse_addr
+from mailslot.runtime import Runtime, open_runtime
+
+
+def _config(**overrides: Any) -> Config:
+    try:
+        return load_config(**overrides)
+    except errors.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _runtime(ctx: click.Context) -> Runtime:
+    config: Config = ctx.obj["config"]
+    try:
+        return open_runtime(config)
+    except errors.MailslotError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _fail(exc: errors.ServiceError) -> click.ClickException:
+    return click.ClickException(exc.message % exc.params if exc.params else exc.message)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="mailslot")
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), help="Data directory [MAILSLOT_DATA_DIR]."
+)
+@click.option("--database-url", help="Database URL [MAILSLOT_DATABASE_URL].")
+@click.pass_context
+def main(ctx: click.Context, data_dir: Path | None, database_url: str | None) -> None:
+    """Mailslot: a secure, anonymous tip line."""
+    ctx.ensure_object(dict)
+    ctx.obj["overrides"] = {"data_dir": data_dir, "database_url": database_url}
+    ctx.obj["config"] = _config(**ctx.obj["overrides"])
+
+
+@main.command()
+@click.option("--source-addr", help="host:port of the source interface [MAILSLOT_SOURCE_ADDR].")
+@click.option("--staff-addr", help="host:port of the staff interface [MAILSLOT_STAFF_ADDR].")
+@click.pass_context
+def serve(ctx: click.Context, source_addr: str | None, staff_addr: str | None) -> None:
+    """Run the source and staff interfaces."""
+    import uvicorn
+
+    from mailslot.recipients.services import ensure_setup_link
+    from mailslot.web.app import create_source_app, create_staff_app
+    from mailslot.web.common import Templates
+
+    overrides = dict(ctx.obj["overrides"])
+    try:
+        if source_addr:
+            overrides["source_addr"] = parse_addr(source_addr, "--source-addr")
+        if staff_addr:
+            overrides["staff_addr"] = parse_addr(staff_addr, "--staff-addr")
+    except errors.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    config = _config(**overrides)
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    runtime = open_runtime(config)
+    with runtime.db() as db:
+        token = ensure_setup_link(db, runtime.now(), config.setup_token_lifetime)
+    if token:
+        click.echo("No admin account exists yet. Open this one-time setup link within 24 hours:")
+        click.echo(f"\n    {config.resolved_staff_url}/setup/{token}\n")
+    templates = Templates()
+    servers = []
+    for app, (host, port) in (
+        (create_source_app(runtime, templates), config.source_addr),
+        (create_staff_app(runtime, templates), config.staff_addr),
+    ):
+        servers.append(
+            uvicorn.Server(
+                uvicorn.Config(
+                    app,
+                    host=host,
+                    port=port,
+                    access_log=False,  # access logs would record who asked for what, and when
+                    server_header=False,
+                    date_header=False,
+                    log_config=None,
+                    log_level=config.log_level,
+                    timeout_keep_alive=30,
+                    lifespan="off",
+                )
+            )
+        )
+    click.echo(f"Source interface: http://{config.source_addr[0]}:{config.source_addr[1]}")
+    click.echo(f"Staff interface:  http://{config.staff_addr[0]}:{config.staff_addr[1]}")
+
+    async def run_all() -> None:
+        await asyncio.gather(*(server.serve() for server in servers))
+
+    try:
+        asyncio.run(run_all())
+    finally:
+        runtime.close()
+
+
+@main.group()
+def users() -> None:
+    """Staff accounts."""
+
+
+@users.command("add")
+@click.option("--username", required=True)
+@click.option("--role", type=click.Choice(["admin", "recipient"]), required=True)
+@click.option(
+    "--password-file",
+    type=click.File("r"),
+    required=True,
+    help="File whose first line is the password ('-' for stdin).",
+)
+@click.option(
+    "--channel",
+    "channel_names",
+    multiple=True,
+    help="Channel to join (recipients; default: 'default').",
+)
+@click.option("--email")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def users_add(
+    ctx: click.Context,
+    username: str,
+    role: str,
+    password_file: Any,
+    channel_names: tuple[str, ...],
+    email: str | None,
+    as_json: bool,
+) -> None:
+    """Create a staff account (non-interactive)."""
+    from mailslot.instance.services import DEFAULT_CHANNEL
+    from mailslot.recipients.models import Role
+    from mailslot.recipients.services import create_user
+
+    password = password_file.readline().rstrip("\r\n")
+    runtime = _runtime(ctx)
+    chosen = Role(role)
+    if chosen == Role.ADMIN and channel_names:
+        raise click.ClickException("Admins cannot be members of a channel.")
+    names = channel_names or ((DEFAULT_CHANNEL,) if chosen == Role.RECIPIENT else ())
+    try:
+        with runtime.db() as db:
+            account = create_user(
+                db,
+                username=username,
+                role=chosen,
+                password=password,
+                kdf=runtime.config.kdf,
+                now=runtime.now(),
+                email=email,
+                channel_names=names,
+            )
+            result = {
+                "id": account.user.id,
+                "username": account.user.username,
+                "role": account.user.role,
+                "channels": list(names),
+                "totp_secret": account.totp_secret,
+                "recovery_key": account.recovery_key,
+            }
+    except errors.ServiceError as exc:
+        raise _fail(exc) from None
+    finally:
+        runtime.close()
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        click.echo(f"Created {result['role']} {result['username']}.")
+        click.echo(f"TOTP secret (add it to an authenticator app): {result['totp_secret']}")
+        click.echo(f"Recovery key (shown once, keep it offline): {result['recovery_key']}")
+
+
+@users.command("list")
+@click.pass_context
+def users_list(ctx: click.Context) -> None:
+    """List staff accounts."""
+    from mailslot.recipients.services import list_users
+
+    runtime = _runtime(ctx)
+    try:
+        with runtime.db() as db:
+            for user in list_users(db):
+                state = " (disabled)" if user.disabled else ""
+                click.echo(f"{user.username}\t{user.role}{state}")
+    finally:
+        runtime.close()
+
+
+@main.group()
+def channels() -> None:
+    """Channels."""
+
+
+@channels.command("add")
+@click.option("--name", required=True)
+@click.option("--description", default="")
+@click.option(
+    "--recipient", "recipient_names", multiple=True, help="Recipient username (repeatable)."
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def channels_add(
+    ctx: click.Context, name: str, description: str, recipient_names: tuple[str, ...], as_json: bool
+) -> None:
+    """Create a channel."""
+    from mailslot.channels.services import create_channel
+
+    runtime = _runtime(ctx)
+    try:
+        with runtime.db() as db:
+            channel = create_channel(
+                db,
+                name=name,
+                description=description,
+                recipients=recipient_names,
+                now=runtime.now(),
+            )
+            result = {"id": channel.id, "name": channel.name, "recipients": list(recipient_names)}
+    except errors.ServiceError as exc:
+        raise _fail(exc) from None
+    finally:
+        runtime.close()
+    click.echo(json.dumps(result) if as_json else f"Created channel {result['name']}.")
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Apply every pending migration."""
+    runtime = _runtime(ctx)  # open_runtime migrates
+    runtime.close()
+    click.echo("The database is up to date.")
+
+
+@main.command("setup-link")
+@click.pass_context
+def setup_link(ctx: click.Context) -> None:
+    """Print a new one-time admin setup link (only while no admin exists)."""
+    from mailslot.recipients.services import ensure_setup_link
+
+    runtime = _runtime(ctx)
+    try:
+        with runtime.db() as db_session:
+            token = ensure_setup_link(
+                db_session, runtime.now(), runtime.config.setup_token_lifetime
+            )
+    finally:
+        runtime.close()
+    if token is None:
+        raise click.ClickException("An admin account exists already; admins invite others.")
+    click.echo(f"{runtime.config.resolved_staff_url}/setup/{token}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""Configuration: one frozen object, built once at start-up from flags and environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from mailslot.crypto import DEFAULT_KDF, DecryptionError, KdfParams
+from mailslot.errors import ConfigError
+
+DEFAULT_DATA_DIR = "./mailslot-data"
+DEFAULT_SOURCE_ADDR = "127.0.0.1:8080"
+DEFAULT_STAFF_ADDR = "127.0.0.1:8081"
+MiB = 1024 * 1024
+LOG_LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error")
+GiB = 1024 * MiB
+
+
+def parse_addr(value: str, name: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{name} must be host:port, got {value!r}")
+    return host.strip("[]"), int(port)
+
+
+def parse_size(value: str, name: str) -> int:
+    text = value.strip().upper()
+    units = {"K": 1024, "M": MiB, "G": GiB, "T": 1024 * GiB}
+    factor = 1
+    for suffix in ("KIB", "MIB", "GIB", "TIB", "KB", "MB", "GB", "TB", "K", "M", "G", "T"):
+        if text.endswith(suffix):
+            factor = units[suffix[0]]
+            text = text[: -len(suffix)]
+            break
+    if not text.strip().isdigit():
+        raise ConfigError(f"{name} must be a size like 2GiB, got {value!r}")
+    return int(text) * factor
+
+
+def parse_bool(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Every setting Mailslot reads. ``repr`` masks the database URL's password."""
+
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    source_addr: tuple[str, int] = ("127.0.0.1", 8080)
+    staff_addr: tuple[str, int] = ("127.0.0.1", 8081)
+    database_url: str = ""
+    # Public base URL of the staff interface (for the setup and invitation links).
+    staff_url: str = ""
+    max_file_size: int = 2 * GiB
+    max_submission_size: int = 8 * GiB
+    max_message_chars: int = 100_000
+    max_files_per_submission: int = 100
+    source_session_idle: int = 30 * 60
+    source_session_absolute: int = 4 * 3600
+    staff_session_idle: int = 30 * 60
+    staff_session_absolute: int = 12 * 3600
+    api_token_lifetime: int = 8 * 3600
+    setup_token_lifetime: int = 24 * 3600
+    kdf: KdfParams = DEFAULT_KDF
+    kdf_concurrency: int = 4
+    page_size: int = 25
+    log_level: str = "info"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.max_file_size <= 0 or self.max_submission_size <= 0:
+            raise ConfigError("upload limits must be positive")
+        if self.kdf_concurrency < 1:
+            raise ConfigError("MAILSLOT_KDF_CONCURRENCY must be at least 1")
+
+    def __repr__(self) -> str:
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "database_url":
+                value = mask_url(value)
+            shown.append(f"{f.name}={value!r}")
+        return f"Config({', '.join(shown)})"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'mailslot.sqlite3').resolve()}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def resolved_staff_url(self) -> str:
+        if self.staff_url:
+            return self.staff_url.rstrip("/")
+        host, port = self.staff_addr
+        return f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+
+    def with_overrides(self, **changes: Any) -> Config:
+        return replace(self, **changes)
+
+
+def mask_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+
+
+def _parse_int(value: str, name: str) -> int:
+    if not value.strip().isdigit():
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    return int(value)
+
+
+def _parse_choice(value: str, name: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _parse_kdf(value: str, name: str) -> KdfParams:
+    try:
+        return KdfParams.decode(value)
+    except DecryptionError:
+        raise ConfigError(f"{name} must look like argon2id$m=65536,t=3,p=1") from None
+
+
+# Environment variable → (field, parser).
+_ENV: dict[str, tuple[str, Any]] = {
+    "MAILSLOT_DATA_DIR": ("data_dir", lambda v, n: Path(v)),
+    "MAILSLOT_SOURCE_ADDR": ("source_addr", parse_addr),
+    "MAILSLOT_STAFF_ADDR": ("staff_addr", parse_addr),
+    "MAILSLOT_DATABASE_URL": ("database_url", lambda v, n: v),
+    "MAILSLOT_STAFF_URL": ("staff_url", lambda v, n: v),
+    "MAILSLOT_MAX_FILE_SIZE": ("max_file_size", parse_size),
+    "MAILSLOT_MAX_SUBMISSION_SIZE": ("max_submission_size", parse_size),
+    "MAILSLOT_KDF_CONCURRENCY": ("kdf_concurrency", _parse_int),
+    "MAILSLOT_LOG_LEVEL": ("log_level", lambda v, n: _parse_choice(v, n, LOG_LEVELS)),
+    "MAILSLOT_KDF": ("kdf", _parse_kdf),
+}
+ENVIRONMENT_VARIABLES = tuple(_ENV)
+
+
+def load_config(environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+    """Build the configuration: defaults, then environment, then explicit ``overrides``
+    (command-line flags). Raises :class:`ConfigError` on the first bad value."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for var, (name, kind) in _ENV.items():
+        if env.get(var):
+            values[name] = kind(env[var], var)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Config(**values)

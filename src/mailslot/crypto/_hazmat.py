@@ -1,0 +1,128 @@
+"""The only module of Mailslot that touches cryptographic primitives.
+
+Everything here is a thin, typed wrapper over pyca/cryptography; constructions on top
+(stream format, key wraps, derivations) live in the sibling modules and are specified in
+``docs/spec/format.md``. A ruff ``banned-api`` rule keeps ``cryptography.hazmat`` out of
+every other module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from typing import Final
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, hpke
+from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from mailslot.crypto.errors import DecryptionError
+
+KEY_SIZE: Final = 32
+AEAD_NONCE_SIZE: Final = 12
+AEAD_TAG_SIZE: Final = 16
+MLKEM768_PUBLIC_SIZE: Final = 1184
+MLKEM768_SEED_SIZE: Final = 64
+X25519_SIZE: Final = 32
+HPKE_ENC_SIZE: Final = 1088 + 32
+
+_SUITE: Final = hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
+
+
+def random_bytes(n: int) -> bytes:
+    return os.urandom(n)
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def equal(a: bytes, b: bytes) -> bool:
+    """Constant-time comparison."""
+    return hmac.compare_digest(a, b)
+
+
+def hkdf(ikm: bytes, *, info: bytes, salt: bytes | None = None, length: int = KEY_SIZE) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(ikm)
+
+
+def argon2id(
+    secret: bytes, *, salt: bytes, memory_kib: int, iterations: int, lanes: int, length: int
+) -> bytes:
+    return Argon2id(
+        salt=salt, length=length, iterations=iterations, lanes=lanes, memory_cost=memory_kib
+    ).derive(secret)
+
+
+def aead_seal(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """AES-256-GCM; the 16-byte tag is appended."""
+    return AESGCM(key).encrypt(nonce, plaintext, aad)
+
+
+def aead_open(key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
+    try:
+        return AESGCM(key).decrypt(nonce, ciphertext, aad)
+    except (InvalidTag, ValueError):
+        raise DecryptionError() from None
+
+
+class AeadKey:
+    """An AES-256-GCM key bound once, for the many chunks of one stream."""
+
+    __slots__ = ("_aead",)
+
+    def __init__(self, key: bytes) -> None:
+        self._aead = AESGCM(key)
+
+    def seal(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+        return self._aead.encrypt(nonce, plaintext, aad)
+
+    def open(self, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
+        try:
+            return self._aead.decrypt(nonce, ciphertext, aad)
+        except (InvalidTag, ValueError):
+            raise DecryptionError() from None
+
+
+class KemPrivateKey:
+    """A hybrid ML-KEM-768 + X25519 private key, built from its two component seeds."""
+
+    __slots__ = ("_key", "public_bytes")
+
+    def __init__(self, mlkem_seed: bytes, x25519_private: bytes) -> None:
+        mk = mlkem.MLKEM768PrivateKey.from_seed_bytes(mlkem_seed)
+        xk = x25519.X25519PrivateKey.from_private_bytes(x25519_private)
+        self._key = hpke.MLKEM768X25519PrivateKey(mk, xk)
+        self.public_bytes: bytes = (
+            mk.public_key().public_bytes_raw() + xk.public_key().public_bytes_raw()
+        )
+
+    def hpke_open(self, ciphertext: bytes, info: bytes) -> bytes:
+        try:
+            return _SUITE.decrypt(ciphertext, self._key, info=info)
+        except Exception:
+            raise DecryptionError() from None
+
+
+def hpke_seal(public_bytes: bytes, plaintext: bytes, info: bytes) -> bytes:
+    """HPKE base mode, single shot: returns ``enc || ciphertext``."""
+    if len(public_bytes) != MLKEM768_PUBLIC_SIZE + X25519_SIZE:
+        raise ValueError("bad public key length")
+    mk = mlkem.MLKEM768PublicKey.from_public_bytes(public_bytes[:MLKEM768_PUBLIC_SIZE])
+    xk = x25519.X25519PublicKey.from_public_bytes(public_bytes[MLKEM768_PUBLIC_SIZE:])
+    return _SUITE.encrypt(plaintext, hpke.MLKEM768X25519PublicKey(mk, xk), info=info)
+
+
+def check_public_key(public_bytes: bytes) -> None:
+    """Raise :class:`DecryptionError` unless the bytes parse as a hybrid public key."""
+    if len(public_bytes) != MLKEM768_PUBLIC_SIZE + X25519_SIZE:
+        raise DecryptionError()
+    try:
+        mlkem.MLKEM768PublicKey.from_public_bytes(public_bytes[:MLKEM768_PUBLIC_SIZE])
+        x25519.X25519PublicKey.from_public_bytes(public_bytes[MLKEM768_PUBLIC_SIZE:])
+    except ValueError:
+        raise DecryptionError() from None

@@ -1,0 +1,26 @@
+"""Errors raised by the crypto core.
+
+    CryptoError
+    ├── DecryptionError   any failure to open, unwrap or parse stored ciphertext (opaque on purpose)
+    └── EncodingError     a caller handed the encoder something it must not encode
+
+Decryption failures are deliberately not told apart: a distinct error for "bad tag" and
+"truncated" would hand an attacker an oracle and the caller has nothing useful to do with it.
+"""
+
+from __future__ import annotations
+
+
+class CryptoError(Exception):
+    """Root of every error raised by :mod:`mailslot.crypto`."""
+
+
+class DecryptionError(CryptoError):
+    """The ciphertext could not be opened: wrong key, tampered, truncated or malformed."""
+
+    def __init__(self) -> None:
+        super().__init__("decryption failed")
+
+
+class EncodingError(CryptoError):
+    """The input cannot be encoded in the format (for example, it is too large)."""

@@ -1,0 +1,111 @@
+"""Hybrid key pairs, HPKE key wraps and symmetric secret wraps (spec: docs/spec/format.md)."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Final
+
+from mailslot.crypto import _hazmat
+from mailslot.crypto.errors import DecryptionError, EncodingError
+from mailslot.crypto.random import RandomSource, system_random
+
+PUBLIC_KEY_MAGIC: Final = b"MSLK\x01"
+WRAP_MAGIC: Final = b"MSLW\x01"
+SECRET_WRAP_MAGIC: Final = b"MSLP\x01"
+SEED_SIZE: Final = 32
+PUBLIC_KEY_SIZE: Final = len(PUBLIC_KEY_MAGIC) + _hazmat.MLKEM768_PUBLIC_SIZE + _hazmat.X25519_SIZE
+# HPKE enc + AEAD tag; the wrapped payloads are fixed at 32 bytes.
+WRAP_SIZE: Final = len(WRAP_MAGIC) + _hazmat.HPKE_ENC_SIZE + SEED_SIZE + _hazmat.AEAD_TAG_SIZE
+SECRET_WRAP_SIZE: Final = (
+    len(SECRET_WRAP_MAGIC) + _hazmat.AEAD_NONCE_SIZE + SEED_SIZE + _hazmat.AEAD_TAG_SIZE
+)
+
+
+class WrapPurpose:
+    """The ``purpose`` labels bound into every wrap, so a wrap can't be replayed elsewhere."""
+
+    CASE_KEY: Final = b"case-key"
+    ITEM_KEY: Final = b"item-key"
+
+
+def _context(label: bytes, context_id: bytes) -> bytes:
+    return b"mailslot/v1/wrap/" + label + b"/" + struct.pack(">H", len(context_id)) + context_id
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class KeyPair:
+    """A hybrid ML-KEM-768 + X25519 key pair derived from a 32-byte seed.
+
+    Only the seed is ever stored (wrapped); the expanded key is rebuilt when needed.
+    """
+
+    seed: bytes
+    public_key: bytes
+
+    def __repr__(self) -> str:
+        return "KeyPair(<secret>)"
+
+    @classmethod
+    def from_seed(cls, seed: bytes) -> KeyPair:
+        return cls(seed=seed, public_key=_private_key(seed)[1])
+
+    @classmethod
+    def generate(cls, rng: RandomSource = system_random) -> KeyPair:
+        return cls.from_seed(rng(SEED_SIZE))
+
+    def unwrap(self, wrapped: bytes, purpose: bytes, context_id: bytes) -> bytes:
+        """Open a wrap made by :func:`wrap_key`; raises :class:`DecryptionError`."""
+        if len(wrapped) != WRAP_SIZE or not wrapped.startswith(WRAP_MAGIC):
+            raise DecryptionError()
+        key, _ = _private_key(self.seed)
+        secret = key.hpke_open(wrapped[len(WRAP_MAGIC) :], _context(purpose, context_id))
+        if len(secret) != SEED_SIZE:
+            raise DecryptionError()
+        return secret
+
+
+def _private_key(seed: bytes) -> tuple[_hazmat.KemPrivateKey, bytes]:
+    if len(seed) != SEED_SIZE:
+        raise EncodingError("a key seed is 32 bytes")
+    key = _hazmat.KemPrivateKey(
+        _hazmat.hkdf(seed, info=b"mailslot/v1/kem/mlkem768", length=_hazmat.MLKEM768_SEED_SIZE),
+        _hazmat.hkdf(seed, info=b"mailslot/v1/kem/x25519", length=_hazmat.X25519_SIZE),
+    )
+    return key, PUBLIC_KEY_MAGIC + key.public_bytes
+
+
+def check_public_key(public_key: bytes) -> None:
+    """Raise :class:`DecryptionError` if ``public_key`` is not an encoded hybrid key."""
+    if len(public_key) != PUBLIC_KEY_SIZE or not public_key.startswith(PUBLIC_KEY_MAGIC):
+        raise DecryptionError()
+    _hazmat.check_public_key(public_key[len(PUBLIC_KEY_MAGIC) :])
+
+
+def wrap_key(public_key: bytes, secret: bytes, purpose: bytes, context_id: bytes) -> bytes:
+    """Encrypt a 32-byte secret to a hybrid public key with HPKE (RFC 9180, base mode)."""
+    if len(secret) != SEED_SIZE:
+        raise EncodingError("only 32-byte secrets are wrapped")
+    check_public_key(public_key)
+    return WRAP_MAGIC + _hazmat.hpke_seal(
+        public_key[len(PUBLIC_KEY_MAGIC) :], secret, _context(purpose, context_id)
+    )
+
+
+def seal_secret(
+    kek: bytes, secret: bytes, context: bytes, rng: RandomSource = system_random
+) -> bytes:
+    """Wrap a 32-byte secret under a symmetric key-encryption key (AES-256-GCM)."""
+    if len(secret) != SEED_SIZE or len(kek) != _hazmat.KEY_SIZE:
+        raise EncodingError("secret wraps take 32-byte keys and secrets")
+    nonce = rng(_hazmat.AEAD_NONCE_SIZE)
+    aad = SECRET_WRAP_MAGIC + context
+    return SECRET_WRAP_MAGIC + nonce + _hazmat.aead_seal(kek, nonce, secret, aad)
+
+
+def open_secret(kek: bytes, wrapped: bytes, context: bytes) -> bytes:
+    if len(wrapped) != SECRET_WRAP_SIZE or not wrapped.startswith(SECRET_WRAP_MAGIC):
+        raise DecryptionError()
+    body = wrapped[len(SECRET_WRAP_MAGIC) :]
+    nonce, ciphertext = body[: _hazmat.AEAD_NONCE_SIZE], body[_hazmat.AEAD_NONCE_SIZE :]
+    return _hazmat.aead_open(kek, nonce, ciphertext, SECRET_WRAP_MAGIC + context)

@@ -1,0 +1,266 @@
+"""The chunked, padded item format (``MSLI``) and sealed item metadata (``MSLM``).
+
+Specified byte for byte in ``docs/spec/format.md``. Memory use is bounded by two chunks
+whatever the item size: the sealer holds back at most one chunk of data (it cannot mark a
+chunk final before it knows no more data follows) and the opener at most one chunk of
+ciphertext (for the same reason).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Iterable, Iterator
+from typing import Any, Final
+
+from mailslot.crypto import _hazmat
+from mailslot.crypto.errors import DecryptionError, EncodingError
+from mailslot.crypto.random import RandomSource, system_random
+
+ITEM_MAGIC: Final = b"MSLI\x01"
+META_MAGIC: Final = b"MSLM\x01"
+ITEM_ID_SIZE: Final = 16
+SALT_SIZE: Final = 16
+HEADER_SIZE: Final = len(ITEM_MAGIC) + ITEM_ID_SIZE + SALT_SIZE
+CHUNK_PLAINTEXT_SIZE: Final = 64 * 1024
+CHUNK_DATA_CAPACITY: Final = CHUNK_PLAINTEXT_SIZE - 4
+CHUNK_CIPHERTEXT_SIZE: Final = CHUNK_PLAINTEXT_SIZE + _hazmat.AEAD_TAG_SIZE
+MIN_FINAL_CHUNK_SIZE: Final = 4 + _hazmat.AEAD_TAG_SIZE
+MIN_PADDED_LENGTH: Final = 1024
+META_BLOCK: Final = 256
+MAX_META_SIZE: Final = 64 * 1024
+# 11-byte counter in the nonce; one more than this and the nonce would wrap.
+_MAX_CHUNKS: Final = 1 << 88
+_ZERO_CHUNK: Final = bytes(CHUNK_PLAINTEXT_SIZE)
+
+
+def padded_length(length: int) -> int:
+    """Padmé (Nikitin et al., PETS 2019) over a 1 KiB floor: leaks O(log log n) bits of size."""
+    n = max(length, MIN_PADDED_LENGTH)
+    e = n.bit_length() - 1
+    s = e.bit_length()
+    last_bits = e - s
+    mask = (1 << last_bits) - 1
+    return (n + mask) & ~mask
+
+
+def sealed_size(length: int) -> int:
+    """The exact number of bytes :class:`ItemSealer` writes for ``length`` bytes of data."""
+    content = padded_length(length)
+    chunks = max(1, -(-content // CHUNK_DATA_CAPACITY))
+    return HEADER_SIZE + content + chunks * (4 + _hazmat.AEAD_TAG_SIZE)
+
+
+def _nonce(counter: int, final: bool) -> bytes:
+    if counter >= _MAX_CHUNKS:
+        raise EncodingError("item too large")
+    return counter.to_bytes(11, "big") + (b"\x01" if final else b"\x00")
+
+
+def _payload_key(data_key: bytes, salt: bytes) -> _hazmat.AeadKey:
+    if len(data_key) != _hazmat.KEY_SIZE:
+        raise EncodingError("data keys are 32 bytes")
+    return _hazmat.AeadKey(_hazmat.hkdf(data_key, salt=salt, info=b"mailslot/v1/item/payload"))
+
+
+def _check_item_id(item_id: bytes) -> None:
+    if len(item_id) != ITEM_ID_SIZE:
+        raise EncodingError("item ids are 16 bytes")
+
+
+class ItemSealer:
+    """Encrypts one item as it streams in. Call :meth:`header`, then :meth:`update`, then
+    :meth:`finish`; concatenate everything returned, in order."""
+
+    def __init__(self, item_id: bytes, data_key: bytes, rng: RandomSource = system_random) -> None:
+        _check_item_id(item_id)
+        self._header = ITEM_MAGIC + item_id + rng(SALT_SIZE)
+        self._key = _payload_key(data_key, self._header[-SALT_SIZE:])
+        self._buffer = bytearray()
+        self._counter = 0
+        self._length = 0
+        self._finished = False
+
+    @property
+    def length(self) -> int:
+        """Plaintext bytes accepted so far."""
+        return self._length
+
+    def header(self) -> bytes:
+        return self._header
+
+    def _chunk(self, data: bytes | bytearray, final: bool, content: int) -> bytes:
+        plaintext = struct.pack(">I", len(data)) + bytes(data) + _ZERO_CHUNK[: content - len(data)]
+        ciphertext = self._key.seal(_nonce(self._counter, final), plaintext, self._header)
+        self._counter += 1
+        return ciphertext
+
+    def update(self, data: bytes) -> bytes:
+        if self._finished:
+            raise EncodingError("sealer already finished")
+        self._length += len(data)
+        self._buffer += data
+        out: list[bytes] = []
+        # A full chunk is written only once more data is known to follow it.
+        while len(self._buffer) > CHUNK_DATA_CAPACITY:
+            out.append(self._chunk(self._buffer[:CHUNK_DATA_CAPACITY], False, CHUNK_DATA_CAPACITY))
+            del self._buffer[:CHUNK_DATA_CAPACITY]
+        return b"".join(out)
+
+    def finish(self) -> Iterator[bytes]:
+        """Yield the remaining chunks: the tail of the data, then padding, the last one final."""
+        if self._finished:
+            raise EncodingError("sealer already finished")
+        self._finished = True
+        written = self._length - len(self._buffer)
+        remaining = padded_length(self._length) - written
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        while True:
+            content = min(remaining, CHUNK_DATA_CAPACITY)
+            final = content == remaining
+            yield self._chunk(data[:content], final, content)
+            data = data[content:]
+            remaining -= content
+            if final:
+                return
+
+
+class ItemOpener:
+    """Decrypts one item as its ciphertext streams in; raises :class:`DecryptionError` on any
+    deviation from the format, including truncation (reported by :meth:`finish`)."""
+
+    def __init__(self, item_id: bytes, data_key: bytes) -> None:
+        _check_item_id(item_id)
+        self._item_id = item_id
+        self._data_key = data_key
+        self._key: _hazmat.AeadKey | None = None
+        self._header = b""
+        self._buffer = bytearray()
+        self._counter = 0
+        self._length = 0
+        self._content = 0
+        self._padding_started = False
+        self._finished = False
+
+    @property
+    def length(self) -> int:
+        return self._length
+
+    def _open(self, ciphertext: bytes, final: bool) -> bytes:
+        assert self._key is not None  # noqa: S101 - set once the header is parsed
+        plaintext = self._key.open(_nonce(self._counter, final), ciphertext, self._header)
+        self._counter += 1
+        if not final and len(plaintext) != CHUNK_PLAINTEXT_SIZE:
+            raise DecryptionError()
+        (data_len,) = struct.unpack(">I", plaintext[:4])
+        content = len(plaintext) - 4
+        if data_len > content or (self._padding_started and data_len != 0):
+            raise DecryptionError()
+        if any(plaintext[4 + data_len :]):
+            raise DecryptionError()
+        if data_len < content:
+            self._padding_started = True
+        self._length += data_len
+        self._content += content
+        return plaintext[4 : 4 + data_len]
+
+    def update(self, ciphertext: bytes) -> bytes:
+        if self._finished:
+            raise DecryptionError()
+        self._buffer += ciphertext
+        if self._key is None:
+            if len(self._buffer) < HEADER_SIZE:
+                return b""
+            header = bytes(self._buffer[:HEADER_SIZE])
+            if not header.startswith(ITEM_MAGIC) or not _hazmat.equal(
+                header[len(ITEM_MAGIC) : len(ITEM_MAGIC) + ITEM_ID_SIZE], self._item_id
+            ):
+                raise DecryptionError()
+            self._header = header
+            self._key = _payload_key(self._data_key, header[-SALT_SIZE:])
+            del self._buffer[:HEADER_SIZE]
+        out: list[bytes] = []
+        while len(self._buffer) > CHUNK_CIPHERTEXT_SIZE:
+            out.append(self._open(bytes(self._buffer[:CHUNK_CIPHERTEXT_SIZE]), final=False))
+            del self._buffer[:CHUNK_CIPHERTEXT_SIZE]
+        return b"".join(out)
+
+    def finish(self) -> bytes:
+        if self._finished:
+            raise DecryptionError()
+        self._finished = True
+        if self._key is None or len(self._buffer) < MIN_FINAL_CHUNK_SIZE:
+            raise DecryptionError()
+        tail = self._open(bytes(self._buffer), final=True)
+        self._buffer.clear()
+        if self._content != padded_length(self._length):
+            raise DecryptionError()
+        return tail
+
+
+def seal_item(
+    item_id: bytes, data_key: bytes, data: bytes, rng: RandomSource = system_random
+) -> bytes:
+    sealer = ItemSealer(item_id, data_key, rng)
+    return sealer.header() + sealer.update(data) + b"".join(sealer.finish())
+
+
+def open_item(item_id: bytes, data_key: bytes, ciphertext: bytes) -> bytes:
+    opener = ItemOpener(item_id, data_key)
+    return opener.update(ciphertext) + opener.finish()
+
+
+def open_item_stream(
+    item_id: bytes, data_key: bytes, ciphertext: Iterable[bytes]
+) -> Iterator[bytes]:
+    """Yield plaintext as ciphertext arrives; the last step raises if the item is incomplete."""
+    opener = ItemOpener(item_id, data_key)
+    for piece in ciphertext:
+        plaintext = opener.update(piece)
+        if plaintext:
+            yield plaintext
+    tail = opener.finish()
+    if tail:
+        yield tail
+
+
+def _meta_key(data_key: bytes, item_id: bytes) -> bytes:
+    _check_item_id(item_id)
+    return _hazmat.hkdf(data_key, salt=item_id, info=b"mailslot/v1/item/meta")
+
+
+def seal_meta(
+    item_id: bytes, data_key: bytes, meta: dict[str, Any], rng: RandomSource = system_random
+) -> bytes:
+    """Encrypt an item's metadata (file name, type, exact size, time) padded to 256 bytes."""
+    encoded = json.dumps(meta, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    if len(encoded) > MAX_META_SIZE - 4:
+        raise EncodingError("metadata too large")
+    body = struct.pack(">I", len(encoded)) + encoded
+    body += bytes(-len(body) % META_BLOCK)
+    nonce = rng(_hazmat.AEAD_NONCE_SIZE)
+    key = _meta_key(data_key, item_id)
+    return META_MAGIC + nonce + _hazmat.aead_seal(key, nonce, body, META_MAGIC + item_id)
+
+
+def open_meta(item_id: bytes, data_key: bytes, sealed: bytes) -> dict[str, Any]:
+    prefix = len(META_MAGIC) + _hazmat.AEAD_NONCE_SIZE
+    if not sealed.startswith(META_MAGIC) or len(sealed) > prefix + MAX_META_SIZE + 16:
+        raise DecryptionError()
+    nonce = sealed[len(META_MAGIC) : prefix]
+    body = _hazmat.aead_open(
+        _meta_key(data_key, item_id), nonce, sealed[prefix:], META_MAGIC + item_id
+    )
+    if len(body) < 4 or len(body) % META_BLOCK:
+        raise DecryptionError()
+    (size,) = struct.unpack(">I", body[:4])
+    if size > len(body) - 4 or any(body[4 + size :]):
+        raise DecryptionError()
+    try:
+        meta = json.loads(body[4 : 4 + size].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise DecryptionError() from None
+    if not isinstance(meta, dict):
+        raise DecryptionError()
+    return meta

@@ -1,0 +1,26 @@
+"""Imports every model so that ``Base.metadata`` is complete (Alembic, tests)."""
+
+from mailslot.cases.models import Case, CaseKeyWrap, CaseRead, Counter, Item, ItemKeyWrap
+from mailslot.channels.models import Channel, ChannelMember
+from mailslot.db.base import Base
+from mailslot.instance.models import Instance
+from mailslot.recipients.models import Enrollment, User
+from mailslot.sessions.models import Session
+from mailslot.sources.models import Source
+
+__all__ = [
+    "Base",
+    "Case",
+    "CaseKeyWrap",
+    "CaseRead",
+    "Channel",
+    "ChannelMember",
+    "Counter",
+    "Enrollment",
+    "Instance",
+    "Item",
+    "ItemKeyWrap",
+    "Session",
+    "Source",
+    "User",
+]

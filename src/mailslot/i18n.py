@@ -1,0 +1,65 @@
+"""Translations: gettext catalogs compiled from the ``.po`` files in memory at start-up.
+
+No compiled ``.mo`` file is committed or needed: Babel reads the ``.po`` and writes the binary
+catalog into memory, so a checkout and an installed package behave the same.
+"""
+
+from __future__ import annotations
+
+import gettext
+import io
+from functools import cache
+from importlib import resources
+from typing import Final
+
+from babel import Locale
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+DEFAULT_LOCALE: Final = "en"
+SUPPORTED_LOCALES: Final = ("en", "ko")
+
+
+def N_(message: str) -> str:
+    """Mark a string for extraction; it is translated later, where the locale is known."""
+    return message
+
+
+@cache
+def translations(locale: str) -> gettext.NullTranslations:
+    if locale == DEFAULT_LOCALE or locale not in SUPPORTED_LOCALES:
+        return gettext.NullTranslations()
+    po_file = resources.files("mailslot") / "locale" / locale / "LC_MESSAGES" / "messages.po"
+    with po_file.open("rb") as handle:
+        catalog = read_po(handle, locale=locale)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return gettext.GNUTranslations(buffer)
+
+
+@cache
+def display_name(locale: str) -> str:
+    return str(Locale.parse(locale).display_name or locale)
+
+
+@cache
+def text_direction(locale: str) -> str:
+    return "rtl" if Locale.parse(locale).character_order == "right-to-left" else "ltr"
+
+
+def negotiate(requested: str | None, accept_language: str | None) -> str:
+    """An explicit choice wins; then the browser's preference; then English."""
+    if requested in SUPPORTED_LOCALES:
+        return requested
+    for part in (accept_language or "").split(","):
+        tag = part.split(";")[0].strip().lower().replace("_", "-")
+        base = tag.split("-")[0]
+        if base in SUPPORTED_LOCALES:
+            return base
+    return DEFAULT_LOCALE
+
+
+def translate(locale: str, message: str, params: dict[str, object] | None = None) -> str:
+    text = translations(locale).gettext(message)
+    return text % params if params else text

@@ -1,0 +1,1 @@
+"""Instance-wide settings: name, guidance for sources, policy switches."""

@@ -1,0 +1,1 @@
+"""Staff accounts (admins and recipients), their key pairs, and enrolment links."""

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import enum
+
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mailslot.db.base import Base, id_column, time_column
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    RECIPIENT = "recipient"
+
+
+class User(Base):
+    """A staff account. The private key exists only wrapped (password, recovery key)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = id_column()
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    email: Mapped[str | None] = mapped_column(String(254), default=None)
+    password_kdf: Mapped[str] = mapped_column(String(64))
+    password_salt: Mapped[bytes] = mapped_column(LargeBinary(16))
+    password_verifier: Mapped[bytes] = mapped_column(LargeBinary(32))
+    totp_secret: Mapped[str] = mapped_column(String(64))
+    totp_last_counter: Mapped[int] = mapped_column(Integer, default=0)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    private_key_password_wrap: Mapped[bytes | None] = mapped_column(LargeBinary)
+    private_key_recovery_wrap: Mapped[bytes | None] = mapped_column(LargeBinary)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = time_column()
+
+
+class Enrollment(Base):
+    """A one-time link to create an account: the first admin's setup link or an invitation."""
+
+    __tablename__ = "enrollments"
+
+    id: Mapped[str] = id_column()
+    token_digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    username: Mapped[str | None] = mapped_column(String(64), default=None)
+    channel_ids: Mapped[str] = mapped_column(Text, default="")
+    totp_secret: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    expires_at: Mapped[int] = time_column()
+    used_at: Mapped[int | None] = time_column(default=None)

@@ -1,0 +1,330 @@
+"""Staff accounts: creation, enrolment links, authentication and key unwrapping."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pyotp
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from mailslot import crypto
+from mailslot.channels import services as channels
+from mailslot.channels.models import Channel
+from mailslot.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
+from mailslot.recipients.models import Enrollment, Role, User
+from mailslot.sessions.services import end_user_sessions
+
+USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,63}")
+MIN_PASSWORD = 12
+MAX_PASSWORD = 512
+TOTP_ISSUER = "Mailslot"
+# Burns the same Argon2id time for unknown usernames as for known ones.
+_DUMMY_SALT = bytes(16)
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class NewAccount:
+    user: User
+    totp_secret: str
+    recovery_key: str
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Authenticated:
+    user: User
+    private_seed: bytes
+
+
+def check_username(username: str) -> str:
+    if not USERNAME_RE.fullmatch(username):
+        raise InvalidInput("Usernames are 2 to 64 letters, digits, dots, dashes or underscores.")
+    return username
+
+
+def check_password(password: str, username: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput("The password must have at least %(n)s characters.", n=MIN_PASSWORD)
+    if len(password) > MAX_PASSWORD:
+        raise InvalidInput("The password is too long.")
+    if username.lower() in password.lower() or len(set(password)) < 5:
+        raise InvalidInput("This password is too easy to guess.")
+
+
+def format_recovery_key(secret: bytes) -> str:
+    text = base64.b32encode(secret).decode().rstrip("=")
+    return "-".join(text[i : i + 4] for i in range(0, len(text), 4))
+
+
+def parse_recovery_key(text: str) -> bytes:
+    cleaned = re.sub(r"[\s-]", "", text).upper()
+    try:
+        secret = base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
+    except ValueError:
+        raise AuthenticationFailed("That recovery key is not valid.") from None
+    if len(secret) != 32:
+        raise AuthenticationFailed("That recovery key is not valid.")
+    return secret
+
+
+def _private_context(user_id: str, purpose: bytes) -> bytes:
+    return b"user-private-key/" + purpose + b"/" + bytes.fromhex(user_id)
+
+
+def create_user(
+    db: Session,
+    *,
+    username: str,
+    role: Role,
+    password: str,
+    kdf: crypto.KdfParams,
+    now: int,
+    email: str | None = None,
+    totp_secret: str | None = None,
+    channel_names: Sequence[str] = (),
+) -> NewAccount:
+    """Create an account with a fresh key pair, wrapped under the password and a recovery key."""
+    check_username(username)
+    check_password(password, username)
+    if email is not None and (len(email) > 254 or "@" not in email):
+        raise InvalidInput("That email address is not valid.")
+    if db.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict("This username is taken.")
+    key_pair = crypto.KeyPair.generate()
+    salt = crypto.new_salt()
+    keys = crypto.derive_password_keys(password, salt, kdf)
+    recovery = crypto.new_secret()
+    user = User(
+        username=username,
+        role=role.value,
+        email=email,
+        password_kdf=kdf.encode(),
+        password_salt=salt,
+        password_verifier=keys.verifier,
+        totp_secret=totp_secret or pyotp.random_base32(),
+        totp_last_counter=0,
+        public_key=key_pair.public_key,
+        created_at=now,
+    )
+    db.add(user)
+    db.flush()
+    user.private_key_password_wrap = crypto.seal_secret(
+        keys.kek, key_pair.seed, _private_context(user.id, b"password")
+    )
+    user.private_key_recovery_wrap = crypto.seal_secret(
+        crypto.recovery_kek(recovery, bytes.fromhex(user.id)),
+        key_pair.seed,
+        _private_context(user.id, b"recovery"),
+    )
+    for name in channel_names:
+        channels.add_member(db, channels.get_channel_by_name(db, name), user)
+    return NewAccount(
+        user=user, totp_secret=user.totp_secret, recovery_key=format_recovery_key(recovery)
+    )
+
+
+def totp_uri(user_or_name: str, secret: str, issuer: str = TOTP_ISSUER) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=user_or_name, issuer_name=issuer)
+
+
+def _check_totp(db: Session, user: User, code: str, now: int) -> None:
+    """Accept the current code or its neighbours, never the same or an older one twice."""
+    code = code.strip().replace(" ", "")
+    totp = pyotp.TOTP(user.totp_secret)
+    if not (code.isdigit() and len(code) == 6):
+        raise AuthenticationFailed("The username, password or code is wrong.")
+    current = totp.timecode(_datetime(now))
+    for counter in (current - 1, current, current + 1):
+        if secrets.compare_digest(totp.generate_otp(counter), code):
+            if counter <= user.totp_last_counter:
+                raise AuthenticationFailed("The username, password or code is wrong.")
+            # Compare-and-set so that two racing logins cannot both spend one code.
+            result = db.execute(
+                update(User)
+                .where(User.id == user.id, User.totp_last_counter < counter)
+                .values(totp_last_counter=counter)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise AuthenticationFailed("The username, password or code is wrong.")
+            db.refresh(user)
+            return
+    raise AuthenticationFailed("The username, password or code is wrong.")
+
+
+def _datetime(now: int) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(now, tz=datetime.UTC)
+
+
+def derive_for(user: User | None, password: str) -> crypto.PasswordKeys:
+    """The Argon2id step of a login, separated so callers can run it under the KDF cap."""
+    if user is None:
+        return crypto.derive_password_keys(password[:MAX_PASSWORD], _DUMMY_SALT, crypto.TEST_KDF)
+    return crypto.derive_password_keys(
+        password[:MAX_PASSWORD], user.password_salt, crypto.KdfParams.decode(user.password_kdf)
+    )
+
+
+def find_user(db: Session, username: str) -> User | None:
+    return db.scalar(select(User).where(User.username == username))
+
+
+def authenticate(
+    db: Session, user: User | None, keys: crypto.PasswordKeys, totp_code: str, now: int
+) -> Authenticated:
+    """Check password and code, then unwrap the private key. One error for every failure."""
+    if user is None or user.disabled:
+        raise AuthenticationFailed("The username, password or code is wrong.")
+    try:
+        crypto.verify(user.password_verifier, keys.verifier)
+    except crypto.DecryptionError:
+        raise AuthenticationFailed("The username, password or code is wrong.") from None
+    _check_totp(db, user, totp_code, now)
+    if user.private_key_password_wrap is None:
+        raise AuthenticationFailed("The username, password or code is wrong.")
+    seed = crypto.open_secret(
+        keys.kek, user.private_key_password_wrap, _private_context(user.id, b"password")
+    )
+    return Authenticated(user=user, private_seed=seed)
+
+
+def get_user(db: Session, user_id: str) -> User:
+    user = db.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def list_users(db: Session) -> list[User]:
+    return list(db.scalars(select(User).order_by(User.username)))
+
+
+def admin_exists(db: Session) -> bool:
+    query = select(User.id).where(User.role == Role.ADMIN.value, User.disabled.is_(False))
+    return db.scalar(query.limit(1)) is not None
+
+
+def set_disabled(db: Session, user: User, disabled: bool, actor: User) -> None:
+    if user.id == actor.id:
+        raise InvalidInput("You cannot disable your own account.")
+    user.disabled = disabled
+    if disabled:
+        end_user_sessions(db, user.id)
+
+
+# Enrolment: the first admin's setup link, and invitations for everyone else.
+
+
+def create_enrollment(
+    db: Session,
+    *,
+    role: Role,
+    now: int,
+    lifetime: int,
+    username: str | None = None,
+    channel_ids: Sequence[str] = (),
+    created_by: str | None = None,
+) -> str:
+    """Return a one-time token (shown once); only its digest is stored."""
+    if username is not None:
+        check_username(username)
+        if find_user(db, username) is not None:
+            raise Conflict("This username is taken.")
+    if role == Role.ADMIN and channel_ids:
+        raise InvalidInput("Admins cannot be members of a channel.")
+    token = secrets.token_urlsafe(32)
+    db.add(
+        Enrollment(
+            token_digest=crypto.digest(b"enrollment", token.encode()),
+            role=role.value,
+            username=username,
+            channel_ids=",".join(channel_ids),
+            totp_secret=pyotp.random_base32(),
+            created_by=created_by,
+            expires_at=now + lifetime,
+        )
+    )
+    db.flush()
+    return token
+
+
+def ensure_setup_link(db: Session, now: int, lifetime: int) -> str | None:
+    """While no admin exists, replace any earlier setup link with a new one and return it."""
+    if admin_exists(db):
+        return None
+    stale = select(Enrollment).where(
+        Enrollment.role == Role.ADMIN.value,
+        Enrollment.created_by.is_(None),
+        Enrollment.used_at.is_(None),
+    )
+    for enrollment in db.scalars(stale):
+        db.delete(enrollment)
+    db.flush()
+    return create_enrollment(db, role=Role.ADMIN, now=now, lifetime=lifetime)
+
+
+def get_enrollment(db: Session, token: str, now: int) -> Enrollment:
+    if len(token) > 100:
+        raise NotFound("This link is not valid. It may have expired or been used already.")
+    enrollment = db.scalar(
+        select(Enrollment).where(
+            Enrollment.token_digest == crypto.digest(b"enrollment", token.encode())
+        )
+    )
+    if enrollment is None or enrollment.used_at is not None or enrollment.expires_at <= now:
+        raise NotFound("This link is not valid. It may have expired or been used already.")
+    return enrollment
+
+
+def complete_enrollment(
+    db: Session,
+    *,
+    token: str,
+    username: str,
+    password: str,
+    password_again: str,
+    totp_code: str,
+    kdf: crypto.KdfParams,
+    now: int,
+) -> NewAccount:
+    enrollment = get_enrollment(db, token, now)
+    # Mark used first (compare-and-set): a link works once even under concurrent use.
+    result = db.execute(
+        update(Enrollment)
+        .where(Enrollment.id == enrollment.id, Enrollment.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise NotFound("This link is not valid. It may have expired or been used already.")
+    if enrollment.username:
+        username = enrollment.username
+    if password != password_again:
+        raise InvalidInput("The two passwords do not match.")
+    code = totp_code.strip().replace(" ", "")
+    totp = pyotp.TOTP(enrollment.totp_secret)
+    if not totp.verify(code, for_time=_datetime(now), valid_window=1):
+        raise InvalidInput("That code is not right. Check the time on your phone and try again.")
+    channel_ids = [c for c in enrollment.channel_ids.split(",") if c]
+    account = create_user(
+        db,
+        username=username,
+        role=Role(enrollment.role),
+        password=password,
+        kdf=kdf,
+        now=now,
+        totp_secret=enrollment.totp_secret,
+    )
+    # The enrolment code counts as used: it cannot also be used to log in.
+    current = totp.timecode(_datetime(now))
+    account.user.totp_last_counter = next(
+        (c for c in (current - 1, current, current + 1) if totp.generate_otp(c) == code), current
+    )
+    for channel_id in channel_ids:
+        channel = db.get(Channel, channel_id)
+        if channel is not None:
+            channels.add_member(db, channel, account.user)
+    return account

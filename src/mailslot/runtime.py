@@ -1,0 +1,74 @@
+"""The running instance's shared parts: configuration, database, blob store and limits.
+
+Built once by :func:`open_runtime` and handed to ``create_app`` and the CLI; nothing here is a
+module-level singleton.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailslot.config import Config
+from mailslot.db.base import make_engine, unit_of_work
+from mailslot.db.migrate import upgrade
+from mailslot.instance.services import ensure_instance
+from mailslot.storage import BlobStore, FilesystemBlobStore
+
+T = TypeVar("T")
+
+
+@dataclass
+class Runtime:
+    config: Config
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    blobs: BlobStore
+    clock: Callable[[], float] = time.time
+    kdf_slots: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(4)
+    )
+
+    def now(self) -> int:
+        return int(self.clock())
+
+    @contextmanager
+    def db(self) -> Iterator[Session]:
+        with unit_of_work(self.session_factory) as session:
+            yield session
+
+    def kdf(self, work: Callable[[], T]) -> T:
+        """Run an Argon2id computation within the concurrency cap (bounds peak memory)."""
+        with self.kdf_slots:
+            return work()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_runtime(config: Config, *, migrate: bool = True) -> Runtime:
+    """Create the data directory, connect, migrate, and make sure the instance exists."""
+    config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    config.data_dir.chmod(0o700)
+    engine = make_engine(config.resolved_database_url)
+    if migrate:
+        upgrade(engine)
+    factory = sessionmaker(engine, expire_on_commit=False)
+    runtime = Runtime(
+        config=config,
+        engine=engine,
+        session_factory=factory,
+        blobs=FilesystemBlobStore(config.blob_dir),
+        kdf_slots=threading.BoundedSemaphore(config.kdf_concurrency),
+    )
+    runtime.blobs.cleanup_incomplete()
+    with runtime.db() as db:
+        ensure_instance(db, config.kdf, runtime.now())
+    return runtime

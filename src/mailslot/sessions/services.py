@@ -1,0 +1,146 @@
+"""Server-side sessions.
+
+The client holds a random 256-bit token. The server stores ``HKDF(token)`` as the session id
+and the session data sealed under another key derived from the token, so a copy of the
+database opens no session and reveals no session's data (keys unwrapped at login included).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session as DbSession
+
+from mailslot import crypto
+from mailslot.sessions.models import Session
+
+SOURCE = "source"
+STAFF = "staff"
+API = "api"
+TOKEN_BYTES = 32
+
+
+@dataclass
+class SessionState:
+    """A loaded session. Mutate ``data`` and call :func:`save` to persist."""
+
+    token: str
+    row: Session
+    keys: crypto.SessionKeys = field(repr=False)
+    data: dict[str, Any] = field(repr=False)
+
+
+def _encode(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def _keys(token: str) -> crypto.SessionKeys | None:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    if len(raw) != TOKEN_BYTES:
+        return None
+    return crypto.session_keys(raw)
+
+
+def create(
+    db: DbSession,
+    *,
+    kind: str,
+    data: dict[str, Any],
+    now: int,
+    absolute: int,
+    user_id: str | None = None,
+) -> SessionState:
+    token = base64.urlsafe_b64encode(secrets.token_bytes(TOKEN_BYTES)).decode().rstrip("=")
+    keys = _keys(token)
+    assert keys is not None  # noqa: S101 - a token we just made always decodes
+    row = Session(
+        id=keys.session_id,
+        kind=kind,
+        user_id=user_id,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + absolute,
+        data=crypto.seal_session(keys, _encode(data)),
+    )
+    db.add(row)
+    db.flush()
+    return SessionState(token=token, row=row, keys=keys, data=data)
+
+
+def load(
+    db: DbSession, token: str | None, *, kind: str, idle: int, now: int
+) -> SessionState | None:
+    """Return the live session for ``token``; expired sessions are deleted on sight."""
+    if not token or len(token) > 64:
+        return None
+    keys = _keys(token)
+    if keys is None:
+        return None
+    row = db.get(Session, keys.session_id)
+    if row is None or row.kind != kind:
+        return None
+    if row.expires_at <= now or row.last_seen_at + idle <= now:
+        db.delete(row)
+        db.flush()
+        return None
+    try:
+        data = json.loads(crypto.open_session(keys, row.data))
+    except (crypto.DecryptionError, ValueError):
+        db.delete(row)
+        db.flush()
+        return None
+    row.last_seen_at = now
+    return SessionState(token=token, row=row, keys=keys, data=data)
+
+
+def save(db: DbSession, state: SessionState) -> None:
+    sealed = crypto.seal_session(state.keys, _encode(state.data))
+    db.execute(update(Session).where(Session.id == state.row.id).values(data=sealed))
+    state.row.data = sealed
+
+
+def destroy(db: DbSession, state: SessionState | None) -> None:
+    if state is not None:
+        db.execute(delete(Session).where(Session.id == state.row.id))
+        db.flush()
+
+
+def rotate(db: DbSession, state: SessionState, *, now: int, absolute: int) -> SessionState:
+    """A new token for the same data, e.g. when privileges change at login."""
+    destroy(db, state)
+    return create(
+        db,
+        kind=state.row.kind,
+        data=state.data,
+        now=now,
+        absolute=absolute,
+        user_id=state.row.user_id,
+    )
+
+
+def end_user_sessions(db: DbSession, user_id: str) -> None:
+    db.execute(delete(Session).where(Session.user_id == user_id))
+
+
+def purge_expired(db: DbSession, now: int) -> int:
+    expired = list(db.scalars(select(Session.id).where(Session.expires_at <= now)))
+    if expired:
+        db.execute(delete(Session).where(Session.id.in_(expired)))
+    return len(expired)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.b64decode(text)

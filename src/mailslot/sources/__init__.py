@@ -1,0 +1,1 @@
+"""Sources: codenames, their derived keys, and the source's view of a conversation."""

@@ -1,0 +1,1 @@
+"""The web layer: translates HTTP into service calls for the source, staff and API interfaces."""

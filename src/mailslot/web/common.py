@@ -1,0 +1,244 @@
+"""What both HTML interfaces share: templates per locale, sessions in cookies, CSRF, threads."""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+from collections.abc import Callable, Mapping
+from functools import partial
+from importlib import resources
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import anyio.to_thread
+import jinja2
+from markupsafe import Markup
+from sqlalchemy.orm import Session as DbSession
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from mailslot import errors, i18n
+from mailslot.runtime import Runtime
+from mailslot.sessions import services as sessions
+from mailslot.web.errors import CsrfError, status_for
+from mailslot.web.security import SAFE_METHODS, cross_site
+
+T = TypeVar("T")
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"  # pragma: no cover
+
+
+def _format_time(locale: str, timestamp: int, *, hour: bool = True) -> str:
+    moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.UTC)
+    if locale == "ko":
+        return moment.strftime("%Y년 %m월 %d일 %H:%M UTC" if hour else "%Y년 %m월 %d일")
+    return moment.strftime("%d %b %Y, %H:%M UTC" if hour else "%d %b %Y")
+
+
+class Templates:
+    """One Jinja environment per locale, each with its gettext installed: thread-safe."""
+
+    def __init__(self) -> None:
+        loader = jinja2.FileSystemLoader(str(resources.files("mailslot.web") / "templates"))
+        self._envs: dict[str, jinja2.Environment] = {}
+        for locale in i18n.SUPPORTED_LOCALES:
+            env = jinja2.Environment(
+                loader=loader,
+                autoescape=True,
+                undefined=jinja2.StrictUndefined,
+                extensions=["jinja2.ext.i18n"],
+                trim_blocks=True,
+                lstrip_blocks=True,
+            )
+            env.install_gettext_translations(i18n.translations(locale), newstyle=True)  # type: ignore[attr-defined]
+            env.filters["size"] = human_size
+            env.filters["time"] = partial(_format_time, locale)
+            env.filters["date"] = partial(_format_time, locale, hour=False)
+            env.globals["locales"] = [
+                (code, i18n.display_name(code)) for code in i18n.SUPPORTED_LOCALES
+            ]
+            self._envs[locale] = env
+
+    def render(self, locale: str, name: str, context: Mapping[str, Any]) -> str:
+        return self._envs[locale].get_template(name).render(context)
+
+    def translate(self, locale: str, message: str, params: Mapping[str, Any] | None = None) -> str:
+        return i18n.translate(locale, message, dict(params) if params else None)
+
+
+class Web:
+    """Per-interface helpers bound to the runtime: ``kind`` is ``source`` or ``staff``."""
+
+    def __init__(self, runtime: Runtime, templates: Templates, *, kind: str) -> None:
+        self.runtime = runtime
+        self.templates = templates
+        self.kind = kind
+        config = runtime.config
+        if kind == sessions.SOURCE:
+            self.idle, self.absolute = config.source_session_idle, config.source_session_absolute
+        else:
+            self.idle, self.absolute = config.staff_session_idle, config.staff_session_absolute
+
+    # Threads: database work and key derivation never run on the event loop.
+
+    async def run(self, work: Callable[[DbSession], T]) -> T:
+        def in_thread() -> T:
+            with self.runtime.db() as db:
+                return work(db)
+
+        return await anyio.to_thread.run_sync(in_thread)
+
+    async def kdf(self, work: Callable[[], T]) -> T:
+        return await anyio.to_thread.run_sync(partial(self.runtime.kdf, work))
+
+    # Locale.
+
+    @staticmethod
+    def locale(request: Request) -> str:
+        cached = request.scope.get("mailslot.locale")
+        if isinstance(cached, str):
+            return cached
+        locale = i18n.negotiate(
+            request.query_params.get("lang"), request.headers.get("accept-language")
+        )
+        request.scope["mailslot.locale"] = locale
+        return locale
+
+    def url(self, request: Request, path: str, **query: Any) -> str:
+        params = {k: v for k, v in query.items() if v is not None}
+        if "lang" in request.query_params and self.locale(request) != i18n.DEFAULT_LOCALE:
+            params.setdefault("lang", self.locale(request))
+        return path + ("?" + urlencode(params) if params else "")
+
+    def gettext(self, request: Request, message: str, **params: Any) -> str:
+        return i18n.translate(self.locale(request), message, params or None)
+
+    # Sessions.
+
+    def cookie_name(self, request: Request) -> str:
+        name = f"mailslot_{self.kind}"
+        return f"__Host-{name}" if self.secure(request) else name
+
+    @staticmethod
+    def secure(request: Request) -> bool:
+        return request.url.scheme == "https"
+
+    async def session(self, request: Request) -> sessions.SessionState | None:
+        if "mailslot.session" in request.scope:
+            state: sessions.SessionState | None = request.scope["mailslot.session"]
+            return state
+        token = request.cookies.get(self.cookie_name(request))
+        now = self.runtime.now()
+        state = None
+        if token:
+            state = await self.run(
+                lambda db: sessions.load(db, token, kind=self.kind, idle=self.idle, now=now)
+            )
+        request.scope["mailslot.session"] = state
+        return state
+
+    async def start_session(
+        self, request: Request, data: dict[str, Any], user_id: str | None = None
+    ) -> sessions.SessionState:
+        """A fresh session (the old one, if any, is destroyed: rotation on privilege change)."""
+        old = await self.session(request)
+        data = dict(data, csrf=secrets.token_urlsafe(24))
+        now = self.runtime.now()
+
+        def work(db: DbSession) -> sessions.SessionState:
+            if old is not None:
+                sessions.destroy(db, old)
+            return sessions.create(
+                db, kind=self.kind, data=data, now=now, absolute=self.absolute, user_id=user_id
+            )
+
+        state = await self.run(work)
+        request.scope["mailslot.session"] = state
+        request.scope["mailslot.set_cookie"] = state.token
+        return state
+
+    async def save_session(self, state: sessions.SessionState) -> None:
+        await self.run(lambda db: sessions.save(db, state))
+
+    async def end_session(self, request: Request) -> None:
+        state = await self.session(request)
+        if state is not None:
+            await self.run(lambda db: sessions.destroy(db, state))
+        request.scope["mailslot.session"] = None
+        request.scope["mailslot.set_cookie"] = ""
+
+    def finish(self, request: Request, response: Response) -> Response:
+        """Apply a pending cookie change to the response."""
+        token = request.scope.get("mailslot.set_cookie")
+        if token is None:
+            return response
+        name = self.cookie_name(request)
+        if token:
+            # No Max-Age: a browser session cookie, gone when Tor Browser closes.
+            response.set_cookie(
+                name, token, path="/", httponly=True, samesite="strict", secure=self.secure(request)
+            )
+        else:
+            response.delete_cookie(
+                name, path="/", httponly=True, samesite="strict", secure=self.secure(request)
+            )
+        return response
+
+    # CSRF.
+
+    @staticmethod
+    def check_origin(request: Request) -> None:
+        if request.method not in SAFE_METHODS and cross_site(
+            request.headers, request.headers.get("host", "")
+        ):
+            raise CsrfError()
+
+    @staticmethod
+    def check_csrf(state: sessions.SessionState | None, token: str | None) -> None:
+        expected = state.data.get("csrf") if state is not None else None
+        if not expected or not token or not secrets.compare_digest(str(expected), token):
+            raise CsrfError()
+
+    # Rendering.
+
+    def page(
+        self,
+        request: Request,
+        template: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        status: int = 200,
+        instance_name: str = "",
+    ) -> Response:
+        locale = self.locale(request)
+        state: sessions.SessionState | None = request.scope.get("mailslot.session")
+        full = {
+            "request": request,
+            "lang": locale,
+            "dir": i18n.text_direction(locale),
+            "url": partial(self.url, request),
+            "lang_url": lambda code: request.url.path + "?" + urlencode({"lang": code}),
+            "csrf_token": state.data.get("csrf", "") if state is not None else "",
+            "instance_name": instance_name,
+            "error": None,
+            "notice": None,
+        }
+        full.update(context or {})
+        html = self.templates.render(locale, template, full)
+        return self.finish(request, HTMLResponse(html, status_code=status))
+
+    def redirect(self, request: Request, path: str, **query: Any) -> Response:
+        return self.finish(request, RedirectResponse(self.url(request, path, **query), 303))
+
+    def error_message(self, request: Request, error: errors.ServiceError) -> Markup:
+        return Markup.escape(self.gettext(request, error.message, **error.params))
+
+    def error_status(self, error: errors.ServiceError) -> int:
+        return status_for(error)

@@ -1,0 +1,346 @@
+"""The source interface: works completely without JavaScript (routes in ``source_routes``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.to_thread
+from sqlalchemy.orm import Session as DbSession
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from mailslot import crypto, errors
+from mailslot.cases import services as cases
+from mailslot.cases.errors import ChannelClosed
+from mailslot.cases.models import ItemKind
+from mailslot.channels import services as channels
+from mailslot.channels.models import Channel
+from mailslot.instance.services import get_instance
+from mailslot.sessions.services import b64, unb64
+from mailslot.sources import services as sources
+from mailslot.sources.codenames import CODENAME_WORDS, generate_codename
+from mailslot.sources.models import Source
+from mailslot.web.common import Web
+from mailslot.web.uploads import Limits, receive_form
+
+QUICK_EXIT_URL = "https://en.wikipedia.org/wiki/Special:Random"
+
+
+class SourceViews:
+    def __init__(self, web: Web) -> None:
+        self.web = web
+        self.config = web.runtime.config
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/", self.home),
+            Route("/new", self.new, methods=["GET", "POST"]),
+            Route("/submit", self.submit_form),
+            Route("/submit", self.submit, methods=["POST"]),
+            Route("/submitted", self.submitted),
+            Route("/login", self.login_form),
+            Route("/login", self.login, methods=["POST"]),
+            Route("/conversation", self.conversation),
+            Route("/replies/{item_id}/delete", self.delete_reply, methods=["POST"]),
+            Route("/logout", self.logout, methods=["POST"]),
+            Route("/exit", self.quick_exit),
+            Route("/forget", self.forget_form),
+            Route("/forget", self.forget, methods=["POST"]),
+        ]
+
+    # Shared pieces.
+
+    async def _base(self, request: Request) -> dict[str, Any]:
+        def work(db: DbSession) -> dict[str, Any]:
+            instance = get_instance(db)
+            return {
+                "instance_name": instance.name,
+                "guidance": instance.guidance,
+                "show_submissions": instance.show_source_submissions,
+                "open_channels": [
+                    {"id": c.id, "name": c.name, "description": c.description}
+                    for c in channels.open_channels(db)
+                ],
+            }
+
+        return await self.web.run(work)
+
+    async def _page(
+        self, request: Request, template: str, context: dict[str, Any] | None = None, **kw: Any
+    ) -> Response:
+        base = await self._base(request)
+        await self.web.session(request)
+        logged_in = await self._source_id(request) is not None
+        base.update(logged_in=logged_in, limits=self._limits())
+        base.update(context or {})
+        return self.web.page(request, template, base, instance_name=base["instance_name"], **kw)
+
+    def _limits(self) -> dict[str, int]:
+        return {
+            "file": self.config.max_file_size,
+            "submission": self.config.max_submission_size,
+            "files": self.config.max_files_per_submission,
+            "message": self.config.max_message_chars,
+        }
+
+    async def _source_id(self, request: Request) -> str | None:
+        state = await self.web.session(request)
+        if state is None:
+            return None
+        value = state.data.get("source_id")
+        return str(value) if value else None
+
+    async def _error(
+        self, request: Request, template: str, error: errors.ServiceError, **context: Any
+    ) -> Response:
+        return await self._page(
+            request,
+            template,
+            dict(context, error=self.web.error_message(request, error)),
+            status=self.web.error_status(error),
+        )
+
+    # Pages.
+
+    async def home(self, request: Request) -> Response:
+        return await self._page(
+            request, "source/home.html", {"logged_out": "bye" in request.query_params}
+        )
+
+    async def new(self, request: Request) -> Response:
+        """Make a codename, derive its keys, and show it once. Only the derived keys are kept
+        (in the sealed session) until the first submission creates the source."""
+        if request.method == "GET":
+            return await self._page(request, "source/new_intro.html")
+        self.web.check_origin(request)
+        codename = generate_codename()
+        instance = await self.web.run(get_instance)
+        keys = await self.web.kdf(lambda: sources.derive_keys(instance, codename))
+        await self.web.start_session(
+            request, {"new_lookup": b64(keys.lookup), "seed": b64(keys.key_pair.seed)}
+        )
+        return await self._page(
+            request, "source/new.html", {"codename": codename, "words": CODENAME_WORDS}
+        )
+
+    async def submit_form(self, request: Request) -> Response:
+        state = await self.web.session(request)
+        if state is None:
+            return self.web.redirect(request, "/login", expired=1)
+        return await self._page(request, "source/submit.html")
+
+    async def submit(self, request: Request) -> Response:
+        state = await self.web.session(request)
+        try:
+            self.web.check_origin(request)
+            if state is None:
+                raise errors.AuthenticationFailed(
+                    "Your session has ended. Log in with your codename and send again."
+                )
+            form = await receive_form(
+                request,
+                self.web.runtime.blobs,
+                Limits(
+                    max_file_size=self.config.max_file_size,
+                    max_submission_size=self.config.max_submission_size,
+                    max_files=self.config.max_files_per_submission,
+                ),
+                lambda token: self.web.check_csrf(state, token),
+            )
+        except ClientDisconnect:
+            return Response(status_code=400)
+        except errors.ServiceError as exc:
+            return await self._error(request, "source/submit.html", exc)
+        message = form.fields.get("message", "")
+        uploads = [f.upload for f in form.files]
+        try:
+            if len(message) > self.config.max_message_chars:
+                raise errors.InvalidInput(
+                    "The message is too long (at most %(n)s characters).",
+                    n=self.config.max_message_chars,
+                )
+            if not message.strip() and not form.files:
+                raise errors.InvalidInput("Write a message or choose at least one file to send.")
+            items = [
+                cases.SealedItem(
+                    upload=f.upload,
+                    kind=ItemKind.FILE,
+                    meta={"filename": f.filename, "content_type": f.content_type},
+                )
+                for f in form.files
+            ]
+            if message.strip():
+                text_upload = await self._seal_text(message)
+                uploads.append(text_upload)
+                items.insert(
+                    0, cases.SealedItem(upload=text_upload, kind=ItemKind.MESSAGE, meta={})
+                )
+            source_id = await self._store(state, form.fields.get("channel"), items)
+        except errors.ServiceError as exc:
+            await self._discard(uploads)
+            return await self._error(request, "source/submit.html", exc, message=message)
+        except BaseException:
+            await self._discard(uploads)
+            raise
+        state.data.pop("new_lookup", None)
+        state.data["source_id"] = source_id
+        await self.web.save_session(state)
+        return self.web.redirect(request, "/submitted")
+
+    async def _seal_text(self, message: str) -> cases.ItemUpload:
+        blobs = self.web.runtime.blobs
+        return await anyio.to_thread.run_sync(lambda: cases.seal_text(blobs, message))
+
+    async def _discard(self, uploads: list[cases.ItemUpload]) -> None:
+        blobs = self.web.runtime.blobs
+        await self.web.run(lambda db: cases.delete_blobs(blobs, [u.blob_id for u in uploads]))
+
+    async def _store(
+        self, state: Any, channel_id: str | None, items: list[cases.SealedItem]
+    ) -> str:
+        now = self.web.runtime.now()
+        seed = unb64(state.data["seed"])
+        key_pair = crypto.KeyPair.from_seed(seed)
+
+        def work(db: DbSession) -> str:
+            instance = get_instance(db)
+            source_id = state.data.get("source_id")
+            if source_id:
+                case = cases.source_case(db, source_id)
+                if case is None:
+                    raise errors.AuthenticationFailed(
+                        "Your session has ended. Log in with your codename and send again."
+                    )
+            else:
+                lookup = unb64(state.data["new_lookup"])
+                channel = self._choose_channel(db, channel_id)
+                source = sources.create_source(db, lookup, key_pair.public_key, now)
+                source_id = source.id
+                case = cases.open_case(db, channel, source.id, now)
+            share = key_pair.public_key if instance.show_source_submissions else None
+            cases.record_items(db, case, items, now=now, source_public_key=share)
+            return str(source_id)
+
+        return await self.web.run(work)
+
+    @staticmethod
+    def _choose_channel(db: DbSession, channel_id: str | None) -> Channel:
+        open_channels = channels.open_channels(db)
+        if not open_channels:
+            raise ChannelClosed()
+        if len(open_channels) == 1 and not channel_id:
+            return open_channels[0]
+        for channel in open_channels:
+            if channel.id == channel_id:
+                return channel
+        raise errors.InvalidInput("Choose where to send your submission.")
+
+    async def submitted(self, request: Request) -> Response:
+        if await self._source_id(request) is None:
+            return self.web.redirect(request, "/")
+        return await self._page(request, "source/submitted.html")
+
+    async def login_form(self, request: Request) -> Response:
+        return await self._page(
+            request, "source/login.html", {"expired": "expired" in request.query_params}
+        )
+
+    async def login(self, request: Request) -> Response:
+        try:
+            self.web.check_origin(request)
+            form = await request.form(max_files=0, max_fields=5, max_part_size=4096)
+            codename = str(form.get("codename") or "")
+            if not codename.strip():
+                raise errors.InvalidInput("Enter your codename.")
+            instance = await self.web.run(get_instance)
+            # The same Argon2id work whether or not the codename exists.
+            keys = await self.web.kdf(lambda: sources.derive_keys(instance, codename))
+            source = await self.web.run(lambda db: sources.find_source(db, keys))
+        except errors.ServiceError as exc:
+            return await self._error(request, "source/login.html", exc, expired=False)
+        await self.web.start_session(
+            request, {"source_id": source.id, "seed": b64(keys.key_pair.seed)}
+        )
+        return self.web.redirect(request, "/conversation")
+
+    async def conversation(self, request: Request) -> Response:
+        state = await self.web.session(request)
+        if state is None or not state.data.get("source_id"):
+            return self.web.redirect(request, "/login", expired=1)
+        key_pair = crypto.KeyPair.from_seed(unb64(state.data["seed"]))
+        blobs = self.web.runtime.blobs
+
+        def work(db: DbSession) -> dict[str, Any]:
+            case = cases.source_case(db, state.data["source_id"])
+            if case is None:
+                return {"items": [], "case": None}
+            return {
+                "items": cases.source_view(db, blobs, key_pair, case, mark_seen=True),
+                "case": case,
+            }
+
+        context = await self.web.run(work)
+        return await self._page(request, "source/conversation.html", context)
+
+    async def delete_reply(self, request: Request) -> Response:
+        state = await self.web.session(request)
+        try:
+            self.web.check_origin(request)
+            form = await request.form(max_files=0, max_fields=5, max_part_size=4096)
+            self.web.check_csrf(state, str(form.get("csrf") or ""))
+            assert state is not None  # noqa: S101 - check_csrf rejects a missing session
+            source_id = state.data.get("source_id")
+            item_id = request.path_params["item_id"]
+
+            def work(db: DbSession) -> None:
+                case = cases.source_case(db, str(source_id)) if source_id else None
+                if case is None:
+                    raise errors.NotFound("This item does not exist.")
+                cases.forget_reply(db, case, item_id)
+
+            await self.web.run(work)
+        except errors.ServiceError as exc:
+            return await self._error(request, "source/error.html", exc)
+        return self.web.redirect(request, "/conversation", deleted=1)
+
+    async def logout(self, request: Request) -> Response:
+        await self.web.session(request)
+        try:
+            self.web.check_origin(request)
+        except errors.ServiceError as exc:
+            return await self._error(request, "source/error.html", exc)
+        await self.web.end_session(request)
+        return self.web.redirect(request, "/", bye=1)
+
+    async def quick_exit(self, request: Request) -> Response:
+        """Leave at once: end the session and go somewhere unremarkable."""
+        await self.web.end_session(request)
+        return self.web.finish(request, RedirectResponse(QUICK_EXIT_URL, 303))
+
+    async def forget_form(self, request: Request) -> Response:
+        if await self._source_id(request) is None:
+            return self.web.redirect(request, "/login", expired=1)
+        return await self._page(request, "source/forget.html")
+
+    async def forget(self, request: Request) -> Response:
+        state = await self.web.session(request)
+        try:
+            self.web.check_origin(request)
+            form = await request.form(max_files=0, max_fields=5, max_part_size=4096)
+            self.web.check_csrf(state, str(form.get("csrf") or ""))
+            assert state is not None  # noqa: S101 - check_csrf rejects a missing session
+            if form.get("confirm") != "yes":
+                raise errors.InvalidInput("Tick the box to confirm.")
+            source_id = str(state.data.get("source_id") or "")
+
+            def work(db: DbSession) -> None:
+                source = db.get(Source, source_id)
+                if source is not None:
+                    sources.forget_source(db, source)
+
+            await self.web.run(work)
+        except errors.ServiceError as exc:
+            return await self._error(request, "source/forget.html", exc)
+        await self.web.end_session(request)
+        return self.web.redirect(request, "/", forgotten=1)

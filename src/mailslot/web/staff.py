@@ -1,0 +1,320 @@
+"""The staff interface: login, inbox, case pages, replies, downloads, deletion."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import anyio.to_thread
+from sqlalchemy.orm import Session as DbSession
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from mailslot import errors
+from mailslot.cases import services as cases
+from mailslot.cases.models import ItemKind
+from mailslot.channels.models import Channel
+from mailslot.instance.services import get_instance
+from mailslot.recipients import services as recipients
+from mailslot.recipients.models import Role, User
+from mailslot.sessions.services import SessionState, b64, unb64
+from mailslot.sources.models import Source
+from mailslot.web.common import Web
+
+
+class Staff:
+    """The signed-in staff member behind a request."""
+
+    def __init__(self, user: User, seed: bytes, state: SessionState) -> None:
+        self.user = user
+        self.seed = seed
+        self.state = state
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user.role == Role.ADMIN.value
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with an ASCII fallback and the exact name in RFC 5987 form."""
+    fallback = "".join(
+        c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in filename
+    )
+    encoded = quote(filename, safe="")
+    return f"attachment; filename=\"{fallback or 'file'}\"; filename*=UTF-8''{encoded}"
+
+
+def decrypted_stream(blobs: Any, view: cases.ItemView) -> Iterator[bytes]:
+    return cases.stream_item(blobs, view.item, view.data_key)
+
+
+async def stream_in_thread(iterator: Iterator[bytes]) -> Any:
+    """Drive a blocking iterator (read + decrypt) from worker threads, one chunk at a time."""
+    sentinel = object()
+    while True:
+        chunk = await anyio.to_thread.run_sync(next, iterator, sentinel)
+        if chunk is sentinel:
+            return
+        yield chunk
+
+
+class StaffViews:
+    def __init__(self, web: Web) -> None:
+        self.web = web
+        self.config = web.runtime.config
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/", self.inbox),
+            Route("/login", self.login_form),
+            Route("/login", self.login, methods=["POST"]),
+            Route("/logout", self.logout, methods=["POST"]),
+            Route("/cases/{case_id}", self.case_page),
+            Route("/cases/{case_id}/replies", self.reply, methods=["POST"]),
+            Route("/cases/{case_id}/items/{item_id}/download", self.download),
+            Route("/cases/{case_id}/delete", self.delete_form),
+            Route("/cases/{case_id}/delete", self.delete, methods=["POST"]),
+        ]
+
+    # Authentication plumbing, shared with the admin views.
+
+    async def staff(self, request: Request) -> Staff | None:
+        state = await self.web.session(request)
+        if state is None or "user_id" not in state.data:
+            return None
+        user_id = str(state.data["user_id"])
+        user = await self.web.run(lambda db: db.get(User, user_id))
+        if user is None or user.disabled:
+            return None
+        return Staff(user, unb64(state.data["seed"]), state)
+
+    async def page(
+        self, request: Request, template: str, context: dict[str, Any] | None = None, **kw: Any
+    ) -> Response:
+        instance = await self.web.run(get_instance)
+        staff = await self.staff(request)
+        full = {"me": staff.user if staff else None, "is_admin": bool(staff and staff.is_admin)}
+        full.update(context or {})
+        return self.web.page(request, template, full, instance_name=instance.name, **kw)
+
+    async def error(
+        self, request: Request, template: str, error: errors.ServiceError, **context: Any
+    ) -> Response:
+        context["error"] = self.web.error_message(request, error)
+        return await self.page(request, template, context, status=self.web.error_status(error))
+
+    async def form(
+        self, request: Request, staff: Staff | None, *, csrf: bool = True
+    ) -> dict[str, str]:
+        self.web.check_origin(request)
+        form = await request.form(max_files=0, max_fields=50, max_part_size=1024 * 1024)
+        fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+        if csrf:
+            self.web.check_csrf(staff.state if staff else None, fields.get("csrf"))
+        return fields
+
+    def login_redirect(self, request: Request) -> Response:
+        return self.web.redirect(request, "/login")
+
+    # Login.
+
+    async def login_form(self, request: Request) -> Response:
+        return await self.page(request, "staff/login.html")
+
+    async def login(self, request: Request) -> Response:
+        now = self.web.runtime.now()
+        try:
+            fields = await self.form(request, None, csrf=False)
+            username = fields.get("username", "")[:64]
+            password = fields.get("password", "")
+            code = fields.get("totp", "")
+            user = await self.web.run(lambda db: recipients.find_user(db, username))
+            keys = await self.web.kdf(lambda: recipients.derive_for(user, password))
+            auth = await self.web.run(
+                lambda db: recipients.authenticate(
+                    db, db.merge(user) if user else None, keys, code, now
+                )
+            )
+        except errors.ServiceError as exc:
+            return await self.error(request, "staff/login.html", exc)
+        await self.web.start_session(
+            request, {"user_id": auth.user.id, "seed": b64(auth.private_seed)}, user_id=auth.user.id
+        )
+        return self.web.redirect(request, "/admin" if auth.user.role == Role.ADMIN.value else "/")
+
+    async def logout(self, request: Request) -> Response:
+        await self.web.session(request)
+        try:
+            self.web.check_origin(request)
+        except errors.ServiceError as exc:
+            return await self.error(request, "staff/error.html", exc)
+        await self.web.end_session(request)
+        return self.web.redirect(request, "/login", bye=1)
+
+    # Cases.
+
+    async def inbox(self, request: Request) -> Response:
+        staff = await self.staff(request)
+        if staff is None:
+            return self.login_redirect(request)
+        if staff.is_admin:
+            return self.web.redirect(request, "/admin")
+        try:
+            page = max(1, int(request.query_params.get("page", "1")))
+        except ValueError:
+            page = 1
+        size = self.config.page_size
+        summaries, total = await self.web.run(
+            lambda db: cases.visible_cases(db, staff.user, limit=size, offset=(page - 1) * size)
+        )
+        pages = max(1, math.ceil(total / size))
+        return await self.page(
+            request,
+            "staff/inbox.html",
+            {"cases": summaries, "total": total, "page": page, "pages": pages},
+        )
+
+    async def case_page(self, request: Request) -> Response:
+        staff = await self.staff(request)
+        if staff is None:
+            return self.login_redirect(request)
+        case_id = request.path_params["case_id"]
+        blobs = self.web.runtime.blobs
+
+        def work(db: DbSession) -> dict[str, Any]:
+            case, wrap = cases.case_for_user(db, staff.user, case_id)
+            key = cases.case_key(case, wrap, staff.seed)
+            items = cases.case_items(db, blobs, case, key)
+            cases.mark_read(db, case, staff.user)
+            channel = db.get(Channel, case.channel_id)
+            return {
+                "case": case,
+                "items": items,
+                "channel": channel,
+                "can_reply": case.source_id is not None,
+            }
+
+        try:
+            context = await self.web.run(work)
+        except errors.ServiceError as exc:
+            return await self.error(request, "staff/error.html", exc)
+        context["sent"] = "sent" in request.query_params
+        return await self.page(request, "staff/case.html", context)
+
+    async def reply(self, request: Request) -> Response:
+        staff = await self.staff(request)
+        case_id = request.path_params["case_id"]
+        try:
+            fields = await self.form(request, staff)
+            if staff is None:
+                return self.login_redirect(request)
+            await self.send_reply(staff.user, case_id, fields.get("text", ""))
+        except errors.ServiceError as exc:
+            return await self.error(request, "staff/error.html", exc)
+        return self.web.redirect(request, f"/cases/{case_id}", sent=1)
+
+    async def send_reply(self, user: User, case_id: str, text: str) -> str:
+        """Shared with the API: seal a reply readable by the case key and the source's key."""
+        text = cases.check_reply(text, self.config.max_message_chars)
+        blobs = self.web.runtime.blobs
+        now = self.web.runtime.now()
+        upload = await anyio.to_thread.run_sync(lambda: cases.seal_text(blobs, text))
+
+        def work(db: DbSession) -> str:
+            case, _ = cases.case_for_user(db, user, case_id)
+            source = db.get(Source, case.source_id) if case.source_id else None
+            if source is None:
+                raise errors.Forbidden(
+                    "The source has deleted this conversation; replies are no longer possible."
+                )
+            item = cases.SealedItem(upload=upload, kind=ItemKind.REPLY, meta={})
+            rows = cases.record_items(
+                db, case, [item], now=now, author_id=user.id, source_public_key=source.public_key
+            )
+            cases.mark_read(db, case, user)
+            return rows[0].id
+
+        try:
+            return await self.web.run(work)
+        except BaseException:
+            blobs.delete(upload.blob_id)
+            raise
+
+    async def open_download(
+        self, user: User, seed: bytes, case_id: str, item_id: str
+    ) -> cases.ItemView:
+        def work(db: DbSession) -> cases.ItemView:
+            case, wrap = cases.case_for_user(db, user, case_id)
+            key = cases.case_key(case, wrap, seed)
+            return cases.item_for_download(db, case, key, item_id)
+
+        return await self.web.run(work)
+
+    def download_response(self, view: cases.ItemView) -> Response:
+        if view.item.kind == ItemKind.FILE:
+            filename, media_type = view.filename, view.content_type
+        else:
+            filename, media_type = (
+                f"{view.item.kind}-{view.item.position}.txt",
+                "text/plain; charset=utf-8",
+            )
+        headers = {
+            "Content-Disposition": content_disposition(filename),
+            "Content-Length": str(view.size),
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "X-Content-Type-Options": "nosniff",
+        }
+        iterator = decrypted_stream(self.web.runtime.blobs, view)
+        return StreamingResponse(stream_in_thread(iterator), media_type=media_type, headers=headers)
+
+    async def download(self, request: Request) -> Response:
+        staff = await self.staff(request)
+        if staff is None:
+            return self.login_redirect(request)
+        try:
+            view = await self.open_download(
+                staff.user,
+                staff.seed,
+                request.path_params["case_id"],
+                request.path_params["item_id"],
+            )
+        except errors.ServiceError as exc:
+            return await self.error(request, "staff/error.html", exc)
+        return self.download_response(view)
+
+    async def delete_form(self, request: Request) -> Response:
+        staff = await self.staff(request)
+        if staff is None:
+            return self.login_redirect(request)
+        case_id = request.path_params["case_id"]
+        try:
+            case, _ = await self.web.run(lambda db: cases.case_for_user(db, staff.user, case_id))
+        except errors.ServiceError as exc:
+            return await self.error(request, "staff/error.html", exc)
+        return await self.page(request, "staff/delete.html", {"case": case})
+
+    async def delete(self, request: Request) -> Response:
+        staff = await self.staff(request)
+        case_id = request.path_params["case_id"]
+        try:
+            fields = await self.form(request, staff)
+            if staff is None:
+                return self.login_redirect(request)
+            if fields.get("confirm") != "yes":
+                raise errors.InvalidInput("Tick the box to confirm.")
+            await self.delete_case(staff.user, case_id)
+        except errors.ServiceError as exc:
+            return await self.error(request, "staff/error.html", exc)
+        return self.web.redirect(request, "/", deleted=1)
+
+    async def delete_case(self, user: User, case_id: str) -> None:
+        def work(db: DbSession) -> list[str]:
+            case, _ = cases.case_for_user(db, user, case_id)
+            return cases.delete_case(db, case)
+
+        blob_ids = await self.web.run(work)
+        blobs = self.web.runtime.blobs
+        await anyio.to_thread.run_sync(lambda: cases.delete_blobs(blobs, blob_ids))

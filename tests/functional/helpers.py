@@ -1,0 +1,47 @@
+"""Drive the source interface the way a browser without JavaScript does."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import httpx
+
+CSRF_RE = re.compile(r'name="csrf" value="([^"]*)"')
+CODENAME_RE = re.compile(r'<p class="codename" id="codename" lang="en">([^<]+)</p>')
+
+
+def csrf(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "no CSRF token in page"
+    return match[1]
+
+
+def new_source(client: httpx.Client) -> str:
+    """Get a codename (and a session) as a first-time source."""
+    page = client.post("/new")
+    assert page.status_code == 200, page.text
+    match = CODENAME_RE.search(page.text)
+    assert match
+    return unescape(match[1])
+
+
+def submit(
+    client: httpx.Client,
+    message: str = "",
+    files: list[tuple[str, bytes, str]] | None = None,
+    channel: str | None = None,
+) -> httpx.Response:
+    form = client.get("/submit")
+    assert form.status_code == 200, form.text
+    data = {"csrf": csrf(form.text), "message": message}
+    if channel:
+        data["channel"] = channel
+    parts = [("files", (name, content, ctype)) for name, content, ctype in files or []]
+    # A browser always sends the file input, with an empty part when nothing was chosen.
+    empty = [("files", ("", b"", "application/octet-stream"))]
+    return client.post("/submit", data=data, files=parts or empty)
+
+
+def login(client: httpx.Client, codename: str) -> httpx.Response:
+    return client.post("/login", data={"codename": codename})
