@@ -73,6 +73,7 @@ def serve(ctx: click.Context, source_addr: str | None, staff_addr: str | None) -
     logging.basicConfig(
         level=config.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     runtime = open_runtime(config)
     with runtime.db() as db:
         token = ensure_setup_link(db, runtime.now(), config.setup_token_lifetime)
