@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,8 @@ def _fail(exc: errors.ServiceError) -> click.ClickException:
 @click.pass_context
 def main(ctx: click.Context, data_dir: Path | None, database_url: str | None) -> None:
     """Mailslot: a secure, anonymous tip line."""
+    # Everything Mailslot writes (database, blobs, logs) is for the service account only.
+    os.umask(0o077)
     ctx.ensure_object(dict)
     ctx.obj["overrides"] = {"data_dir": data_dir, "database_url": database_url}
     ctx.obj["config"] = _config(**ctx.obj["overrides"])

@@ -160,10 +160,14 @@ def _datetime(now: int) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(now, tz=datetime.UTC)
 
 
-def derive_for(user: User | None, password: str) -> crypto.PasswordKeys:
-    """The Argon2id step of a login, separated so callers can run it under the KDF cap."""
+def derive_for(user: User | None, password: str, kdf: crypto.KdfParams) -> crypto.PasswordKeys:
+    """The Argon2id step of a login, separated so callers can run it under the KDF cap.
+
+    An unknown username costs the same work as a known one (``kdf`` is the instance's
+    current cost), so timing does not reveal which usernames exist.
+    """
     if user is None:
-        return crypto.derive_password_keys(password[:MAX_PASSWORD], _DUMMY_SALT, crypto.TEST_KDF)
+        return crypto.derive_password_keys(password[:MAX_PASSWORD], _DUMMY_SALT, kdf)
     return crypto.derive_password_keys(
         password[:MAX_PASSWORD], user.password_salt, crypto.KdfParams.decode(user.password_kdf)
     )

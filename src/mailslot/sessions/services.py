@@ -59,6 +59,8 @@ def create(
     absolute: int,
     user_id: str | None = None,
 ) -> SessionState:
+    # Sessions abandoned without logging out are removed here rather than by a timer.
+    purge_expired(db, now)
     token = base64.urlsafe_b64encode(secrets.token_bytes(TOKEN_BYTES)).decode().rstrip("=")
     keys = _keys(token)
     assert keys is not None  # noqa: S101 - a token we just made always decodes

@@ -142,7 +142,7 @@ def create_api(views: StaffViews) -> FastAPI:
     async def token(body: TokenRequest) -> TokenResponse:
         now = runtime.now()
         user = await web.run(lambda db: recipients.find_user(db, body.username))
-        keys = await web.kdf(lambda: recipients.derive_for(user, body.password))
+        keys = await web.kdf(lambda: recipients.derive_for(user, body.password, runtime.config.kdf))
 
         def work(db: DbSession) -> TokenResponse:
             auth = recipients.authenticate(

@@ -63,8 +63,8 @@ class SecurityHeaders:
 def cross_site(headers: Headers, host: str) -> bool:
     """True if the browser says this request came from another site."""
     fetch_site = headers.get("sec-fetch-site")
-    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-        return True
+    if fetch_site is not None:  # authoritative: with no-referrer, browsers send Origin: null
+        return fetch_site not in ("same-origin", "none")
     origin = headers.get("origin")
     if origin is not None and origin != "null":
         origin_host = origin.split("://", 1)[-1]

@@ -132,7 +132,9 @@ class StaffViews:
             password = fields.get("password", "")
             code = fields.get("totp", "")
             user = await self.web.run(lambda db: recipients.find_user(db, username))
-            keys = await self.web.kdf(lambda: recipients.derive_for(user, password))
+            keys = await self.web.kdf(
+                lambda: recipients.derive_for(user, password, self.config.kdf)
+            )
             auth = await self.web.run(
                 lambda db: recipients.authenticate(
                     db, db.merge(user) if user else None, keys, code, now
