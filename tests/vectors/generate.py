@@ -1,0 +1,1430 @@
+"""Write the known-answer vectors in ``tests/vectors/*.json``. Run by hand, never by the tests:
+
+    PYTHONPATH=src .venv/bin/python tests/vectors/generate.py          # rewrite the files
+    PYTHONPATH=src .venv/bin/python tests/vectors/generate.py --check  # exit 1 if they differ
+
+Every input comes from a fixed label through :class:`DeterministicRandom`, so a second run writes
+the same bytes. HPKE is the exception: its encapsulation randomness cannot be injected, so a wrap
+already in ``wraps.json`` is kept as long as its inputs are unchanged and it still opens.
+
+Values are hex. Byte strings longer than 4 KiB are stored as a *recipe* (see ``build``) plus their
+SHA-256, so that the files stay small and a reader can still rebuild them from the spec alone.
+Reject vectors that need non-canonical but correctly authenticated chunks are built here with the
+payload key, through ``mailslot.crypto._hazmat``.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import sys
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from mailslot.crypto import (
+    TEST_KDF,
+    DecryptionError,
+    DeterministicRandom,
+    KdfParams,
+    KeyPair,
+    WrapPurpose,
+    _hazmat,
+    check_public_key,
+    derive_password_keys,
+    derive_source_keys,
+    digest,
+    normalize_codename,
+    open_item,
+    open_meta,
+    open_secret,
+    open_session,
+    padded_length,
+    recovery_kek,
+    seal_item,
+    seal_meta,
+    seal_secret,
+    seal_session,
+    sealed_size,
+    session_keys,
+    stream,
+    wrap_key,
+)
+
+HERE = Path(__file__).resolve().parent
+HEX_LIMIT = 4096
+CAP = stream.CHUNK_DATA_CAPACITY
+Spec = dict[str, Any]
+
+RNG_NOTE = (
+    "rng_seed feeds DeterministicRandom: its n-th call (n = 1, 2, ...) for L bytes returns "
+    "HKDF-SHA256(ikm=rng_seed, salt=absent, info='mailslot/test-vectors/' || decimal(n), L)."
+)
+RECIPE_NOTE = (
+    "Byte strings are recipes: {'hex': h} | {'zeros': n} | {'repeat': {'hex': h, 'count': n}} | "
+    "{'pattern': {'start': s, 'length': n}} (byte i is (s + i) mod 251) | "
+    "{'concat': [recipe, ...]} | {'take': {'length': n, 'of': recipe}} (first n bytes) | "
+    "{'aes256gcm': {'key': h, 'nonce': h, 'aad': h, 'plaintext': recipe}} (ciphertext || tag). "
+    "Recipes longer than 4096 bytes also give their sha256 and length."
+)
+
+
+# -- byte recipes -------------------------------------------------------------------------------
+
+
+def hexs(data: bytes) -> Spec:
+    return {"hex": data.hex()}
+
+
+def zeros(n: int) -> Spec:
+    return {"zeros": n}
+
+
+def repeat(unit: bytes, count: int) -> Spec:
+    return {"repeat": {"hex": unit.hex(), "count": count}}
+
+
+def pattern(start: int, length: int) -> Spec:
+    return {"pattern": {"start": start, "length": length}}
+
+
+def concat(*parts: Spec) -> Spec:
+    flat: list[Spec] = []
+    for part in parts:
+        for piece in part.get("concat", [part]):
+            if "hex" in piece and flat and "hex" in flat[-1]:
+                flat[-1] = {"hex": flat[-1]["hex"] + piece["hex"]}
+            elif piece not in ({"hex": ""}, {"zeros": 0}):
+                flat.append(piece)
+    if not flat:
+        return {"hex": ""}
+    return flat[0] if len(flat) == 1 else {"concat": flat}
+
+
+def take(length: int, of: Spec) -> Spec:
+    return {"take": {"length": length, "of": of}}
+
+
+def aes256gcm(key: bytes, nonce: bytes, aad: bytes, plaintext: Spec) -> Spec:
+    return {
+        "aes256gcm": {
+            "key": key.hex(),
+            "nonce": nonce.hex(),
+            "aad": aad.hex(),
+            "plaintext": plaintext,
+        }
+    }
+
+
+def build(spec: Spec) -> bytes:
+    (kind, value), *rest = spec.items()
+    assert not rest, spec
+    if kind == "hex":
+        return bytes.fromhex(value)
+    if kind == "zeros":
+        return bytes(value)
+    if kind == "repeat":
+        return bytes.fromhex(value["hex"]) * int(value["count"])
+    if kind == "pattern":
+        cycle = bytes(range(251))
+        start, length = int(value["start"]) % 251, int(value["length"])
+        rotated = cycle[start:] + cycle[:start]
+        return (rotated * (length // 251 + 1))[:length]
+    if kind == "concat":
+        return b"".join(build(part) for part in value)
+    if kind == "take":
+        return build(value["of"])[: value["length"]]
+    if kind == "aes256gcm":
+        return _hazmat.aead_seal(
+            bytes.fromhex(value["key"]),
+            bytes.fromhex(value["nonce"]),
+            build(value["plaintext"]),
+            bytes.fromhex(value["aad"]),
+        )
+    raise ValueError(kind)
+
+
+def stored(spec: Spec) -> Spec:
+    """A recipe as stored: plain hex when short, else the recipe with its hash and length."""
+    data = build(spec)
+    if len(data) <= HEX_LIMIT:
+        return {"data": hexs(data), "length": len(data)}
+    return {"data": spec, "length": len(data), "sha256": _hazmat.sha256(data).hex()}
+
+
+# -- inputs ---------------------------------------------------------------------------------------
+
+
+def det_bytes(label: str, n: int) -> bytes:
+    return DeterministicRandom(b"mailslot test vector input: " + label.encode())(n)
+
+
+def rng_seed(label: str) -> bytes:
+    return det_bytes("rng/" + label, 32)
+
+
+def u32(n: int) -> bytes:
+    return struct.pack(">I", n)
+
+
+def nonce(counter: int, final: bool) -> bytes:
+    return counter.to_bytes(11, "big") + (b"\x01" if final else b"\x00")
+
+
+# -- keys -----------------------------------------------------------------------------------------
+
+KEY_SEEDS = {
+    "zero-seed": bytes(32),
+    "counting-seed": bytes(range(32)),
+    "recipient-alice": det_bytes("key/alice", 32),
+    "recipient-bob": det_bytes("key/bob", 32),
+}
+
+
+def key_components(seed: bytes) -> tuple[bytes, bytes]:
+    return (
+        _hazmat.hkdf(seed, info=b"mailslot/v1/kem/mlkem768", length=64),
+        _hazmat.hkdf(seed, info=b"mailslot/v1/kem/x25519", length=32),
+    )
+
+
+def flip(data: bytes, index: int, mask: int = 0x01) -> bytes:
+    out = bytearray(data)
+    out[index] ^= mask
+    return bytes(out)
+
+
+def keys_file() -> dict[str, Any]:
+    vectors = []
+    for name, seed in KEY_SEEDS.items():
+        mlkem_seed, x25519_private = key_components(seed)
+        vectors.append(
+            {
+                "name": name,
+                "seed": seed.hex(),
+                "mlkem768_seed": mlkem_seed.hex(),
+                "x25519_private": x25519_private.hex(),
+                "public_key": KeyPair.from_seed(seed).public_key.hex(),
+            }
+        )
+    good = KeyPair.from_seed(KEY_SEEDS["recipient-alice"]).public_key
+    mlkem_end = 5 + _hazmat.MLKEM768_PUBLIC_SIZE
+    rejects = [
+        ("empty", "KEY-LENGTH", b"", "no bytes at all"),
+        ("one-byte-short", "KEY-LENGTH", good[:-1], "last byte of the X25519 key cut off"),
+        ("one-byte-long", "KEY-LENGTH", good + b"\x00", "a byte appended"),
+        ("raw-without-marker", "KEY-LENGTH", good[5:], "the 1216 raw bytes without MSLK 01"),
+        ("wrong-magic", "KEY-MAGIC", b"MSLX" + good[4:], "magic MSLX"),
+        ("version-2", "KEY-MAGIC", good[:4] + b"\x02" + good[5:], "unknown version 2"),
+        ("version-0", "KEY-MAGIC", good[:4] + b"\x00" + good[5:], "unknown version 0"),
+        (
+            "mlkem-coefficients-out-of-range",
+            "KEY-ENCODING",
+            good[:5] + b"\xff" * _hazmat.MLKEM768_PUBLIC_SIZE + good[mlkem_end:],
+            "every 12-bit ML-KEM coefficient is 4095, above q = 3329",
+        ),
+    ]
+    return {
+        "description": "Hybrid key pairs (MSLK): 32-byte seed -> component seeds -> public key.",
+        "vectors": vectors,
+        "reject": [
+            {"name": n, "rule": r, "note": note, "public_key": k.hex()} for n, r, k, note in rejects
+        ],
+    }
+
+
+# -- HPKE wraps -----------------------------------------------------------------------------------
+
+
+def info_string(purpose: bytes, context_id: bytes) -> bytes:
+    return b"mailslot/v1/wrap/" + purpose + b"/" + struct.pack(">H", len(context_id)) + context_id
+
+
+def source_seed() -> bytes:
+    vector = SOURCE_VECTORS[0]
+    keys = derive_source_keys(vector[0], vector[1], TEST_KDF)
+    return keys.key_pair.seed
+
+
+@dataclass(frozen=True)
+class WrapCase:
+    name: str
+    recipient: str
+    seed: bytes
+    purpose: bytes
+    context_id: bytes
+    secret: bytes
+
+
+def wrap_cases() -> list[WrapCase]:
+    return [
+        WrapCase(
+            "case-key-to-alice",
+            "recipient-alice",
+            KEY_SEEDS["recipient-alice"],
+            WrapPurpose.CASE_KEY,
+            det_bytes("case-id/1", 16),
+            det_bytes("case-seed/1", 32),
+        ),
+        WrapCase(
+            "item-key-to-case",
+            "case key of case-key-to-alice",
+            det_bytes("case-seed/1", 32),
+            WrapPurpose.ITEM_KEY,
+            det_bytes("item-id/reply", 16),
+            det_bytes("data-key/reply", 32),
+        ),
+        WrapCase(
+            "item-key-to-source",
+            "source key of the first source_keys vector",
+            source_seed(),
+            WrapPurpose.ITEM_KEY,
+            det_bytes("item-id/reply", 16),
+            det_bytes("data-key/reply", 32),
+        ),
+    ]
+
+
+def existing_wraps(section: str = "vectors") -> dict[str, dict[str, Any]]:
+    path = HERE / "wraps.json"
+    if not path.exists():
+        return {}
+    return {v["name"]: v for v in json.loads(path.read_text())[section]}
+
+
+def odd_size_wrap(name: str, seed: bytes, info: bytes, secret: bytes) -> bytes:
+    """An authentic HPKE wrap of a secret that is not 32 bytes (kept across runs, like wraps)."""
+    private = _hazmat.KemPrivateKey(*key_components(seed))
+    previous = existing_wraps("reject").get(name)
+    if previous is not None:
+        wrapped = bytes.fromhex(previous["wrapped"])
+        try:
+            if private.hpke_open(wrapped[5:], info) == secret:
+                return wrapped
+        except DecryptionError:
+            pass
+    return b"MSLW\x01" + _hazmat.hpke_seal(private.public_bytes, secret, info)
+
+
+def make_wrap(case: WrapCase, old: dict[str, dict[str, Any]]) -> bytes:
+    pair = KeyPair.from_seed(case.seed)
+    previous = old.get(case.name)
+    if (
+        previous is not None
+        and previous["recipient_seed"] == case.seed.hex()
+        and previous["purpose"] == case.purpose.decode()
+        and previous["context_id"] == case.context_id.hex()
+        and previous["secret"] == case.secret.hex()
+    ):
+        wrapped = bytes.fromhex(previous["wrapped"])
+        try:
+            if pair.unwrap(wrapped, case.purpose, case.context_id) == case.secret:
+                return wrapped
+        except DecryptionError:
+            pass
+    return wrap_key(pair.public_key, case.secret, case.purpose, case.context_id)
+
+
+def wraps_file() -> dict[str, Any]:
+    old = existing_wraps()
+    vectors = []
+    made: dict[str, bytes] = {}
+    for case in wrap_cases():
+        wrapped = make_wrap(case, old)
+        made[case.name] = wrapped
+        vectors.append(
+            {
+                "name": case.name,
+                "recipient": case.recipient,
+                "recipient_seed": case.seed.hex(),
+                "purpose": case.purpose.decode(),
+                "context_id": case.context_id.hex(),
+                "info": info_string(case.purpose, case.context_id).hex(),
+                "secret": case.secret.hex(),
+                "wrapped": wrapped.hex(),
+            }
+        )
+    base = wrap_cases()[0]
+    good = made[base.name]
+    bob = KEY_SEEDS["recipient-bob"]
+    other_case = det_bytes("case-id/2", 16)
+    enc_end = 5 + _hazmat.HPKE_ENC_SIZE
+
+    def reject(name: str, rule: str, note: str, wrapped: bytes, **changes: bytes) -> dict[str, Any]:
+        return {
+            "name": name,
+            "rule": rule,
+            "note": note,
+            "recipient_seed": changes.get("seed", base.seed).hex(),
+            "purpose": changes.get("purpose", base.purpose).decode(),
+            "context_id": changes.get("context_id", base.context_id).hex(),
+            "wrapped": wrapped.hex(),
+        }
+
+    rejects = [
+        reject("empty", "WRAP-LENGTH", "no bytes", b""),
+        reject("truncated", "WRAP-LENGTH", "last tag byte missing", good[:-1]),
+        reject("extended", "WRAP-LENGTH", "one byte appended", good + b"\x00"),
+        reject("wrong-magic", "WRAP-MAGIC", "magic MSLX", b"MSLX" + good[4:]),
+        reject("version-2", "WRAP-MAGIC", "unknown version 2", good[:4] + b"\x02" + good[5:]),
+        reject("wrong-recipient", "WRAP-AUTH", "opened with bob's key", good, seed=bob),
+        reject(
+            "wrong-purpose",
+            "WRAP-AUTH",
+            "a case-key wrap opened as an item-key wrap",
+            good,
+            purpose=WrapPurpose.ITEM_KEY,
+        ),
+        reject(
+            "wrong-context",
+            "WRAP-AUTH",
+            "opened for another case id",
+            good,
+            context_id=other_case,
+        ),
+        reject(
+            "context-prefix",
+            "WRAP-AUTH",
+            "context id shortened by one byte (the length prefix keeps ids apart)",
+            good,
+            context_id=base.context_id[:-1],
+        ),
+        reject("flipped-mlkem-ciphertext", "WRAP-AUTH", "bit 0 of enc byte 0", flip(good, 5)),
+        reject(
+            "flipped-x25519-share",
+            "WRAP-AUTH",
+            "bit 0 of the last enc byte (the X25519 ephemeral key)",
+            flip(good, enc_end - 1),
+        ),
+        reject(
+            "flipped-ciphertext", "WRAP-AUTH", "bit 0 of the first AEAD byte", flip(good, enc_end)
+        ),
+        reject("flipped-tag", "WRAP-AUTH", "bit 7 of the last tag byte", flip(good, -1, 0x80)),
+    ]
+    base_info = info_string(base.purpose, base.context_id)
+    for size in (31, 33):
+        name = f"authentic-{size}-byte-secret"
+        wrapped = odd_size_wrap(name, base.seed, base_info, det_bytes(name, size))
+        note = f"a correct HPKE wrap, for the right recipient and info, of a {size}-byte secret"
+        rejects.append(reject(name, "WRAP-LENGTH", note, wrapped))
+    return {
+        "description": (
+            "HPKE key wraps (MSLW). HPKE encapsulation randomness cannot be injected, so each "
+            "vector is a wrap made once; check that it opens with recipient_seed, purpose and "
+            "context_id to secret, and that info is the HPKE info string."
+        ),
+        "vectors": vectors,
+        "reject": rejects,
+    }
+
+
+# -- secret wraps ---------------------------------------------------------------------------------
+
+
+def secret_wraps_file() -> dict[str, Any]:
+    user_id = det_bytes("user-id/alice", 16)
+    password_kek = derive_password_keys(
+        PASSWORD_VECTORS[0][0], PASSWORD_VECTORS[0][1], TEST_KDF
+    ).kek
+    recovery = recovery_kek(det_bytes("recovery-secret/alice", 32), user_id)
+    seed = KEY_SEEDS["recipient-alice"]
+    cases = [
+        ("seed-under-password-kek", password_kek, seed, b"recipient-seed/password/" + user_id),
+        ("seed-under-recovery-kek", recovery, seed, b"recipient-seed/recovery/" + user_id),
+        ("empty-context", det_bytes("kek/plain", 32), det_bytes("secret/plain", 32), b""),
+    ]
+    vectors = []
+    for name, kek, secret, context in cases:
+        seed_bytes = rng_seed("secret/" + name)
+        wrapped = seal_secret(kek, secret, context, DeterministicRandom(seed_bytes))
+        vectors.append(
+            {
+                "name": name,
+                "kek": kek.hex(),
+                "secret": secret.hex(),
+                "context": context.hex(),
+                "rng_seed": seed_bytes.hex(),
+                "wrapped": wrapped.hex(),
+            }
+        )
+    _, kek, _, context = cases[0]
+    odd_nonce = det_bytes("secret-wrap/odd-nonce", 12)
+    good = bytes.fromhex(vectors[0]["wrapped"])
+
+    def reject(name: str, rule: str, note: str, wrapped: bytes, **changes: bytes) -> dict[str, Any]:
+        return {
+            "name": name,
+            "rule": rule,
+            "note": note,
+            "kek": changes.get("kek", kek).hex(),
+            "context": changes.get("context", context).hex(),
+            "wrapped": wrapped.hex(),
+        }
+
+    return {
+        "description": "Secret wraps (MSLP): a 32-byte secret under a 32-byte KEK. " + RNG_NOTE,
+        "vectors": vectors,
+        "reject": [
+            reject("empty", "SECRET-LENGTH", "no bytes", b""),
+            reject("truncated", "SECRET-LENGTH", "last tag byte missing", good[:-1]),
+            reject("extended", "SECRET-LENGTH", "one byte appended", good + b"\x00"),
+            reject("wrong-magic", "SECRET-MAGIC", "magic MSLX", b"MSLX" + good[4:]),
+            reject("version-2", "SECRET-MAGIC", "version 2", good[:4] + b"\x02" + good[5:]),
+            reject("wrong-kek", "SECRET-AUTH", "the recovery KEK", good, kek=cases[1][1]),
+            reject(
+                "wrong-context",
+                "SECRET-AUTH",
+                "password wrap opened as the recovery wrap",
+                good,
+                context=cases[1][3],
+            ),
+            reject("flipped-nonce", "SECRET-AUTH", "bit 0 of the nonce", flip(good, 5)),
+            reject("flipped-ciphertext", "SECRET-AUTH", "bit 0 of byte 17", flip(good, 17)),
+            reject("flipped-tag", "SECRET-AUTH", "bit 7 of the last byte", flip(good, -1, 0x80)),
+            *[
+                reject(
+                    f"authentic-{size}-byte-secret",
+                    "SECRET-LENGTH",
+                    f"a correctly sealed {size}-byte secret under the right KEK and context",
+                    build(
+                        concat(
+                            hexs(b"MSLP\x01" + odd_nonce),
+                            aes256gcm(kek, odd_nonce, b"MSLP\x01" + context, zeros(size)),
+                        )
+                    ),
+                )
+                for size in (31, 33)
+            ],
+        ],
+    }
+
+
+# -- items ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemCase:
+    name: str
+    plaintext: Spec
+    note: str
+
+    @cached_property
+    def item_id(self) -> bytes:
+        return det_bytes("item-id/" + self.name, 16)
+
+    @cached_property
+    def data_key(self) -> bytes:
+        return det_bytes("data-key/" + self.name, 32)
+
+    @cached_property
+    def rng_seed(self) -> bytes:
+        return rng_seed("item/" + self.name)
+
+    @cached_property
+    def data(self) -> bytes:
+        return build(self.plaintext)
+
+    @cached_property
+    def sealed(self) -> bytes:
+        return seal_item(self.item_id, self.data_key, self.data, DeterministicRandom(self.rng_seed))
+
+    @property
+    def header(self) -> bytes:
+        return self.sealed[: stream.HEADER_SIZE]
+
+    @property
+    def payload_key(self) -> bytes:
+        salt = self.header[-stream.SALT_SIZE :]
+        return _hazmat.hkdf(self.data_key, salt=salt, info=b"mailslot/v1/item/payload")
+
+    def data_spec(self, start: int, end: int) -> Spec:
+        if "pattern" in self.plaintext:
+            return pattern(self.plaintext["pattern"]["start"] + start, end - start)
+        return hexs(self.data[start:end])
+
+    def chunk(self, counter: int, final: bool, body: Spec) -> Spec:
+        return aes256gcm(self.payload_key, nonce(counter, final), self.header, body)
+
+    def canonical_bodies(self) -> list[tuple[Spec, bool]]:
+        length = len(self.data)
+        padded = padded_length(length)
+        count = -(-padded // CAP)
+        bodies = []
+        for i in range(count):
+            content = min(CAP, padded - i * CAP)
+            start = min(i * CAP, length)
+            end = min(start + content, length)
+            body = concat(
+                hexs(u32(end - start)), self.data_spec(start, end), zeros(content - (end - start))
+            )
+            bodies.append((body, i == count - 1))
+        return bodies
+
+    def chunks(self) -> list[Spec]:
+        return [
+            self.chunk(i, final, body) for i, (body, final) in enumerate(self.canonical_bodies())
+        ]
+
+    def vector(self) -> dict[str, Any]:
+        rebuilt = build(concat(hexs(self.header), *self.chunks()))
+        assert rebuilt == self.sealed, f"{self.name}: recipe disagrees with ItemSealer"
+        out: dict[str, Any] = {
+            "name": self.name,
+            "note": self.note,
+            "item_id": self.item_id.hex(),
+            "data_key": self.data_key.hex(),
+            "rng_seed": self.rng_seed.hex(),
+            "plaintext": stored(self.plaintext),
+            "salt": self.header[-stream.SALT_SIZE :].hex(),
+            "header": self.header.hex(),
+            "payload_key": self.payload_key.hex(),
+            "padded_length": padded_length(len(self.data)),
+            "chunk_count": len(self.chunks()),
+            "sealed_size": sealed_size(len(self.data)),
+            "ciphertext_sha256": _hazmat.sha256(self.sealed).hex(),
+            "ciphertext_length": len(self.sealed),
+        }
+        if len(self.sealed) <= HEX_LIMIT:
+            out["ciphertext"] = self.sealed.hex()
+        return out
+
+
+ITEMS = [
+    ItemCase("empty", hexs(b""), "no data: one final chunk of pure padding (1024 bytes)"),
+    ItemCase("one-byte", hexs(b"\x2a"), "the smallest non-empty item"),
+    ItemCase(
+        "short-text",
+        hexs("Meet me at the usual place. 정오에 만나요.".encode()),
+        "a short UTF-8 message",
+    ),
+    ItemCase("floor", pattern(0, 1024), "exactly the 1 KiB padding floor: no padding at all"),
+    ItemCase("floor-plus-one", pattern(0, 1025), "first Padmé step above the floor: 1088"),
+    ItemCase(
+        "chunk-capacity",
+        pattern(0, CAP),
+        "exactly one chunk of data; Padmé rounds to 65536, so a final chunk of 4 padding bytes "
+        "follows the full first chunk",
+    ),
+    ItemCase(
+        "chunk-capacity-plus-one",
+        pattern(0, CAP + 1),
+        "one data byte spills into the final chunk",
+    ),
+    ItemCase("several-chunks", pattern(0, 300_000), "five chunks, the last holding padding"),
+]
+
+
+def item_rejects() -> list[dict[str, Any]]:
+    by_name = {case.name: case for case in ITEMS}
+    text, two, many = by_name["short-text"], by_name["chunk-capacity"], by_name["several-chunks"]
+    out: list[dict[str, Any]] = []
+
+    def add(
+        name: str,
+        rule: str,
+        note: str,
+        base: ItemCase,
+        spec: Spec,
+        *,
+        item_id: bytes | None = None,
+        data_key: bytes | None = None,
+    ) -> None:
+        out.append(
+            {
+                "name": name,
+                "rule": rule,
+                "note": note,
+                "item_id": (item_id or base.item_id).hex(),
+                "data_key": (data_key or base.data_key).hex(),
+                "ciphertext": stored(spec),
+            }
+        )
+
+    t_sealed = text.sealed
+    header = hexs(text.header)
+    t_len = len(text.data)
+    pad = padded_length(t_len)
+
+    def single(body: Spec, base: ItemCase = text) -> Spec:
+        return concat(hexs(base.header), base.chunk(0, True, body))
+
+    add("empty-input", "ITEM-HEADER", "zero bytes", text, hexs(b""))
+    add(
+        "partial-header",
+        "ITEM-HEADER",
+        "the first 36 of 37 header bytes",
+        text,
+        hexs(t_sealed[:36]),
+    )
+    add(
+        "wrong-magic",
+        "ITEM-MAGIC",
+        "magic MSLX, otherwise intact",
+        text,
+        hexs(b"MSLX" + t_sealed[4:]),
+    )
+    add(
+        "version-2",
+        "ITEM-MAGIC",
+        "version byte 2",
+        text,
+        hexs(t_sealed[:4] + b"\x02" + t_sealed[5:]),
+    )
+    add(
+        "version-0",
+        "ITEM-MAGIC",
+        "version byte 0",
+        text,
+        hexs(t_sealed[:4] + b"\x00" + t_sealed[5:]),
+    )
+    add(
+        "other-item-id",
+        "ITEM-ID",
+        "an intact item opened under another item's id (a blob moved between rows)",
+        text,
+        hexs(t_sealed),
+        item_id=det_bytes("item-id/other", 16),
+    )
+    add(
+        "wrong-data-key",
+        "ITEM-AUTH",
+        "an intact item opened with another data key",
+        text,
+        hexs(t_sealed),
+        data_key=det_bytes("data-key/other", 32),
+    )
+    add("flipped-salt", "ITEM-AUTH", "bit 0 of the last salt byte", text, hexs(flip(t_sealed, 36)))
+    add(
+        "flipped-chunk",
+        "ITEM-AUTH",
+        "bit 0 of the first chunk byte",
+        text,
+        hexs(flip(t_sealed, 37)),
+    )
+    add("flipped-tag", "ITEM-AUTH", "bit 7 of the last byte", text, hexs(flip(t_sealed, -1, 0x80)))
+    add(
+        "final-flag-clear",
+        "ITEM-TRUNCATED",
+        "the only chunk sealed with final flag 0, as if more were to follow",
+        text,
+        concat(header, text.chunk(0, False, text.canonical_bodies()[0][0])),
+    )
+    add(
+        "cut-mid-chunk",
+        "ITEM-TRUNCATED",
+        "the last byte of the only chunk removed",
+        text,
+        hexs(t_sealed[:-1]),
+    )
+    add(
+        "cut-at-chunk-boundary",
+        "ITEM-TRUNCATED",
+        "the final chunk of a five-chunk item dropped; four non-final chunks remain",
+        many,
+        concat(hexs(many.header), *many.chunks()[:-1]),
+    )
+    add(
+        "cut-after-first-full-chunk",
+        "ITEM-TRUNCATED",
+        "a two-chunk item without its final chunk: the full first chunk is read as final and "
+        "fails because it was sealed with final flag 0",
+        two,
+        concat(hexs(two.header), two.chunks()[0]),
+    )
+    add(
+        "cut-inside-later-chunk",
+        "ITEM-TRUNCATED",
+        "a five-chunk item cut 1000 bytes into its third chunk",
+        many,
+        take(
+            stream.HEADER_SIZE + 2 * stream.CHUNK_CIPHERTEXT_SIZE + 1000,
+            concat(hexs(many.header), *many.chunks()),
+        ),
+    )
+    add("header-only", "ITEM-FINAL-SHORT", "a header and no chunk", text, header)
+    add(
+        "final-chunk-19-bytes",
+        "ITEM-FINAL-SHORT",
+        "the final chunk cut to 19 bytes, one less than length field plus tag",
+        text,
+        hexs(t_sealed[: stream.HEADER_SIZE + 19]),
+    )
+    add(
+        "authentic-empty-final-chunk",
+        "ITEM-FINAL-SHORT",
+        "a correctly sealed final chunk with an empty plaintext (16 bytes: the tag alone)",
+        text,
+        concat(header, text.chunk(0, True, hexs(b""))),
+    )
+    add(
+        "authentic-3-byte-final-chunk",
+        "ITEM-FINAL-SHORT",
+        "a correctly sealed final chunk with 3 bytes of plaintext, too short for a length field",
+        text,
+        concat(header, text.chunk(0, True, hexs(b"\x00\x00\x00"))),
+    )
+    m = many.chunks()
+    add(
+        "swapped-chunks",
+        "ITEM-ORDER",
+        "chunks 0 and 1 exchanged",
+        many,
+        concat(hexs(many.header), m[1], m[0], *m[2:]),
+    )
+    add(
+        "final-chunk-moved",
+        "ITEM-ORDER",
+        "the final chunk exchanged with the one before it",
+        many,
+        concat(hexs(many.header), *m[:3], m[4], m[3]),
+    )
+    add(
+        "duplicated-chunk",
+        "ITEM-ORDER",
+        "chunk 1 written twice",
+        many,
+        concat(hexs(many.header), m[0], m[1], *m[1:]),
+    )
+    add(
+        "dropped-chunk",
+        "ITEM-ORDER",
+        "chunk 1 left out",
+        many,
+        concat(hexs(many.header), m[0], *m[2:]),
+    )
+    add(
+        "trailing-byte",
+        "ITEM-TRAILING",
+        "one zero byte after the final chunk",
+        text,
+        hexs(t_sealed + b"\x00"),
+    )
+    add(
+        "chunk-after-final",
+        "ITEM-TRAILING",
+        "a second, correctly sealed final chunk (counter 1) after the final chunk",
+        text,
+        concat(hexs(t_sealed), text.chunk(1, True, concat(hexs(u32(0)), zeros(16)))),
+    )
+    add(
+        "trailing-after-multi-chunk",
+        "ITEM-TRAILING",
+        "16 bytes after the final chunk of a five-chunk item",
+        many,
+        concat(hexs(many.header), *m, zeros(16)),
+    )
+    add(
+        "short-non-final-chunk",
+        "ITEM-CHUNK-SIZE",
+        "a non-final chunk of 100 bytes of plaintext, then a final chunk",
+        text,
+        concat(
+            header,
+            text.chunk(0, False, concat(hexs(u32(t_len)), hexs(text.data), zeros(96 - t_len))),
+            text.chunk(1, True, concat(hexs(u32(0)), zeros(pad - 96))),
+        ),
+    )
+    add(
+        "oversized-final-chunk",
+        "ITEM-CHUNK-SIZE",
+        "a single final chunk of 65537 plaintext bytes, one more than a chunk holds",
+        text,
+        single(concat(hexs(u32(t_len)), hexs(text.data), zeros(CAP + 1 - t_len))),
+    )
+    add(
+        "data-len-over-capacity",
+        "ITEM-DATA-LEN",
+        "length field 1025 in a chunk with 1024 bytes of content",
+        text,
+        single(concat(hexs(u32(pad + 1)), hexs(text.data), zeros(pad - t_len))),
+    )
+    add(
+        "data-len-max",
+        "ITEM-DATA-LEN",
+        "length field 0xffffffff",
+        text,
+        single(concat(hexs(u32(0xFFFFFFFF)), hexs(text.data), zeros(pad - t_len))),
+    )
+    add(
+        "non-zero-padding",
+        "ITEM-PADDING",
+        "the last padding byte is 0x01",
+        text,
+        single(concat(hexs(u32(t_len)), hexs(text.data), zeros(pad - t_len - 1), hexs(b"\x01"))),
+    )
+    add(
+        "non-zero-padding-in-padding-chunk",
+        "ITEM-PADDING",
+        "the 4-byte final padding chunk of a two-chunk item is 00 00 00 01",
+        two,
+        concat(
+            hexs(two.header),
+            two.chunks()[0],
+            two.chunk(1, True, hexs(u32(0) + b"\x00\x00\x00\x01")),
+        ),
+    )
+    add(
+        "data-after-padding",
+        "ITEM-DATA-AFTER-PADDING",
+        "a full non-final chunk holding 100 data bytes and padding, then a final chunk holding "
+        "data again",
+        text,
+        concat(
+            header,
+            text.chunk(0, False, concat(hexs(u32(100)), pattern(0, 100), zeros(CAP - 100))),
+            text.chunk(1, True, concat(hexs(u32(1)), hexs(b"x"), zeros(3))),
+        ),
+    )
+    plus = by_name["chunk-capacity-plus-one"]
+    add(
+        "padding-then-data",
+        "ITEM-DATA-AFTER-PADDING",
+        "the 65533 bytes of chunk-capacity-plus-one laid out with one padding byte at the end of "
+        "the first chunk and two data bytes in the final one; every other rule holds",
+        plus,
+        concat(
+            hexs(plus.header),
+            plus.chunk(0, False, concat(hexs(u32(CAP - 1)), pattern(0, CAP - 1), zeros(1))),
+            plus.chunk(1, True, concat(hexs(u32(2)), pattern(CAP - 1, 2), zeros(2))),
+        ),
+    )
+    add(
+        "length-field-past-chunk",
+        "ITEM-DATA-LEN",
+        "a full first chunk whose length field says 65533, then a final chunk of 4 padding "
+        "bytes; the claimed total 65533 pads to exactly the 65536 bytes of content present",
+        plus,
+        concat(
+            hexs(plus.header),
+            plus.chunk(0, False, concat(hexs(u32(CAP + 1)), pattern(0, CAP))),
+            plus.chunk(1, True, concat(hexs(u32(0)), zeros(4))),
+        ),
+    )
+    add(
+        "unpadded",
+        "ITEM-PADDED-LENGTH",
+        "the data with no padding at all",
+        text,
+        single(concat(hexs(u32(t_len)), hexs(text.data))),
+    )
+    add(
+        "under-padded",
+        "ITEM-PADDED-LENGTH",
+        "content of 1023 bytes where padded_length is 1024",
+        text,
+        single(concat(hexs(u32(t_len)), hexs(text.data), zeros(pad - 1 - t_len))),
+    )
+    add(
+        "over-padded",
+        "ITEM-PADDED-LENGTH",
+        "content of 2048 bytes where padded_length is 1024",
+        text,
+        single(concat(hexs(u32(t_len)), hexs(text.data), zeros(2 * pad - t_len))),
+    )
+    add(
+        "empty-final-chunk",
+        "ITEM-PADDED-LENGTH",
+        "an empty item as a single 20-byte final chunk (length field 0, no padding)",
+        by_name["empty"],
+        single(hexs(u32(0)), by_name["empty"]),
+    )
+    add(
+        "extra-padding-chunk",
+        "ITEM-PADDED-LENGTH",
+        "a two-chunk item followed by one more chunk of padding, the last one final",
+        two,
+        concat(
+            hexs(two.header),
+            two.chunks()[0],
+            two.chunk(1, False, concat(hexs(u32(0)), zeros(CAP))),
+            two.chunk(2, True, concat(hexs(u32(0)), zeros(4))),
+        ),
+    )
+    return out
+
+
+def items_file() -> dict[str, Any]:
+    return {
+        "description": "Item streams (MSLI). " + RNG_NOTE + " " + RECIPE_NOTE,
+        "vectors": [case.vector() for case in ITEMS],
+        "reject": item_rejects(),
+    }
+
+
+# -- sealed metadata ------------------------------------------------------------------------------
+
+
+def meta_key(data_key: bytes, item_id: bytes) -> bytes:
+    return _hazmat.hkdf(data_key, salt=item_id, info=b"mailslot/v1/item/meta")
+
+
+def sized_meta(total: int) -> dict[str, Any]:
+    """A metadata object whose canonical JSON encoding is exactly ``total`` bytes."""
+    meta: dict[str, Any] = {"name": "", "type": "text/plain"}
+    base = len(json.dumps(meta, separators=(",", ":")).encode())
+    meta["name"] = "n" * (total - base)
+    return meta
+
+
+META_CASES: list[tuple[str, dict[str, Any], str]] = [
+    ("empty-object", {}, "the smallest metadata: one block"),
+    (
+        "file",
+        {
+            "name": "회의록 2024-03.pdf",
+            "type": "application/pdf",
+            "size": 183_204,
+            "received": "2024-03-18",
+        },
+        "a typical attachment, non-ASCII name kept as UTF-8",
+    ),
+    ("one-block-exactly", sized_meta(252), "4 + 252 bytes: exactly one 256-byte block"),
+    ("two-blocks", sized_meta(253), "4 + 253 bytes: spills into a second block"),
+]
+
+
+def meta_file() -> dict[str, Any]:
+    vectors = []
+    for name, meta, note in META_CASES:
+        item_id = det_bytes("meta-item-id/" + name, 16)
+        data_key = det_bytes("meta-data-key/" + name, 32)
+        seed = rng_seed("meta/" + name)
+        sealed = seal_meta(item_id, data_key, meta, DeterministicRandom(seed))
+        encoded = json.dumps(
+            meta, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+        ).encode()
+        vectors.append(
+            {
+                "name": name,
+                "note": note,
+                "item_id": item_id.hex(),
+                "data_key": data_key.hex(),
+                "rng_seed": seed.hex(),
+                "meta": meta,
+                "json": encoded.hex(),
+                "meta_key": meta_key(data_key, item_id).hex(),
+                "body_length": len(sealed) - 5 - 12 - 16,
+                "sealed": sealed.hex(),
+            }
+        )
+
+    item_id = det_bytes("meta-item-id/file", 16)
+    data_key = det_bytes("meta-data-key/file", 32)
+    key = meta_key(data_key, item_id)
+    magic = b"MSLM\x01"
+    aad = magic + item_id
+    good = bytes.fromhex(str(vectors[1]["sealed"]))
+    fixed_nonce = det_bytes("meta-reject-nonce", 12)
+
+    def sealed_body(body: Spec) -> Spec:
+        return concat(hexs(magic + fixed_nonce), aes256gcm(key, fixed_nonce, aad, body))
+
+    def block(text: bytes, size: int | None = None, total: int = 256) -> Spec:
+        length = len(text) if size is None else size
+        return concat(hexs(u32(length) + text), zeros(total - 4 - len(text)))
+
+    out: list[dict[str, Any]] = []
+
+    def add(name: str, rule: str, note: str, spec: Spec, **changes: bytes) -> None:
+        out.append(
+            {
+                "name": name,
+                "rule": rule,
+                "note": note,
+                "item_id": changes.get("item_id", item_id).hex(),
+                "data_key": changes.get("data_key", data_key).hex(),
+                "sealed": stored(spec),
+            }
+        )
+
+    add("wrong-magic", "META-MAGIC", "magic MSLX", hexs(b"MSLX" + good[4:]))
+    add("version-2", "META-MAGIC", "version 2", hexs(good[:4] + b"\x02" + good[5:]))
+    add("empty", "META-MAGIC", "zero bytes", hexs(b""))
+    add(
+        "too-long",
+        "META-LENGTH",
+        "an authentic body of 64 KiB + 256 bytes, rejected before decryption",
+        sealed_body(block(b"{}", total=stream.MAX_META_SIZE + 256)),
+    )
+    add("wrong-data-key", "META-AUTH", "another data key", hexs(good), data_key=det_bytes("x", 32))
+    add(
+        "other-item-id",
+        "META-AUTH",
+        "intact metadata opened under another item id",
+        hexs(good),
+        item_id=det_bytes("meta-item-id/other", 16),
+    )
+    add("flipped-byte", "META-AUTH", "bit 0 of the first ciphertext byte", hexs(flip(good, 17)))
+    add("truncated", "META-AUTH", "last byte missing", hexs(good[:-1]))
+    add("no-ciphertext", "META-AUTH", "magic and nonce only", hexs(good[:17]))
+    add("body-not-block", "META-BLOCK", "a 300-byte body", sealed_body(block(b"{}", total=300)))
+    add("body-empty", "META-BLOCK", "an empty body", sealed_body(hexs(b"")))
+    add(
+        "body-3-bytes",
+        "META-BLOCK",
+        "a 3-byte body, too short for the length",
+        sealed_body(hexs(b"\x00\x00\x00")),
+    )
+    add(
+        "length-over-body",
+        "META-LENGTH-FIELD",
+        "length field 253 in a 256-byte block",
+        sealed_body(block(b"{}", size=253)),
+    )
+    add(
+        "non-zero-padding",
+        "META-PADDING",
+        "a byte after the JSON text is 0x20",
+        sealed_body(block(b"{} ", size=2)),
+    )
+    add(
+        "nul-inside-length",
+        "META-JSON",
+        "JSON followed by a NUL inside the declared length",
+        sealed_body(block(b"{}\x00")),
+    )
+    add(
+        "invalid-utf8",
+        "META-JSON",
+        "a string holding byte 0xff",
+        sealed_body(block(b'{"a":"\xff"}')),
+    )
+    add("not-json", "META-JSON", "text that is not JSON", sealed_body(block(b"{name: x}")))
+    add(
+        "trailing-text", "META-JSON", "an object followed by more text", sealed_body(block(b"{}{}"))
+    )
+    add(
+        "too-deeply-nested",
+        "META-JSON",
+        "30000 nested arrays, beyond the reader's parsing limit (a reader that can parse them "
+        "still rejects the array under META-OBJECT)",
+        sealed_body(
+            concat(
+                hexs(u32(60_000)),
+                repeat(b"[", 30_000),
+                repeat(b"]", 30_000),
+                zeros(-(4 + 60_000) % 256),
+            )
+        ),
+    )
+    add("array", "META-OBJECT", "a JSON array", sealed_body(block(b'["name"]')))
+    add("string", "META-OBJECT", "a JSON string", sealed_body(block(b'"name"')))
+    add("null", "META-OBJECT", "JSON null", sealed_body(block(b"null")))
+    add("number", "META-OBJECT", "a JSON number", sealed_body(block(b"1")))
+    return {
+        "description": "Sealed item metadata (MSLM). " + RNG_NOTE + " " + RECIPE_NOTE,
+        "vectors": vectors,
+        "reject": out,
+    }
+
+
+# -- derivations ----------------------------------------------------------------------------------
+
+PASSWORD_VECTORS: list[tuple[str, bytes, str]] = [
+    ("correct horse battery staple", det_bytes("password-salt/1", 16), "ASCII password"),
+    ("caf\u00e9 \u00fcber", det_bytes("password-salt/2", 16), "precomposed (NFC) input"),
+    (
+        "cafe\u0301 u\u0308ber",
+        det_bytes("password-salt/2", 16),
+        "decomposed input: same keys as NFC",
+    ),
+    ("비밀번호 12345", det_bytes("password-salt/3", 16), "Korean password"),
+]
+
+SOURCE_VECTORS: list[tuple[str, bytes, str]] = [
+    (
+        "acorn bakery cinder dusk ember fable garnet",
+        det_bytes("instance-salt/1", 16),
+        "seven lower-case words",
+    ),
+    (
+        "  Acorn\tBAKERY  cinder\u00a0dusk ember fable GARNET ",
+        det_bytes("instance-salt/1", 16),
+        "case, tabs, no-break space and extra spaces normalise to the first vector",
+    ),
+    (
+        "\uff41corn bakery cinder dusk ember fable garnet",
+        det_bytes("instance-salt/1", 16),
+        "fullwidth a (NFKC) normalises to the first vector",
+    ),
+    (
+        "acorn bakery cinder dusk ember fable garnet",
+        det_bytes("instance-salt/2", 16),
+        "same codename, another instance: unrelated keys",
+    ),
+]
+
+
+def params_fields(params: KdfParams) -> dict[str, Any]:
+    return {"params": params.encode()}
+
+
+def derive_file() -> dict[str, Any]:
+    passwords = []
+    for password, salt, note in PASSWORD_VECTORS:
+        root = _hazmat.argon2id(
+            unicodedata.normalize("NFC", password).encode(),
+            salt=salt,
+            memory_kib=TEST_KDF.memory_kib,
+            iterations=TEST_KDF.iterations,
+            lanes=TEST_KDF.lanes,
+            length=32,
+        )
+        keys = derive_password_keys(password, salt, TEST_KDF)
+        passwords.append(
+            {
+                "note": note,
+                "password": password,
+                "salt": salt.hex(),
+                **params_fields(TEST_KDF),
+                "argon2id": root.hex(),
+                "verifier": keys.verifier.hex(),
+                "kek": keys.kek.hex(),
+            }
+        )
+    sources = []
+    for codename, salt, note in SOURCE_VECTORS:
+        normal = normalize_codename(codename)
+        root = _hazmat.argon2id(
+            normal.encode(),
+            salt=salt,
+            memory_kib=TEST_KDF.memory_kib,
+            iterations=TEST_KDF.iterations,
+            lanes=TEST_KDF.lanes,
+            length=32,
+        )
+        source = derive_source_keys(codename, salt, TEST_KDF)
+        sources.append(
+            {
+                "note": note,
+                "codename": codename,
+                "normalized": normal,
+                "instance_salt": salt.hex(),
+                **params_fields(TEST_KDF),
+                "argon2id": root.hex(),
+                "lookup": source.lookup.hex(),
+                "seed": source.key_pair.seed.hex(),
+                "public_key_sha256": _hazmat.sha256(source.key_pair.public_key).hex(),
+            }
+        )
+    recoveries = []
+    for i in (1, 2):
+        secret = det_bytes(f"recovery-secret/{i}", 32)
+        user_id = det_bytes(f"user-id/{i}", 16)
+        recoveries.append(
+            {
+                "recovery_secret": secret.hex(),
+                "user_id": user_id.hex(),
+                "kek": recovery_kek(secret, user_id).hex(),
+            }
+        )
+    digests = [
+        {"label": label.decode(), "data": data.hex(), "digest": digest(label, data).hex()}
+        for label, data in [
+            (b"invite", det_bytes("invite-token", 32)),
+            (b"reset", b""),
+        ]
+    ]
+    codenames = [
+        {"input": raw, "normalized": normalize_codename(raw)}
+        for raw in [
+            "Acorn Bakery",
+            "  acorn\t\tbakery\n",
+            "ACORN\u3000BAKERY",
+            "\uff21\uff23\uff2f\uff32\uff2e bakery",
+            "\u00c5ngstr\u00f6m",
+            "A\u030angstro\u0308m",
+            "fi\ufb01",
+            "J\u030cAM",
+            "사과 바나나",
+            "",
+        ]
+    ]
+    valid = [
+        TEST_KDF,
+        KdfParams(64 * 1024, 3, 1),
+        KdfParams(8, 1, 1),
+        KdfParams(64, 1, 8),
+        KdfParams(1024 * 1024, 16, 8),
+    ]
+    bad = [
+        ("", "KDF-SYNTAX"),
+        ("argon2id$m=64,t=1", "KDF-SYNTAX"),
+        ("argon2i$m=64,t=1,p=1", "KDF-SYNTAX"),
+        ("ARGON2ID$m=64,t=1,p=1", "KDF-SYNTAX"),
+        ("argon2id$t=1,m=64,p=1", "KDF-SYNTAX"),
+        ("argon2id$m=64, t=1,p=1", "KDF-SYNTAX"),
+        ("argon2id$m=64,t=1,p=1\n", "KDF-SYNTAX"),
+        ("argon2id$v=19$m=64,t=1,p=1", "KDF-SYNTAX"),
+        ("argon2id$m=064,t=1,p=1", "KDF-SYNTAX"),
+        ("argon2id$m=+64,t=1,p=1", "KDF-SYNTAX"),
+        ("argon2id$m=\u0666\u0664,t=1,p=1", "KDF-SYNTAX"),
+        ("argon2id$m=12345678,t=1,p=1", "KDF-SYNTAX"),
+        ("argon2id$m=0,t=1,p=1", "KDF-SYNTAX"),
+        ("argon2id$m=7,t=1,p=1", "KDF-BOUNDS"),
+        ("argon2id$m=63,t=1,p=8", "KDF-BOUNDS"),
+        ("argon2id$m=1048577,t=1,p=1", "KDF-BOUNDS"),
+        ("argon2id$m=64,t=17,p=1", "KDF-BOUNDS"),
+        ("argon2id$m=64,t=1,p=9", "KDF-BOUNDS"),
+    ]
+    return {
+        "description": (
+            "Argon2id and HKDF derivations. Argon2id runs with the params recorded in each vector "
+            "(TEST_KDF: cheap on purpose, never for production); 'argon2id' is its raw 32-byte "
+            "output, for debugging."
+        ),
+        "password_keys": passwords,
+        "source_keys": sources,
+        "recovery_kek": recoveries,
+        "digest": digests,
+        "normalize_codename": codenames,
+        "kdf_params": [
+            {
+                "text": p.encode(),
+                "memory_kib": p.memory_kib,
+                "iterations": p.iterations,
+                "lanes": p.lanes,
+            }
+            for p in valid
+        ],
+        "reject": [{"name": text or "empty", "rule": rule, "text": text} for text, rule in bad],
+    }
+
+
+# -- sessions -------------------------------------------------------------------------------------
+
+
+def sessions_file() -> dict[str, Any]:
+    vectors = []
+    for name, data in [
+        ("staff-session", b'{"user":"alice","kek":"<unwrapped key stays here>"}'),
+        ("empty-data", b""),
+    ]:
+        token = det_bytes("session-token/" + name, 32)
+        keys = session_keys(token)
+        seed = rng_seed("session/" + name)
+        vectors.append(
+            {
+                "name": name,
+                "token": token.hex(),
+                "session_id": keys.session_id,
+                "key": keys.key.hex(),
+                "rng_seed": seed.hex(),
+                "data": data.hex(),
+                "sealed": seal_session(keys, data, DeterministicRandom(seed)).hex(),
+            }
+        )
+    good = bytes.fromhex(vectors[0]["sealed"])
+    token = bytes.fromhex(vectors[0]["token"])
+
+    def reject(
+        name: str, rule: str, note: str, sealed: bytes, other: bytes = token
+    ) -> dict[str, Any]:
+        return {
+            "name": name,
+            "rule": rule,
+            "note": note,
+            "token": other.hex(),
+            "sealed": sealed.hex(),
+        }
+
+    return {
+        "description": "Session seals (MSLS). " + RNG_NOTE,
+        "vectors": vectors,
+        "reject": [
+            reject("empty", "SESSION-LENGTH", "no bytes", b""),
+            reject("tag-only", "SESSION-LENGTH", "magic, nonce and 15 bytes", good[:32]),
+            reject("wrong-magic", "SESSION-MAGIC", "magic MSLX", b"MSLX" + good[4:]),
+            reject("version-2", "SESSION-MAGIC", "version 2", good[:4] + b"\x02" + good[5:]),
+            reject(
+                "other-token",
+                "SESSION-AUTH",
+                "opened with another session's token",
+                good,
+                det_bytes("session-token/other", 32),
+            ),
+            reject(
+                "flipped-byte", "SESSION-AUTH", "bit 0 of the first ciphertext byte", flip(good, 17)
+            ),
+            reject("truncated", "SESSION-AUTH", "last byte missing", good[:-1]),
+            reject("extended", "SESSION-AUTH", "one byte appended", good + b"\x00"),
+        ],
+    }
+
+
+# -- main -----------------------------------------------------------------------------------------
+
+FILES: dict[str, Callable[[], dict[str, Any]]] = {
+    "keys.json": keys_file,
+    "wraps.json": wraps_file,
+    "secret_wraps.json": secret_wraps_file,
+    "items.json": items_file,
+    "meta.json": meta_file,
+    "derive.json": derive_file,
+    "sessions.json": sessions_file,
+}
+
+
+def open_reject(name: str, v: dict[str, Any]) -> object:
+    """Hand one reject vector to the reader it is meant for."""
+    x = bytes.fromhex
+    if name == "keys.json":
+        check_public_key(x(v["public_key"]))
+        return None
+    if name == "wraps.json":
+        pair = KeyPair.from_seed(x(v["recipient_seed"]))
+        return pair.unwrap(x(v["wrapped"]), v["purpose"].encode(), x(v["context_id"]))
+    if name == "secret_wraps.json":
+        return open_secret(x(v["kek"]), x(v["wrapped"]), x(v["context"]))
+    if name == "items.json":
+        return open_item(x(v["item_id"]), x(v["data_key"]), build(v["ciphertext"]["data"]))
+    if name == "meta.json":
+        return open_meta(x(v["item_id"]), x(v["data_key"]), build(v["sealed"]["data"]))
+    if name == "derive.json":
+        return KdfParams.decode(v["text"])
+    if name == "sessions.json":
+        return open_session(session_keys(x(v["token"])), x(v["sealed"]))
+    raise AssertionError(name)
+
+
+def self_check(name: str, content: dict[str, Any]) -> None:
+    """Fail loudly if a reject vector does not in fact reject."""
+    for v in content.get("reject", []):
+        try:
+            open_reject(name, v)
+        except DecryptionError:
+            continue
+        raise AssertionError(f"reject vector {name}:{v['name']} was accepted")
+
+
+def render(content: dict[str, Any]) -> str:
+    return json.dumps(content, indent=1) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    check = argv == ["--check"]
+    if argv and not check:
+        sys.stderr.write(__doc__ or "")
+        return 2
+    stale = []
+    for name, make in FILES.items():
+        path = HERE / name
+        content = make()
+        self_check(name, content)
+        text = render(content)
+        if check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(name)
+        else:
+            path.write_text(text)
+    if stale:
+        sys.stderr.write("out of date: " + ", ".join(stale) + "\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
