@@ -90,15 +90,27 @@ class LiveServer:
         self._counter += 1
         return f"{prefix}{self._counter}{os.urandom(3).hex()}"
 
-    def add_user(self, role: str = "recipient", channels: tuple[str, ...] = ("default",)) -> Account:
+    def add_user(
+        self, role: str = "recipient", channels: tuple[str, ...] = ("default",)
+    ) -> Account:
         """Create an account through the real CLI, as an operator would."""
         username = self.unique(role[:3])
         password = "correct horse battery " + os.urandom(6).hex()
         pw_file = self.data_dir.parent / f"{username}.pw"
         pw_file.write_text(password + "\n")
         args = [
-            sys.executable, "-m", "mailslot.cli.main", "users", "add",
-            "--username", username, "--role", role, "--password-file", str(pw_file), "--json",
+            sys.executable,
+            "-m",
+            "mailslot.cli.main",
+            "users",
+            "add",
+            "--username",
+            username,
+            "--role",
+            role,
+            "--password-file",
+            str(pw_file),
+            "--json",
         ]
         for channel in channels if role == "recipient" else ():
             args += ["--channel", channel]
@@ -110,8 +122,18 @@ class LiveServer:
         return Account(username, password, data["totp_secret"], data["recovery_key"], data["id"])
 
     def add_channel(self, name: str, recipients: tuple[str, ...], description: str = "") -> str:
-        args = [sys.executable, "-m", "mailslot.cli.main", "channels", "add", "--name", name,
-                "--description", description, "--json"]
+        args = [
+            sys.executable,
+            "-m",
+            "mailslot.cli.main",
+            "channels",
+            "add",
+            "--name",
+            name,
+            "--description",
+            description,
+            "--json",
+        ]
         for r in recipients:
             args += ["--recipient", r]
         out = subprocess.run(args, env=self.env, check=True, capture_output=True, timeout=60)

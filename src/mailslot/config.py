@@ -76,8 +76,10 @@ class Config:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.max_file_size <= 0 or self.max_submission_size <= 0:
-            raise ConfigError("upload limits must be positive")
+        if self.max_file_size <= 0:
+            raise ConfigError("MAILSLOT_MAX_FILE_SIZE must be positive")
+        if self.max_submission_size <= 0:
+            raise ConfigError("MAILSLOT_MAX_SUBMISSION_SIZE must be positive")
         if self.kdf_concurrency < 1:
             raise ConfigError("MAILSLOT_KDF_CONCURRENCY must be at least 1")
 

@@ -17,7 +17,10 @@ def test_source_to_recipient_and_back(
     response = submit(
         source,
         "The minister signed the order on Tuesday.",
-        files=[("order.pdf", b"%PDF-1.4 secret order", "application/pdf"), ("notes.txt", b"second file", "text/plain")],
+        files=[
+            ("order.pdf", b"%PDF-1.4 secret order", "application/pdf"),
+            ("notes.txt", b"second file", "text/plain"),
+        ],
     )
     assert response.status_code == 303, response.text
     confirmation = source.get(response.headers["location"])
@@ -34,7 +37,8 @@ def test_source_to_recipient_and_back(
     assert case_ids, inbox.text
     case_page = staff.get(f"/cases/{case_ids[0]}")
     assert "The minister signed the order on Tuesday." in case_page.text
-    assert "order.pdf" in case_page.text and "notes.txt" in case_page.text
+    assert "order.pdf" in case_page.text
+    assert "notes.txt" in case_page.text
 
     token = server.api_token(recipient)
     api = httpx.Client(base_url=server.staff_url, headers={"Authorization": f"Bearer {token}"})
@@ -49,10 +53,13 @@ def test_source_to_recipient_and_back(
     assert download.content == b"second file"
 
     reply = staff.post(
-        f"/cases/{case_ids[0]}/replies", data={"csrf": csrf(case_page.text), "text": "Thank you. Can you tell us more?"}
+        f"/cases/{case_ids[0]}/replies",
+        data={"csrf": csrf(case_page.text), "text": "Thank you. Can you tell us more?"},
     )
     assert reply.status_code == 303
-    api_reply = api.post(f"/api/v1/cases/{case_ids[0]}/replies", json={"text": "A second reply via the API."})
+    api_reply = api.post(
+        f"/api/v1/cases/{case_ids[0]}/replies", json={"text": "A second reply via the API."}
+    )
     assert api_reply.status_code == 201
 
     returning = httpx.Client(base_url=server.source_url)

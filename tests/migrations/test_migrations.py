@@ -52,7 +52,9 @@ def test_downgrade_to_base_and_up_again(engine: Engine) -> None:
     upgrade(engine)
     with engine.begin() as connection:
         connection.execute(
-            text("INSERT INTO channels (id, name, description, created_at) VALUES ('c1', 'x', '', 0)")
+            text(
+                "INSERT INTO channels (id, name, description, created_at) VALUES ('c1', 'x', '', 0)"
+            )
         )
         assert connection.execute(text("SELECT count(*) FROM channels")).scalar() == 1
     downgrade(engine, "base")

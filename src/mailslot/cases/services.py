@@ -243,7 +243,7 @@ def visible_cases(
     )
     summaries = [
         CaseSummary(case=case, channel_name=name, unread=(seen or 0) < case.activity_seq)
-        for case, name, seen in db.execute(query).tuples()
+        for case, name, seen in db.execute(query)
     ]
     return summaries, total
 
@@ -319,7 +319,7 @@ def stream_item(blobs: BlobStore, item: Item, data_key: bytes) -> Iterator[bytes
 
 def case_items(db: Session, blobs: BlobStore, case: Case, key: crypto.KeyPair) -> list[ItemView]:
     """Every item of the case, in order, with metadata opened and texts decrypted."""
-    authors = dict(db.execute(select(User.id, User.username)).tuples().all())
+    authors = dict(db.execute(select(User.id, User.username)).all())
     views = []
     for item in db.scalars(select(Item).where(Item.case_id == case.id).order_by(Item.position)):
         data_key = _data_key(db, item, KeyHolder.CASE, key)

@@ -124,4 +124,4 @@ def member_counts(db: Session) -> dict[str, int]:
     rows = db.execute(
         select(ChannelMember.channel_id, func.count()).group_by(ChannelMember.channel_id)
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())

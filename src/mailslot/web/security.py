@@ -38,7 +38,9 @@ class SecurityHeaders:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers["Content-Security-Policy"] = API_CSP if api else CSP
+                # A response with its own, stricter policy (a sandboxed download) keeps it.
+                if "content-security-policy" not in headers:
+                    headers["Content-Security-Policy"] = API_CSP if api else CSP
                 headers["X-Content-Type-Options"] = "nosniff"
                 headers["Referrer-Policy"] = "no-referrer"
                 headers["X-Frame-Options"] = "DENY"
