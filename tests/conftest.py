@@ -154,6 +154,14 @@ class LiveServer:
         assert response.status_code == 303, response.text
         return client
 
+    def api_client(self, account: Account) -> httpx.Client:
+        """An httpx client for ``/api/v1`` authenticated as ``account``."""
+        return httpx.Client(
+            base_url=f"{self.staff_url}/api/v1",
+            headers={"Authorization": f"Bearer {self.api_token(account)}"},
+            timeout=60,
+        )
+
     def api_token(self, account: Account) -> str:
         response = httpx.post(
             f"{self.staff_url}/api/v1/auth/token",

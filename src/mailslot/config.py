@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +73,6 @@ class Config:
     kdf_concurrency: int = 4
     page_size: int = 25
     log_level: str = "info"
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.max_file_size <= 0:
@@ -154,7 +153,6 @@ _ENV: dict[str, tuple[str, Any]] = {
     "MAILSLOT_LOG_LEVEL": ("log_level", lambda v, n: _parse_choice(v, n, LOG_LEVELS)),
     "MAILSLOT_KDF": ("kdf", _parse_kdf),
 }
-ENVIRONMENT_VARIABLES = tuple(_ENV)
 
 
 def load_config(environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:

@@ -44,6 +44,11 @@ class Runtime:
         with unit_of_work(self.session_factory) as session:
             yield session
 
+    def transact(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in one unit of work (blocking: call it from a worker thread)."""
+        with self.db() as session:
+            return work(session)
+
     def kdf(self, work: Callable[[], T]) -> T:
         """Run an Argon2id computation within the concurrency cap (bounds peak memory)."""
         with self.kdf_slots:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from html import unescape
+from typing import Any
 
 import httpx
 
@@ -45,3 +46,17 @@ def submit(
 
 def login(client: httpx.Client, codename: str) -> httpx.Response:
     return client.post("/login", data={"codename": codename})
+
+
+def find_case(api: httpx.Client, message: str) -> dict[str, Any]:
+    """The case whose first message is ``message`` (cases are listed by pseudonym only).
+
+    ``api`` is a client rooted at ``/api/v1`` (``LiveServer.api_client``).
+    """
+    listing = api.get("/cases", params={"limit": 200})
+    assert listing.status_code == 200, listing.text
+    for summary in listing.json()["cases"]:
+        detail = api.get(f"/cases/{summary['id']}").json()
+        if any(item["kind"] == "message" and item["text"] == message for item in detail["items"]):
+            return dict(detail)
+    raise AssertionError(f"no case with message {message!r}")

@@ -39,7 +39,7 @@ def bearer(server: LiveServer, token: str) -> httpx.Client:
 
 @pytest.fixture(scope="module")
 def api(server: LiveServer, recipient: Account) -> Iterator[httpx.Client]:
-    with bearer(server, server.api_token(recipient)) as client:
+    with server.api_client(recipient) as client:
         yield client
 
 

@@ -99,12 +99,7 @@ def open_channel(recipient: Account) -> Account:
 
 @pytest.fixture(scope="module")
 def api(server: LiveServer, recipient: Account) -> Iterator[httpx.Client]:
-    token = server.api_token(recipient)
-    with httpx.Client(
-        base_url=f"{server.staff_url}/api/v1",
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=60,
-    ) as client:
+    with server.api_client(recipient) as client:
         yield client
 
 

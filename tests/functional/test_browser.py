@@ -19,7 +19,7 @@ import pytest
 
 from mailslot.sources.codenames import CODENAME_WORDS, generate_codename
 from tests.conftest import Account, LiveServer
-from tests.functional.helpers import new_source, submit
+from tests.functional.helpers import find_case, new_source, submit
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page, Request, Route
@@ -161,24 +161,6 @@ def source_step(session: Session, shots: Shots, name: str, lang: str = "en") -> 
     shots.take(page, name)
 
 
-def api_client(server: LiveServer, account: Account) -> httpx.Client:
-    token = server.api_token(account)
-    return httpx.Client(
-        base_url=server.staff_url, headers={"Authorization": f"Bearer {token}"}, timeout=60
-    )
-
-
-def find_case(api: httpx.Client, message: str) -> dict[str, Any]:
-    """The case whose first message is ``message`` (cases are listed by pseudonym only)."""
-    listing = api.get("/api/v1/cases", params={"limit": 200})
-    assert listing.status_code == 200, listing.text
-    for summary in listing.json()["cases"]:
-        detail = api.get(f"/api/v1/cases/{summary['id']}").json()
-        if any(item["kind"] == "message" and item["text"] == message for item in detail["items"]):
-            return dict(detail)
-    raise AssertionError(f"no case with message {message!r}")
-
-
 def test_source_journey_without_javascript(
     server: LiveServer,
     recipient: Account,
@@ -227,15 +209,15 @@ def test_source_journey_without_javascript(
 
     # The recipient sees exactly what the browser sent, non-ASCII file name included, and replies.
     reply_text = f"Thank you ({marker}). Which office signed it?"
-    with api_client(server, recipient) as api:
+    with server.api_client(recipient) as api:
         case = find_case(api, message)
         files = {item["filename"]: item for item in case["items"] if item["kind"] == "file"}
         assert set(files) == {"evidence.txt", KOREAN_NAME}
         for name, path in (("evidence.txt", first), (KOREAN_NAME, second)):
-            content = api.get(f"/api/v1/cases/{case['id']}/items/{files[name]['id']}/content")
+            content = api.get(f"/cases/{case['id']}/items/{files[name]['id']}/content")
             assert content.status_code == 200
             assert content.content == path.read_bytes()
-        reply = api.post(f"/api/v1/cases/{case['id']}/replies", json={"text": reply_text})
+        reply = api.post(f"/cases/{case['id']}/replies", json={"text": reply_text})
         assert reply.status_code == 201, reply.text
         reply_id = reply.json()["id"]
 
@@ -269,7 +251,7 @@ def test_source_journey_without_javascript(
         source_step(browser_session, shots, "source-reply-deleted")
 
         # The recipient still has the reply, marked as read by the source.
-        detail = api.get(f"/api/v1/cases/{case['id']}").json()
+        detail = api.get(f"/cases/{case['id']}").json()
         kept = [item for item in detail["items"] if item["id"] == reply_id]
         assert len(kept) == 1
         assert kept[0]["text"] == reply_text
@@ -362,7 +344,7 @@ def test_staff_login_inbox_and_case_without_javascript(
             files=[(document, f"minutes {marker}".encode(), "text/plain")],
         )
         assert sent.status_code == 303, sent.text
-    with api_client(server, staff_member) as api:
+    with server.api_client(staff_member) as api:
         case = find_case(api, message)
 
     browser_session: Session = open_session(server.staff_url)

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.conftest import LiveServer, start_server, stop_server
-from tests.functional.helpers import csrf, login, new_source, submit
+from tests.functional.helpers import csrf, find_case, login, new_source, submit
 
 BIG_FILE = 300 * 1024
 TOO_BIG = 2 * 1024 * 1024
@@ -49,16 +49,6 @@ def encodings(text: str) -> dict[str, bytes]:
         forms[f"base64/{shift}"] = core
         forms[f"base64url/{shift}"] = core.translate(bytes.maketrans(b"+/", b"-_"))
     return forms
-
-
-def find_case(api: httpx.Client, message: str) -> dict[str, Any]:
-    listing = api.get("/api/v1/cases", params={"limit": 200})
-    assert listing.status_code == 200, listing.text
-    for summary in listing.json()["cases"]:
-        detail = api.get(f"/api/v1/cases/{summary['id']}").json()
-        if any(item["kind"] == "message" and item["text"] == message for item in detail["items"]):
-            return dict(detail)
-    raise AssertionError(f"no case with message {message!r}")
 
 
 def run_scenario(server: LiveServer) -> tuple[list[str], list[str]]:
@@ -101,10 +91,7 @@ def run_scenario(server: LiveServer) -> tuple[list[str], list[str]]:
         submitted.append({"message": f"Tip number {number}: {message}", "files": files})
 
     staff = server.staff_client(recipient)
-    token = server.api_token(recipient)
-    api = httpx.Client(
-        base_url=server.staff_url, headers={"Authorization": f"Bearer {token}"}, timeout=60
-    )
+    api = server.api_client(recipient)
     with closing(staff), api:
         cases = [find_case(api, entry["message"]) for entry in submitted]
         # The markers really went in: the recipient reads each of them back intact.
@@ -112,7 +99,7 @@ def run_scenario(server: LiveServer) -> tuple[list[str], list[str]]:
             stored = {i["filename"]: i for i in case["items"] if i["kind"] == "file"}
             assert set(stored) == {name for name, _, _ in entry["files"]}
             for name, content, _ in entry["files"]:
-                url = f"/api/v1/cases/{case['id']}/items/{stored[name]['id']}/content"
+                url = f"/cases/{case['id']}/items/{stored[name]['id']}/content"
                 assert api.get(url).content == content
 
         replies = [marker("REPLY") for _ in cases]
@@ -124,7 +111,7 @@ def run_scenario(server: LiveServer) -> tuple[list[str], list[str]]:
         )
         assert sent.status_code == 303, sent.text
         for case, reply in zip(cases[1:], replies[1:], strict=True):
-            response = api.post(f"/api/v1/cases/{case['id']}/replies", json={"text": reply})
+            response = api.post(f"/cases/{case['id']}/replies", json={"text": reply})
             assert response.status_code == 201, response.text
 
         # Source 0 reads its reply, then deletes it; source 1 only reads.
@@ -151,7 +138,7 @@ def run_scenario(server: LiveServer) -> tuple[list[str], list[str]]:
             f"/cases/{cases[2]['id']}/delete", data={"csrf": csrf(form.text), "confirm": "yes"}
         )
         assert gone.status_code == 303, gone.text
-        assert api.get(f"/api/v1/cases/{cases[2]['id']}").status_code == 404
+        assert api.get(f"/cases/{cases[2]['id']}").status_code == 404
     return markers, codenames
 
 

@@ -22,15 +22,6 @@ COOKIE = "mailslot_source"
 WRONG_CODENAME = "That codename is not right. Check it and try again."
 
 
-def bearer(server: LiveServer, account: Account) -> httpx.Client:
-    token = server.api_token(account)
-    return httpx.Client(
-        base_url=f"{server.staff_url}/api/v1",
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=60,
-    )
-
-
 def newest_case(api: httpx.Client) -> dict[str, Any]:
     listing = api.get("/cases", params={"limit": 1})
     assert listing.status_code == 200, listing.text
@@ -59,7 +50,7 @@ def set_show_submissions(server: LiveServer, value: bool) -> None:
 
 @pytest.fixture(scope="module")
 def api(server: LiveServer, recipient: Account) -> Iterator[httpx.Client]:
-    with bearer(server, recipient) as client:
+    with server.api_client(recipient) as client:
         yield client
 
 
@@ -338,8 +329,8 @@ def desks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desks]:
 def test_sources_choose_among_open_channels(desks: Desks) -> None:
     with (
         httpx.Client(base_url=desks.server.source_url, timeout=60) as client,
-        bearer(desks.server, desks.nurse) as nurse,
-        bearer(desks.server, desks.investigator) as investigator,
+        desks.server.api_client(desks.nurse) as nurse,
+        desks.server.api_client(desks.investigator) as investigator,
         closing(desks.server.staff_client(desks.investigator)) as investigator_web,
     ):
         new_source(client)

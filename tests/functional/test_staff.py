@@ -41,14 +41,6 @@ def query(server: LiveServer, statement: Any) -> Any:
         runtime.close()
 
 
-def bearer(server: LiveServer, account: Account) -> httpx.Client:
-    return httpx.Client(
-        base_url=f"{server.staff_url}/api/v1",
-        headers={"Authorization": f"Bearer {server.api_token(account)}"},
-        timeout=60,
-    )
-
-
 def send_case(
     server: LiveServer, message: str, files: list[tuple[str, bytes, str]] | None = None
 ) -> None:
@@ -143,7 +135,7 @@ def reader_web(server: LiveServer, reader: Account) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="module")
 def reader_api(server: LiveServer, reader: Account) -> Iterator[httpx.Client]:
-    with bearer(server, reader) as client:
+    with server.api_client(reader) as client:
         yield client
 
 
@@ -330,7 +322,7 @@ def test_case_delete_needs_confirmation_and_csrf(
     assert deleted.headers["location"] == "/?deleted=1"
     assert reader_web.get(f"/cases/{case_id}").status_code == 404
     assert reader_api.get(f"/cases/{case_id}").status_code == 404
-    with bearer(server, recipient) as other:  # gone for every recipient
+    with server.api_client(recipient) as other:  # gone for every recipient
         assert other.get(f"/cases/{case_id}").status_code == 404
     assert not any(p.exists() for p in paths)
     assert query(server, select(func.count()).select_from(Item).where(Item.case_id == case_id)) == 0
@@ -372,7 +364,7 @@ def test_admins_cannot_read_cases(server: LiveServer, reader_api: httpx.Client) 
     send_case(server, "Not for admins.")
     case_id = newest_case_id(reader_api)
     admin = server.add_user("admin")
-    with bearer(server, admin) as api, closing(server.staff_client(admin)) as web:
+    with server.api_client(admin) as api, closing(server.staff_client(admin)) as web:
         assert api.get("/cases").json()["cases"] == []
         assert api.get("/cases").json()["total"] == 0
         assert api.get(f"/cases/{case_id}").status_code == 404

@@ -132,28 +132,33 @@ def totp_uri(user_or_name: str, secret: str, issuer: str = TOTP_ISSUER) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=user_or_name, issuer_name=issuer)
 
 
-def _check_totp(db: Session, user: User, code: str, now: int) -> None:
-    """Accept the current code or its neighbours, never the same or an older one twice."""
+def _totp_counter(secret: str, code: str, now: int) -> int | None:
+    """The time step whose code is ``code``: the current one or a neighbour (clock drift)."""
     code = code.strip().replace(" ", "")
-    totp = pyotp.TOTP(user.totp_secret)
     if not (code.isdigit() and len(code) == 6):
-        raise AuthenticationFailed("The username, password or code is wrong.")
+        return None
+    totp = pyotp.TOTP(secret)
     current = totp.timecode(_datetime(now))
     for counter in (current - 1, current, current + 1):
         if secrets.compare_digest(totp.generate_otp(counter), code):
-            if counter <= user.totp_last_counter:
-                raise AuthenticationFailed("The username, password or code is wrong.")
-            # Compare-and-set so that two racing logins cannot both spend one code.
-            result = db.execute(
-                update(User)
-                .where(User.id == user.id, User.totp_last_counter < counter)
-                .values(totp_last_counter=counter)
-            )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                raise AuthenticationFailed("The username, password or code is wrong.")
-            db.refresh(user)
-            return
-    raise AuthenticationFailed("The username, password or code is wrong.")
+            return counter
+    return None
+
+
+def _check_totp(db: Session, user: User, code: str, now: int) -> None:
+    """Accept the current code or its neighbours, never the same or an older one twice."""
+    counter = _totp_counter(user.totp_secret, code, now)
+    if counter is None or counter <= user.totp_last_counter:
+        raise AuthenticationFailed("The username, password or code is wrong.")
+    # Compare-and-set so that two racing logins cannot both spend one code.
+    result = db.execute(
+        update(User)
+        .where(User.id == user.id, User.totp_last_counter < counter)
+        .values(totp_last_counter=counter)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise AuthenticationFailed("The username, password or code is wrong.")
+    db.refresh(user)
 
 
 def _datetime(now: int) -> datetime.datetime:
@@ -308,9 +313,8 @@ def complete_enrollment(
         username = enrollment.username
     if password != password_again:
         raise InvalidInput("The two passwords do not match.")
-    code = totp_code.strip().replace(" ", "")
-    totp = pyotp.TOTP(enrollment.totp_secret)
-    if not totp.verify(code, for_time=_datetime(now), valid_window=1):
+    counter = _totp_counter(enrollment.totp_secret, totp_code, now)
+    if counter is None:
         raise InvalidInput("That code is not right. Check the time on your phone and try again.")
     channel_ids = [c for c in enrollment.channel_ids.split(",") if c]
     account = create_user(
@@ -323,10 +327,7 @@ def complete_enrollment(
         totp_secret=enrollment.totp_secret,
     )
     # The enrolment code counts as used: it cannot also be used to log in.
-    current = totp.timecode(_datetime(now))
-    account.user.totp_last_counter = next(
-        (c for c in (current - 1, current, current + 1) if totp.generate_otp(c) == code), current
-    )
+    account.user.totp_last_counter = counter
     for channel_id in channel_ids:
         channel = db.get(Channel, channel_id)
         if channel is not None:

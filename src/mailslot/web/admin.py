@@ -103,7 +103,9 @@ class AdminViews:
                 return account.user.username, account.user.role, account.recovery_key
 
             # create_user runs Argon2id inside; keep it within the KDF cap.
-            username, role, recovery_key = await self.web.kdf(lambda: _run_sync(self.web, work))
+            username, role, recovery_key = await self.web.kdf(
+                lambda: self.web.runtime.transact(work)
+            )
         except errors.ServiceError as exc:
             try:
                 context = await self._enrollment_context(request, token)
@@ -280,8 +282,3 @@ class AdminViews:
                 request, "admin/settings.html", exc, settings=settings
             )
         return self.web.redirect(request, "/admin", saved=1)
-
-
-def _run_sync(web: Any, work: Any) -> Any:
-    with web.runtime.db() as db:
-        return work(db)

@@ -69,9 +69,6 @@ class Templates:
     def render(self, locale: str, name: str, context: Mapping[str, Any]) -> str:
         return self._envs[locale].get_template(name).render(context)
 
-    def translate(self, locale: str, message: str, params: Mapping[str, Any] | None = None) -> str:
-        return i18n.translate(locale, message, dict(params) if params else None)
-
 
 class Web:
     """Per-interface helpers bound to the runtime: ``kind`` is ``source`` or ``staff``."""
@@ -89,11 +86,7 @@ class Web:
     # Threads: database work and key derivation never run on the event loop.
 
     async def run(self, work: Callable[[DbSession], T]) -> T:
-        def in_thread() -> T:
-            with self.runtime.db() as db:
-                return work(db)
-
-        return await anyio.to_thread.run_sync(in_thread)
+        return await anyio.to_thread.run_sync(self.runtime.transact, work)
 
     async def kdf(self, work: Callable[[], T]) -> T:
         return await anyio.to_thread.run_sync(partial(self.runtime.kdf, work))

@@ -236,16 +236,12 @@ async def receive_form(
             raise InvalidInput("The upload could not be read. Please try again.") from None
         if isinstance(exc, (InvalidInput, TooLarge)):
             await _drain(stream)
-        if isinstance(exc, ClientDisconnect):
-            raise
         raise
     return ReceivedForm(fields=receiver.fields, files=receiver.files)
 
 
-async def _drain(stream: object) -> None:
+async def _drain(stream: AsyncIterator[bytes]) -> None:
     """Read the rest of a refused body (up to a limit) so the browser can show our answer."""
-    if not isinstance(stream, AsyncIterator):  # pragma: no cover - always an async generator
-        return
     seen = 0
     try:
         async for chunk in stream:
