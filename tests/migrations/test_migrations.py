@@ -61,3 +61,27 @@ def test_downgrade_to_base_and_up_again(engine: Engine) -> None:
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     upgrade(engine)
     assert {t.name for t in Base.metadata.sorted_tables} <= set(inspect(engine).get_table_names())
+
+
+def test_0002_keeps_users_and_marks_their_keys_online(engine: Engine) -> None:
+    upgrade(engine, "0001")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (id, username, role, password_kdf, password_salt,"
+                " password_verifier, totp_secret, totp_last_counter, public_key,"
+                " private_key_password_wrap, disabled, created_at) VALUES ('u1', 'ana',"
+                " 'recipient', 'k', :salt, :verifier, 'S', 0, :pk, :wrap, :no, 0)"
+            ),
+            {"salt": b"s" * 16, "verifier": b"v" * 32, "pk": b"p", "wrap": b"w", "no": False},
+        )
+    upgrade(engine, "0002")
+    with engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT username, key_offline, private_key_password_wrap FROM users")
+        ).one()
+    assert (row[0], bool(row[1]), bytes(row[2])) == ("ana", False, b"w")
+    downgrade(engine, "0001")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT username FROM users")).scalar() == "ana"
+        assert "key_offline" not in {c["name"] for c in inspect(connection).get_columns("users")}

@@ -16,3 +16,11 @@ class ItemNotFound(NotFound):
 class ChannelClosed(Forbidden):
     def __init__(self) -> None:
         super().__init__("This channel cannot receive submissions right now.")
+
+
+class KeyOffline(Forbidden):
+    def __init__(self) -> None:
+        super().__init__(
+            "Your key is kept offline, so the server cannot decrypt this. Export the case "
+            "and decrypt it on your offline computer."
+        )

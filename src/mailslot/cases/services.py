@@ -15,7 +15,7 @@ from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from mailslot import crypto
-from mailslot.cases.errors import CaseNotFound, ChannelClosed, ItemNotFound
+from mailslot.cases.errors import CaseNotFound, ChannelClosed, ItemNotFound, KeyOffline
 from mailslot.cases.models import (
     Case,
     CaseKeyWrap,
@@ -261,7 +261,9 @@ def case_for_user(db: Session, user: User, case_id: str) -> tuple[Case, CaseKeyW
     return row[0], row[1]
 
 
-def case_key(case: Case, wrap: CaseKeyWrap, user_seed: bytes) -> crypto.KeyPair:
+def case_key(case: Case, wrap: CaseKeyWrap, user_seed: bytes | None) -> crypto.KeyPair:
+    if user_seed is None:
+        raise KeyOffline()
     recipient = crypto.KeyPair.from_seed(user_seed)
     seed = recipient.unwrap(wrap.wrapped, crypto.WrapPurpose.CASE_KEY, bytes.fromhex(case.id))
     return crypto.KeyPair.from_seed(seed)
@@ -278,11 +280,14 @@ def mark_read(db: Session, case: Case, user: User) -> None:
 
 @dataclass
 class ItemView:
+    """An item as a recipient sees it. ``sealed`` views (key offline) carry no metadata."""
+
     item: Item
     meta: dict[str, Any]
     data_key: bytes = field(repr=False)
     text: str | None = None
     author: str | None = None
+    sealed: bool = False
 
     @property
     def filename(self) -> str:
@@ -317,8 +322,11 @@ def stream_item(blobs: BlobStore, item: Item, data_key: bytes) -> Iterator[bytes
     return crypto.open_item_stream(bytes.fromhex(item.id), data_key, blobs.open(item.blob_id))
 
 
-def case_items(db: Session, blobs: BlobStore, case: Case, key: crypto.KeyPair) -> list[ItemView]:
-    """Every item of the case, in order, with metadata opened and texts decrypted."""
+def case_items(
+    db: Session, blobs: BlobStore, case: Case, key: crypto.KeyPair, *, texts: bool = True
+) -> list[ItemView]:
+    """Every item of the case, in order, with metadata opened and (unless ``texts`` is False)
+    texts decrypted."""
     authors = dict(db.execute(select(User.id, User.username)).all())
     views = []
     for item in db.scalars(select(Item).where(Item.case_id == case.id).order_by(Item.position)):
@@ -330,10 +338,25 @@ def case_items(db: Session, blobs: BlobStore, case: Case, key: crypto.KeyPair) -
             data_key=data_key,
             author=authors.get(item.author_id) if item.author_id else None,
         )
-        if item.kind in (ItemKind.MESSAGE, ItemKind.REPLY):
+        if texts and item.kind in (ItemKind.MESSAGE, ItemKind.REPLY):
             view.text = read_text(blobs, item, data_key)
         views.append(view)
     return views
+
+
+def sealed_items(db: Session, case: Case) -> list[ItemView]:
+    """What a recipient whose key is offline sees: kinds, order, coarse times, authors."""
+    authors = dict(db.execute(select(User.id, User.username)).all())
+    return [
+        ItemView(
+            item=item,
+            meta={},
+            data_key=b"",
+            author=authors.get(item.author_id) if item.author_id else None,
+            sealed=True,
+        )
+        for item in db.scalars(select(Item).where(Item.case_id == case.id).order_by(Item.position))
+    ]
 
 
 def item_for_download(db: Session, case: Case, key: crypto.KeyPair, item_id: str) -> ItemView:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailslot.db.base import Base, id_column, time_column
@@ -31,6 +31,8 @@ class User(Base):
     private_key_password_wrap: Mapped[bytes | None] = mapped_column(LargeBinary)
     private_key_recovery_wrap: Mapped[bytes | None] = mapped_column(LargeBinary)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The private key lives only in an offline key file: the server holds no usable wrap.
+    key_offline: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[int] = time_column()
 
 

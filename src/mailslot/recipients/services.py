@@ -38,7 +38,8 @@ class NewAccount:
 @dataclass(frozen=True, slots=True, repr=False)
 class Authenticated:
     user: User
-    private_seed: bytes
+    # None when the recipient keeps the key offline: the server cannot decrypt for them.
+    private_seed: bytes | None
 
 
 def check_username(username: str) -> str:
@@ -193,12 +194,130 @@ def authenticate(
     except crypto.DecryptionError:
         raise AuthenticationFailed("The username, password or code is wrong.") from None
     _check_totp(db, user, totp_code, now)
+    if user.key_offline:
+        return Authenticated(user=user, private_seed=None)
     if user.private_key_password_wrap is None:
         raise AuthenticationFailed("The username, password or code is wrong.")
     seed = crypto.open_secret(
         keys.kek, user.private_key_password_wrap, _private_context(user.id, b"password")
     )
     return Authenticated(user=user, private_seed=seed)
+
+
+def take_key_offline(db: Session, user: User) -> None:
+    """Forget every wrap of the private key the server could use: from now on only the
+    recipient's offline key file opens their cases. Their sessions end (they hold the key)."""
+    user.private_key_password_wrap = None
+    user.private_key_recovery_wrap = None
+    user.key_offline = True
+    db.flush()
+    end_user_sessions(db, user.id)
+
+
+def change_password(
+    db: Session,
+    user: User,
+    *,
+    current: crypto.PasswordKeys,
+    new_password: str,
+    new_password_again: str,
+    new_keys: crypto.PasswordKeys,
+    new_salt: bytes,
+    kdf: crypto.KdfParams,
+    keep_session: str | None = None,
+) -> None:
+    """Replace the password and re-wrap the private key under it.
+
+    ``current`` and ``new_keys`` are derived by the caller under the KDF cap (see
+    :func:`derive_for` and :func:`derive_new`). Every other session of the user ends.
+    """
+    try:
+        crypto.verify(user.password_verifier, current.verifier)
+    except crypto.DecryptionError:
+        raise AuthenticationFailed("The current password is wrong.") from None
+    if new_password != new_password_again:
+        raise InvalidInput("The two passwords do not match.")
+    check_password(new_password, user.username)
+    seed = None
+    if user.private_key_password_wrap is not None:
+        seed = crypto.open_secret(
+            current.kek, user.private_key_password_wrap, _private_context(user.id, b"password")
+        )
+    _set_password(user, new_keys, new_salt, kdf, seed)
+    end_user_sessions(db, user.id, keep=keep_session)
+    db.flush()
+
+
+def derive_new(password: str, kdf: crypto.KdfParams) -> tuple[bytes, crypto.PasswordKeys]:
+    """A fresh salt and the keys for a new password (one Argon2id run)."""
+    salt = crypto.new_salt()
+    return salt, crypto.derive_password_keys(password[:MAX_PASSWORD], salt, kdf)
+
+
+def _set_password(
+    user: User,
+    keys: crypto.PasswordKeys,
+    salt: bytes,
+    kdf: crypto.KdfParams,
+    seed: bytes | None,
+) -> None:
+    user.password_kdf = kdf.encode()
+    user.password_salt = salt
+    user.password_verifier = keys.verifier
+    if seed is not None:
+        user.private_key_password_wrap = crypto.seal_secret(
+            keys.kek, seed, _private_context(user.id, b"password")
+        )
+
+
+def recover_account(
+    db: Session,
+    *,
+    username: str,
+    recovery_key: str,
+    totp_code: str,
+    new_password: str,
+    new_password_again: str,
+    new_keys: crypto.PasswordKeys,
+    new_salt: bytes,
+    kdf: crypto.KdfParams,
+    now: int,
+) -> str:
+    """After a lost password: the recovery key and a current code set a new password.
+
+    The private key is unwrapped with the recovery key and re-wrapped under the new password;
+    the used recovery key is replaced by a new one, which is returned (shown once). Every
+    session of the account ends.
+    """
+    user = find_user(db, username[:64])
+    secret = parse_recovery_key(recovery_key)
+    if user is None or user.disabled or user.private_key_recovery_wrap is None:
+        raise AuthenticationFailed("The username, recovery key or code is wrong.")
+    try:
+        seed = crypto.open_secret(
+            crypto.recovery_kek(secret, bytes.fromhex(user.id)),
+            user.private_key_recovery_wrap,
+            _private_context(user.id, b"recovery"),
+        )
+    except crypto.DecryptionError:
+        raise AuthenticationFailed("The username, recovery key or code is wrong.") from None
+    try:
+        _check_totp(db, user, totp_code, now)
+    except AuthenticationFailed:
+        raise AuthenticationFailed("The username, recovery key or code is wrong.") from None
+    if new_password != new_password_again:
+        raise InvalidInput("The two passwords do not match.")
+    check_password(new_password, user.username)
+    _set_password(user, new_keys, new_salt, kdf, seed)
+    fresh = crypto.new_secret()
+    user.private_key_recovery_wrap = crypto.seal_secret(
+        crypto.recovery_kek(fresh, bytes.fromhex(user.id)),
+        seed,
+        _private_context(user.id, b"recovery"),
+    )
+    end_user_sessions(db, user.id)
+    db.flush()
+    return format_recovery_key(fresh)
 
 
 def get_user(db: Session, user_id: str) -> User:

@@ -129,8 +129,12 @@ def rotate(db: DbSession, state: SessionState, *, now: int, absolute: int) -> Se
     )
 
 
-def end_user_sessions(db: DbSession, user_id: str) -> None:
-    db.execute(delete(Session).where(Session.user_id == user_id))
+def end_user_sessions(db: DbSession, user_id: str, keep: str | None = None) -> None:
+    """End every session of a user, except the one with id ``keep`` if given."""
+    query = delete(Session).where(Session.user_id == user_id)
+    if keep is not None:
+        query = query.where(Session.id != keep)
+    db.execute(query)
 
 
 def purge_expired(db: DbSession, now: int) -> int:

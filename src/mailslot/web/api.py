@@ -61,6 +61,10 @@ class ItemOut(BaseModel):
     size: int
     text: str | None
     seen_by_source: bool
+    sealed: bool = Field(
+        default=False,
+        description="True when the caller's key is offline: only kind, order and time are shown.",
+    )
 
 
 class CaseDetail(CaseOut):
@@ -80,7 +84,7 @@ class ErrorOut(BaseModel):
 
 
 class ApiUser:
-    def __init__(self, user: User, seed: bytes, state: sessions.SessionState) -> None:
+    def __init__(self, user: User, seed: bytes | None, state: sessions.SessionState) -> None:
         self.user = user
         self.seed = seed
         self.state = state
@@ -129,7 +133,8 @@ def create_api(views: StaffViews) -> FastAPI:
             user = db.get(User, state.data.get("user_id", ""))
             if user is None or user.disabled:
                 return None
-            return ApiUser(user, unb64(state.data["seed"]), state)
+            seed = state.data.get("seed")
+            return ApiUser(user, unb64(seed) if seed else None, state)
 
         found = await web.run(work)
         if found is None:
@@ -151,7 +156,10 @@ def create_api(views: StaffViews) -> FastAPI:
             state = sessions.create(
                 db,
                 kind=sessions.API,
-                data={"user_id": auth.user.id, "seed": b64(auth.private_seed)},
+                data={
+                    "user_id": auth.user.id,
+                    "seed": b64(auth.private_seed) if auth.private_seed is not None else None,
+                },
                 now=now,
                 absolute=runtime.config.api_token_lifetime,
                 user_id=auth.user.id,
@@ -197,8 +205,12 @@ def create_api(views: StaffViews) -> FastAPI:
     async def get_case(me: Current, case_id: str) -> CaseDetail:
         def work(db: DbSession) -> CaseDetail:
             case, wrap = cases.case_for_user(db, me.user, case_id)
-            key = cases.case_key(case, wrap, me.seed)
-            views_ = cases.case_items(db, runtime.blobs, case, key)
+            if me.seed is None:
+                views_ = cases.sealed_items(db, case)
+            else:
+                views_ = cases.case_items(
+                    db, runtime.blobs, case, cases.case_key(case, wrap, me.seed)
+                )
             channel = db.get(Channel, case.channel_id)
             cases.mark_read(db, case, me.user)
             items = [
@@ -214,6 +226,7 @@ def create_api(views: StaffViews) -> FastAPI:
                     size=v.size,
                     text=v.text,
                     seen_by_source=v.item.seen_by_source,
+                    sealed=v.sealed,
                 )
                 for v in views_
             ]

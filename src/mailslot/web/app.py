@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 
 from mailslot import errors
 from mailslot.runtime import Runtime
+from mailslot.web.account import AccountViews
 from mailslot.web.admin import AdminViews
 from mailslot.web.api import create_api
 from mailslot.web.common import Templates, Web
@@ -89,6 +90,7 @@ def create_staff_app(runtime: Runtime, templates: Templates | None = None) -> St
     routes: list[BaseRoute] = [
         *staff_views.routes(),
         *AdminViews(staff_views).routes(),
+        *AccountViews(staff_views).routes(),
         Mount("/api/v1", app=create_api(staff_views)),
         _static(),
     ]

@@ -21,13 +21,14 @@ from mailslot.recipients import services as recipients
 from mailslot.recipients.models import Role, User
 from mailslot.sessions.services import SessionState, b64, unb64
 from mailslot.sources.models import Source
+from mailslot.web.archive import case_zip
 from mailslot.web.common import Web
 
 
 class Staff:
     """The signed-in staff member behind a request."""
 
-    def __init__(self, user: User, seed: bytes, state: SessionState) -> None:
+    def __init__(self, user: User, seed: bytes | None, state: SessionState) -> None:
         self.user = user
         self.seed = seed
         self.state = state
@@ -60,6 +61,7 @@ class StaffViews:
             Route("/cases/{case_id}", self.case_page),
             Route("/cases/{case_id}/replies", self.reply, methods=["POST"]),
             Route("/cases/{case_id}/items/{item_id}/download", self.download),
+            Route("/cases/{case_id}/download-all", self.download_all),
             Route("/cases/{case_id}/delete", self.delete_form),
             Route("/cases/{case_id}/delete", self.delete, methods=["POST"]),
         ]
@@ -74,7 +76,8 @@ class StaffViews:
         user = await self.web.run(lambda db: db.get(User, user_id))
         if user is None or user.disabled:
             return None
-        return Staff(user, unb64(state.data["seed"]), state)
+        seed = state.data.get("seed")
+        return Staff(user, unb64(seed) if seed else None, state)
 
     async def page(
         self, request: Request, template: str, context: dict[str, Any] | None = None, **kw: Any
@@ -128,7 +131,12 @@ class StaffViews:
         except errors.ServiceError as exc:
             return await self.error(request, "staff/login.html", exc)
         await self.web.start_session(
-            request, {"user_id": auth.user.id, "seed": b64(auth.private_seed)}, user_id=auth.user.id
+            request,
+            {
+                "user_id": auth.user.id,
+                "seed": b64(auth.private_seed) if auth.private_seed is not None else None,
+            },
+            user_id=auth.user.id,
         )
         return self.web.redirect(request, "/admin" if auth.user.role == Role.ADMIN.value else "/")
 
@@ -173,8 +181,10 @@ class StaffViews:
 
         def work(db: DbSession) -> dict[str, Any]:
             case, wrap = cases.case_for_user(db, staff.user, case_id)
-            key = cases.case_key(case, wrap, staff.seed)
-            items = cases.case_items(db, blobs, case, key)
+            if staff.seed is None:
+                items = cases.sealed_items(db, case)
+            else:
+                items = cases.case_items(db, blobs, case, cases.case_key(case, wrap, staff.seed))
             cases.mark_read(db, case, staff.user)
             channel = db.get(Channel, case.channel_id)
             return {
@@ -182,6 +192,7 @@ class StaffViews:
                 "items": items,
                 "channel": channel,
                 "can_reply": case.source_id is not None,
+                "key_offline": staff.seed is None,
             }
 
         try:
@@ -231,7 +242,7 @@ class StaffViews:
             raise
 
     async def open_download(
-        self, user: User, seed: bytes, case_id: str, item_id: str
+        self, user: User, seed: bytes | None, case_id: str, item_id: str
     ) -> cases.ItemView:
         def work(db: DbSession) -> cases.ItemView:
             case, wrap = cases.case_for_user(db, user, case_id)
@@ -272,6 +283,33 @@ class StaffViews:
         except errors.ServiceError as exc:
             return await self.error(request, "staff/error.html", exc)
         return self.download_response(view)
+
+    async def download_all(self, request: Request) -> Response:
+        """Every item of the case in one zip, decrypted as it streams out."""
+        staff = await self.staff(request)
+        if staff is None:
+            return self.login_redirect(request)
+        case_id = request.path_params["case_id"]
+        seed = staff.seed
+
+        def work(db: DbSession) -> tuple[str, list[cases.ItemView]]:
+            case, wrap = cases.case_for_user(db, staff.user, case_id)
+            key = cases.case_key(case, wrap, seed)
+            return case.pseudonym, cases.case_items(db, blobs, case, key, texts=False)
+
+        blobs = self.web.runtime.blobs
+        try:
+            pseudonym, views = await self.web.run(work)
+        except errors.ServiceError as exc:
+            return await self.error(request, "staff/error.html", exc)
+        headers = {
+            "Content-Disposition": content_disposition(f"{pseudonym}.zip"),
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "X-Content-Type-Options": "nosniff",
+        }
+        return StreamingResponse(
+            case_zip(blobs, views), media_type="application/zip", headers=headers
+        )
 
     async def delete_form(self, request: Request) -> Response:
         staff = await self.staff(request)

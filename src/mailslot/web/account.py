@@ -1,0 +1,108 @@
+"""The staff member's own account: password change, and recovery after a lost password."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from mailslot import crypto, errors
+from mailslot.recipients import services as recipients
+from mailslot.web.staff import StaffViews
+
+
+class AccountViews:
+    def __init__(self, staff_views: StaffViews) -> None:
+        self.staff_views = staff_views
+        self.web = staff_views.web
+        self.config = self.web.runtime.config
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/account", self.account),
+            Route("/account/password", self.change_password, methods=["POST"]),
+            Route("/recover", self.recover_form),
+            Route("/recover", self.recover, methods=["POST"]),
+        ]
+
+    async def account(self, request: Request) -> Response:
+        staff = await self.staff_views.staff(request)
+        if staff is None:
+            return self.staff_views.login_redirect(request)
+        return await self.staff_views.page(
+            request,
+            "staff/account.html",
+            {"key_offline": staff.user.key_offline, "changed": "changed" in request.query_params},
+        )
+
+    async def change_password(self, request: Request) -> Response:
+        staff = await self.staff_views.staff(request)
+        kdf = self.config.kdf
+        try:
+            fields = await self.staff_views.form(request, staff)
+            if staff is None:
+                return self.staff_views.login_redirect(request)
+            user = staff.user
+            current = fields.get("current", "")
+            new, again = fields.get("password", ""), fields.get("password_again", "")
+
+            def derive() -> tuple[crypto.PasswordKeys, bytes, crypto.PasswordKeys]:
+                salt, new_keys = recipients.derive_new(new, kdf)
+                return recipients.derive_for(user, current, kdf), salt, new_keys
+
+            current_keys, salt, new_keys = await self.web.kdf(derive)
+            session_id = staff.state.row.id
+            await self.web.run(
+                lambda db: recipients.change_password(
+                    db,
+                    db.merge(user),
+                    current=current_keys,
+                    new_password=new,
+                    new_password_again=again,
+                    new_keys=new_keys,
+                    new_salt=salt,
+                    kdf=kdf,
+                    keep_session=session_id,
+                )
+            )
+        except errors.ServiceError as exc:
+            return await self.staff_views.error(
+                request,
+                "staff/account.html",
+                exc,
+                key_offline=bool(staff and staff.user.key_offline),
+                changed=False,
+            )
+        return self.web.redirect(request, "/account", changed=1)
+
+    async def recover_form(self, request: Request) -> Response:
+        return await self.staff_views.page(request, "staff/recover.html")
+
+    async def recover(self, request: Request) -> Response:
+        now = self.web.runtime.now()
+        kdf = self.config.kdf
+        try:
+            fields = await self.staff_views.form(request, None, csrf=False)
+            new = fields.get("password", "")
+            # The new password's Argon2id runs first, for every attempt, so the time taken
+            # does not tell whether the username exists.
+            salt, new_keys = await self.web.kdf(lambda: recipients.derive_new(new, kdf))
+            recovery_key = await self.web.run(
+                lambda db: recipients.recover_account(
+                    db,
+                    username=fields.get("username", ""),
+                    recovery_key=fields.get("recovery_key", ""),
+                    totp_code=fields.get("totp", ""),
+                    new_password=new,
+                    new_password_again=fields.get("password_again", ""),
+                    new_keys=new_keys,
+                    new_salt=salt,
+                    kdf=kdf,
+                    now=now,
+                )
+            )
+        except errors.ServiceError as exc:
+            return await self.staff_views.error(request, "staff/recover.html", exc)
+        return await self.staff_views.page(
+            request, "staff/recovered.html", {"recovery_key": recovery_key}
+        )
