@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,10 +18,11 @@ from sqlalchemy import func, select
 
 from mailslot import crypto
 from mailslot.cases.models import CaseKeyWrap, Item
+from mailslot.channels.models import Channel
 from mailslot.instance.models import Instance
-from mailslot.recipients.models import Role, User
+from mailslot.recipients.models import Enrollment, Role, User
 from mailslot.recipients.services import parse_recovery_key
-from tests.conftest import Account, LiveServer
+from tests.conftest import Account, LiveServer, start_server, stop_server
 from tests.functional.helpers import csrf, new_source, submit
 
 WRONG_LOGIN = "The username, password or code is wrong."
@@ -187,6 +189,35 @@ def test_setup_link_enrols_the_first_admin_once(
         )
         assert reuse.status_code == 404
     assert query(server, select(func.count()).select_from(User).where(User.role == "admin")) == 1
+
+
+def test_setup_link_dies_once_an_admin_is_made_with_the_cli(tmp_path: Path) -> None:
+    other = start_server(tmp_path)
+    try:
+        link = other.setup_link
+        assert link
+        with httpx.Client(timeout=60) as client:
+            assert client.get(link).status_code == 200
+            other.add_user("admin")
+            dead = client.get(link)
+            assert dead.status_code == 404
+            assert DEAD_LINK in dead.text
+            secret = SECRET.search(client.get(link).text)
+            assert secret is None
+            late = client.post(
+                link,
+                data={
+                    "username": "late-chief",
+                    "password": "a long enough passphrase",
+                    "password_again": "a long enough passphrase",
+                    "totp": "123456",
+                },
+            )
+            assert late.status_code == 404
+        admins = select(func.count()).select_from(User).where(User.role == "admin")
+        assert query(other, admins) == 1
+    finally:
+        stop_server(other)
 
 
 def test_admin_lands_on_administration(admin_web: httpx.Client, first_admin: FirstAdmin) -> None:
@@ -378,17 +409,29 @@ def test_recipients_cannot_administer(
     server: LiveServer, reader_web: httpx.Client, reader_api: httpx.Client
 ) -> None:
     before = instance_name(server)
+    enrollments = query(server, select(func.count()).select_from(Enrollment))
     assert reader_web.get("/admin").headers["location"] == "/login"
     assert reader_web.get("/admin/settings").headers["location"] == "/login"
     assert reader_web.get("/admin/invite").headers["location"] == "/login"
     send_case(server, "Just for a form token.")
     token = csrf(reader_web.get(f"/cases/{newest_case_id(reader_api)}").text)
-    response = reader_web.post("/admin/settings", data={"csrf": token, "name": "Taken over"})
-    # Refused either way: sent to the login page, or (today) treated like a forged form.
-    assert response.status_code in {303, 403}
-    if response.status_code == 303:
-        assert response.headers["location"] == "/login"
+    victim = server.add_user()
+    posts = [
+        ("/admin/settings", {"name": "Taken over"}),
+        ("/admin/invite", {"role": "admin", "username": "intruder"}),
+        ("/admin/channels/new", {"name": "rogue"}),
+        (f"/admin/users/{victim.id}/disable", {"disabled": "1"}),
+    ]
+    for path, data in posts:
+        response = reader_web.post(path, data={"csrf": token, **data})
+        # A valid form from a signed-in recipient: refused as not allowed, not as forged.
+        assert response.status_code == 403, path
+        assert "Only administrators can do this." in response.text
+        assert CSRF_REFUSED not in response.text
     assert instance_name(server) == before
+    assert query(server, select(func.count()).select_from(Enrollment)) == enrollments
+    assert query(server, select(func.count()).where(Channel.name == "rogue")) == 0
+    assert query(server, select(User.disabled).where(User.id == victim.id)) is False
 
 
 # Administration.

@@ -318,8 +318,14 @@ def read_text(blobs: BlobStore, item: Item, data_key: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
+# Downloads read 1 MiB at a time: few hops between threads, and still a small, fixed buffer.
+STREAM_READ_SIZE = 1 << 20
+
+
 def stream_item(blobs: BlobStore, item: Item, data_key: bytes) -> Iterator[bytes]:
-    return crypto.open_item_stream(bytes.fromhex(item.id), data_key, blobs.open(item.blob_id))
+    return crypto.open_item_stream(
+        bytes.fromhex(item.id), data_key, blobs.open(item.blob_id, STREAM_READ_SIZE)
+    )
 
 
 def case_items(

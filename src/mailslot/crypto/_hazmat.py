@@ -78,10 +78,10 @@ class AeadKey:
     def __init__(self, key: bytes) -> None:
         self._aead = AESGCM(key)
 
-    def seal(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    def seal(self, nonce: bytes, plaintext: bytes | bytearray | memoryview, aad: bytes) -> bytes:
         return self._aead.encrypt(nonce, plaintext, aad)
 
-    def open(self, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
+    def open(self, nonce: bytes, ciphertext: bytes | bytearray | memoryview, aad: bytes) -> bytes:
         try:
             return self._aead.decrypt(nonce, ciphertext, aad)
         except (InvalidTag, ValueError):

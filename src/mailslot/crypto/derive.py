@@ -127,6 +127,8 @@ def recovery_kek(recovery_secret: bytes, user_id: bytes) -> bytes:
 
 def digest(label: bytes, data: bytes) -> bytes:
     """SHA-256 with a domain label: for one-time tokens that are random, not guessable."""
+    if b"\x00" in label:
+        raise EncodingError("digest labels cannot contain NUL (it ends the label)")
     return _hazmat.sha256(b"mailslot/v1/" + label + b"\x00" + data)
 
 

@@ -30,6 +30,8 @@ class WrapPurpose:
 
 
 def _context(label: bytes, context_id: bytes) -> bytes:
+    if b"/" in label or len(context_id) > 0xFFFF:
+        raise EncodingError("wrap purposes have no '/' and context ids are at most 65535 bytes")
     return b"mailslot/v1/wrap/" + label + b"/" + struct.pack(">H", len(context_id)) + context_id
 
 
@@ -58,8 +60,12 @@ class KeyPair:
         """Open a wrap made by :func:`wrap_key`; raises :class:`DecryptionError`."""
         if len(wrapped) != WRAP_SIZE or not wrapped.startswith(WRAP_MAGIC):
             raise DecryptionError()
+        try:
+            info = _context(purpose, context_id)
+        except EncodingError:
+            raise DecryptionError() from None  # every failure to open is the one error
         key, _ = _private_key(self.seed)
-        secret = key.hpke_open(wrapped[len(WRAP_MAGIC) :], _context(purpose, context_id))
+        secret = key.hpke_open(wrapped[len(WRAP_MAGIC) :], info)
         if len(secret) != SEED_SIZE:
             raise DecryptionError()
         return secret

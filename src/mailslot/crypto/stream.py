@@ -77,6 +77,7 @@ class ItemSealer:
         self._header = ITEM_MAGIC + item_id + rng(SALT_SIZE)
         self._key = _payload_key(data_key, self._header[-SALT_SIZE:])
         self._buffer = bytearray()
+        self._plaintext = bytearray(CHUNK_PLAINTEXT_SIZE)
         self._counter = 0
         self._length = 0
         self._finished = False
@@ -89,26 +90,48 @@ class ItemSealer:
     def header(self) -> bytes:
         return self._header
 
-    def _chunk(self, data: bytes | bytearray, final: bool, content: int) -> bytes:
-        plaintext = struct.pack(">I", len(data)) + bytes(data) + _ZERO_CHUNK[: content - len(data)]
-        ciphertext = self._key.seal(_nonce(self._counter, final), plaintext, self._header)
+    def _chunk(self, data: bytes | bytearray | memoryview, final: bool, content: int) -> bytes:
+        # Built in one reused buffer: u32(len) || data || zeros, then sealed in place of a copy.
+        size = len(data)
+        plaintext = self._plaintext
+        struct.pack_into(">I", plaintext, 0, size)
+        plaintext[4 : 4 + size] = data
+        if content > size:
+            plaintext[4 + size : 4 + content] = _ZERO_CHUNK[: content - size]
+        ciphertext = self._key.seal(
+            _nonce(self._counter, final), memoryview(plaintext)[: 4 + content], self._header
+        )
         self._counter += 1
         return ciphertext
 
-    def update(self, data: bytes) -> bytes:
+    def update(self, data: bytes | bytearray | memoryview) -> bytes:
         if self._finished:
             raise EncodingError("sealer already finished")
-        self._length += len(data)
-        self._buffer += data
+        view = memoryview(data).cast("B")
+        self._length += len(view)
+        buffer = self._buffer
         out: list[bytes] = []
         # A full chunk is written only once more data is known to follow it.
-        while len(self._buffer) > CHUNK_DATA_CAPACITY:
-            out.append(self._chunk(self._buffer[:CHUNK_DATA_CAPACITY], False, CHUNK_DATA_CAPACITY))
-            del self._buffer[:CHUNK_DATA_CAPACITY]
-        return b"".join(out)
+        if buffer:
+            take = min(CHUNK_DATA_CAPACITY - len(buffer), len(view))
+            buffer += view[:take]
+            view = view[take:]
+            if not view:
+                return b""
+            out.append(self._chunk(buffer, False, CHUNK_DATA_CAPACITY))
+            buffer.clear()
+        while len(view) > CHUNK_DATA_CAPACITY:
+            out.append(self._chunk(view[:CHUNK_DATA_CAPACITY], False, CHUNK_DATA_CAPACITY))
+            view = view[CHUNK_DATA_CAPACITY:]
+        buffer += view
+        return out[0] if len(out) == 1 else b"".join(out)
 
     def finish(self) -> Iterator[bytes]:
-        """Yield the remaining chunks: the tail of the data, then padding, the last one final."""
+        """Return the remaining chunks: the tail of the data, then padding, the last one final.
+
+        The sealer is finished at once; the chunks are made as the iterator is consumed, so
+        that padding (up to an eighth of the item) is never held in memory.
+        """
         if self._finished:
             raise EncodingError("sealer already finished")
         self._finished = True
@@ -116,6 +139,9 @@ class ItemSealer:
         remaining = padded_length(self._length) - written
         data = bytes(self._buffer)
         self._buffer.clear()
+        return self._tail(data, remaining)
+
+    def _tail(self, data: bytes, remaining: int) -> Iterator[bytes]:
         while True:
             content = min(remaining, CHUNK_DATA_CAPACITY)
             final = content == remaining
@@ -147,17 +173,19 @@ class ItemOpener:
     def length(self) -> int:
         return self._length
 
-    def _open(self, ciphertext: bytes, final: bool) -> bytes:
+    def _open(self, ciphertext: bytes | bytearray | memoryview, final: bool) -> memoryview:
         assert self._key is not None  # noqa: S101 - set once the header is parsed
-        plaintext = self._key.open(_nonce(self._counter, final), ciphertext, self._header)
+        plaintext = memoryview(
+            self._key.open(_nonce(self._counter, final), ciphertext, self._header)
+        )
         self._counter += 1
         if not final and len(plaintext) != CHUNK_PLAINTEXT_SIZE:
             raise DecryptionError()
-        (data_len,) = struct.unpack(">I", plaintext[:4])
+        (data_len,) = struct.unpack_from(">I", plaintext)
         content = len(plaintext) - 4
         if data_len > content or (self._padding_started and data_len != 0):
             raise DecryptionError()
-        if any(plaintext[4 + data_len :]):
+        if plaintext[4 + data_len :] != _ZERO_CHUNK[: content - data_len]:
             raise DecryptionError()
         if data_len < content:
             self._padding_started = True
@@ -165,25 +193,38 @@ class ItemOpener:
         self._content += content
         return plaintext[4 : 4 + data_len]
 
-    def update(self, ciphertext: bytes) -> bytes:
+    def update(self, ciphertext: bytes | bytearray | memoryview) -> bytes:
         if self._finished:
             raise DecryptionError()
-        self._buffer += ciphertext
+        view = memoryview(ciphertext).cast("B")
+        buffer = self._buffer
         if self._key is None:
-            if len(self._buffer) < HEADER_SIZE:
+            buffer += view
+            if len(buffer) < HEADER_SIZE:
                 return b""
-            header = bytes(self._buffer[:HEADER_SIZE])
+            header = bytes(buffer[:HEADER_SIZE])
             if not header.startswith(ITEM_MAGIC) or not _hazmat.equal(
                 header[len(ITEM_MAGIC) : len(ITEM_MAGIC) + ITEM_ID_SIZE], self._item_id
             ):
                 raise DecryptionError()
             self._header = header
             self._key = _payload_key(self._data_key, header[-SALT_SIZE:])
-            del self._buffer[:HEADER_SIZE]
-        out: list[bytes] = []
-        while len(self._buffer) > CHUNK_CIPHERTEXT_SIZE:
-            out.append(self._open(bytes(self._buffer[:CHUNK_CIPHERTEXT_SIZE]), final=False))
-            del self._buffer[:CHUNK_CIPHERTEXT_SIZE]
+            view = memoryview(bytes(buffer[HEADER_SIZE:]))
+            buffer.clear()
+        out: list[memoryview] = []
+        # A full chunk is opened as non-final only once more data is known to follow it.
+        if buffer:
+            take = min(CHUNK_CIPHERTEXT_SIZE - len(buffer), len(view))
+            buffer += view[:take]
+            view = view[take:]
+            if not view:
+                return b""
+            out.append(self._open(buffer, final=False))
+            buffer.clear()
+        while len(view) > CHUNK_CIPHERTEXT_SIZE:
+            out.append(self._open(view[:CHUNK_CIPHERTEXT_SIZE], final=False))
+            view = view[CHUNK_CIPHERTEXT_SIZE:]
+        buffer += view
         return b"".join(out)
 
     def finish(self) -> bytes:
@@ -192,7 +233,7 @@ class ItemOpener:
         self._finished = True
         if self._key is None or len(self._buffer) < MIN_FINAL_CHUNK_SIZE:
             raise DecryptionError()
-        tail = self._open(bytes(self._buffer), final=True)
+        tail = bytes(self._open(self._buffer, final=True))
         self._buffer.clear()
         if self._content != padded_length(self._length):
             raise DecryptionError()

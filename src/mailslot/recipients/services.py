@@ -405,6 +405,9 @@ def get_enrollment(db: Session, token: str, now: int) -> Enrollment:
     )
     if enrollment is None or enrollment.used_at is not None or enrollment.expires_at <= now:
         raise NotFound("This link is not valid. It may have expired or been used already.")
+    if enrollment.created_by is None and admin_exists(db):
+        # The first-run setup link dies once an admin exists (made some other way, say the CLI).
+        raise NotFound("This link is not valid. It may have expired or been used already.")
     return enrollment
 
 

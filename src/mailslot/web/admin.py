@@ -49,6 +49,14 @@ class AdminViews:
         staff = await self.staff_views.staff(request)
         return staff if staff is not None and staff.is_admin else None
 
+    async def admin_form(self, request: Request) -> tuple[Staff | None, dict[str, str]]:
+        """Read a posted admin form: CSRF first, then refuse signed-in non-admins plainly."""
+        staff = await self.staff_views.staff(request)
+        fields = await self.staff_views.form(request, staff)
+        if staff is not None and not staff.is_admin:
+            raise errors.Forbidden("Only administrators can do this.")
+        return staff, fields
+
     def refuse(self, request: Request) -> Response:
         return self.web.redirect(request, "/login")
 
@@ -150,11 +158,10 @@ class AdminViews:
         )
 
     async def invite(self, request: Request) -> Response:
-        staff = await self.admin(request)
         now = self.web.runtime.now()
         lifetime = self.config.setup_token_lifetime
         try:
-            fields = await self.staff_views.form(request, staff)
+            staff, fields = await self.admin_form(request)
             if staff is None:
                 return self.refuse(request)
             form = await request.form()
@@ -186,9 +193,8 @@ class AdminViews:
         )
 
     async def disable(self, request: Request) -> Response:
-        staff = await self.admin(request)
         try:
-            fields = await self.staff_views.form(request, staff)
+            staff, fields = await self.admin_form(request)
             if staff is None:
                 return self.refuse(request)
             user_id = request.path_params["user_id"]
@@ -224,11 +230,10 @@ class AdminViews:
         return await self.staff_views.page(request, "admin/channel.html", context)
 
     async def channel_save(self, request: Request) -> Response:
-        staff = await self.admin(request)
         channel_id = request.path_params.get("channel_id")
         now = self.web.runtime.now()
         try:
-            fields = await self.staff_views.form(request, staff)
+            staff, fields = await self.admin_form(request)
             if staff is None:
                 return self.refuse(request)
             form = await request.form()
@@ -261,9 +266,8 @@ class AdminViews:
         return await self.staff_views.page(request, "admin/settings.html", {"settings": settings})
 
     async def settings_save(self, request: Request) -> Response:
-        staff = await self.admin(request)
         try:
-            fields = await self.staff_views.form(request, staff)
+            staff, fields = await self.admin_form(request)
             if staff is None:
                 return self.refuse(request)
 

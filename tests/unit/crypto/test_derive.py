@@ -335,3 +335,9 @@ def test_session_seal_is_bound_to_session_id() -> None:
     with pytest.raises(DecryptionError):
         open_session(other, sealed)
     assert open_session(keys, sealed) == b"data"
+
+
+def test_digest_labels_cannot_contain_the_separator() -> None:
+    with pytest.raises(EncodingError):
+        digest(b"enroll\x00ment", b"token")
+    assert digest(b"enrollment", b"token") != digest(b"enrollment", b"token2")

@@ -230,3 +230,12 @@ def test_secret_wrap_open_with_malformed_kek_is_rejected(kek: bytes) -> None:
     wrapped = seal_secret(bytes(32), bytes(32), b"ctx")
     with pytest.raises(DecryptionError):
         open_secret(kek, wrapped, b"ctx")
+
+
+def test_oversized_context_ids_and_slashed_purposes_are_refused() -> None:
+    with pytest.raises(EncodingError):
+        wrap_key(alice().public_key, bytes(32), WrapPurpose.ITEM_KEY, bytes(65536))
+    with pytest.raises(EncodingError):
+        wrap_key(alice().public_key, bytes(32), b"case/key", bytes(16))
+    with pytest.raises(DecryptionError):
+        alice().unwrap(alice_wrap(), WrapPurpose.CASE_KEY, bytes(65536))

@@ -389,3 +389,25 @@ def test_meta_hides_name_length_within_a_block() -> None:
     short = seal_meta(ITEM_ID, DATA_KEY, {"name": "a"})
     longer = seal_meta(ITEM_ID, DATA_KEY, {"name": "a" * 200})
     assert len(short) == len(longer)
+
+
+def test_finish_ends_the_sealer_even_before_its_chunks_are_read() -> None:
+    sealer = ItemSealer(ITEM_ID, DATA_KEY)
+    sealer.update(b"first")
+    tail = sealer.finish()  # not iterated yet
+    with pytest.raises(EncodingError):
+        sealer.update(b"too late")
+    with pytest.raises(EncodingError):
+        sealer.finish()
+    sealed = sealer.header() + b"".join(tail)
+    assert open_item(ITEM_ID, DATA_KEY, sealed) == b"first"
+
+
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
+def test_sealer_and_opener_take_any_buffer(kind: type) -> None:
+    data = bytes(range(256)) * (3 * CAP // 256 + 7)
+    sealer = ItemSealer(ITEM_ID, DATA_KEY)
+    sealed = sealer.header() + sealer.update(kind(data)) + b"".join(sealer.finish())
+    assert open_item(ITEM_ID, DATA_KEY, sealed) == data
+    opener = ItemOpener(ITEM_ID, DATA_KEY)
+    assert opener.update(kind(sealed)) + opener.finish() == data
