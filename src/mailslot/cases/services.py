@@ -27,6 +27,7 @@ from mailslot.cases.models import (
     KeyHolder,
 )
 from mailslot.channels.models import Channel, ChannelMember
+from mailslot.crypto.stream import CHUNK_PLAINTEXT_SIZE
 from mailslot.db.base import coarse, new_id
 from mailslot.errors import InvalidInput, TooLarge
 from mailslot.recipients.models import Role, User
@@ -60,12 +61,15 @@ class ItemUpload:
     def length(self) -> int:
         return self._sealer.length
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         if self._sealer.length + len(data) > self.limit:
             raise TooLarge("A file is larger than the limit of %(limit)s.", limit=self.limit)
-        ciphertext = self._sealer.update(data)
-        if ciphertext:
-            self._writer.write(ciphertext)
+        # Fed a chunk at a time so each step seals and writes one chunk, with no large joins.
+        view = memoryview(data).cast("B")
+        for start in range(0, len(view), CHUNK_PLAINTEXT_SIZE):
+            ciphertext = self._sealer.update(view[start : start + CHUNK_PLAINTEXT_SIZE])
+            if ciphertext:
+                self._writer.write(ciphertext)
 
     def close(self) -> None:
         for chunk in self._sealer.finish():
