@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from contextlib import closing
 
@@ -193,3 +194,46 @@ def test_download_all_needs_access(server: LiveServer, recipient: Account) -> No
     assert response.status_code == 404
     anonymous = httpx.get(f"{server.staff_url}/cases/{case['id']}/download-all")
     assert anonymous.status_code == 303
+
+
+def test_staff_see_and_end_their_own_sessions(server: LiveServer) -> None:
+    account = server.add_user()
+    stranger = server.add_user()
+    with (
+        closing(server.staff_client(account)) as first,
+        closing(server.staff_client(account)) as second,
+        server.api_client(account) as api,
+        closing(server.staff_client(stranger)) as theirs,
+    ):
+        page = first.get("/account").text
+        ids = re.findall(r'name="session" value="([0-9a-f]{64})"', page)
+        assert len(ids) == 3  # two browsers and one API token
+        assert 'name="session" value="others"' in page
+        assert "API token" in page
+        assert "(this session)" in page
+        current = re.search(r'\(this session\).*?name="session" value="([0-9a-f]{64})"', page, re.S)
+        assert current
+        token = csrf(page)
+
+        # Another user's session id is not ours to end.
+        their_page = theirs.get("/account").text
+        (their_id,) = re.findall(r'name="session" value="([0-9a-f]{64})"', their_page)
+        first.post("/account/sessions/end", data={"csrf": token, "session": their_id})
+        assert theirs.get("/account").status_code == 200
+
+        # Without the form token nothing ends.
+        assert first.post("/account/sessions/end", data={"session": "others"}).status_code == 403
+        assert second.get("/account").status_code == 200
+
+        other_browser = next(i for i in ids if i != current[1] and f'value="{i}"' in page)
+        ended = first.post("/account/sessions/end", data={"csrf": token, "session": "others"})
+        assert ended.status_code == 303
+        assert second.get("/account").status_code == 303
+        assert api.get("/cases").status_code == 401
+        assert other_browser not in first.get("/account").text
+
+        # Ending the current session is a logout.
+        out = first.post("/account/sessions/end", data={"csrf": token, "session": current[1]})
+        assert out.status_code == 303
+        assert out.headers["location"].startswith("/login")
+        assert first.get("/account").status_code == 303

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mailslot import crypto, errors
+from mailslot.filenames import safe_filename
 from mailslot.storage import FilesystemBlobStore
 from mailslot.web.errors import CsrfError, status_for
 from mailslot.web.staff import content_disposition
@@ -22,7 +23,6 @@ from mailslot.web.uploads import (
     ReceivedForm,
     receive_form,
     safe_content_type,
-    safe_filename,
 )
 
 BOUNDARY = "----mailslot-test-boundary"

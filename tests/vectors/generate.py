@@ -5,7 +5,8 @@
 
 Every input comes from a fixed label through :class:`DeterministicRandom`, so a second run writes
 the same bytes. HPKE is the exception: its encapsulation randomness cannot be injected, so a wrap
-already in ``wraps.json`` is kept as long as its inputs are unchanged and it still opens.
+already in ``wraps.json`` (or inside the bundle in ``bundle.json``) is kept as long as its inputs
+are unchanged and it still opens.
 
 Values are hex. Byte strings longer than 4 KiB are stored as a *recipe* (see ``build``) plus their
 SHA-256, so that the files stay small and a reader can still rebuild them from the spec alone.
@@ -15,6 +16,7 @@ payload key, through ``mailslot.crypto._hazmat``.
 
 from __future__ import annotations
 
+import io
 import json
 import struct
 import sys
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from mailslot.crypto import (
+    DEFAULT_KDF,
     TEST_KDF,
     DecryptionError,
     DeterministicRandom,
@@ -37,14 +40,17 @@ from mailslot.crypto import (
     derive_password_keys,
     derive_source_keys,
     digest,
+    key_fingerprint,
     normalize_codename,
     open_item,
+    open_keyfile,
     open_meta,
     open_secret,
     open_session,
     padded_length,
     recovery_kek,
     seal_item,
+    seal_keyfile,
     seal_meta,
     seal_secret,
     seal_session,
@@ -52,6 +58,15 @@ from mailslot.crypto import (
     session_keys,
     stream,
     wrap_key,
+)
+from mailslot.offline.bundle import (
+    BundleWriter,
+    CaseRecord,
+    CaseWrap,
+    ItemRecord,
+    case_frame,
+    encode_frame,
+    read_all,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -1355,6 +1370,801 @@ def sessions_file() -> dict[str, Any]:
     }
 
 
+# -- key files ------------------------------------------------------------------------------------
+
+KEYFILE_MAGIC = b"MSLR\x01"
+
+
+def keyfile_header(params: KdfParams, salt: bytes, public_key: bytes) -> bytes:
+    cost = params.encode().encode()
+    return KEYFILE_MAGIC + bytes([len(cost)]) + cost + salt + public_key
+
+
+def keyfile_kek(passphrase: str, salt: bytes, params: KdfParams) -> bytes:
+    root = _hazmat.argon2id(
+        unicodedata.normalize("NFC", passphrase).encode(),
+        salt=salt,
+        memory_kib=params.memory_kib,
+        iterations=params.iterations,
+        lanes=params.lanes,
+        length=32,
+    )
+    return _hazmat.hkdf(root, info=b"mailslot/v1/keyfile/kek")
+
+
+KEYFILE_CASES: list[tuple[str, str, str, KdfParams, str]] = [
+    (
+        "alice-test-cost",
+        "recipient-alice",
+        "offline passphrase: correct horse battery",
+        TEST_KDF,
+        "ASCII passphrase at the test cost",
+    ),
+    (
+        "bob-decomposed-passphrase",
+        "recipient-bob",
+        "cafe\u0301 \ube44\ubc00 \ubb38\uc7a5 1234",
+        TEST_KDF,
+        "a decomposed (NFD) passphrase: NFC is applied before Argon2id",
+    ),
+    (
+        "alice-default-cost",
+        "recipient-alice",
+        "offline passphrase: correct horse battery",
+        DEFAULT_KDF,
+        "the login default cost (64 MiB, 3 passes); writers use 256 MiB",
+    ),
+]
+
+
+def keyfile_file() -> dict[str, Any]:
+    vectors = []
+    made: dict[str, bytes] = {}
+    for name, key_name, passphrase, params, note in KEYFILE_CASES:
+        seed = KEY_SEEDS[key_name]
+        rng = rng_seed("keyfile/" + name)
+        data = seal_keyfile(seed, passphrase, params, DeterministicRandom(rng))
+        salt = det_bytes_from(rng, 1, 16)
+        public_key = KeyPair.from_seed(seed).public_key
+        header = keyfile_header(params, salt, public_key)
+        kek = keyfile_kek(passphrase, salt, params)
+        assert data[: len(header)] == header
+        assert open_secret(kek, data[len(header) :], header) == seed
+        made[name] = data
+        vectors.append(
+            {
+                "name": name,
+                "note": note,
+                "key": key_name,
+                "seed": seed.hex(),
+                "passphrase": passphrase,
+                "params": params.encode(),
+                "rng_seed": rng.hex(),
+                "salt": salt.hex(),
+                "kek": kek.hex(),
+                "header_length": len(header),
+                "fingerprint": key_fingerprint(public_key).hex(),
+                "keyfile": data.hex(),
+            }
+        )
+    good = made["alice-test-cost"]
+    name, key_name, passphrase, params, _ = KEYFILE_CASES[0]
+    cost = params.encode().encode()
+    n = len(cost)
+    salt_at = 6 + n
+    key_at = salt_at + 16
+    wrap_at = key_at + 1221
+    salt, public_key, wrapped = good[salt_at:key_at], good[key_at:wrap_at], good[wrap_at:]
+    bob_public = KeyPair.from_seed(KEY_SEEDS["recipient-bob"]).public_key
+
+    def with_cost(text: bytes) -> bytes:
+        return KEYFILE_MAGIC + bytes([len(text)]) + text + salt + public_key + wrapped
+
+    def with_key(key: bytes) -> bytes:
+        return good[:key_at] + key + wrapped
+
+    mismatched_header = good[:key_at] + bob_public
+    mismatched = mismatched_header + seal_secret(
+        keyfile_kek(passphrase, salt, params),
+        KEY_SEEDS["recipient-alice"],
+        mismatched_header,
+        DeterministicRandom(rng_seed("keyfile/mismatch")),
+    )
+    bad_mlkem = public_key[:5] + b"\xff" * _hazmat.MLKEM768_PUBLIC_SIZE + public_key[-32:]
+    rejects = [
+        ("empty", "KEYFILE-MAGIC", "no bytes", b""),
+        ("wrong-magic", "KEYFILE-MAGIC", "magic MSLX", b"MSLX" + good[4:]),
+        ("version-2", "KEYFILE-MAGIC", "version 2", good[:4] + b"\x02" + good[5:]),
+        ("public-key-instead", "KEYFILE-MAGIC", "a bare MSLK public key", public_key),
+        ("marker-only", "KEYFILE-LENGTH", "the five marker bytes alone", good[:5]),
+        ("truncated", "KEYFILE-LENGTH", "last byte missing", good[:-1]),
+        ("extended", "KEYFILE-LENGTH", "one byte appended", good + b"\x00"),
+        (
+            "cost-length-off-by-one",
+            "KEYFILE-LENGTH",
+            "the cost length byte one too large",
+            good[:5] + bytes([n + 1]) + good[6:],
+        ),
+        ("cost-syntax", "KEYFILE-PARAMS", "m=064", with_cost(b"argon2id$m=064,t=1,p=1")),
+        ("cost-too-small", "KEYFILE-PARAMS", "m=7 KiB", with_cost(b"argon2id$m=7,t=1,p=1")),
+        (
+            "cost-too-large",
+            "KEYFILE-PARAMS",
+            "m = 2 GiB, over the 1 GiB bound: refused before any work",
+            with_cost(b"argon2id$m=2097152,t=1,p=1"),
+        ),
+        ("cost-not-ascii", "KEYFILE-PARAMS", "a byte 0xff", with_cost(b"argon2id$m=64,t=1,p=\xff")),
+        ("cost-empty", "KEYFILE-PARAMS", "a zero-length cost", with_cost(b"")),
+        ("key-magic", "KEYFILE-KEY", "public key marked MSLX", with_key(b"MSLX" + public_key[4:])),
+        (
+            "key-encoding",
+            "KEYFILE-KEY",
+            "every ML-KEM coefficient 4095, above q",
+            with_key(bad_mlkem),
+        ),
+        ("flipped-salt", "KEYFILE-AUTH", "bit 0 of the first salt byte", flip(good, salt_at)),
+        ("flipped-nonce", "KEYFILE-AUTH", "bit 0 of the wrap's nonce", flip(good, wrap_at + 5)),
+        ("flipped-tag", "KEYFILE-AUTH", "bit 7 of the last byte", flip(good, -1, 0x80)),
+        (
+            "other-cost",
+            "KEYFILE-AUTH",
+            "a valid cost of the same length (t=2) replacing the real one",
+            with_cost(b"argon2id$m=64,t=2,p=1"),
+        ),
+        (
+            "other-public-key",
+            "KEYFILE-AUTH",
+            "bob's public key in place of alice's",
+            with_key(bob_public),
+        ),
+        (
+            "seed-of-another-key",
+            "KEYFILE-MISMATCH",
+            "an authentic wrap of alice's seed under a header holding bob's public key",
+            mismatched,
+        ),
+    ]
+    out = [
+        {"name": n_, "rule": r, "note": note, "passphrase": passphrase, "keyfile": d.hex()}
+        for n_, r, note, d in rejects
+    ]
+    out.append(
+        {
+            "name": "wrong-passphrase",
+            "rule": "KEYFILE-AUTH",
+            "note": "the right file, another passphrase",
+            "passphrase": passphrase + "!",
+            "keyfile": good.hex(),
+        }
+    )
+    return {
+        "description": (
+            "Offline key files (MSLR): a recipient's key seed under a passphrase. "
+            "salt is the first 16 bytes from DeterministicRandom(rng_seed), the wrap's nonce the "
+            "next 12. kek = HKDF(Argon2id(NFC(passphrase), salt, params), "
+            "info='mailslot/v1/keyfile/kek'); fingerprint = SHA-256('mailslot/v1/fingerprint' "
+            "|| 0x00 || public_key). " + RNG_NOTE
+        ),
+        "vectors": vectors,
+        "reject": out,
+    }
+
+
+def det_bytes_from(seed: bytes, call: int, n: int) -> bytes:
+    """The ``call``-th output (from 1) of DeterministicRandom(seed), for ``n`` bytes."""
+    return _hazmat.hkdf(seed, info=b"mailslot/test-vectors/" + str(call).encode(), length=n)
+
+
+# -- export bundles -------------------------------------------------------------------------------
+
+BUNDLE_TIME = 1_764_165_600  # a whole hour, as the server stores case and item times
+
+
+@dataclass(frozen=True)
+class BundleItem:
+    label: str
+    position: int
+    kind: str
+    plaintext: bytes
+    meta: dict[str, Any]
+    item_id: bytes
+    data_key: bytes
+
+    @property
+    def sealed(self) -> bytes:
+        return seal_item(
+            self.item_id,
+            self.data_key,
+            self.plaintext,
+            DeterministicRandom(rng_seed("bundle-item/" + self.label)),
+        )
+
+    @property
+    def sealed_meta(self) -> bytes:
+        full = dict(self.meta, size=len(self.plaintext), time=BUNDLE_TIME + 60 * self.position)
+        return seal_meta(
+            self.item_id,
+            self.data_key,
+            full,
+            DeterministicRandom(rng_seed("bundle-meta/" + self.label)),
+        )
+
+
+@dataclass(frozen=True)
+class BundleCase:
+    label: str
+    case_id: bytes
+    seed: bytes
+    pseudonym: str
+    readers: tuple[str, ...]
+    items: tuple[BundleItem, ...]
+
+
+def bundle_cases() -> list[BundleCase]:
+    def item(label: str, position: int, kind: str, plaintext: bytes, **meta: Any) -> BundleItem:
+        return BundleItem(
+            label,
+            position,
+            kind,
+            plaintext,
+            meta,
+            det_bytes("bundle-item-id/" + label, 16),
+            det_bytes("bundle-data-key/" + label, 32),
+        )
+
+    reply = BundleItem(
+        "reply",
+        3,
+        "reply",
+        "Thank you. We will be careful. 고맙습니다.".encode(),
+        {},
+        det_bytes("item-id/reply", 16),
+        det_bytes("data-key/reply", 32),
+    )
+    return [
+        BundleCase(
+            "first",
+            det_bytes("case-id/1", 16),
+            det_bytes("case-seed/1", 32),
+            "amber falcon",
+            ("recipient-alice", "recipient-bob"),
+            (
+                item("message", 1, "message", b"Troops left the base on Monday.\n"),
+                item(
+                    "file",
+                    2,
+                    "file",
+                    build(pattern(7, 2000)),
+                    filename="../minutes 2026.pdf",
+                    content_type="application/pdf",
+                ),
+                reply,
+            ),
+        ),
+        BundleCase(
+            "second",
+            det_bytes("case-id/2", 16),
+            det_bytes("case-seed/2", 32),
+            "quiet harbour",
+            ("recipient-bob",),
+            (item("second-message", 1, "message", b"Only bob may read this."),),
+        ),
+    ]
+
+
+def wrap_pool() -> list[bytes]:
+    """Wraps made on earlier runs (HPKE cannot be made deterministic): reused when they open."""
+    pool = [bytes.fromhex(v["wrapped"]) for v in existing_wraps().values()]
+    path = HERE / "bundle.json"
+    if path.exists():
+        for vector in json.loads(path.read_text())["vectors"]:
+            for record in read_all(io.BytesIO(bytes.fromhex(vector["bundle"]))):
+                if isinstance(record, CaseRecord):
+                    pool += [w.wrapped for w in record.wraps]
+                else:
+                    pool.append(record.wrap)
+    return pool
+
+
+def stable_wrap(
+    pool: list[bytes], recipient: KeyPair, secret: bytes, purpose: bytes, context_id: bytes
+) -> bytes:
+    for wrapped in pool:
+        try:
+            if recipient.unwrap(wrapped, purpose, context_id) == secret:
+                return wrapped
+        except DecryptionError:
+            continue
+    return wrap_key(recipient.public_key, secret, purpose, context_id)
+
+
+def bundle_bytes(cases: list[BundleCase], pool: list[bytes]) -> bytes:
+    out = io.BytesIO()
+    writer = BundleWriter(out)
+    for case in cases:
+        case_key = KeyPair.from_seed(case.seed)
+        wraps = []
+        for reader in case.readers:
+            pair = KeyPair.from_seed(KEY_SEEDS[reader])
+            wrapped = stable_wrap(pool, pair, case.seed, WrapPurpose.CASE_KEY, case.case_id)
+            wraps.append(CaseWrap(key_fingerprint(pair.public_key), wrapped))
+        writer.case(
+            CaseRecord(
+                id=case.case_id,
+                pseudonym=case.pseudonym,
+                created_at=BUNDLE_TIME,
+                public_key=case_key.public_key,
+                wraps=tuple(wraps),
+                items=len(case.items),
+            )
+        )
+        for item in case.items:
+            sealed = item.sealed
+            wrapped = stable_wrap(pool, case_key, item.data_key, WrapPurpose.ITEM_KEY, item.item_id)
+            record = ItemRecord(
+                case=case.case_id,
+                id=item.item_id,
+                position=item.position,
+                kind=item.kind,
+                created_at=BUNDLE_TIME,
+                sealed_meta=item.sealed_meta,
+                wrap=wrapped,
+                size=len(sealed),
+            )
+            writer.item(record, [sealed])
+    writer.finish()
+    return out.getvalue()
+
+
+def bundle_vector(cases: list[BundleCase], pool: list[bytes]) -> dict[str, Any]:
+    data = bundle_bytes(cases, pool)
+    return {
+        "name": "two-cases",
+        "note": "alice can open the first case only, bob both",
+        "keys": {
+            name: {
+                "seed": KEY_SEEDS[name].hex(),
+                "fingerprint": key_fingerprint(KeyPair.from_seed(KEY_SEEDS[name]).public_key).hex(),
+            }
+            for name in ("recipient-alice", "recipient-bob")
+        },
+        "cases": [
+            {
+                "id": case.case_id.hex(),
+                "seed": case.seed.hex(),
+                "pseudonym": case.pseudonym,
+                "created_at": BUNDLE_TIME,
+                "readers": list(case.readers),
+                "items": [
+                    {
+                        "id": item.item_id.hex(),
+                        "position": item.position,
+                        "kind": item.kind,
+                        "data_key": item.data_key.hex(),
+                        "meta_rng_seed": rng_seed("bundle-meta/" + item.label).hex(),
+                        "item_rng_seed": rng_seed("bundle-item/" + item.label).hex(),
+                        "meta": json.loads(
+                            json.dumps(
+                                dict(
+                                    item.meta,
+                                    size=len(item.plaintext),
+                                    time=BUNDLE_TIME + 60 * item.position,
+                                )
+                            )
+                        ),
+                        "plaintext": item.plaintext.hex(),
+                    }
+                    for item in case.items
+                ],
+            }
+            for case in cases
+        ],
+        "bundle_sha256": _hazmat.sha256(data).hex(),
+        "bundle": data.hex(),
+    }
+
+
+def bundle_rejects(good: bytes) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """Structural reject vectors, built from named pieces to keep the file small."""
+    first = next(r for r in read_all(io.BytesIO(good)) if isinstance(r, CaseRecord))
+    case = dict(case_frame(first), items=2, wraps=case_frame(first)["wraps"][:1])
+    item_id_1, item_id_2 = (
+        det_bytes("bundle-reject/item-1", 16),
+        det_bytes("bundle-reject/item-2", 16),
+    )
+    base_item = {
+        "type": "item",
+        "case": first.id.hex(),
+        "id": item_id_1.hex(),
+        "position": 1,
+        "kind": "message",
+        "created_at": BUNDLE_TIME,
+        "sealed_meta": det_bytes("bundle-reject/meta", 40).hex(),
+        "wrap": det_bytes("bundle-reject/wrap", 1173).hex(),
+        "size": 8,
+    }
+    item_1 = base_item
+    item_2 = dict(base_item, id=item_id_2.hex(), position=2)
+    end = {"type": "end", "cases": 1, "items": 2}
+    stream = b"stream-1"
+
+    def frame(obj: dict[str, Any]) -> bytes:
+        return encode_frame(obj)
+
+    def raw(text: bytes) -> bytes:
+        return u32(len(text)) + text
+
+    pieces = {"case": frame(case), "item-1": frame(item_1), "item-2": frame(item_2)}
+    out: list[dict[str, Any]] = []
+
+    # Long values recur in many frames: stored once, as pieces, and named where they occur.
+    common = {
+        "case-public-key-text": case["public_key"].encode(),
+        "case-wrap-text": case["wraps"][0]["wrapped"].encode(),
+        "item-wrap-text": base_item["wrap"].encode(),
+    }
+
+    def split(data: bytes) -> list[Any]:
+        for piece, text in common.items():
+            at = data.find(text)
+            if at >= 0:
+                return [*split(data[:at]), piece, *split(data[at + len(text) :])]
+        return [{"hex": data.hex()}] if data else []
+
+    def add(name: str, rule: str, note: str, *parts: str | bytes) -> None:
+        built = b"".join(pieces[p] if isinstance(p, str) else p for p in parts)
+        encoded = [q for p in parts for q in ([p] if isinstance(p, str) else split(p))]
+        out.append(
+            {"name": name, "rule": rule, "note": note, "bundle": encoded, "length": len(built)}
+        )
+
+    magic = b"MSLB\x01"
+    body = ("case", "item-1", stream, "item-2", stream)
+    ok = (magic, *body, frame(end))
+    assert (
+        len(read_all(io.BytesIO(b"".join(pieces[p] if isinstance(p, str) else p for p in ok)))) == 3
+    )
+    add("empty", "BUNDLE-MAGIC", "no bytes")
+    add("wrong-magic", "BUNDLE-MAGIC", "magic MSLX", b"MSLX\x01", *body, frame(end))
+    add("version-2", "BUNDLE-MAGIC", "version 2", b"MSLB\x02", *body, frame(end))
+    add("item-stream", "BUNDLE-MAGIC", "an item stream's marker", b"MSLI\x01", *body, frame(end))
+    add("marker-only", "BUNDLE-TRUNCATED", "the marker and nothing else", magic)
+    add("no-end-frame", "BUNDLE-TRUNCATED", "cut exactly before the end frame", magic, *body)
+    add("cut-in-end-frame", "BUNDLE-TRUNCATED", "last byte missing", magic, *body, frame(end)[:-1])
+    add(
+        "cut-in-stream",
+        "BUNDLE-TRUNCATED",
+        "cut inside the first item stream",
+        magic,
+        "case",
+        "item-1",
+        stream[:5],
+    )
+    add("cut-in-length", "BUNDLE-TRUNCATED", "two bytes of a frame length", magic, b"\x00\x00")
+    add("trailing-byte", "BUNDLE-TRAILING", "a zero byte after the end frame", *ok, b"\x00")
+    add("second-end", "BUNDLE-TRAILING", "the end frame twice", *ok, frame(end))
+    add(
+        "frame-too-large",
+        "BUNDLE-FRAME-SIZE",
+        "a frame length of 1 MiB + 1",
+        magic,
+        u32(1024 * 1024 + 1),
+        b"{}",
+    )
+    add(
+        "frame-length-max",
+        "BUNDLE-FRAME-SIZE",
+        "a frame length of 2^32 - 1",
+        magic,
+        b"\xff\xff\xff\xff",
+    )
+
+    def with_end(*frames: bytes, e: dict[str, Any] | None = None) -> tuple[bytes | str, ...]:
+        return (magic, *frames, frame(e or {"type": "end", "cases": 0, "items": 0}))
+
+    add("json-empty", "BUNDLE-JSON", "a zero-length frame", magic, raw(b""), frame(end))
+    add("json-not-utf8", "BUNDLE-JSON", "a byte 0xff in a string", magic, raw(b'{"type":"\xff"}'))
+    add("json-syntax", "BUNDLE-JSON", "not JSON", magic, raw(b"{type: end}"))
+    add("json-array", "BUNDLE-JSON", "an array, not an object", magic, raw(b'["end",0,0]'))
+    add(
+        "json-duplicate-key",
+        "BUNDLE-JSON",
+        "the key cases twice",
+        magic,
+        raw(b'{"cases":0,"cases":0,"items":0,"type":"end"}'),
+    )
+    add(
+        "json-fraction",
+        "BUNDLE-JSON",
+        "0.0 for a count",
+        magic,
+        raw(b'{"cases":0.0,"items":0,"type":"end"}'),
+    )
+    add(
+        "json-exponent",
+        "BUNDLE-JSON",
+        "0e0 for a count",
+        magic,
+        raw(b'{"cases":0e0,"items":0,"type":"end"}'),
+    )
+    add("json-nan", "BUNDLE-JSON", "NaN", magic, raw(b'{"cases":NaN,"items":0,"type":"end"}'))
+    add(
+        "json-trailing",
+        "BUNDLE-JSON",
+        "an object followed by more text",
+        magic,
+        raw(b'{"cases":0,"items":0,"type":"end"} x'),
+    )
+
+    def case_with(**changes: Any) -> bytes:
+        return frame({**case, **changes, "items": 0})
+
+    def case_without(key: str) -> bytes:
+        return frame({k: v for k, v in case.items() if k != key} | {"items": 0})
+
+    empty_end = {"type": "end", "cases": 1, "items": 0}
+    add(
+        "unknown-frame-type",
+        "BUNDLE-FIELD",
+        "a frame of type note",
+        *with_end(frame({"type": "note"})),
+    )
+    add(
+        "no-type",
+        "BUNDLE-FIELD",
+        "a frame without type",
+        *with_end(frame({"cases": 0, "items": 0})),
+    )
+    add(
+        "case-missing-key",
+        "BUNDLE-FIELD",
+        "no pseudonym",
+        *with_end(case_without("pseudonym"), e=empty_end),
+    )
+    add(
+        "case-extra-key",
+        "BUNDLE-FIELD",
+        "an extra key channel",
+        *with_end(case_with(channel="x"), e=empty_end),
+    )
+    add(
+        "upper-case-hex",
+        "BUNDLE-FIELD",
+        "the case id in upper case",
+        *with_end(case_with(id=first.id.hex().upper()), e=empty_end),
+    )
+    add(
+        "odd-hex",
+        "BUNDLE-FIELD",
+        "a case id of 31 hex digits",
+        *with_end(case_with(id=first.id.hex()[:-1]), e=empty_end),
+    )
+    add(
+        "short-id",
+        "BUNDLE-FIELD",
+        "a case id of 15 bytes",
+        *with_end(case_with(id=first.id.hex()[:-2]), e=empty_end),
+    )
+    add(
+        "bool-time",
+        "BUNDLE-FIELD",
+        "created_at true",
+        *with_end(case_with(created_at=True), e=empty_end),
+    )
+    add(
+        "negative-time",
+        "BUNDLE-FIELD",
+        "created_at -1",
+        *with_end(case_with(created_at=-1), e=empty_end),
+    )
+    add(
+        "huge-time",
+        "BUNDLE-FIELD",
+        "created_at 2^53",
+        *with_end(case_with(created_at=2**53), e=empty_end),
+    )
+    add(
+        "string-time",
+        "BUNDLE-FIELD",
+        "created_at as a string",
+        *with_end(case_with(created_at="0"), e=empty_end),
+    )
+    add(
+        "bad-public-key",
+        "BUNDLE-FIELD",
+        "a case public key marked MSLX",
+        *with_end(case_with(public_key="4d534c58" + case["public_key"][8:]), e=empty_end),
+    )
+    add(
+        "empty-pseudonym",
+        "BUNDLE-FIELD",
+        "an empty pseudonym",
+        *with_end(case_with(pseudonym=""), e=empty_end),
+    )
+    add(
+        "bidi-pseudonym",
+        "BUNDLE-FIELD",
+        "a pseudonym holding U+202E",
+        *with_end(case_with(pseudonym="amber\u202efalcon"), e=empty_end),
+    )
+    add(
+        "long-pseudonym",
+        "BUNDLE-FIELD",
+        "101 characters",
+        *with_end(case_with(pseudonym="a" * 101), e=empty_end),
+    )
+    add(
+        "wraps-not-list",
+        "BUNDLE-FIELD",
+        "wraps as an object",
+        *with_end(case_with(wraps={}), e=empty_end),
+    )
+    add(
+        "short-fingerprint",
+        "BUNDLE-FIELD",
+        "a 31-byte recipient fingerprint",
+        *with_end(
+            case_with(wraps=[dict(case["wraps"][0], recipient=case["wraps"][0]["recipient"][:-2])]),
+            e=empty_end,
+        ),
+    )
+    add(
+        "unknown-kind",
+        "BUNDLE-FIELD",
+        "an item of kind photo",
+        magic,
+        frame(dict(case, items=1)),
+        frame(dict(item_1, kind="photo")),
+        stream,
+        frame({"type": "end", "cases": 1, "items": 1}),
+    )
+    add(
+        "string-size",
+        "BUNDLE-FIELD",
+        "an item size as a string",
+        magic,
+        frame(dict(case, items=1)),
+        frame(dict(item_1, size="8")),
+        stream,
+        frame({"type": "end", "cases": 1, "items": 1}),
+    )
+    add(
+        "item-first",
+        "BUNDLE-SEQUENCE",
+        "an item before any case",
+        magic,
+        "item-1",
+        stream,
+        frame(end),
+    )
+    add(
+        "fewer-items",
+        "BUNDLE-SEQUENCE",
+        "two items announced, one present",
+        magic,
+        "case",
+        "item-1",
+        stream,
+        frame(dict(end, items=1)),
+    )
+    add(
+        "more-items",
+        "BUNDLE-SEQUENCE",
+        "two items announced, three present",
+        magic,
+        *body,
+        frame(dict(item_2, id=det_bytes("bundle-reject/item-3", 16).hex(), position=3)),
+        stream,
+        frame(dict(end, items=3)),
+    )
+    add(
+        "other-case",
+        "BUNDLE-SEQUENCE",
+        "an item naming another case id",
+        magic,
+        "case",
+        "item-1",
+        stream,
+        frame(dict(item_2, case=det_bytes("case-id/9", 16).hex())),
+        stream,
+        frame(end),
+    )
+    add(
+        "positions-backwards",
+        "BUNDLE-SEQUENCE",
+        "positions 2 then 1",
+        magic,
+        "case",
+        frame(dict(item_1, position=2)),
+        stream,
+        frame(dict(item_2, position=1)),
+        stream,
+        frame(end),
+    )
+    add(
+        "positions-equal",
+        "BUNDLE-SEQUENCE",
+        "position 1 twice",
+        magic,
+        "case",
+        "item-1",
+        stream,
+        frame(dict(item_2, position=1)),
+        stream,
+        frame(end),
+    )
+    add(
+        "end-count-wrong",
+        "BUNDLE-SEQUENCE",
+        "the end frame counts 2 cases",
+        *ok[:-1],
+        frame(dict(end, cases=2)),
+    )
+    add(
+        "case-before-items-done",
+        "BUNDLE-SEQUENCE",
+        "a new case while one item is still due",
+        magic,
+        "case",
+        "item-1",
+        stream,
+        frame(dict(case, id=det_bytes("case-id/9", 16).hex(), items=0)),
+        frame(dict(end, cases=2, items=1)),
+    )
+    add(
+        "item-id-twice",
+        "BUNDLE-DUPLICATE",
+        "the second item has the first one's id",
+        magic,
+        "case",
+        "item-1",
+        stream,
+        frame(dict(item_2, id=item_id_1.hex())),
+        stream,
+        frame(end),
+    )
+    add(
+        "case-id-twice",
+        "BUNDLE-DUPLICATE",
+        "two cases with one id",
+        magic,
+        frame(dict(case, items=0)),
+        frame(dict(case, items=0)),
+        frame(dict(end, cases=2, items=0)),
+    )
+    add(
+        "wrap-recipient-twice",
+        "BUNDLE-DUPLICATE",
+        "two wraps for one fingerprint",
+        *with_end(case_with(wraps=[case["wraps"][0], case["wraps"][0]]), e=empty_end),
+    )
+    return {name: data.hex() for name, data in (pieces | common).items()}, out
+
+
+def build_bundle_parts(parts: list[Any], pieces: dict[str, str]) -> bytes:
+    return b"".join(
+        bytes.fromhex(pieces[p]) if isinstance(p, str) else bytes.fromhex(p["hex"]) for p in parts
+    )
+
+
+def bundle_file() -> dict[str, Any]:
+    pool = wrap_pool()
+    vector = bundle_vector(bundle_cases(), pool)
+    pieces, rejects = bundle_rejects(bytes.fromhex(vector["bundle"]))
+    return {
+        "description": (
+            "Export bundles (MSLB). Each case's seed is wrapped (HPKE, made once) to its readers' "
+            "keys; each item's data key to the case key. Item streams and sealed metadata are "
+            "reproducible from item_rng_seed and meta_rng_seed. A reject vector's bundle is the "
+            "concatenation of its parts: a string names an entry of 'pieces', an object holds hex. "
+            + RNG_NOTE
+        ),
+        "vectors": [vector],
+        "pieces": pieces,
+        "reject": rejects,
+    }
+
+
 # -- main -----------------------------------------------------------------------------------------
 
 FILES: dict[str, Callable[[], dict[str, Any]]] = {
@@ -1365,10 +2175,12 @@ FILES: dict[str, Callable[[], dict[str, Any]]] = {
     "meta.json": meta_file,
     "derive.json": derive_file,
     "sessions.json": sessions_file,
+    "keyfile.json": keyfile_file,
+    "bundle.json": bundle_file,
 }
 
 
-def open_reject(name: str, v: dict[str, Any]) -> object:
+def open_reject(name: str, v: dict[str, Any], pieces: dict[str, str]) -> object:
     """Hand one reject vector to the reader it is meant for."""
     x = bytes.fromhex
     if name == "keys.json":
@@ -1387,6 +2199,10 @@ def open_reject(name: str, v: dict[str, Any]) -> object:
         return KdfParams.decode(v["text"])
     if name == "sessions.json":
         return open_session(session_keys(x(v["token"])), x(v["sealed"]))
+    if name == "keyfile.json":
+        return open_keyfile(x(v["keyfile"]), v["passphrase"])
+    if name == "bundle.json":
+        return read_all(io.BytesIO(build_bundle_parts(v["bundle"], pieces)))
     raise AssertionError(name)
 
 
@@ -1394,7 +2210,7 @@ def self_check(name: str, content: dict[str, Any]) -> None:
     """Fail loudly if a reject vector does not in fact reject."""
     for v in content.get("reject", []):
         try:
-            open_reject(name, v)
+            open_reject(name, v, content.get("pieces", {}))
         except DecryptionError:
             continue
         raise AssertionError(f"reject vector {name}:{v['name']} was accepted")

@@ -49,7 +49,10 @@ def main(ctx: click.Context, data_dir: Path | None, database_url: str | None) ->
     os.umask(0o077)
     ctx.ensure_object(dict)
     ctx.obj["overrides"] = {"data_dir": data_dir, "database_url": database_url}
-    ctx.obj["config"] = _config(**ctx.obj["overrides"])
+    # `mailslot decrypt` runs on an offline machine with no instance: it needs no configuration,
+    # and a stray MAILSLOT_* variable there must not stop it.
+    if ctx.invoked_subcommand != "decrypt":
+        ctx.obj["config"] = _config(**ctx.obj["overrides"])
 
 
 @main.command()
@@ -276,6 +279,11 @@ def setup_link(ctx: click.Context) -> None:
     if token is None:
         raise click.ClickException("An admin account exists already; admins invite others.")
     click.echo(f"{runtime.config.resolved_staff_url}/setup/{token}")
+
+
+from mailslot.cli.offline import register as _register_offline  # noqa: E402 - needs `main`
+
+_register_offline(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,6 +24,15 @@ from mailslot.crypto.derive import (
     verify,
 )
 from mailslot.crypto.errors import CryptoError, DecryptionError, EncodingError
+from mailslot.crypto.keyfile import (
+    KEYFILE_KDF,
+    KeyFileInfo,
+    format_fingerprint,
+    key_fingerprint,
+    open_keyfile,
+    read_keyfile_info,
+    seal_keyfile,
+)
 from mailslot.crypto.keys import (
     KeyPair,
     WrapPurpose,
@@ -47,6 +56,7 @@ from mailslot.crypto.stream import (
 
 __all__ = [
     "DEFAULT_KDF",
+    "KEYFILE_KDF",
     "TEST_KDF",
     "CryptoError",
     "DecryptionError",
@@ -55,6 +65,7 @@ __all__ = [
     "ItemOpener",
     "ItemSealer",
     "KdfParams",
+    "KeyFileInfo",
     "KeyPair",
     "PasswordKeys",
     "RandomSource",
@@ -65,17 +76,22 @@ __all__ = [
     "derive_password_keys",
     "derive_source_keys",
     "digest",
+    "format_fingerprint",
+    "key_fingerprint",
     "new_salt",
     "new_secret",
     "normalize_codename",
     "open_item",
     "open_item_stream",
+    "open_keyfile",
     "open_meta",
     "open_secret",
     "open_session",
     "padded_length",
+    "read_keyfile_info",
     "recovery_kek",
     "seal_item",
+    "seal_keyfile",
     "seal_meta",
     "seal_secret",
     "seal_session",

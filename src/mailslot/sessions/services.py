@@ -137,6 +137,23 @@ def end_user_sessions(db: DbSession, user_id: str, keep: str | None = None) -> N
     db.execute(query)
 
 
+def user_sessions(db: DbSession, user_id: str, *, now: int, idle: dict[str, int]) -> list[Session]:
+    """A user's live sessions (browser and API), newest first; ``idle`` is per kind."""
+    rows = db.scalars(
+        select(Session).where(Session.user_id == user_id).order_by(Session.created_at.desc())
+    )
+    return [
+        row
+        for row in rows
+        if row.expires_at > now and row.last_seen_at + idle.get(row.kind, 0) > now
+    ]
+
+
+def end_user_session(db: DbSession, user_id: str, session_id: str) -> None:
+    """End one of a user's own sessions (only theirs: the user id is part of the match)."""
+    db.execute(delete(Session).where(Session.user_id == user_id, Session.id == session_id))
+
+
 def purge_expired(db: DbSession, now: int) -> int:
     expired = list(db.scalars(select(Session.id).where(Session.expires_at <= now)))
     if expired:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from mailslot import crypto, errors
 from mailslot.recipients import services as recipients
-from mailslot.web.staff import StaffViews
+from mailslot.sessions import services as sessions
+from mailslot.web.staff import Staff, StaffViews
 
 
 class AccountViews:
@@ -21,6 +24,7 @@ class AccountViews:
         return [
             Route("/account", self.account),
             Route("/account/password", self.change_password, methods=["POST"]),
+            Route("/account/sessions/end", self.end_session, methods=["POST"]),
             Route("/recover", self.recover_form),
             Route("/recover", self.recover, methods=["POST"]),
         ]
@@ -32,8 +36,54 @@ class AccountViews:
         return await self.staff_views.page(
             request,
             "staff/account.html",
-            {"key_offline": staff.user.key_offline, "changed": "changed" in request.query_params},
+            {
+                "key_offline": staff.user.key_offline,
+                "changed": "changed" in request.query_params,
+                "ended": "ended" in request.query_params,
+                **await self.sessions_context(staff),
+            },
         )
+
+    async def sessions_context(self, staff: Staff | None) -> dict[str, Any]:
+        if staff is None:
+            return {"sessions": [], "current_session": ""}
+        now = self.web.runtime.now()
+        idle = {
+            sessions.STAFF: self.config.staff_session_idle,
+            sessions.API: self.config.api_token_lifetime,
+        }
+        rows = await self.web.run(
+            lambda db: sessions.user_sessions(db, staff.user.id, now=now, idle=idle)
+        )
+        return {"sessions": rows, "current_session": staff.state.row.id}
+
+    async def end_session(self, request: Request) -> Response:
+        """End one of one's own sessions, or every other one."""
+        staff = await self.staff_views.staff(request)
+        try:
+            fields = await self.staff_views.form(request, staff)
+            if staff is None:
+                return self.staff_views.login_redirect(request)
+            user_id, current = staff.user.id, staff.state.row.id
+            target = fields.get("session", "")
+            if target == "others":
+                await self.web.run(lambda db: sessions.end_user_sessions(db, user_id, keep=current))
+            elif target == current:
+                await self.web.end_session(request)
+                return self.web.redirect(request, "/login", bye=1)
+            else:
+                await self.web.run(lambda db: sessions.end_user_session(db, user_id, target))
+        except errors.ServiceError as exc:
+            return await self.staff_views.error(
+                request,
+                "staff/account.html",
+                exc,
+                key_offline=bool(staff and staff.user.key_offline),
+                changed=False,
+                ended=False,
+                **await self.sessions_context(staff),
+            )
+        return self.web.redirect(request, "/account", ended=1)
 
     async def change_password(self, request: Request) -> Response:
         staff = await self.staff_views.staff(request)
@@ -72,6 +122,8 @@ class AccountViews:
                 exc,
                 key_offline=bool(staff and staff.user.key_offline),
                 changed=False,
+                ended=False,
+                **await self.sessions_context(staff),
             )
         return self.web.redirect(request, "/account", changed=1)
 

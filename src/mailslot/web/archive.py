@@ -15,8 +15,8 @@ from typing import Final
 
 from mailslot.cases import services as cases
 from mailslot.cases.models import ItemKind
+from mailslot.filenames import output_filename
 from mailslot.storage import BlobStore
-from mailslot.web.uploads import safe_filename
 
 # zip's DOS timestamps cannot go below 1980.
 _EPOCH_1980: Final = 315532800
@@ -46,9 +46,10 @@ def _timestamp(seconds: int) -> tuple[int, int, int, int, int, int]:
 
 
 def entry_name(view: cases.ItemView) -> str:
-    """``007-report.pdf``, ``003-message.txt``: the position keeps names unique and in order."""
+    """``007-report.pdf``, ``003-message.txt``: the position keeps names unique and in order,
+    and the rest is a name every common file system accepts."""
     if view.item.kind == ItemKind.FILE:
-        name = safe_filename(view.filename or "file")
+        name = output_filename(view.filename)
     else:
         name = f"{view.item.kind}.txt"
     return f"{view.item.position:03d}-{name}"

@@ -8,7 +8,6 @@ occupy no thread while they wait for the network and never block the event loop.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Final
@@ -20,12 +19,12 @@ from starlette.requests import ClientDisconnect, Request
 
 from mailslot.cases.services import ItemUpload
 from mailslot.errors import InvalidInput, TooLarge
+from mailslot.filenames import safe_filename
 from mailslot.storage import BlobStore
 from mailslot.web.common import human_size
 
 MAX_FIELDS: Final = 20
 MAX_FIELD_BYTES: Final = 1024 * 1024
-MAX_FILENAME_CHARS: Final = 255
 # After a refusal, read (and discard) at most this much more so the browser sees our page.
 DRAIN_LIMIT: Final = 64 * 1024 * 1024
 # Network pieces are gathered up to this size before parsing and encryption (see receive_form).
@@ -35,15 +34,6 @@ FULL_PIECE: Final = 32 * 1024
 _CONTENT_TYPE: Final = re.compile(
     r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}"
 )
-
-
-def safe_filename(raw: str) -> str:
-    """Keep what a person would recognise, drop what could act as a path or a control."""
-    name = unicodedata.normalize("NFC", raw).replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(
-        ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp")
-    ).strip(" .")
-    return name[:MAX_FILENAME_CHARS] or "file"
 
 
 def safe_content_type(raw: str) -> str:

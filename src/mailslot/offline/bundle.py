@@ -1,0 +1,393 @@
+"""Export bundles (``MSLB``): cases as ciphertext only, in one file, for an offline recipient.
+
+Layout (``docs/spec/format.md``, "Export bundles")::
+
+    bundle = "MSLB" 0x01 || frame || frame || ... || end frame
+    frame  = u32(len(json)) || json              (case and end frames)
+           | u32(len(json)) || json || stream    (item frames; ``size`` bytes of MSLI follow)
+
+Frames come in order: a case frame, then exactly as many item frames as it announces, then the
+next case, and finally one end frame that repeats the totals. Nothing may follow the end frame.
+Reading and writing keep at most one frame (1 MiB) and one piece of an item stream in memory.
+
+Nothing in a bundle is secret and nothing outside the item streams, sealed metadata and wraps is
+authenticated: the exporter holds no key that could sign it. Every failure to parse is the one
+opaque :class:`~mailslot.crypto.DecryptionError`; the reader never tells which rule failed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any, Final
+
+from mailslot.crypto import DecryptionError, EncodingError, check_public_key
+
+BUNDLE_MAGIC: Final = b"MSLB\x01"
+MAX_FRAME_SIZE: Final = 1024 * 1024
+MAX_INT: Final = 2**53 - 1
+MAX_PSEUDONYM_CHARS: Final = 100
+KINDS: Final = frozenset({"message", "file", "reply", "note"})
+ID_SIZE: Final = 16
+FINGERPRINT_SIZE: Final = 32
+PUBLIC_KEY_SIZE: Final = 1221
+WRAP_SIZE: Final = 1173
+MAX_SEALED_META_SIZE: Final = 65569
+READ_SIZE: Final = 64 * 1024
+
+_HEX: Final = re.compile(r"(?:[0-9a-f]{2})*")
+_CASE_KEYS: Final = frozenset(
+    {"type", "id", "pseudonym", "created_at", "public_key", "wraps", "items"}
+)
+_WRAP_KEYS: Final = frozenset({"recipient", "wrapped"})
+_ITEM_KEYS: Final = frozenset(
+    {"type", "case", "id", "position", "kind", "created_at", "sealed_meta", "wrap", "size"}
+)
+_END_KEYS: Final = frozenset({"type", "cases", "items"})
+_UNSAFE_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+@dataclass(frozen=True, slots=True)
+class CaseWrap:
+    """The case key seed wrapped (MSLW, purpose ``case-key``) to the key with this fingerprint."""
+
+    recipient: bytes
+    wrapped: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRecord:
+    id: bytes
+    pseudonym: str
+    created_at: int
+    public_key: bytes
+    wraps: tuple[CaseWrap, ...]
+    items: int
+
+    def wrap_for(self, fingerprint: bytes) -> CaseWrap | None:
+        return next((w for w in self.wraps if w.recipient == fingerprint), None)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRecord:
+    case: bytes
+    id: bytes
+    position: int
+    kind: str
+    created_at: int
+    sealed_meta: bytes
+    wrap: bytes
+    size: int
+
+
+# -- field checks, shared by reader and writer ----------------------------------------------------
+
+
+def _int(value: Any) -> int:
+    # bool is a subclass of int in Python; JSON true is not a number.
+    if type(value) is not int or not 0 <= value <= MAX_INT:
+        raise DecryptionError()
+    return value
+
+
+def _hex(value: Any, *, size: int | None = None, max_size: int | None = None) -> bytes:
+    if type(value) is not str or not _HEX.fullmatch(value):
+        raise DecryptionError()
+    data = bytes.fromhex(value)
+    if (size is not None and len(data) != size) or (max_size is not None and len(data) > max_size):
+        raise DecryptionError()
+    return data
+
+
+def _keys(obj: Any, expected: frozenset[str]) -> dict[str, Any]:
+    if type(obj) is not dict or obj.keys() != expected:
+        raise DecryptionError()
+    return obj
+
+
+def _pseudonym(value: Any) -> str:
+    if type(value) is not str or not 1 <= len(value) <= MAX_PSEUDONYM_CHARS:
+        raise DecryptionError()
+    if any(unicodedata.category(ch) in _UNSAFE_CATEGORIES for ch in value):
+        raise DecryptionError()
+    return value
+
+
+def _case(obj: dict[str, Any]) -> CaseRecord:
+    _keys(obj, _CASE_KEYS)
+    public_key = _hex(obj["public_key"], size=PUBLIC_KEY_SIZE)
+    check_public_key(public_key)
+    if type(obj["wraps"]) is not list:
+        raise DecryptionError()
+    wraps = []
+    for entry in obj["wraps"]:
+        fields = _keys(entry, _WRAP_KEYS)
+        wraps.append(
+            CaseWrap(
+                recipient=_hex(fields["recipient"], size=FINGERPRINT_SIZE),
+                wrapped=_hex(fields["wrapped"], size=WRAP_SIZE),
+            )
+        )
+    if len({w.recipient for w in wraps}) != len(wraps):
+        raise DecryptionError()
+    return CaseRecord(
+        id=_hex(obj["id"], size=ID_SIZE),
+        pseudonym=_pseudonym(obj["pseudonym"]),
+        created_at=_int(obj["created_at"]),
+        public_key=public_key,
+        wraps=tuple(wraps),
+        items=_int(obj["items"]),
+    )
+
+
+def _item(obj: dict[str, Any]) -> ItemRecord:
+    _keys(obj, _ITEM_KEYS)
+    if type(obj["kind"]) is not str or obj["kind"] not in KINDS:
+        raise DecryptionError()
+    return ItemRecord(
+        case=_hex(obj["case"], size=ID_SIZE),
+        id=_hex(obj["id"], size=ID_SIZE),
+        position=_int(obj["position"]),
+        kind=str(obj["kind"]),
+        created_at=_int(obj["created_at"]),
+        sealed_meta=_hex(obj["sealed_meta"], max_size=MAX_SEALED_META_SIZE),
+        wrap=_hex(obj["wrap"], size=WRAP_SIZE),
+        size=_int(obj["size"]),
+    )
+
+
+def case_frame(case: CaseRecord) -> dict[str, Any]:
+    return {
+        "type": "case",
+        "id": case.id.hex(),
+        "pseudonym": case.pseudonym,
+        "created_at": case.created_at,
+        "public_key": case.public_key.hex(),
+        "wraps": [{"recipient": w.recipient.hex(), "wrapped": w.wrapped.hex()} for w in case.wraps],
+        "items": case.items,
+    }
+
+
+def item_frame(item: ItemRecord) -> dict[str, Any]:
+    return {
+        "type": "item",
+        "case": item.case.hex(),
+        "id": item.id.hex(),
+        "position": item.position,
+        "kind": item.kind,
+        "created_at": item.created_at,
+        "sealed_meta": item.sealed_meta.hex(),
+        "wrap": item.wrap.hex(),
+        "size": item.size,
+    }
+
+
+def encode_frame(obj: dict[str, Any]) -> bytes:
+    """A frame's bytes: its length, then canonical JSON (sorted keys, no spaces, UTF-8)."""
+    text = json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    if len(text) > MAX_FRAME_SIZE:
+        raise EncodingError("bundle frame too large")
+    return struct.pack(">I", len(text)) + text
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise DecryptionError()
+    return result
+
+
+def _refuse(_: str) -> Any:
+    raise DecryptionError()
+
+
+def decode_frame_json(data: bytes) -> dict[str, Any]:
+    """Parse one frame's JSON strictly: UTF-8, an object, no duplicate keys, integers only."""
+    try:
+        value = json.loads(
+            data.decode("utf-8"),
+            object_pairs_hook=_no_duplicates,
+            parse_float=_refuse,
+            parse_constant=_refuse,
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise DecryptionError() from None
+    if type(value) is not dict:
+        raise DecryptionError()
+    return value
+
+
+# -- sequence -------------------------------------------------------------------------------------
+
+
+class _Sequence:
+    """The frame order rules, applied identically when writing and reading."""
+
+    def __init__(self) -> None:
+        self.case: CaseRecord | None = None
+        self.pending = 0
+        self.last_position = -1
+        self.cases = 0
+        self.items = 0
+        self.ids: set[bytes] = set()
+        self.ended = False
+
+    def _new_id(self, value: bytes) -> None:
+        if value in self.ids:
+            raise DecryptionError()
+        self.ids.add(value)
+
+    def on_case(self, case: CaseRecord) -> None:
+        if self.ended or self.pending:
+            raise DecryptionError()
+        self._new_id(case.id)
+        self.case, self.pending, self.last_position = case, case.items, -1
+        self.cases += 1
+
+    def on_item(self, item: ItemRecord) -> None:
+        if self.ended or self.case is None or not self.pending or item.case != self.case.id:
+            raise DecryptionError()
+        if item.position <= self.last_position:
+            raise DecryptionError()
+        self._new_id(item.id)
+        self.pending -= 1
+        self.last_position = item.position
+        self.items += 1
+
+    def on_end(self, obj: dict[str, Any]) -> None:
+        _keys(obj, _END_KEYS)
+        cases, items = _int(obj["cases"]), _int(obj["items"])
+        if self.ended or self.pending or (cases, items) != (self.cases, self.items):
+            raise DecryptionError()
+        self.ended = True
+
+
+# -- writing --------------------------------------------------------------------------------------
+
+
+class BundleWriter:
+    """Write a bundle to a binary file: :meth:`case`, then its :meth:`item` calls, …,
+    then :meth:`finish`. Raises :class:`EncodingError` on anything the reader would refuse."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self._out = out
+        self._sequence = _Sequence()
+        self._out.write(BUNDLE_MAGIC)
+
+    def _check(self, frame: dict[str, Any], apply: Callable[[dict[str, Any]], None]) -> None:
+        try:
+            apply(frame)
+        except DecryptionError:
+            raise EncodingError("this would not be a valid bundle") from None
+
+    def case(self, case: CaseRecord) -> None:
+        frame = case_frame(case)
+        self._check(frame, lambda f: self._sequence.on_case(_case(f)))
+        self._out.write(encode_frame(frame))
+
+    def item(self, item: ItemRecord, stream: Iterable[bytes]) -> None:
+        """Write an item frame and then its stream, which must be exactly ``item.size`` bytes."""
+        frame = item_frame(item)
+        self._check(frame, lambda f: self._sequence.on_item(_item(f)))
+        self._out.write(encode_frame(frame))
+        written = 0
+        for piece in stream:
+            written += len(piece)
+            if written > item.size:
+                raise EncodingError("item stream longer than announced")
+            self._out.write(piece)
+        if written != item.size:
+            raise EncodingError("item stream shorter than announced")
+
+    def finish(self) -> None:
+        frame = {"type": "end", "cases": self._sequence.cases, "items": self._sequence.items}
+        self._check(frame, self._sequence.on_end)
+        self._out.write(encode_frame(frame))
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+
+class ItemEntry:
+    """An item frame and its stream, which can be read once, while it is the current entry."""
+
+    def __init__(self, reader: BundleReader, record: ItemRecord) -> None:
+        self._reader = reader
+        self.record = record
+
+    def stream(self) -> Iterator[bytes]:
+        """Yield the item's MSLI stream in pieces; raises if the bundle ends inside it."""
+        if self._reader.current is not self:
+            raise DecryptionError()
+        while self._reader.remaining:
+            yield self._reader.read_stream(READ_SIZE)
+
+
+class BundleReader:
+    """Iterate over a bundle's frames: :class:`CaseRecord` and :class:`ItemEntry`, in order.
+
+    Any deviation from the format raises :class:`DecryptionError` when it is reached; an item
+    stream that was not read is skipped. The checks after the end frame (no trailing byte) run
+    when iteration finishes, so iterate to the end before trusting the last item.
+    """
+
+    def __init__(self, source: IO[bytes]) -> None:
+        self._source = source
+        self.current: ItemEntry | None = None
+        self.remaining = 0
+
+    def _read_exact(self, n: int) -> bytes:
+        data = self._source.read(n)
+        if len(data) != n:
+            raise DecryptionError()
+        return data
+
+    def read_stream(self, n: int) -> bytes:
+        data = self._read_exact(min(n, self.remaining))
+        self.remaining -= len(data)
+        return data
+
+    def _skip(self) -> None:
+        while self.remaining:
+            self.read_stream(READ_SIZE)
+        self.current = None
+
+    def __iter__(self) -> Iterator[CaseRecord | ItemEntry]:
+        if self._read_exact(len(BUNDLE_MAGIC)) != BUNDLE_MAGIC:
+            raise DecryptionError()
+        sequence = _Sequence()
+        while not sequence.ended:
+            self._skip()
+            (size,) = struct.unpack(">I", self._read_exact(4))
+            if size > MAX_FRAME_SIZE:
+                raise DecryptionError()
+            frame = decode_frame_json(self._read_exact(size))
+            kind = frame.get("type")
+            if kind == "case":
+                case = _case(frame)
+                sequence.on_case(case)
+                yield case
+            elif kind == "item":
+                item = _item(frame)
+                sequence.on_item(item)
+                self.current = ItemEntry(self, item)
+                self.remaining = item.size
+                yield self.current
+            elif kind == "end":
+                sequence.on_end(frame)
+            else:
+                raise DecryptionError()
+        if self._source.read(1):
+            raise DecryptionError()
+
+
+def read_all(source: IO[bytes]) -> list[CaseRecord | ItemRecord]:
+    """Check a whole bundle's structure (streams are skipped, not decrypted)."""
+    out: list[CaseRecord | ItemRecord] = []
+    for entry in BundleReader(source):
+        out.append(entry.record if isinstance(entry, ItemEntry) else entry)
+    return out

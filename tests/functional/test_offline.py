@@ -1,0 +1,226 @@
+"""The air-gap workflow end to end: a source submits to a real server; the recipient takes the
+key offline with ``mailslot keys export``; the server exports the case; ``mailslot decrypt``
+recovers it in a scrubbed environment with no data directory, database or MAILSLOT_* variable."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from mailslot.offline.bundle import BundleReader, ItemEntry
+from mailslot.recipients.models import User
+from tests.conftest import Account, LiveServer
+from tests.functional.helpers import find_case, new_source, submit
+
+pytestmark = pytest.mark.timeout(300)
+
+MESSAGE = "The order came from the third floor.\nSecond line: 정오에 만나요.\n"
+DOCUMENT = bytes(range(256)) * 600 + b"end of the memo"
+PASSPHRASE = "a calm passphrase for the offline laptop"
+
+
+def cli(
+    args: list[str], env: dict[str, str], *, stdin: str = "", cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    # A new session has no controlling terminal, so hidden prompts read from stdin.
+    return subprocess.run(
+        [sys.executable, "-m", "mailslot.cli.main", *args],
+        input=stdin,
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        start_new_session=True,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def offline(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """Submit, note the case, then take the recipient's key offline (once for the module)."""
+    account = server.add_user("recipient")
+    source = httpx.Client(base_url=server.source_url, timeout=60)
+    new_source(source)
+    response = submit(source, MESSAGE, files=[("../memo 3.pdf", DOCUMENT, "application/pdf")])
+    assert response.status_code == 303, response.text
+    source.close()
+    with server.api_client(account) as api:
+        case = find_case(api, MESSAGE)
+    work = tmp_path_factory.mktemp("offline")
+    key_file = work / "alice.mslkey"
+    stdin = "\n".join(
+        [account.password, server.totp.code(account.totp_secret), PASSPHRASE, PASSPHRASE, ""]
+    )
+    result = cli(
+        ["keys", "export", "--user", account.username, "--out", str(key_file)],
+        server.env,
+        stdin=stdin,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "can no longer decrypt" in result.stdout
+    return {"account": account, "case": case, "key": key_file, "work": work}
+
+
+def account_of(state: dict[str, object]) -> Account:
+    account = state["account"]
+    assert isinstance(account, Account)
+    return account
+
+
+def test_key_file_is_private_and_server_wraps_are_gone(
+    server: LiveServer, offline: dict[str, object]
+) -> None:
+    key_file = offline["key"]
+    assert isinstance(key_file, Path)
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert key_file.read_bytes()[:5] == b"MSLR\x01"
+    runtime = server.runtime()
+    try:
+        with runtime.db() as db:
+            user = db.scalar(select(User).where(User.username == account_of(offline).username))
+            assert user is not None
+            assert user.key_offline
+            assert user.private_key_password_wrap is None
+            assert user.private_key_recovery_wrap is None
+    finally:
+        runtime.close()
+
+
+def test_recipient_still_logs_in_but_sees_no_plaintext(
+    server: LiveServer, offline: dict[str, object]
+) -> None:
+    case = offline["case"]
+    assert isinstance(case, dict)
+    staff = server.staff_client(account_of(offline))
+    try:
+        page = staff.get(f"/cases/{case['id']}")
+    finally:
+        staff.close()
+    assert page.status_code == 200
+    assert "third floor" not in page.text
+    assert "memo 3.pdf" not in page.text
+    assert "offline" in page.text
+
+
+def test_export_refuses_to_overwrite_and_the_key_cannot_be_exported_twice(
+    server: LiveServer, offline: dict[str, object], tmp_path: Path
+) -> None:
+    existing = tmp_path / "exists"
+    existing.write_bytes(b"keep me")
+    case = offline["case"]
+    assert isinstance(case, dict)
+    result = cli(["export", "--case", case["id"], "--out", str(existing)], server.env)
+    assert result.returncode != 0
+    assert existing.read_bytes() == b"keep me"
+    account = account_of(offline)
+    stdin = "\n".join(
+        [account.password, server.totp.code(account.totp_secret), PASSPHRASE, PASSPHRASE, ""]
+    )
+    again = cli(
+        ["keys", "export", "--user", account.username, "--out", str(tmp_path / "k2")],
+        server.env,
+        stdin=stdin,
+    )
+    assert again.returncode != 0
+    assert "already offline" in again.stderr
+    assert not (tmp_path / "k2").exists()
+
+
+@pytest.fixture(scope="module")
+def air_gap(server: LiveServer, offline: dict[str, object]) -> Path:
+    """A folder on the 'offline machine' holding the bundle, the key file and a passphrase."""
+    case = offline["case"]
+    work = offline["work"]
+    key_file = offline["key"]
+    assert isinstance(case, dict)
+    assert isinstance(work, Path)
+    assert isinstance(key_file, Path)
+    bundle = work / "case.bundle"
+    result = cli(["export", "--case", case["pseudonym"], "--out", str(bundle)], server.env)
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(bundle.stat().st_mode) == 0o600
+    machine = work / "airgapped"
+    (machine / "home").mkdir(parents=True)
+    shutil.copy(bundle, machine / "case.bundle")
+    shutil.copy(key_file, machine / "key")
+    (machine / "pass.txt").write_text(PASSPHRASE + "\n")
+    (machine / "wrong.txt").write_text(PASSPHRASE + "?\n")
+    return machine
+
+
+def scrubbed(machine: Path) -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(machine / "home")}
+
+
+def decrypt(
+    machine: Path, bundle: str, out: str, typed_from: str = "pass.txt"
+) -> subprocess.CompletedProcess[str]:
+    args = ["decrypt", bundle, "--key", "key", "--out", out, "--passphrase-file", typed_from]
+    return cli(args, scrubbed(machine), cwd=machine)
+
+
+def test_decrypt_recovers_message_and_file_offline(
+    air_gap: Path, offline: dict[str, object]
+) -> None:
+    result = decrypt(air_gap, "case.bundle", "out")
+    assert result.returncode == 0, result.stdout + result.stderr
+    case = offline["case"]
+    assert isinstance(case, dict)
+    folder = air_gap / "out" / case["pseudonym"]
+    assert (folder / "001-message.txt").read_bytes() == MESSAGE.encode()
+    assert (folder / "memo 3.pdf").read_bytes() == DOCUMENT
+    index = (folder / "conversation.txt").read_text()
+    assert "memo 3.pdf" in index
+    assert "message" in index
+    assert not list(air_gap.rglob("*.partial"))
+    # Nothing from a server configuration was created on the offline machine.
+    assert not (air_gap / "mailslot-data").exists()
+    assert not any((air_gap / "home").iterdir())
+
+
+def test_wrong_passphrase_writes_nothing(air_gap: Path) -> None:
+    result = decrypt(air_gap, "case.bundle", "wrong-out", "wrong.txt")
+    assert result.returncode != 0
+    assert "passphrase is wrong" in result.stderr
+    assert not (air_gap / "wrong-out").exists()
+
+
+def test_tampered_stream_fails_and_leaves_no_partial_file(
+    air_gap: Path, offline: dict[str, object]
+) -> None:
+    data = bytearray((air_gap / "case.bundle").read_bytes())
+    # Find the file's stream by reading the bundle, then flip one byte in its middle.
+    for entry in BundleReader(io.BytesIO(bytes(data))):
+        if isinstance(entry, ItemEntry) and entry.record.kind == "file":
+            start = bytes(data).find(b"".join(entry.stream()))
+            break
+    assert start > 0
+    data[start + len(data[start:]) // 4] ^= 0x01
+    (air_gap / "tampered.bundle").write_bytes(bytes(data))
+    result = decrypt(air_gap, "tampered.bundle", "tampered-out")
+    assert result.returncode != 0
+    assert "DAMAGED" in result.stdout
+    case = offline["case"]
+    assert isinstance(case, dict)
+    folder = air_gap / "tampered-out" / case["pseudonym"]
+    assert not (folder / "memo 3.pdf").exists()
+    assert not list((air_gap / "tampered-out").rglob("*.partial"))
+    assert (folder / "001-message.txt").read_bytes() == MESSAGE.encode()
+
+
+def test_decrypt_ignores_a_stray_server_configuration(air_gap: Path) -> None:
+    env = {**scrubbed(air_gap), "MAILSLOT_KDF": "not a cost", "MAILSLOT_SOURCE_ADDR": "nowhere"}
+    args = ["decrypt", "case.bundle", "--key", "key", "--out", "stray-out"]
+    result = cli([*args, "--passphrase-file", "pass.txt"], env, cwd=air_gap)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (air_gap / "stray-out").is_dir()

@@ -1,0 +1,492 @@
+"""Export bundles (MSLB): known answers, every reject vector, decryption into a folder,
+tampering, the writer's own refusals, and random input to the reader."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mailslot.crypto import (
+    DecryptionError,
+    DeterministicRandom,
+    EncodingError,
+    KeyPair,
+    WrapPurpose,
+    _hazmat,
+    key_fingerprint,
+    open_meta,
+    seal_item,
+    seal_meta,
+    wrap_key,
+)
+from mailslot.filenames import OutputNames, output_filename
+from mailslot.offline.bundle import (
+    MAX_FRAME_SIZE,
+    BundleReader,
+    BundleWriter,
+    CaseRecord,
+    CaseWrap,
+    ItemEntry,
+    ItemRecord,
+    decode_frame_json,
+    read_all,
+)
+from mailslot.offline.decrypt import INDEX_NAME, check_output_dir, decrypt_bundle
+
+VECTORS = Path(__file__).resolve().parents[2] / "tests" / "vectors" / "bundle.json"
+Vector = dict[str, Any]
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@cache
+def load() -> Vector:
+    content: Vector = json.loads(VECTORS.read_text())
+    return content
+
+
+def vector() -> Vector:
+    result: Vector = load()["vectors"][0]
+    return result
+
+
+def good() -> bytes:
+    return bytes.fromhex(vector()["bundle"])
+
+
+def key(name: str) -> KeyPair:
+    return KeyPair.from_seed(bytes.fromhex(vector()["keys"][name]["seed"]))
+
+
+def build(parts: list[Any]) -> bytes:
+    pieces = load()["pieces"]
+    return b"".join(
+        bytes.fromhex(pieces[p]) if isinstance(p, str) else bytes.fromhex(p["hex"]) for p in parts
+    )
+
+
+def decrypt(data: bytes, pair: KeyPair, out: Path) -> Any:
+    out.mkdir(exist_ok=True)
+    lines: list[str] = []
+    report = decrypt_bundle(io.BytesIO(data), pair, out, echo=lines.append, now=1_800_000_000)
+    return report
+
+
+def files_under(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+
+
+# -- known answers --------------------------------------------------------------------------------
+
+
+def test_vector_reads_back_to_its_fields() -> None:
+    data = good()
+    assert _hazmat.sha256(data).hex() == vector()["bundle_sha256"]
+    assert data[:5] == b"MSLB\x01"
+    records = read_all(io.BytesIO(data))
+    expected_cases = vector()["cases"]
+    cases = [r for r in records if isinstance(r, CaseRecord)]
+    items = [r for r in records if isinstance(r, ItemRecord)]
+    assert [c.id.hex() for c in cases] == [c["id"] for c in expected_cases]
+    for case, spec in zip(cases, expected_cases, strict=True):
+        assert case.pseudonym == spec["pseudonym"]
+        assert case.created_at == spec["created_at"]
+        assert case.public_key == KeyPair.from_seed(bytes.fromhex(spec["seed"])).public_key
+        readers = {vector()["keys"][name]["fingerprint"] for name in spec["readers"]}
+        assert {w.recipient.hex() for w in case.wraps} == readers
+        for wrap in case.wraps:
+            reader = next(
+                key(n)
+                for n in spec["readers"]
+                if key_fingerprint(key(n).public_key) == wrap.recipient
+            )
+            seed = reader.unwrap(wrap.wrapped, WrapPurpose.CASE_KEY, case.id)
+            assert seed.hex() == spec["seed"]
+    assert len(items) == sum(len(c["items"]) for c in expected_cases)
+
+
+def test_writer_reproduces_the_vector_byte_for_byte() -> None:
+    """Frames are canonical JSON and streams are reproducible: only the wraps are taken over."""
+    records = read_all(io.BytesIO(good()))
+    specs = {i["id"]: i for c in vector()["cases"] for i in c["items"]}
+    out = io.BytesIO()
+    writer = BundleWriter(out)
+    for record in records:
+        if isinstance(record, CaseRecord):
+            writer.case(record)
+            continue
+        spec = specs[record.id.hex()]
+        data_key = bytes.fromhex(spec["data_key"])
+        stream = seal_item(
+            record.id,
+            data_key,
+            bytes.fromhex(spec["plaintext"]),
+            DeterministicRandom(bytes.fromhex(spec["item_rng_seed"])),
+        )
+        meta = seal_meta(
+            record.id,
+            data_key,
+            spec["meta"],
+            DeterministicRandom(bytes.fromhex(spec["meta_rng_seed"])),
+        )
+        assert meta == record.sealed_meta
+        assert len(stream) == record.size
+        writer.item(record, [stream[:100], stream[100:]])
+    writer.finish()
+    assert out.getvalue() == good()
+
+
+def test_frames_follow_the_spec() -> None:
+    data = good()
+    (size,) = struct.unpack(">I", data[5:9])
+    first = data[9 : 9 + size]
+    obj = json.loads(first)
+    assert first == json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+    assert obj["type"] == "case"
+    assert set(obj) == {"type", "id", "pseudonym", "created_at", "public_key", "wraps", "items"}
+    # The end frame closes the file.
+    tail = json.dumps({"cases": 2, "items": 4, "type": "end"}, separators=(",", ":")).encode()
+    assert data.endswith(struct.pack(">I", len(tail)) + tail)
+
+
+def test_alice_opens_the_first_case_only(tmp_path: Path) -> None:
+    report = decrypt(good(), key("recipient-alice"), tmp_path)
+    assert report.failures == 0
+    assert [c.record.pseudonym for c in report.opened] == ["amber falcon"]
+    assert [c.record.pseudonym for c in report.skipped] == ["quiet harbour"]
+    first = vector()["cases"][0]
+    texts = {i["position"]: bytes.fromhex(i["plaintext"]) for i in first["items"]}
+    files = files_under(tmp_path)
+    assert files["amber falcon/001-message.txt"] == texts[1]
+    assert files["amber falcon/minutes 2026.pdf"] == texts[2]
+    assert files["amber falcon/003-reply.txt"] == texts[3]
+    index = files[f"amber falcon/{INDEX_NAME}"].decode()
+    assert "minutes 2026.pdf" in index
+    assert 'sent as "../minutes 2026.pdf"' in index
+    assert set(files) == {
+        "amber falcon/001-message.txt",
+        "amber falcon/minutes 2026.pdf",
+        "amber falcon/003-reply.txt",
+        f"amber falcon/{INDEX_NAME}",
+    }
+    for path in tmp_path.rglob("*"):
+        assert path.stat().st_mode & 0o077 == 0
+
+
+def test_bob_opens_both(tmp_path: Path) -> None:
+    report = decrypt(good(), key("recipient-bob"), tmp_path)
+    assert report.failures == 0
+    assert len(report.opened) == 2
+    assert files_under(tmp_path)["quiet harbour/001-message.txt"] == b"Only bob may read this."
+
+
+def test_a_stranger_opens_nothing(tmp_path: Path) -> None:
+    report = decrypt(good(), KeyPair.from_seed(b"s" * 32), tmp_path)
+    assert report.failures == 0
+    assert report.opened == []
+    assert len(report.skipped) == 2
+    assert files_under(tmp_path) == {}
+
+
+# -- rejects --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", [pytest.param(v, id=v["name"]) for v in load()["reject"]])
+def test_bundle_rejects(case: Vector, tmp_path: Path) -> None:
+    data = build(case["bundle"])
+    assert len(data) == case["length"]
+    with pytest.raises(DecryptionError):
+        read_all(io.BytesIO(data))
+    report = decrypt(data, key("recipient-alice"), tmp_path)
+    assert report.damaged
+    assert not any(p.name.endswith(".partial") for p in tmp_path.rglob("*"))
+
+
+def test_every_bundle_rule_has_a_vector() -> None:
+    assert {v["rule"] for v in load()["reject"]} == {
+        "BUNDLE-MAGIC",
+        "BUNDLE-TRUNCATED",
+        "BUNDLE-TRAILING",
+        "BUNDLE-FRAME-SIZE",
+        "BUNDLE-JSON",
+        "BUNDLE-FIELD",
+        "BUNDLE-SEQUENCE",
+        "BUNDLE-DUPLICATE",
+    }
+
+
+def stream_offsets(data: bytes) -> list[tuple[int, int]]:
+    """(start, size) of every item stream in a bundle."""
+    offsets = []
+    at = 5
+    while at < len(data):
+        (size,) = struct.unpack(">I", data[at : at + 4])
+        frame = json.loads(data[at + 4 : at + 4 + size])
+        at += 4 + size
+        if frame["type"] == "item":
+            offsets.append((at, frame["size"]))
+            at += frame["size"]
+    return offsets
+
+
+@pytest.mark.parametrize("where", ["header", "middle", "last-byte"])
+def test_tampered_stream_fails_that_item_only(tmp_path: Path, where: str) -> None:
+    start, size = stream_offsets(good())[1]  # the file
+    index = {"header": start + 20, "middle": start + size // 2, "last-byte": start + size - 1}
+    data = bytearray(good())
+    data[index[where]] ^= 0x01
+    report = decrypt(bytes(data), key("recipient-alice"), tmp_path)
+    assert report.failures == 1
+    assert not report.damaged
+    files = files_under(tmp_path)
+    assert "amber falcon/minutes 2026.pdf" not in files
+    assert not any(name.endswith(".partial") for name in files)
+    assert "amber falcon/001-message.txt" in files
+    assert "amber falcon/003-reply.txt" in files
+    assert "NOT WRITTEN" in files[f"amber falcon/{INDEX_NAME}"].decode()
+
+
+def test_tampered_wrap_and_meta_are_reported(tmp_path: Path) -> None:
+    records = read_all(io.BytesIO(good()))
+    message = next(r for r in records if isinstance(r, ItemRecord))
+    data = good().replace(message.wrap.hex().encode(), flip_hex(message.wrap.hex()).encode())
+    report = decrypt(data, key("recipient-alice"), tmp_path / "wrap")
+    assert report.failures == 1
+    data = good().replace(
+        message.sealed_meta.hex().encode(), flip_hex(message.sealed_meta.hex()).encode()
+    )
+    report = decrypt(data, key("recipient-alice"), tmp_path / "meta")
+    assert report.failures == 1
+
+
+def test_tampered_case_wrap_fails_the_case(tmp_path: Path) -> None:
+    first = next(r for r in read_all(io.BytesIO(good())) if isinstance(r, CaseRecord))
+    wrap = first.wrap_for(key_fingerprint(key("recipient-alice").public_key))
+    assert wrap is not None
+    data = good().replace(wrap.wrapped.hex().encode(), flip_hex(wrap.wrapped.hex()).encode())
+    report = decrypt(data, key("recipient-alice"), tmp_path)
+    assert report.failures == 1
+    assert report.opened == []
+    assert files_under(tmp_path) == {}
+
+
+def flip_hex(text: str) -> str:
+    last = text[-1]
+    return text[:-1] + ("0" if last != "0" else "1")
+
+
+@pytest.mark.parametrize("cut", [1, 100, 2000, 5000])
+def test_truncated_bundle_keeps_only_verified_files(tmp_path: Path, cut: int) -> None:
+    data = good()[:-cut]
+    report = decrypt(data, key("recipient-alice"), tmp_path)
+    assert report.damaged
+    assert report.failures >= 1
+    for name, content in files_under(tmp_path).items():
+        assert not name.endswith(".partial")
+        if name.endswith("001-message.txt"):
+            assert content == b"Troops left the base on Monday.\n"
+
+
+def test_output_dir_must_be_empty(tmp_path: Path) -> None:
+    check_output_dir(tmp_path / "new")
+    check_output_dir(tmp_path)
+    (tmp_path / "x").write_text("x")
+    with pytest.raises(FileExistsError):
+        check_output_dir(tmp_path)
+    with pytest.raises(FileExistsError):
+        check_output_dir(tmp_path / "x")
+
+
+# -- the writer -----------------------------------------------------------------------------------
+
+
+def sample_case(items: int = 1) -> CaseRecord:
+    pair = KeyPair.from_seed(b"c" * 32)
+    reader = KeyPair.from_seed(b"r" * 32)
+    return CaseRecord(
+        id=b"\x01" * 16,
+        pseudonym="amber falcon",
+        created_at=3600,
+        public_key=pair.public_key,
+        wraps=(
+            CaseWrap(
+                key_fingerprint(reader.public_key),
+                wrap_key(reader.public_key, pair.seed, WrapPurpose.CASE_KEY, b"\x01" * 16),
+            ),
+        ),
+        items=items,
+    )
+
+
+def sample_item(position: int = 1, size: int = 4, item_id: bytes = b"\x02" * 16) -> ItemRecord:
+    return ItemRecord(
+        case=b"\x01" * 16,
+        id=item_id,
+        position=position,
+        kind="message",
+        created_at=3600,
+        sealed_meta=b"MSLM\x01",
+        wrap=b"w" * 1173,
+        size=size,
+    )
+
+
+def test_writer_refuses_what_the_reader_would() -> None:
+    writer = BundleWriter(io.BytesIO())
+    with pytest.raises(EncodingError):
+        writer.item(sample_item(), [b"1234"])
+    writer.case(sample_case(items=2))
+    with pytest.raises(EncodingError):
+        writer.finish()
+    with pytest.raises(EncodingError):
+        writer.item(sample_item(size=4), [b"12345"])
+    writer = BundleWriter(io.BytesIO())
+    writer.case(sample_case(items=2))
+    with pytest.raises(EncodingError):
+        writer.item(sample_item(size=4), [b"123"])
+    writer = BundleWriter(io.BytesIO())
+    with pytest.raises(EncodingError):
+        writer.case(
+            CaseRecord(
+                id=b"\x01" * 16,
+                pseudonym="bad\u202ename",
+                created_at=0,
+                public_key=sample_case().public_key,
+                wraps=(),
+                items=0,
+            )
+        )
+
+
+def test_reader_streams_items_in_pieces() -> None:
+    out = io.BytesIO()
+    writer = BundleWriter(out)
+    writer.case(sample_case(items=2))
+    big = bytes(range(256)) * 1000
+    writer.item(sample_item(size=len(big)), [big])
+    writer.item(sample_item(position=5, size=3, item_id=b"\x03" * 16), [b"abc"])
+    writer.finish()
+    seen: list[bytes] = []
+    for entry in BundleReader(io.BytesIO(out.getvalue())):
+        if isinstance(entry, ItemEntry) and entry.record.position == 1:
+            pieces = list(entry.stream())
+            assert max(len(p) for p in pieces) <= 64 * 1024
+            seen.append(b"".join(pieces))
+        # the second item's stream is not read: the reader skips it
+    assert seen == [big]
+
+
+def test_frame_json_is_strict() -> None:
+    for text in (b'{"a":1,"a":1}', b'{"a":1.5}', b'{"a":Infinity}', b"[]", b"\xff", b""):
+        with pytest.raises(DecryptionError):
+            decode_frame_json(text)
+    deep = b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(DecryptionError):
+        decode_frame_json(deep)
+    assert decode_frame_json(b'{"a":[1,"x"]}') == {"a": [1, "x"]}
+
+
+# -- random input ---------------------------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.one_of(
+        st.binary(max_size=400),
+        st.binary(max_size=400).map(lambda b: b"MSLB\x01" + b),
+        st.builds(
+            lambda n, body: b"MSLB\x01" + struct.pack(">I", n) + body,
+            st.integers(0, MAX_FRAME_SIZE + 10),
+            st.binary(max_size=200),
+        ),
+    )
+)
+def test_reader_only_raises_decryption_error(data: bytes) -> None:
+    with pytest.raises(DecryptionError):
+        read_all(io.BytesIO(data))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    at=st.integers(0, 20_000),
+    replacement=st.binary(min_size=0, max_size=6),
+    remove=st.integers(0, 6),
+)
+def test_mutated_bundles_parse_or_raise_the_opaque_error(
+    at: int, replacement: bytes, remove: int
+) -> None:
+    data = good()
+    at %= len(data) + 1
+    mutated = data[:at] + replacement + data[at + remove :]
+    try:
+        records = read_all(io.BytesIO(mutated))
+    except DecryptionError:
+        return
+    assert len(records) == 6 or mutated == data
+
+
+def test_mutated_bundles_decrypt_without_crashing(tmp_path: Path) -> None:
+    data = good()
+    for i, at in enumerate(range(0, len(data), 397)):
+        mutated = data[:at] + bytes([data[at] ^ 0x55]) + data[at + 1 :]
+        report = decrypt(mutated, key("recipient-bob"), tmp_path / str(i))
+        assert report.failures >= 0
+        assert not any(p.name.endswith(".partial") for p in (tmp_path / str(i)).rglob("*"))
+
+
+# -- output names ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("report.pdf", "report.pdf"),
+        ("../../etc/passwd", "passwd"),
+        ("..\\boot.ini", "boot.ini"),
+        (".bashrc", "bashrc"),
+        ("invoice\u202egpj.exe", "invoicegpj.exe"),
+        ("a\u200f\u2066b.txt", "ab.txt"),
+        ("what?.txt", "what_.txt"),
+        ('a<b>c:"d"|e*.doc', "a_b_c__d__e_.doc"),
+        ("CON.txt", "_CON.txt"),
+        ("nul", "_nul"),
+        ("  two  spaces\tand tab .txt ", "two spacesand tab.txt"),
+        ("", "file"),
+        ("...", "file"),
+        ("보고서.hwp", "보고서.hwp"),
+    ],
+)
+def test_output_filename(raw: str, expected: str) -> None:
+    assert output_filename(raw) == expected
+
+
+def test_output_filename_is_bounded_in_bytes() -> None:
+    name = output_filename("가" * 300 + ".pdf")
+    assert name.endswith(".pdf")
+    assert len(name.encode()) <= 200
+    assert len((name + " (99999).partial").encode()) <= 255
+
+
+def test_output_names_are_unique_ignoring_case() -> None:
+    names = OutputNames()
+    names.reserve(INDEX_NAME)
+    taken = [names.take(n) for n in ("a.txt", "A.TXT", "a.txt", "conversation.txt", "x/../a.txt")]
+    assert taken == ["a.txt", "A (2).TXT", "a (3).txt", "conversation (2).txt", "a (4).txt"]
+
+
+def test_open_meta_of_vector_items() -> None:
+    """The sealed metadata in the vector opens to the recorded values."""
+    specs = {i["id"]: i for c in vector()["cases"] for i in c["items"]}
+    for record in read_all(io.BytesIO(good())):
+        if isinstance(record, ItemRecord):
+            spec = specs[record.id.hex()]
+            meta = open_meta(record.id, bytes.fromhex(spec["data_key"]), record.sealed_meta)
+            assert meta == spec["meta"]

@@ -1,0 +1,122 @@
+"""Exporting bundles from a real (temporary SQLite) database and blob store, then decrypting
+them as an offline recipient would: the server's bytes, untouched, open with the key alone."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pyotp
+import pytest
+
+from mailslot import crypto
+from mailslot.cases import services as cases
+from mailslot.cases.errors import CaseNotFound
+from mailslot.cases.models import Case, ItemKind
+from mailslot.channels import services as channels
+from mailslot.offline import export as exporting
+from mailslot.offline.bundle import CaseRecord, ItemRecord, read_all
+from mailslot.offline.decrypt import decrypt_bundle
+from mailslot.recipients import services as recipients
+from mailslot.recipients.models import Role
+from mailslot.runtime import Runtime
+
+NOW = 1_800_000_000
+PASSWORD = "correct horse battery staple"
+
+
+def add_recipient(runtime: Runtime, username: str) -> crypto.KeyPair:
+    with runtime.db() as db:
+        account = recipients.create_user(
+            db,
+            username=username,
+            role=Role.RECIPIENT,
+            password=PASSWORD,
+            kdf=crypto.TEST_KDF,
+            now=NOW,
+            channel_names=("default",),
+        )
+        keys = recipients.derive_for(account.user, PASSWORD, crypto.TEST_KDF)
+        code = str(pyotp.TOTP(account.totp_secret).at(NOW))
+        auth = recipients.authenticate(db, account.user, keys, code, NOW)
+        assert auth.private_seed is not None
+        return crypto.KeyPair.from_seed(auth.private_seed)
+
+
+def new_case(runtime: Runtime, message: str, document: bytes) -> Case:
+    text = cases.seal_text(runtime.blobs, message)
+    upload = cases.ItemUpload(runtime.blobs, limit=1 << 30)
+    upload.write(document)
+    upload.close()
+    with runtime.db() as db:
+        case = cases.open_case(db, channels.get_channel_by_name(db, "default"), None, NOW)
+        cases.record_items(
+            db,
+            case,
+            [
+                cases.SealedItem(text, ItemKind.MESSAGE, {}),
+                cases.SealedItem(
+                    upload, ItemKind.FILE, {"filename": "leak.pdf", "content_type": "x/y"}
+                ),
+            ],
+            now=NOW,
+        )
+        return case
+
+
+@pytest.fixture
+def alice(runtime: Runtime) -> crypto.KeyPair:
+    return add_recipient(runtime, "alice")
+
+
+def test_export_one_case_and_decrypt(
+    runtime: Runtime, alice: crypto.KeyPair, tmp_path: Path
+) -> None:
+    document = bytes(range(256)) * 700
+    case = new_case(runtime, "hello from inside", document)
+    other = new_case(runtime, "another case", b"x")
+    out = io.BytesIO()
+    with runtime.db() as db:
+        found = exporting.find_case(db, case.pseudonym)
+        assert found.id == case.id
+        assert exporting.find_case(db, case.id.upper()).id == case.id
+        summary = exporting.export_cases(db, runtime.blobs, [found], out)
+    assert (summary.cases, summary.items, summary.left_out) == (1, 2, 0)
+    records = read_all(io.BytesIO(out.getvalue()))
+    assert [type(r) for r in records] == [CaseRecord, ItemRecord, ItemRecord]
+    assert all(r.id != bytes.fromhex(other.id) for r in records)
+    report = decrypt_bundle(io.BytesIO(out.getvalue()), alice, tmp_path, echo=print, now=NOW)
+    assert report.failures == 0
+    folder = tmp_path / case.pseudonym
+    assert (folder / "001-message.txt").read_text() == "hello from inside"
+    assert (folder / "leak.pdf").read_bytes() == document
+
+
+def test_export_all_and_unknown_case(
+    runtime: Runtime, alice: crypto.KeyPair, tmp_path: Path
+) -> None:
+    new_case(runtime, "one", b"1")
+    new_case(runtime, "two", b"2")
+    out = io.BytesIO()
+    with runtime.db() as db:
+        with pytest.raises(CaseNotFound):
+            exporting.find_case(db, "no such case")
+        summary = exporting.export_cases(db, runtime.blobs, exporting.all_cases(db), out)
+    assert (summary.cases, summary.items) == (2, 4)
+    report = decrypt_bundle(io.BytesIO(out.getvalue()), alice, tmp_path, echo=print, now=NOW)
+    assert report.failures == 0
+    assert len(report.opened) == 2
+
+
+def test_recipient_added_later_is_not_a_reader(
+    runtime: Runtime, alice: crypto.KeyPair, tmp_path: Path
+) -> None:
+    new_case(runtime, "before bob", b"")
+    bob = add_recipient(runtime, "bob")
+    out = io.BytesIO()
+    with runtime.db() as db:
+        exporting.export_cases(db, runtime.blobs, exporting.all_cases(db), out)
+    report = decrypt_bundle(io.BytesIO(out.getvalue()), bob, tmp_path, echo=print, now=NOW)
+    assert report.opened == []
+    assert len(report.skipped) == 1
+    del alice
