@@ -603,3 +603,37 @@ def test_forget_reply_hides_it_from_the_source(runtime: Runtime) -> None:
         assert [v.item.kind for v in views] == ["message", "file"]
         with pytest.raises(ItemNotFound):
             cases.forget_reply(db, case, "nonsense")
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "Password123456",
+        "qwertyuiop1234",
+        "aaaaaaaaaaaaaaaaaa",
+        "1234567890123",
+        "letmein1234567",
+        "anna-maria-1990",
+    ],
+)
+def test_guessable_passwords_are_refused(password: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        recipients.check_password(password, "anna")
+    assert refused.value.message.startswith("This password is too easy to guess.")
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["correct horse battery staple", "violet tundra marmalade 83", "x7#Kp2!vQz9@Lm4w"],
+)
+def test_strong_passwords_pass(password: str) -> None:
+    recipients.check_password(password, "anna")
+
+
+def test_the_longest_password_is_scored_on_a_prefix() -> None:
+    # Only a bounded prefix is scored, so the cost stays small for 512 characters.
+    long = "violet tundra marmalade 83 " + "x" * 485
+    assert len(long) == recipients.MAX_PASSWORD
+    recipients.check_password(long, "anna")
+    with pytest.raises(InvalidInput):
+        recipients.check_password(("Password123456" * 40)[:512], "anna")

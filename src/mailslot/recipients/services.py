@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyotp
+from zxcvbn import zxcvbn
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -23,6 +24,10 @@ from mailslot.sessions.services import end_user_sessions
 USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,63}")
 MIN_PASSWORD = 12
 MAX_PASSWORD = 512
+# zxcvbn score 3: about 10^8 guesses or more, "safely unguessable" for an online attacker;
+# Argon2id makes each offline guess expensive on top of that.
+MIN_PASSWORD_SCORE = 3
+MAX_SCORED_CHARS = 72  # zxcvbn refuses longer input by default
 TOTP_ISSUER = "Mailslot"
 # Burns the same Argon2id time for unknown usernames as for known ones.
 _DUMMY_SALT = bytes(16)
@@ -55,6 +60,13 @@ def check_password(password: str, username: str) -> None:
         raise InvalidInput("The password is too long.")
     if username.lower() in password.lower() or len(set(password)) < 5:
         raise InvalidInput("This password is too easy to guess.")
+    # zxcvbn estimates guesses from dictionaries, keyboard patterns, dates and repeats. Its
+    # cost grows with length, so only a bounded prefix is scored (long inputs score high).
+    strength = zxcvbn(password[:MAX_SCORED_CHARS], user_inputs=[username, "mailslot"])
+    if int(strength["score"]) < MIN_PASSWORD_SCORE:
+        raise InvalidInput(
+            "This password is too easy to guess. Try a passphrase of several unrelated words."
+        )
 
 
 def format_recovery_key(secret: bytes) -> str:
