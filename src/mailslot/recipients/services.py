@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyotp
-from zxcvbn import zxcvbn
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from zxcvbn import zxcvbn
 
 from mailslot import crypto
 from mailslot.channels import services as channels
