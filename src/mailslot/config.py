@@ -71,6 +71,13 @@ class Config:
     setup_token_lifetime: int = 24 * 3600
     kdf: KdfParams = DEFAULT_KDF
     kdf_concurrency: int = 4
+    # Key derivations allowed to wait for a slot; beyond this, requests are turned away (429).
+    kdf_queue: int = 64
+    # Instance-wide rates, per minute, that shed a flood with a clear page (0 turns one off).
+    new_source_rate: int = 120
+    submission_rate: int = 600
+    # Staff logins: this many failures lock the account's login for a while (doubling).
+    login_failures_before_lock: int = 5
     page_size: int = 25
     log_level: str = "info"
 
@@ -81,6 +88,12 @@ class Config:
             raise ConfigError("MAILSLOT_MAX_SUBMISSION_SIZE must be positive")
         if self.kdf_concurrency < 1:
             raise ConfigError("MAILSLOT_KDF_CONCURRENCY must be at least 1")
+        if self.kdf_queue < 0:
+            raise ConfigError("MAILSLOT_KDF_QUEUE cannot be negative")
+        if self.new_source_rate < 0 or self.submission_rate < 0:
+            raise ConfigError("Rates cannot be negative (0 turns a rate limit off)")
+        if self.login_failures_before_lock < 1:
+            raise ConfigError("MAILSLOT_LOGIN_FAILURES_BEFORE_LOCK must be at least 1")
 
     def __repr__(self) -> str:
         shown = []
@@ -150,6 +163,10 @@ _ENV: dict[str, tuple[str, Any]] = {
     "MAILSLOT_MAX_FILE_SIZE": ("max_file_size", parse_size),
     "MAILSLOT_MAX_SUBMISSION_SIZE": ("max_submission_size", parse_size),
     "MAILSLOT_KDF_CONCURRENCY": ("kdf_concurrency", _parse_int),
+    "MAILSLOT_KDF_QUEUE": ("kdf_queue", _parse_int),
+    "MAILSLOT_NEW_SOURCE_RATE": ("new_source_rate", _parse_int),
+    "MAILSLOT_SUBMISSION_RATE": ("submission_rate", _parse_int),
+    "MAILSLOT_LOGIN_FAILURES_BEFORE_LOCK": ("login_failures_before_lock", _parse_int),
     "MAILSLOT_LOG_LEVEL": ("log_level", lambda v, n: _parse_choice(v, n, LOG_LEVELS)),
     "MAILSLOT_KDF": ("kdf", _parse_kdf),
 }

@@ -9,7 +9,8 @@
     │   ├── InvalidInput            a field is missing, too long or malformed
     │   ├── Conflict                a name is taken, a token was already used
     │   ├── AuthenticationFailed    wrong password, code or codename (one message for all)
-    │   └── TooLarge                an upload exceeds a configured limit
+    │   ├── TooLarge                an upload exceeds a configured limit
+    │   └── TooManyRequests         a rate limit or an account's login throttle; retry later
     └── StorageError                mailslot.storage: the blob store failed
 
 HTTP status codes for these are chosen in one place: ``mailslot.web.errors``.
@@ -61,3 +62,11 @@ class TooLarge(ServiceError):
 
 class StorageError(MailslotError):
     """The blob store could not complete an operation."""
+
+
+class TooManyRequests(ServiceError):
+    """Refused for now; ``retry_after`` says in how many seconds trying again makes sense."""
+
+    def __init__(self, message: str, *, retry_after: int, **params: object) -> None:
+        super().__init__(message, **params)
+        self.retry_after = max(1, int(retry_after))

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailslot.config import Config
 from mailslot.db.base import make_engine, unit_of_work
 from mailslot.db.migrate import upgrade
+from mailslot.errors import TooManyRequests
 from mailslot.instance.services import ensure_instance
 from mailslot.storage import BlobStore, FilesystemBlobStore
 
@@ -35,6 +36,9 @@ class Runtime:
     kdf_slots: threading.BoundedSemaphore = field(
         default_factory=lambda: threading.BoundedSemaphore(4)
     )
+    # Derivations running or waiting for a slot; more than slots + queue are turned away.
+    kdf_pending: int = 0
+    kdf_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def now(self) -> int:
         return int(self.clock())
@@ -50,9 +54,25 @@ class Runtime:
             return work(session)
 
     def kdf(self, work: Callable[[], T]) -> T:
-        """Run an Argon2id computation within the concurrency cap (bounds peak memory)."""
-        with self.kdf_slots:
-            return work()
+        """Run an Argon2id computation within the concurrency cap (bounds peak memory).
+
+        A flood beyond the cap waits in a bounded queue; past that it is refused at once
+        with :class:`TooManyRequests`, so waiting work cannot pile up without limit.
+        """
+        with self.kdf_lock:
+            if self.kdf_pending >= self.config.kdf_concurrency + self.config.kdf_queue:
+                raise TooManyRequests(
+                    "Mailslot is very busy right now. Please wait a minute and try again; "
+                    "nothing was sent.",
+                    retry_after=30,
+                )
+            self.kdf_pending += 1
+        try:
+            with self.kdf_slots:
+                return work()
+        finally:
+            with self.kdf_lock:
+                self.kdf_pending -= 1
 
     def close(self) -> None:
         self.engine.dispose()

@@ -4,6 +4,7 @@ from mailslot.cases.models import Case, CaseKeyWrap, CaseRead, Counter, Item, It
 from mailslot.channels.models import Channel, ChannelMember
 from mailslot.db.base import Base
 from mailslot.instance.models import Instance
+from mailslot.limits.models import LoginThrottle, RateBucket
 from mailslot.recipients.models import Enrollment, User
 from mailslot.sessions.models import Session
 from mailslot.sources.models import Source
@@ -20,6 +21,8 @@ __all__ = [
     "Instance",
     "Item",
     "ItemKeyWrap",
+    "LoginThrottle",
+    "RateBucket",
     "Session",
     "Source",
     "User",

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from mailslot import crypto, errors
+from mailslot.limits import services as limits
 from mailslot.recipients import services as recipients
 from mailslot.sessions import services as sessions
 from mailslot.web.staff import Staff, StaffViews
@@ -136,13 +137,16 @@ class AccountViews:
         try:
             fields = await self.staff_views.form(request, None, csrf=False)
             new = fields.get("password", "")
+            username = fields.get("username", "")[:64]
+            # Recovery attempts count against the same per-username throttle as logins.
+            await self.web.run(lambda db: limits.check_login(db, username, now))
             # The new password's Argon2id runs first, for every attempt, so the time taken
             # does not tell whether the username exists.
             salt, new_keys = await self.web.kdf(lambda: recipients.derive_new(new, kdf))
             recovery_key = await self.web.run(
                 lambda db: recipients.recover_account(
                     db,
-                    username=fields.get("username", ""),
+                    username=username,
                     recovery_key=fields.get("recovery_key", ""),
                     totp_code=fields.get("totp", ""),
                     new_password=new,
@@ -153,6 +157,12 @@ class AccountViews:
                     now=now,
                 )
             )
+        except errors.AuthenticationFailed as exc:
+            threshold = self.config.login_failures_before_lock
+            await self.web.run(
+                lambda db: limits.login_failed(db, username, now=now, threshold=threshold)
+            )
+            return await self.staff_views.error(request, "staff/recover.html", exc)
         except errors.ServiceError as exc:
             return await self.staff_views.error(request, "staff/recover.html", exc)
         return await self.staff_views.page(

@@ -12,11 +12,10 @@ from mailslot import errors, i18n
 from mailslot.cases import services as cases
 from mailslot.cases.models import Case
 from mailslot.channels.models import Channel
-from mailslot.recipients import services as recipients
 from mailslot.recipients.models import User
 from mailslot.sessions import services as sessions
 from mailslot.sessions.services import b64, unb64
-from mailslot.web.errors import status_for
+from mailslot.web.errors import retry_headers, status_for
 from mailslot.web.staff import StaffViews
 
 
@@ -94,6 +93,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut},
     404: {"model": ErrorOut},
 }
+TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    429: {"model": ErrorOut, "description": "Too many failed logins or too busy; see Retry-After."},
+}
 
 
 def create_api(views: StaffViews) -> FastAPI:
@@ -115,6 +118,7 @@ def create_api(views: StaffViews) -> FastAPI:
         return JSONResponse(
             {"detail": i18n.translate(i18n.DEFAULT_LOCALE, exc.message, dict(exc.params) or None)},
             status_code=status_for(exc),
+            headers=retry_headers(exc),
         )
 
     async def current(
@@ -143,16 +147,12 @@ def create_api(views: StaffViews) -> FastAPI:
 
     Current = Annotated[ApiUser, Depends(current)]
 
-    @api.post("/auth/token", response_model=TokenResponse, responses=ERRORS)
+    @api.post("/auth/token", response_model=TokenResponse, responses=TOKEN_ERRORS)
     async def token(body: TokenRequest) -> TokenResponse:
         now = runtime.now()
-        user = await web.run(lambda db: recipients.find_user(db, body.username))
-        keys = await web.kdf(lambda: recipients.derive_for(user, body.password, runtime.config.kdf))
+        auth, _ = await views.authenticate(body.username, body.password, body.totp, now)
 
         def work(db: DbSession) -> TokenResponse:
-            auth = recipients.authenticate(
-                db, db.merge(user) if user else None, keys, body.totp, now
-            )
             state = sessions.create(
                 db,
                 kind=sessions.API,

@@ -11,6 +11,7 @@ STATUS: dict[type[errors.ServiceError], int] = {
     errors.Conflict: 409,
     errors.AuthenticationFailed: 401,
     errors.TooLarge: 413,
+    errors.TooManyRequests: 429,
 }
 
 
@@ -26,3 +27,10 @@ class CsrfError(errors.Forbidden):
         super().__init__(
             "This form has expired or did not come from this site. Go back, reload and try again."
         )
+
+
+def retry_headers(error: errors.ServiceError) -> dict[str, str]:
+    """``Retry-After`` for refusals that end by themselves."""
+    if isinstance(error, errors.TooManyRequests):
+        return {"Retry-After": str(error.retry_after)}
+    return {}

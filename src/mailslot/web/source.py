@@ -17,12 +17,14 @@ from mailslot.cases.models import ItemKind
 from mailslot.channels import services as channels
 from mailslot.channels.models import Channel
 from mailslot.instance.services import get_instance
+from mailslot.limits import services as limits
 from mailslot.sessions.services import b64, unb64
 from mailslot.sources import services as sources
 from mailslot.sources.codenames import CODENAME_WORDS, generate_codename
 from mailslot.sources.models import Source
 from mailslot.web.common import Web
-from mailslot.web.uploads import Limits, receive_form
+from mailslot.web.errors import retry_headers
+from mailslot.web.uploads import Limits, drain, receive_form
 
 QUICK_EXIT_URL = "https://en.wikipedia.org/wiki/Special:Random"
 
@@ -94,12 +96,14 @@ class SourceViews:
     async def _error(
         self, request: Request, template: str, error: errors.ServiceError, **context: Any
     ) -> Response:
-        return await self._page(
+        response = await self._page(
             request,
             template,
             dict(context, error=self.web.error_message(request, error)),
             status=self.web.error_status(error),
         )
+        response.headers.update(retry_headers(error))
+        return response
 
     # Pages.
 
@@ -113,10 +117,19 @@ class SourceViews:
         (in the sealed session) until the first submission creates the source."""
         if request.method == "GET":
             return await self._page(request, "source/new_intro.html")
-        self.web.check_origin(request)
         codename = generate_codename()
-        instance = await self.web.run(get_instance)
-        keys = await self.web.kdf(lambda: sources.derive_keys(instance, codename))
+        rate = self.config.new_source_rate
+        try:
+            self.web.check_origin(request)
+            instance = await self.web.run(get_instance)
+            await self.web.run(
+                lambda db: limits.take(
+                    db, limits.NEW_SOURCES, per_minute=rate, now=self.web.runtime.clock()
+                )
+            )
+            keys = await self.web.kdf(lambda: sources.derive_keys(instance, codename))
+        except errors.ServiceError as exc:
+            return await self._error(request, "source/new_intro.html", exc)
         await self.web.start_session(
             request, {"new_lookup": b64(keys.lookup), "seed": b64(keys.key_pair.seed)}
         )
@@ -138,6 +151,18 @@ class SourceViews:
                 raise errors.AuthenticationFailed(
                     "Your session has ended. Log in with your codename and send again."
                 )
+            try:
+                await self.web.run(
+                    lambda db: limits.take(
+                        db,
+                        limits.SUBMISSIONS,
+                        per_minute=self.config.submission_rate,
+                        now=self.web.runtime.clock(),
+                    )
+                )
+            except errors.TooManyRequests:
+                await drain(request.stream())
+                raise
             form = await receive_form(
                 request,
                 self.web.runtime.blobs,

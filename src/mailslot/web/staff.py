@@ -17,12 +17,14 @@ from mailslot.cases import services as cases
 from mailslot.cases.models import ItemKind
 from mailslot.channels.models import Channel
 from mailslot.instance.services import get_instance
+from mailslot.limits import services as limits
 from mailslot.recipients import services as recipients
 from mailslot.recipients.models import Role, User
 from mailslot.sessions.services import SessionState, b64, unb64
 from mailslot.sources.models import Source
 from mailslot.web.archive import case_zip
 from mailslot.web.common import Web
+from mailslot.web.errors import retry_headers
 
 
 class Staff:
@@ -84,7 +86,16 @@ class StaffViews:
     ) -> Response:
         instance = await self.web.run(get_instance)
         staff = await self.staff(request)
-        full = {"me": staff.user if staff else None, "is_admin": bool(staff and staff.is_admin)}
+        failed_logins = 0
+        if staff is not None and staff.state.data.get("failed_logins"):
+            # Told once, on the first page after the login.
+            failed_logins = int(staff.state.data.pop("failed_logins"))
+            await self.web.save_session(staff.state)
+        full = {
+            "me": staff.user if staff else None,
+            "is_admin": bool(staff and staff.is_admin),
+            "failed_logins": failed_logins,
+        }
         full.update(context or {})
         return self.web.page(request, template, full, instance_name=instance.name, **kw)
 
@@ -92,7 +103,9 @@ class StaffViews:
         self, request: Request, template: str, error: errors.ServiceError, **context: Any
     ) -> Response:
         context["error"] = self.web.error_message(request, error)
-        return await self.page(request, template, context, status=self.web.error_status(error))
+        response = await self.page(request, template, context, status=self.web.error_status(error))
+        response.headers.update(retry_headers(error))
+        return response
 
     async def form(
         self, request: Request, staff: Staff | None, *, csrf: bool = True
@@ -117,16 +130,8 @@ class StaffViews:
         try:
             fields = await self.form(request, None, csrf=False)
             username = fields.get("username", "")[:64]
-            password = fields.get("password", "")
-            code = fields.get("totp", "")
-            user = await self.web.run(lambda db: recipients.find_user(db, username))
-            keys = await self.web.kdf(
-                lambda: recipients.derive_for(user, password, self.config.kdf)
-            )
-            auth = await self.web.run(
-                lambda db: recipients.authenticate(
-                    db, db.merge(user) if user else None, keys, code, now
-                )
+            auth, failures = await self.authenticate(
+                username, fields.get("password", ""), fields.get("totp", ""), now
             )
         except errors.ServiceError as exc:
             return await self.error(request, "staff/login.html", exc)
@@ -135,10 +140,38 @@ class StaffViews:
             {
                 "user_id": auth.user.id,
                 "seed": b64(auth.private_seed) if auth.private_seed is not None else None,
+                "failed_logins": failures,
             },
             user_id=auth.user.id,
         )
         return self.web.redirect(request, "/admin" if auth.user.role == Role.ADMIN.value else "/")
+
+    async def authenticate(
+        self, username: str, password: str, code: str, now: int
+    ) -> tuple[recipients.Authenticated, int]:
+        """A staff login, shared with the API: throttled per username (known or not), then
+        Argon2id under the KDF cap, then the password, code and key checks.
+
+        Returns the account and how many failed attempts preceded this login unreported.
+        """
+        config = self.config
+        await self.web.run(lambda db: limits.check_login(db, username, now))
+        user = await self.web.run(lambda db: recipients.find_user(db, username))
+        keys = await self.web.kdf(lambda: recipients.derive_for(user, password, config.kdf))
+        try:
+            auth = await self.web.run(
+                lambda db: recipients.authenticate(
+                    db, db.merge(user) if user else None, keys, code, now
+                )
+            )
+        except errors.AuthenticationFailed:
+            threshold = config.login_failures_before_lock
+            await self.web.run(
+                lambda db: limits.login_failed(db, username, now=now, threshold=threshold)
+            )
+            raise
+        failures = await self.web.run(lambda db: limits.login_succeeded(db, username))
+        return auth, failures
 
     async def logout(self, request: Request) -> Response:
         await self.web.session(request)

@@ -235,15 +235,15 @@ async def receive_form(
     except BaseException as exc:
         await anyio.to_thread.run_sync(receiver.abort)
         if isinstance(exc, FormParserError):
-            await _drain(stream)
+            await drain(stream)
             raise InvalidInput("The upload could not be read. Please try again.") from None
         if isinstance(exc, (InvalidInput, TooLarge)):
-            await _drain(stream)
+            await drain(stream)
         raise
     return ReceivedForm(fields=receiver.fields, files=receiver.files)
 
 
-async def _drain(stream: AsyncIterator[bytes]) -> None:
+async def drain(stream: AsyncIterator[bytes]) -> None:
     """Read the rest of a refused body (up to a limit) so the browser can show our answer."""
     seen = 0
     try:

@@ -1,0 +1,1 @@
+"""Rate limits and login throttles, kept in the database so every app process shares them."""
