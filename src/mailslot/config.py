@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -59,6 +60,9 @@ class Config:
     database_url: str = ""
     # Public base URL of the staff interface (for the setup and invitation links).
     staff_url: str = ""
+    # The source interface's onion address (http://<56 letters>.onion); when set, clearnet
+    # pages carry Onion-Location so Tor Browser offers the onion service.
+    source_onion: str = ""
     max_file_size: int = 2 * GiB
     max_submission_size: int = 8 * GiB
     max_message_chars: int = 100_000
@@ -140,6 +144,16 @@ def _parse_int(value: str, name: str) -> int:
     return int(value)
 
 
+_ONION_RE = re.compile(r"https?://[a-z2-7]{56}\.onion")
+
+
+def _parse_onion(value: str, name: str) -> str:
+    value = value.strip().rstrip("/")
+    if not _ONION_RE.fullmatch(value):
+        raise ConfigError(f"{name} must look like http://<56 letters and digits>.onion")
+    return value
+
+
 def _parse_choice(value: str, name: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
@@ -160,6 +174,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "MAILSLOT_STAFF_ADDR": ("staff_addr", parse_addr),
     "MAILSLOT_DATABASE_URL": ("database_url", lambda v, n: v),
     "MAILSLOT_STAFF_URL": ("staff_url", lambda v, n: v),
+    "MAILSLOT_SOURCE_ONION": ("source_onion", _parse_onion),
     "MAILSLOT_MAX_FILE_SIZE": ("max_file_size", parse_size),
     "MAILSLOT_MAX_SUBMISSION_SIZE": ("max_submission_size", parse_size),
     "MAILSLOT_KDF_CONCURRENCY": ("kdf_concurrency", _parse_int),

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -378,3 +379,14 @@ def test_a_channel_must_be_chosen_and_open(desks: Desks, channel: str | None) ->
         assert "Choose where to send your submission." in response.text
         assert "Where does this go?" in response.text  # the message is kept for another try
     assert sorted(p for p in blobs.rglob("*") if p.is_file()) == before
+
+
+def test_onion_location_is_sent_when_configured(tmp_path: Path) -> None:
+    onion = "http://" + "b3" * 28 + ".onion"
+    live = start_server(tmp_path, {"MAILSLOT_SOURCE_ONION": onion})
+    try:
+        page = httpx.get(f"{live.source_url}/submit?lang=ko", timeout=30)
+        assert page.headers["onion-location"] == onion + "/submit?lang=ko"
+        assert "onion-location" not in httpx.get(f"{live.staff_url}/login", timeout=30).headers
+    finally:
+        stop_server(live)

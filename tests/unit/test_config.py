@@ -165,3 +165,11 @@ def test_config_is_frozen_and_copied_with_overrides() -> None:
     changed = config.with_overrides(max_file_size=1)
     assert changed.max_file_size == 1
     assert config.max_file_size != 1
+
+
+def test_source_onion_is_checked() -> None:
+    onion = "http://" + "a2" * 28 + ".onion"
+    assert load_config({"MAILSLOT_SOURCE_ONION": onion + "/"}).source_onion == onion
+    for bad in ("http://example.com", "http://short.onion", onion + "/path", "javascript:x"):
+        with pytest.raises(ConfigError):
+            load_config({"MAILSLOT_SOURCE_ONION": bad})

@@ -54,7 +54,10 @@ class SecurityHeaders:
                     headers["Cache-Control"] = "no-store"
                     headers["Pragma"] = "no-cache"
                 if self.onion_location and not api:
-                    headers["Onion-Location"] = self.onion_location + path
+                    query = scope.get("query_string", b"").decode("latin-1")
+                    headers["Onion-Location"] = (
+                        self.onion_location + path + ("?" + query if query else "")
+                    )
                 if "server" in headers:
                     del headers["server"]
             await send(message)
