@@ -63,6 +63,9 @@ class Config:
     # The source interface's onion address (http://<56 letters>.onion); when set, clearnet
     # pages carry Onion-Location so Tor Browser offers the onion service.
     source_onion: str = ""
+    # Where `mailslot tor-config` put the onion services' directories (tor writes each
+    # service's address into <tor_dir>/<service>/hostname).
+    tor_dir: Path | None = None
     max_file_size: int = 2 * GiB
     max_submission_size: int = 8 * GiB
     max_message_chars: int = 100_000
@@ -175,6 +178,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "MAILSLOT_DATABASE_URL": ("database_url", lambda v, n: v),
     "MAILSLOT_STAFF_URL": ("staff_url", lambda v, n: v),
     "MAILSLOT_SOURCE_ONION": ("source_onion", _parse_onion),
+    "MAILSLOT_TOR_DIR": ("tor_dir", lambda v, n: Path(v)),
     "MAILSLOT_MAX_FILE_SIZE": ("max_file_size", parse_size),
     "MAILSLOT_MAX_SUBMISSION_SIZE": ("max_submission_size", parse_size),
     "MAILSLOT_KDF_CONCURRENCY": ("kdf_concurrency", _parse_int),

@@ -22,6 +22,7 @@ from mailslot.db.migrate import upgrade
 from mailslot.errors import TooManyRequests
 from mailslot.instance.services import ensure_instance
 from mailslot.storage import BlobStore, FilesystemBlobStore
+from mailslot.tor import SOURCE, OnionAddresses
 
 T = TypeVar("T")
 
@@ -33,6 +34,7 @@ class Runtime:
     session_factory: sessionmaker[Session]
     blobs: BlobStore
     clock: Callable[[], float] = time.time
+    onions: OnionAddresses = field(default_factory=lambda: OnionAddresses(None))
     kdf_slots: threading.BoundedSemaphore = field(
         default_factory=lambda: threading.BoundedSemaphore(4)
     )
@@ -74,6 +76,13 @@ class Runtime:
             with self.kdf_lock:
                 self.kdf_pending -= 1
 
+    def source_onion_url(self) -> str:
+        """The source interface's onion URL: configured, or as tor created it; else ""."""
+        if self.config.source_onion:
+            return self.config.source_onion
+        address = self.onions.address(SOURCE)
+        return f"http://{address}" if address else ""
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -92,6 +101,7 @@ def open_runtime(config: Config, *, migrate: bool = True) -> Runtime:
         session_factory=factory,
         blobs=FilesystemBlobStore(config.blob_dir),
         kdf_slots=threading.BoundedSemaphore(config.kdf_concurrency),
+        onions=OnionAddresses(config.tor_dir),
     )
     runtime.blobs.cleanup_incomplete()
     with runtime.db() as db:

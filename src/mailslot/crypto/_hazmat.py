@@ -126,3 +126,12 @@ def check_public_key(public_bytes: bytes) -> None:
         x25519.X25519PublicKey.from_public_bytes(public_bytes[MLKEM768_PUBLIC_SIZE:])
     except ValueError:
         raise DecryptionError() from None
+
+
+def x25519_key_pair() -> tuple[bytes, bytes]:
+    """A fresh X25519 key pair as raw (private, public) bytes (Tor client authorisation)."""
+    private = x25519.X25519PrivateKey.generate()
+    return (
+        private.private_bytes_raw(),
+        private.public_key().public_bytes_raw(),
+    )

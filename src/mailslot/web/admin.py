@@ -15,6 +15,7 @@ from mailslot.channels import services as channels
 from mailslot.instance import services as instance_services
 from mailslot.recipients import services as recipients
 from mailslot.recipients.models import Role
+from mailslot.tor import STAFF as STAFF_SERVICE
 from mailslot.web.staff import Staff, StaffViews
 
 
@@ -144,6 +145,12 @@ class AdminViews:
 
         context = await self.web.run(work)
         context["saved"] = "saved" in request.query_params
+        runtime = self.web.runtime
+        context["onions"] = {
+            "source": runtime.source_onion_url(),
+            "staff": runtime.onions.address(STAFF_SERVICE),
+            "configured": runtime.config.tor_dir is not None,
+        }
         return await self.staff_views.page(request, "admin/overview.html", context)
 
     # Invitations.

@@ -79,7 +79,7 @@ def create_source_app(runtime: Runtime, templates: Templates | None = None) -> S
     routes: list[BaseRoute] = [*SourceViews(web).routes(), _static()]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders, onion_location=runtime.config.source_onion)],
+        middleware=[Middleware(SecurityHeaders, onion_location=runtime.source_onion_url)],
         exception_handlers=_handlers(web, "source/error.html"),  # type: ignore[arg-type]
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -23,7 +24,7 @@ SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 class SecurityHeaders:
     """Pure ASGI middleware (streaming-safe) that sets the same strict headers everywhere."""
 
-    def __init__(self, app: ASGIApp, *, onion_location: str = "") -> None:
+    def __init__(self, app: ASGIApp, *, onion_location: Callable[[], str] | None = None) -> None:
         self.app = app
         self.onion_location = onion_location
 
@@ -53,11 +54,10 @@ class SecurityHeaders:
                 else:
                     headers["Cache-Control"] = "no-store"
                     headers["Pragma"] = "no-cache"
-                if self.onion_location and not api:
+                onion = self.onion_location() if self.onion_location and not api else ""
+                if onion:
                     query = scope.get("query_string", b"").decode("latin-1")
-                    headers["Onion-Location"] = (
-                        self.onion_location + path + ("?" + query if query else "")
-                    )
+                    headers["Onion-Location"] = onion + path + ("?" + query if query else "")
                 if "server" in headers:
                     del headers["server"]
             await send(message)
