@@ -1,0 +1,331 @@
+"""Upload and download throughput and server memory for large files, against the machine's
+raw AES-256-GCM throughput and raw disk write+fsync throughput, all measured in one run.
+
+    .venv/bin/python bench/throughput.py [--sizes 64MiB,512MiB,2GiB] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from _common import (
+    MB,
+    FilePart,
+    GiB,
+    MiB,
+    RssSampler,
+    Server,
+    check_free_space,
+    clean_up_on_sigterm,
+    cpu_seconds,
+    idle_rss_kib,
+    machine,
+    markdown_table,
+    new_source,
+    post_submission,
+    running_server,
+    submit_csrf,
+    verdict,
+    write_results,
+)
+
+# The physical limit is the primitive itself, measured without Mailslot's format around it.
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: TID251 - benchmark of the raw primitive
+
+from mailslot.config import parse_size
+from mailslot.crypto.stream import CHUNK_PLAINTEXT_SIZE, HEADER_SIZE
+
+TARGET_MB_S = 200.0
+TARGET_RATIO = 0.5
+TARGET_RSS_MIB = 64.0
+
+
+# Physical limits.
+
+
+def aead_throughput(seconds: float, *, decrypt: bool) -> float:
+    """Bytes/s of single-threaded AES-256-GCM over one item chunk at a time, as the item
+    stream does it (64 KiB plaintext, 12-byte counter nonce, the header as associated data)."""
+    aead = AESGCM(AESGCM.generate_key(bit_length=256))
+    plaintext = os.urandom(CHUNK_PLAINTEXT_SIZE)
+    aad = os.urandom(HEADER_SIZE)
+    nonces = [i.to_bytes(12, "big") for i in range(64)]
+    sealed = [aead.encrypt(n, plaintext, aad) for n in nonces]
+    done = 0
+    start = time.perf_counter()
+    while True:
+        if decrypt:
+            for n, c in zip(nonces, sealed, strict=True):
+                aead.decrypt(n, c, aad)
+        else:
+            for n in nonces:
+                aead.encrypt(n, plaintext, aad)
+        done += len(nonces) * CHUNK_PLAINTEXT_SIZE
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return done / elapsed
+
+
+def disk_throughput(directory: Path, size: int) -> float:
+    """Bytes/s writing ``size`` bytes in 1 MiB blocks, fsync included, in ``directory``."""
+    block = os.urandom(MiB)
+    fd, name = tempfile.mkstemp(prefix="disk-", dir=directory)
+    try:
+        start = time.perf_counter()
+        for _ in range(size // MiB):
+            view = memoryview(block)
+            while view:
+                view = view[os.write(fd, view) :]
+        os.fsync(fd)
+        elapsed = time.perf_counter() - start
+    finally:
+        os.close(fd)
+        os.unlink(name)
+    return size / elapsed
+
+
+# One file through the real server.
+
+
+def upload(server: Server, part: FilePart) -> dict[str, Any]:
+    with httpx.Client(base_url=server.source_url, timeout=600) as client:
+        new_source(client)
+        csrf = submit_csrf(client)
+        idle = idle_rss_kib(server.pid)
+        cpu0, client0 = cpu_seconds(server.pid), time.process_time()
+        with RssSampler(server.pid) as rss:
+            start = time.perf_counter()
+            post_submission(client, csrf, "A large file follows.", [part])
+            elapsed = time.perf_counter() - start
+    return {
+        "seconds": elapsed,
+        "mb_s": part.size / elapsed / MB,
+        "idle_rss_mib": idle / 1024,
+        "peak_rss_mib": rss.peak_kib / 1024,
+        "rss_growth_mib": (rss.peak_kib - idle) / 1024,
+        "server_cpu_s": cpu_seconds(server.pid) - cpu0,
+        "client_cpu_s": time.process_time() - client0,
+        "rss_samples": rss.samples,
+    }
+
+
+def find_file(api: httpx.Client, filename: str) -> tuple[str, str, int]:
+    """(case id, item id, size) of the file called ``filename``."""
+    for case in api.get("/cases", params={"limit": 200}).raise_for_status().json()["cases"]:
+        detail = api.get(f"/cases/{case['id']}").raise_for_status().json()
+        for item in detail["items"]:
+            if item["kind"] == "file" and item["filename"] == filename:
+                return str(case["id"]), str(item["id"]), int(item["size"])
+    raise RuntimeError(f"no file called {filename}")
+
+
+def download(server: Server, api: httpx.Client, part: FilePart, verify: bool) -> dict[str, Any]:
+    case_id, item_id, size = find_file(api, part.filename)
+    if size != part.size:
+        raise RuntimeError(f"stored size {size} != sent size {part.size}")
+    pattern = part.block * 2
+    period = len(part.block)
+    received = 0
+    idle = idle_rss_kib(server.pid)
+    cpu0, client0 = cpu_seconds(server.pid), time.process_time()
+    try:
+        with RssSampler(server.pid) as rss:
+            start = time.perf_counter()
+            url = f"/cases/{case_id}/items/{item_id}/content"
+            with api.stream("GET", url) as response:
+                response.raise_for_status()
+                for chunk in response.iter_raw(MiB):
+                    if verify:
+                        # Compare bytes with bytes (memcmp); memoryview compares per item.
+                        done = 0
+                        while done < len(chunk):
+                            pos = received % period
+                            n = min(len(chunk) - done, period)
+                            if chunk[done : done + n] != pattern[pos : pos + n]:
+                                raise RuntimeError(f"content differs near byte {received}")
+                            done += n
+                            received += n
+                    else:
+                        received += len(chunk)
+            elapsed = time.perf_counter() - start
+        if received != part.size:
+            raise RuntimeError(f"downloaded {received} bytes, expected {part.size}")
+        return {
+            "seconds": elapsed,
+            "mb_s": received / elapsed / MB,
+            "idle_rss_mib": idle / 1024,
+            "peak_rss_mib": rss.peak_kib / 1024,
+            "rss_growth_mib": (rss.peak_kib - idle) / 1024,
+            "server_cpu_s": cpu_seconds(server.pid) - cpu0,
+            "client_cpu_s": time.process_time() - client0,
+            "rss_samples": rss.samples,
+        }
+    finally:
+        # Keep the disk from filling: the case and its blobs go at once.
+        api.delete(f"/cases/{case_id}").raise_for_status()
+
+
+def size_label(size: int) -> str:
+    return f"{size // GiB} GiB" if size % GiB == 0 else f"{size / MiB:g} MiB"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="64MiB,512MiB,2GiB", help="comma-separated sizes")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per size (best is kept)")
+    parser.add_argument("--disk-runs", type=int, default=3, help="disk tests per size (best)")
+    parser.add_argument("--aead-seconds", type=float, default=2.0)
+    parser.add_argument(
+        "--rate-limits", action="store_true", help="keep the server's default rate limits"
+    )
+    parser.add_argument("--data-parent", type=Path, default=None, help="where data dirs go")
+    parser.add_argument("--no-verify", action="store_true", help="skip the content check")
+    args = parser.parse_args(argv)
+    clean_up_on_sigterm()
+    sizes = [parse_size(s, "--sizes") for s in args.sizes.split(",") if s.strip()]
+    parent = Path(args.data_parent or tempfile.gettempdir()).resolve()
+    # One blob at a time (deleted after its download) or one disk test file, plus room.
+    check_free_space(parent, max(sizes) * 11 // 10 + GiB)
+    info = machine(parent)
+    print(f"# Throughput ({info['date']}, {info['nproc']} CPUs, {info['cpu']})", flush=True)
+
+    aead_seal = [aead_throughput(args.aead_seconds, decrypt=False) for _ in range(3)]
+    aead_open = [aead_throughput(args.aead_seconds, decrypt=True) for _ in range(3)]
+    limits: dict[str, Any] = {
+        "aead_seal_mb_s": max(aead_seal) / MB,
+        "aead_open_mb_s": max(aead_open) / MB,
+        "aead_seal_runs_mb_s": [x / MB for x in aead_seal],
+        "aead_open_runs_mb_s": [x / MB for x in aead_open],
+    }
+    print(
+        f"AES-256-GCM seal {limits['aead_seal_mb_s']:.0f} MB/s, open "
+        f"{limits['aead_open_mb_s']:.0f} MB/s (best of 3)",
+        flush=True,
+    )
+
+    results: list[dict[str, Any]] = []
+    block = os.urandom(MiB)
+    with running_server(parent, rate_limits=args.rate_limits) as server:
+        recipient = server.add_recipient()
+        start_idle = idle_rss_kib(server.pid)
+        with httpx.Client(
+            base_url=f"{server.staff_url}/api/v1",
+            headers={"Authorization": f"Bearer {server.api_token(recipient)}"},
+            timeout=600,
+        ) as api:
+            # Warm up every code path once so the first measured run is not paying for it.
+            warm = FilePart("warm-up.bin", MiB, block)
+            upload(server, warm)
+            download(server, api, warm, verify=False)
+            for size in sizes:
+                # The disk writes as many bytes as the upload stores, just before it.
+                disk = [disk_throughput(parent, size) / MB for _ in range(args.disk_runs)]
+                upload_limit = min(limits["aead_seal_mb_s"], max(disk))
+                print(
+                    f"{size_label(size)}: disk write+fsync {max(disk):.0f} MB/s "
+                    f"(best of {args.disk_runs})",
+                    flush=True,
+                )
+                runs = []
+                for rep in range(args.repeat):
+                    part = FilePart(f"bench-{size}-{rep}.bin", size, block)
+                    up = upload(server, part)
+                    down = download(server, api, part, verify=not args.no_verify)
+                    runs.append({"upload": up, "download": down})
+                    print(
+                        f"{size_label(size)} run {rep + 1}: upload {up['mb_s']:.0f} MB/s "
+                        f"(+{up['rss_growth_mib']:.1f} MiB, server CPU {up['server_cpu_s']:.1f} s "
+                        f"in {up['seconds']:.1f} s), download {down['mb_s']:.0f} MB/s "
+                        f"(+{down['rss_growth_mib']:.1f} MiB)",
+                        flush=True,
+                    )
+                best_up = max(runs, key=lambda r: r["upload"]["mb_s"])["upload"]
+                best_down = max(runs, key=lambda r: r["download"]["mb_s"])["download"]
+                up_growth = max(r["upload"]["rss_growth_mib"] for r in runs)
+                down_growth = max(r["download"]["rss_growth_mib"] for r in runs)
+                up_ratio = best_up["mb_s"] / upload_limit
+                results.append(
+                    {
+                        "size": size,
+                        "label": size_label(size),
+                        "runs": runs,
+                        "disk_write_fsync_mb_s": max(disk),
+                        "disk_runs_mb_s": disk,
+                        "upload_limit_mb_s": upload_limit,
+                        "upload_mb_s": best_up["mb_s"],
+                        "upload_median_mb_s": statistics.median(r["upload"]["mb_s"] for r in runs),
+                        "upload_ratio": up_ratio,
+                        "upload_server_cpu_per_s": best_up["server_cpu_s"] / best_up["seconds"],
+                        "upload_rss_growth_mib": up_growth,
+                        "download_mb_s": best_down["mb_s"],
+                        "download_median_mb_s": statistics.median(
+                            r["download"]["mb_s"] for r in runs
+                        ),
+                        "download_ratio": best_down["mb_s"] / limits["aead_open_mb_s"],
+                        "download_server_cpu_per_s": best_down["server_cpu_s"]
+                        / best_down["seconds"],
+                        "download_rss_growth_mib": down_growth,
+                        "upload_pass": best_up["mb_s"] >= TARGET_MB_S and up_ratio >= TARGET_RATIO,
+                        "rss_pass": max(up_growth, down_growth) <= TARGET_RSS_MIB,
+                    }
+                )
+        end_idle = idle_rss_kib(server.pid)
+
+    rows = [
+        [
+            r["label"],
+            f"{r['upload_mb_s']:.0f}",
+            f"{r['upload_ratio']:.0%}",
+            f"{r['upload_rss_growth_mib']:.1f}",
+            f"{r['download_mb_s']:.0f}",
+            f"{r['download_ratio']:.0%}",
+            f"{r['download_rss_growth_mib']:.1f}",
+            verdict(r["upload_pass"]),
+            verdict(r["rss_pass"]),
+        ]
+        for r in results
+    ]
+    print()
+    print(
+        markdown_table(
+            [
+                "File",
+                "Upload MB/s",
+                "of min(AEAD, disk)",
+                "Upload RSS +MiB",
+                "Download MB/s",
+                "of AEAD open",
+                "Download RSS +MiB",
+                "Upload target",
+                "Memory target",
+            ],
+            rows,
+        )
+    )
+    data = {
+        "machine": info,
+        "rate_limits": args.rate_limits,
+        "limits": limits,
+        "repeat": args.repeat,
+        "server_idle_rss_mib": {"after_start": start_idle / 1024, "at_end": end_idle / 1024},
+        "sizes": results,
+        "targets": {
+            "upload_mb_s": TARGET_MB_S,
+            "upload_ratio": TARGET_RATIO,
+            "rss_growth_mib": TARGET_RSS_MIB,
+        },
+    }
+    print(f"\nwrote {write_results('throughput', data)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
