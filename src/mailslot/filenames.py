@@ -25,15 +25,18 @@ _DEVICE_NAMES: Final = frozenset(
 
 
 def _clean(raw: str) -> str:
-    name = unicodedata.normalize("NFC", raw).replace("\\", "/").rsplit("/", 1)[-1]
-    return "".join(
-        ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp")
-    ).strip(" .")
+    # Drop first, then normalise: dropping a character between a letter and its combining
+    # mark would otherwise leave text that is no longer in NFC.
+    kept = "".join(
+        ch for ch in raw if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp")
+    )
+    name = unicodedata.normalize("NFC", kept).replace("\\", "/").rsplit("/", 1)[-1]
+    return name.strip(" .")
 
 
 def safe_filename(raw: str) -> str:
     """Keep what a person would recognise, drop what could act as a path or a control."""
-    return _clean(raw)[:MAX_FILENAME_CHARS] or "file"
+    return _clean(raw)[:MAX_FILENAME_CHARS].rstrip(" .") or "file"
 
 
 def _cap_bytes(text: str, limit: int) -> str:
@@ -47,6 +50,7 @@ def output_filename(raw: str, *, fallback: str = "file") -> str:
     """A single path component that is safe to create on Linux, macOS and Windows file
     systems: no separators, no control or direction characters, no leading dot, bounded."""
     name = "".join(ch for ch in _clean(raw) if unicodedata.category(ch) not in _DROPPED_CATEGORIES)
+    name = unicodedata.normalize("NFC", name)
     name = "".join("_" if ch in _FOREIGN_RESERVED else ch for ch in name)
     name = " ".join(name.split()).strip(" .")
     if not name:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailslot.config import Config
 from mailslot.db.base import make_engine, unit_of_work
-from mailslot.db.migrate import upgrade
+from mailslot.db.migrate import upgrade_if_needed
 from mailslot.errors import TooManyRequests
 from mailslot.instance.services import ensure_instance
 from mailslot.storage import BlobStore, FilesystemBlobStore
@@ -93,7 +93,7 @@ def open_runtime(config: Config, *, migrate: bool = True) -> Runtime:
     config.data_dir.chmod(0o700)
     engine = make_engine(config.resolved_database_url)
     if migrate:
-        upgrade(engine)
+        upgrade_if_needed(engine)
     factory = sessionmaker(engine, expire_on_commit=False)
     runtime = Runtime(
         config=config,

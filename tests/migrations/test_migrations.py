@@ -12,7 +12,15 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
 from mailslot.db.base import make_engine
-from mailslot.db.migrate import current, downgrade, head, upgrade
+from mailslot.db.migrate import (
+    HEAD,
+    current,
+    downgrade,
+    head,
+    stored_revision,
+    upgrade,
+    upgrade_if_needed,
+)
 from mailslot.db.models import Base
 
 POSTGRESQL_URL = os.environ.get("MAILSLOT_TEST_POSTGRESQL_URL", "")
@@ -85,3 +93,11 @@ def test_0002_keeps_users_and_marks_their_keys_online(engine: Engine) -> None:
     with engine.connect() as connection:
         assert connection.execute(text("SELECT username FROM users")).scalar() == "ana"
         assert "key_offline" not in {c["name"] for c in inspect(connection).get_columns("users")}
+
+
+def test_the_head_constant_is_alembics_head(engine: Engine) -> None:
+    assert head(engine) == HEAD
+    assert stored_revision(engine) is None
+    assert upgrade_if_needed(engine) is True
+    assert stored_revision(engine) == HEAD
+    assert upgrade_if_needed(engine) is False

@@ -16,7 +16,7 @@ from mailslot.crypto import TEST_KDF
 from mailslot.db.models import Base
 from mailslot.errors import TooManyRequests
 from mailslot.limits import services as limits
-from mailslot.limits.models import LoginThrottle
+from mailslot.limits.models import LoginThrottle, RateBucket
 from mailslot.runtime import Runtime, open_runtime
 
 POSTGRESQL_URL = os.environ.get("MAILSLOT_TEST_POSTGRESQL_URL", "")
@@ -42,16 +42,22 @@ def rt(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtime]:
     runtime.close()
 
 
-def test_bucket_allows_its_capacity_then_refills(rt: Runtime) -> None:
+def test_bucket_allows_its_capacity_then_refills_each_minute(rt: Runtime) -> None:
     for _ in range(3):
         rt.transact(lambda db: limits.take(db, "t", per_minute=3, now=1000.0))
     with pytest.raises(TooManyRequests) as refused:
         rt.transact(lambda db: limits.take(db, "t", per_minute=3, now=1000.0))
-    assert refused.value.retry_after == 21  # one token every 20 s
-    # 20 seconds later one token is back, and only one.
-    rt.transact(lambda db: limits.take(db, "t", per_minute=3, now=1020.0))
+    assert refused.value.retry_after == 21  # the next minute starts at 1020
     with pytest.raises(TooManyRequests):
+        rt.transact(lambda db: limits.take(db, "t", per_minute=3, now=1019.5))
+    for _ in range(3):
         rt.transact(lambda db: limits.take(db, "t", per_minute=3, now=1020.0))
+    with pytest.raises(TooManyRequests):
+        rt.transact(lambda db: limits.take(db, "t", per_minute=3, now=1079.0))
+    # Only the minute is kept.
+    stored = rt.transact(lambda db: db.get(RateBucket, "t"))
+    assert stored is not None
+    assert stored.updated_at == 1020.0
     # Zero turns the limit off.
     for _ in range(10):
         rt.transact(lambda db: limits.take(db, "off", per_minute=0, now=1000.0))
@@ -63,7 +69,7 @@ def test_racing_threads_never_overspend_a_bucket(rt: Runtime) -> None:
 
     def attempt() -> None:
         try:
-            rt.transact(lambda db: limits.take(db, "race", per_minute=10, now=5000.0))
+            rt.transact(lambda db: limits.take(db, "race", per_minute=10, now=5010.0))
             ok = True
         except TooManyRequests:
             ok = False

@@ -28,7 +28,7 @@ from mailslot.cases.models import (
 )
 from mailslot.channels.models import Channel, ChannelMember
 from mailslot.crypto.stream import CHUNK_PLAINTEXT_SIZE
-from mailslot.db.base import coarse, new_id
+from mailslot.db.base import coarse, new_id, shred_on_commit
 from mailslot.errors import InvalidInput, TooLarge
 from mailslot.recipients.models import Role, User
 from mailslot.sources.codenames import generate_pseudonym
@@ -381,6 +381,7 @@ def item_for_download(db: Session, case: Case, key: crypto.KeyPair, item_id: str
 def delete_case(db: Session, case: Case) -> list[str]:
     """Destroy the key wraps first (crypto-shredding), then the rows. Returns the blob ids,
     which the caller deletes once the transaction has committed."""
+    shred_on_commit(db)
     blob_ids = list(db.scalars(select(Item.blob_id).where(Item.case_id == case.id)))
     item_ids = select(Item.id).where(Item.case_id == case.id)
     db.execute(delete(ItemKeyWrap).where(ItemKeyWrap.item_id.in_(item_ids)))
@@ -452,6 +453,7 @@ def source_view(
 
 def forget_reply(db: Session, case: Case, item_id: str) -> None:
     """The source deletes a reply: its key wrap goes, so the codename no longer opens it."""
+    shred_on_commit(db)
     item = db.get(Item, item_id) if len(item_id) == 32 else None
     if item is None or item.case_id != case.id or item.kind != ItemKind.REPLY:
         raise ItemNotFound()

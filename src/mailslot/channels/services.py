@@ -10,13 +10,15 @@ from sqlalchemy.orm import Session
 from mailslot.channels.models import Channel, ChannelMember
 from mailslot.errors import Conflict, InvalidInput, NotFound
 from mailslot.recipients.models import Role, User
+from mailslot.text import plain_text
 
 MAX_NAME = 100
 MAX_DESCRIPTION = 2000
 
 
 def _clean(name: str, description: str) -> tuple[str, str]:
-    name = " ".join(name.split())
+    name = " ".join(plain_text(name).split())
+    description = plain_text(description, multiline=True)
     if not name:
         raise InvalidInput("A channel needs a name.")
     if len(name) > MAX_NAME:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import sys
 from pathlib import Path
@@ -76,10 +75,9 @@ def serve(ctx: click.Context, source_addr: str | None, staff_addr: str | None) -
     except errors.ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     config = _config(**overrides)
-    logging.basicConfig(
-        level=config.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from mailslot import logs
+
+    logs.configure(config.log_level)
     runtime = open_runtime(config)
     with runtime.db() as db:
         token = ensure_setup_link(db, runtime.now(), config.setup_token_lifetime)

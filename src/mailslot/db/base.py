@@ -6,11 +6,11 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import BigInteger, Engine, MetaData, String, create_engine, event
+from sqlalchemy import BigInteger, Connection, Engine, MetaData, String, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import QueuePool
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -57,7 +57,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         "PRAGMA foreign_keys=ON",
         "PRAGMA secure_delete=ON",
         "PRAGMA journal_mode=WAL",
-        "PRAGMA synchronous=NORMAL",
+        # FULL: every commit reaches the disk before the request is answered (with NORMAL,
+        # WAL mode could lose the last commits in a power cut while their blobs survive).
+        "PRAGMA synchronous=FULL",
         "PRAGMA busy_timeout=10000",
     ):
         cursor.execute(pragma)
@@ -66,14 +68,47 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        # A small pool of long-lived connections: opening one per transaction costs the
+        # pragmas each time, and closing the last one checkpoints and deletes the WAL.
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
-            poolclass=NullPool if ":memory:" not in url else None,
+            poolclass=QueuePool,
+            pool_size=8,
+            max_overflow=8,
+            pool_timeout=60,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+SHRED: Final = "mailslot.shred"
+
+
+def shred_on_commit(db: Session) -> None:
+    """Mark this unit of work as destroying secrets (key wraps, lookup tags): once it commits,
+    old copies of the changed pages must not survive anywhere in the database files.
+
+    ``secure_delete`` zeroes freed pages in the SQLite file, but in WAL mode the previous
+    versions of each changed page stay in the ``-wal`` file until a checkpoint copies the
+    new ones back and the log is truncated. PostgreSQL needs nothing here (its old row
+    versions are the operator's concern: see docs/threat-model.md).
+    """
+    db.info[SHRED] = True
+
+
+def checkpoint(engine: Engine, attempts: int = 50) -> None:
+    """Fold the WAL into the database and truncate it to zero bytes (SQLite only)."""
+    if engine.dialect.name != "sqlite":
+        return
+    for _ in range(attempts):
+        with engine.connect() as connection:
+            busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+        if busy is not None and busy[0] == 0:
+            return
+        time.sleep(0.02)  # a reader still holds an older snapshot; it ends soon
+    raise RuntimeError("the SQLite write-ahead log could not be checkpointed")
 
 
 @contextmanager
@@ -83,6 +118,9 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
     try:
         yield session
         session.commit()
+        if session.info.pop(SHRED, False):
+            bind = session.get_bind()
+            checkpoint(bind.engine if isinstance(bind, Connection) else bind)
     except BaseException:
         session.rollback()
         raise

@@ -1,17 +1,26 @@
-"""Running Alembic migrations from code (``mailslot serve`` and ``mailslot db upgrade``)."""
+"""Running Alembic migrations from code (``mailslot serve`` and ``mailslot db upgrade``).
+
+Alembic is imported only when there is something to do: a serving process whose database is
+already at :data:`HEAD` never loads it (it would stay in memory for the life of the process).
+"""
 
 from __future__ import annotations
 
 from importlib import resources
+from typing import TYPE_CHECKING, Final
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect, text
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+
+# The newest revision; tests/migrations checks it against Alembic's own idea of the head.
+HEAD: Final = "0004"
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig  # noqa: PLC0415 - see module docstring
+
     config = AlembicConfig()
     config.set_main_option("script_location", str(resources.files("mailslot.db") / "migrations"))
     config.attributes["engine"] = engine
@@ -19,17 +28,42 @@ def alembic_config(engine: Engine) -> AlembicConfig:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    from alembic import command  # noqa: PLC0415 - see module docstring
+
     command.upgrade(alembic_config(engine), revision)
 
 
+def upgrade_if_needed(engine: Engine) -> bool:
+    """Migrate to the head unless the database is there already; True if it migrated."""
+    if stored_revision(engine) == HEAD:
+        return False
+    upgrade(engine)
+    return True
+
+
+def stored_revision(engine: Engine) -> str | None:
+    """The revision recorded in the database, read with plain SQL (no Alembic import)."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    return str(rows[0][0]) if len(rows) == 1 else None
+
+
 def downgrade(engine: Engine, revision: str) -> None:
+    from alembic import command  # noqa: PLC0415 - see module docstring
+
     command.downgrade(alembic_config(engine), revision)
 
 
 def current(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext  # noqa: PLC0415
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def head(engine: Engine) -> str | None:
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
+
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()

@@ -5,7 +5,7 @@ from mailslot.channels.models import Channel, ChannelMember
 from mailslot.db.base import Base
 from mailslot.instance.models import Instance
 from mailslot.limits.models import LoginThrottle, RateBucket
-from mailslot.recipients.models import Enrollment, User
+from mailslot.recipients.models import Enrollment, User, WebauthnCredential
 from mailslot.sessions.models import Session
 from mailslot.sources.models import Source
 
@@ -26,4 +26,5 @@ __all__ = [
     "Session",
     "Source",
     "User",
+    "WebauthnCredential",
 ]

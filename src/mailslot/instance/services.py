@@ -9,6 +9,7 @@ from mailslot.channels.models import Channel
 from mailslot.crypto import KdfParams, new_salt
 from mailslot.errors import InvalidInput
 from mailslot.instance.models import Instance
+from mailslot.text import plain_text
 
 DEFAULT_NAME = "Mailslot"
 DEFAULT_CHANNEL = "default"
@@ -45,7 +46,8 @@ def get_instance(db: Session) -> Instance:
 def update_settings(
     db: Session, *, name: str, guidance: str, show_source_submissions: bool
 ) -> Instance:
-    name = name.strip()
+    name = " ".join(plain_text(name).split())
+    guidance = plain_text(guidance, multiline=True)
     if not name:
         raise InvalidInput("The instance name cannot be empty.")
     if len(name) > MAX_NAME:

@@ -28,23 +28,30 @@ LONGEST_LOCK = 3600
 
 
 def take(db: Session, name: str, *, per_minute: int, now: float) -> None:
-    """Spend one token from bucket ``name`` (capacity ``per_minute``, refilled evenly), or
-    raise :class:`TooManyRequests` saying when the next token arrives. 0 means no limit."""
+    """Spend one token from bucket ``name``, or raise :class:`TooManyRequests` saying when the
+    next tokens arrive. The bucket holds ``per_minute`` tokens and refills completely at each
+    new minute; 0 means no limit.
+
+    Only the minute is stored (not the time of the latest request), so the bucket does not
+    date the newest submission more finely than that.
+    """
     if per_minute <= 0:
         return
-    _insert_missing(db, RateBucket, {"name": name, "tokens": float(per_minute), "updated_at": now})
+    minute = float(int(now // 60) * 60)
+    _insert_missing(
+        db, RateBucket, {"name": name, "tokens": float(per_minute), "updated_at": minute}
+    )
     bucket = db.scalars(select(RateBucket).where(RateBucket.name == name).with_for_update()).one()
-    refill = per_minute / 60.0
-    tokens = min(float(per_minute), bucket.tokens + max(0.0, now - bucket.updated_at) * refill)
+    tokens = float(per_minute) if minute > bucket.updated_at else bucket.tokens
     if tokens < 1.0:
-        bucket.tokens, bucket.updated_at = tokens, now
+        bucket.tokens, bucket.updated_at = tokens, minute
         db.flush()
         raise TooManyRequests(
             "Mailslot is very busy right now. Please wait a minute and try again; "
             "nothing was sent.",
-            retry_after=int((1.0 - tokens) / refill) + 1,
+            retry_after=int(minute + 60 - now) + 1,
         )
-    bucket.tokens, bucket.updated_at = tokens - 1.0, now
+    bucket.tokens, bucket.updated_at = tokens - 1.0, minute
     db.flush()
 
 

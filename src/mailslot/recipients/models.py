@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, Text, false
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailslot.db.base import Base, id_column, time_column
@@ -52,3 +52,20 @@ class Enrollment(Base):
     )
     expires_at: Mapped[int] = time_column()
     used_at: Mapped[int | None] = time_column(default=None)
+
+
+class WebauthnCredential(Base):
+    """A security key registered as a second factor (WebAuthn). Only what verification needs:
+    no attestation, no authenticator model (AAGUID), no transports."""
+
+    __tablename__ = "webauthn_credentials"
+
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary(1023), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    name: Mapped[str] = mapped_column(String(64))
+    # Both dates are coarse (to the hour): when someone logs in is not kept precisely.
+    created_at: Mapped[int] = time_column()
+    last_used_at: Mapped[int | None] = time_column(default=None)

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import pyotp
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
-from zxcvbn import zxcvbn
 
 from mailslot import crypto
 from mailslot.channels import services as channels
 from mailslot.channels.models import Channel
+from mailslot.db.base import shred_on_commit
 from mailslot.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from mailslot.recipients.models import Enrollment, Role, User
 from mailslot.sessions.services import end_user_sessions
@@ -62,6 +62,8 @@ def check_password(password: str, username: str) -> None:
         raise InvalidInput("This password is too easy to guess.")
     # zxcvbn estimates guesses from dictionaries, keyboard patterns, dates and repeats. Its
     # cost grows with length, so only a bounded prefix is scored (long inputs score high).
+    from zxcvbn import zxcvbn  # noqa: PLC0415 - its word lists take memory; load when needed
+
     strength = zxcvbn(password[:MAX_SCORED_CHARS], user_inputs=[username, "mailslot"])
     if int(strength["score"]) < MIN_PASSWORD_SCORE:
         raise InvalidInput(
@@ -199,26 +201,48 @@ def authenticate(
     db: Session, user: User | None, keys: crypto.PasswordKeys, totp_code: str, now: int
 ) -> Authenticated:
     """Check password and code, then unwrap the private key. One error for every failure."""
+    user = verify_password(user, keys)
+    _check_totp(db, user, totp_code, now)
+    return unlock(user, keys.kek)
+
+
+def verify_password(user: User | None, keys: crypto.PasswordKeys) -> User:
+    """The first factor alone: the account exists, is enabled, and the password is right.
+
+    Only for a login whose second factor is checked next (a security key, see
+    ``recipients.webauthn``); the error is the same as for a wrong code.
+    """
     if user is None or user.disabled:
         raise AuthenticationFailed("The username, password or code is wrong.")
     try:
         crypto.verify(user.password_verifier, keys.verifier)
     except crypto.DecryptionError:
         raise AuthenticationFailed("The username, password or code is wrong.") from None
-    _check_totp(db, user, totp_code, now)
+    return user
+
+
+def unlock(user: User, kek: bytes) -> Authenticated:
+    """Unwrap the private key with the password KEK, once both factors have been checked."""
+    if user.disabled:
+        raise AuthenticationFailed("The username, password or code is wrong.")
     if user.key_offline:
         return Authenticated(user=user, private_seed=None)
     if user.private_key_password_wrap is None:
         raise AuthenticationFailed("The username, password or code is wrong.")
-    seed = crypto.open_secret(
-        keys.kek, user.private_key_password_wrap, _private_context(user.id, b"password")
-    )
+    try:
+        seed = crypto.open_secret(
+            kek, user.private_key_password_wrap, _private_context(user.id, b"password")
+        )
+    except crypto.DecryptionError:
+        # Only reachable if the password changed between the two steps of a key login.
+        raise AuthenticationFailed("The username, password or code is wrong.") from None
     return Authenticated(user=user, private_seed=seed)
 
 
 def take_key_offline(db: Session, user: User) -> None:
     """Forget every wrap of the private key the server could use: from now on only the
     recipient's offline key file opens their cases. Their sessions end (they hold the key)."""
+    shred_on_commit(db)
     user.private_key_password_wrap = None
     user.private_key_recovery_wrap = None
     user.key_offline = True
@@ -243,6 +267,7 @@ def change_password(
     ``current`` and ``new_keys`` are derived by the caller under the KDF cap (see
     :func:`derive_for` and :func:`derive_new`). Every other session of the user ends.
     """
+    shred_on_commit(db)
     try:
         crypto.verify(user.password_verifier, current.verifier)
     except crypto.DecryptionError:
@@ -301,6 +326,7 @@ def recover_account(
     the used recovery key is replaced by a new one, which is returned (shown once). Every
     session of the account ends.
     """
+    shred_on_commit(db)
     user = find_user(db, username[:64])
     secret = parse_recovery_key(recovery_key)
     if user is None or user.disabled or user.private_key_recovery_wrap is None:
@@ -462,6 +488,8 @@ def complete_enrollment(
     )
     # The enrolment code counts as used: it cannot also be used to log in.
     account.user.totp_last_counter = counter
+    # The account has its own copy of the TOTP secret now; the spent link keeps none.
+    enrollment.totp_secret = ""
     for channel_id in channel_ids:
         channel = db.get(Channel, channel_id)
         if channel is not None:

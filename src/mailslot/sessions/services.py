@@ -24,6 +24,9 @@ SOURCE = "source"
 STAFF = "staff"
 API = "api"
 TOKEN_BYTES = 32
+# "Last seen" is written at most this often, so most requests cost no database write. Idle
+# timeouts are therefore exact to within this many seconds.
+TOUCH_INTERVAL = 60
 
 
 @dataclass
@@ -100,7 +103,8 @@ def load(
         db.delete(row)
         db.flush()
         return None
-    row.last_seen_at = now
+    if now - row.last_seen_at >= TOUCH_INTERVAL:
+        row.last_seen_at = now
     return SessionState(token=token, row=row, keys=keys, data=data)
 
 

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from mailslot import crypto
 from mailslot.cases.models import Case, Item, ItemKeyWrap, KeyHolder
+from mailslot.db.base import shred_on_commit
 from mailslot.errors import AuthenticationFailed, Conflict
 from mailslot.instance.models import Instance
 from mailslot.sources.models import Source
@@ -45,6 +46,7 @@ def forget_source(db: Session, source: Source) -> None:
     Every key wrap made to the source's key goes first; the case stays with the recipients,
     no longer linked to any source.
     """
+    shred_on_commit(db)
     case_ids = select(Case.id).where(Case.source_id == source.id)
     item_ids = select(Item.id).where(Item.case_id.in_(case_ids))
     db.execute(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import segno
 from sqlalchemy.orm import Session as DbSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,6 +20,8 @@ from mailslot.web.staff import Staff, StaffViews
 
 def qr_data_uri(text: str) -> str:
     """A QR code rendered on the server as an SVG data URI (no JavaScript, no third party)."""
+    import segno  # noqa: PLC0415 - only enrolment pages need it; keeps idle memory down
+
     return str(segno.make(text, error="m").svg_data_uri(scale=5, border=2))
 
 

@@ -93,8 +93,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut},
     404: {"model": ErrorOut},
 }
-TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {
     **ERRORS,
+    400: {"model": ErrorOut, "description": "The body could not be read (not UTF-8)."},
+    413: {"model": ErrorOut, "description": "The body is larger than 1 MiB."},
+}
+TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
+    **BODY_ERRORS,
     429: {"model": ErrorOut, "description": "Too many failed logins or too busy; see Retry-After."},
 }
 
@@ -236,14 +241,23 @@ def create_api(views: StaffViews) -> FastAPI:
 
     @api.get(
         "/cases/{case_id}/items/{item_id}/content",
-        responses={200: {"content": {"application/octet-stream": {}}}, **ERRORS},
+        responses={
+            200: {
+                "description": "The item's plaintext: a file in its (sanitised) type, a message "
+                "or reply as text/plain.",
+                "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+            },
+            **ERRORS,
+        },
         response_class=Response,
     )
     async def item_content(me: Current, case_id: str, item_id: str) -> Response:
         view = await views.open_download(me.user, me.seed, case_id, item_id)
         return views.download_response(view)
 
-    @api.post("/cases/{case_id}/replies", status_code=201, response_model=Created, responses=ERRORS)
+    @api.post(
+        "/cases/{case_id}/replies", status_code=201, response_model=Created, responses=BODY_ERRORS
+    )
     async def reply(me: Current, case_id: str, body: ReplyRequest) -> Created:
         return Created(id=await views.send_reply(me.user, case_id, body.text))
 

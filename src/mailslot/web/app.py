@@ -3,27 +3,90 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from importlib import resources
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mailslot import errors
 from mailslot.runtime import Runtime
 from mailslot.web.account import AccountViews
 from mailslot.web.admin import AdminViews
-from mailslot.web.api import create_api
 from mailslot.web.common import Templates, Web
 from mailslot.web.security import SecurityHeaders
 from mailslot.web.source import SourceViews
 from mailslot.web.staff import StaffViews
+from mailslot.web.webauthn import WebauthnViews
 
 log = logging.getLogger("mailslot.web")
+
+
+def _api(staff_views: StaffViews) -> ASGIApp:
+    from mailslot.web.api import create_api  # noqa: PLC0415 - FastAPI loads on first use
+
+    return create_api(staff_views)
+
+
+class LazyApp:
+    """An ASGI app built on its first request. The JSON API (FastAPI, pydantic) costs
+    some 15 MiB of memory, which an instance whose staff never use the API need not pay."""
+
+    def __init__(self, factory: Callable[[], ASGIApp]) -> None:
+        self.factory = factory
+        self.app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.app is None:
+            self.app = self.factory()
+        await self.app(scope, receive, send)
+
+
+# The API takes JSON only (a reply is at most 100,000 characters): FastAPI reads a body whole
+# before validating it, so anything larger is refused before it is read.
+API_MAX_BODY = 1024 * 1024
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, whether announced in
+    Content-Length or only found while streaming."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > self.limit:
+            await _too_large(send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise HTTPException(413)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+async def _too_large(send: Send) -> None:
+    response = JSONResponse({"detail": "This request is too large."}, status_code=413)
+    await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
+    await send({"type": "http.response.body", "body": response.body})
 
 
 def _static() -> Mount:
@@ -43,6 +106,14 @@ def _handlers(web: Web, template: str) -> dict[type[Exception] | int, object]:
             400: "The request could not be read. Please try again.",
             413: "This request is too large.",
         }.get(exc.status_code, "Something went wrong. Please try again.")
+        if request.url.path.startswith("/api/"):
+            # Anything under /api/ answers in JSON, even what the API's own router never saw
+            # (Starlette's Mount does not match a path whose parameter holds a line feed).
+            return JSONResponse(
+                {"detail": web.gettext(request, key)},
+                status_code=exc.status_code,
+                headers=exc.headers,
+            )
         request.scope.setdefault("mailslot.session", None)
         return web.page(
             request,
@@ -71,7 +142,16 @@ def _handlers(web: Web, template: str) -> dict[type[Exception] | int, object]:
         log.error("internal error: %s", type(exc).__name__)
         return PlainTextResponse("Internal error", status_code=500)
 
-    return {HTTPException: http_error, errors.ServiceError: service_error, 500: server_error}
+    async def disconnected(request: Request, exc: Exception) -> Response:
+        # The client went away mid-request: nobody reads this answer, and it is no error.
+        return Response(status_code=400)
+
+    return {
+        HTTPException: http_error,
+        errors.ServiceError: service_error,
+        ClientDisconnect: disconnected,
+        500: server_error,
+    }
 
 
 def create_source_app(runtime: Runtime, templates: Templates | None = None) -> Starlette:
@@ -91,7 +171,8 @@ def create_staff_app(runtime: Runtime, templates: Templates | None = None) -> St
         *staff_views.routes(),
         *AdminViews(staff_views).routes(),
         *AccountViews(staff_views).routes(),
-        Mount("/api/v1", app=create_api(staff_views)),
+        *WebauthnViews(staff_views).routes(),
+        Mount("/api/v1", app=BodyLimit(LazyApp(lambda: _api(staff_views)), API_MAX_BODY)),
         _static(),
     ]
     return Starlette(

@@ -26,6 +26,11 @@ from mailslot.web.security import SAFE_METHODS, cross_site
 T = TypeVar("T")
 
 
+def _no_nul(value: Any) -> Any:
+    """Every printed value: a NUL (from decrypted text, say) becomes U+FFFD, never raw."""
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+
+
 def human_size(size: int) -> str:
     value = float(size)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
@@ -56,6 +61,7 @@ class Templates:
                 extensions=["jinja2.ext.i18n"],
                 trim_blocks=True,
                 lstrip_blocks=True,
+                finalize=_no_nul,
             )
             env.install_gettext_translations(i18n.translations(locale), newstyle=True)  # type: ignore[attr-defined]
             env.filters["size"] = human_size

@@ -13,7 +13,15 @@ CSP: Final = (
     "font-src 'self'; connect-src 'none'; form-action 'self'; frame-ancestors 'none'; "
     "base-uri 'none'; object-src 'none'"
 )
-API_CSP: Final = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+# Only the two staff pages that use a security key (``web/webauthn.py``) send this, on the
+# response itself: the browser API needs script, which comes from our own static file and
+# nothing else (no inline script, no eval, no connections). The source app never sends it.
+STAFF_SCRIPT_CSP: Final = CSP.replace("script-src 'none'", "script-src 'self'")
+API_CSP: Final = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# Decrypted downloads: never rendered as a page of ours, never framed, nothing runs.
+DOWNLOAD_CSP: Final = (
+    "default-src 'none'; sandbox; frame-ancestors 'none'; form-action 'none'; base-uri 'none'"
+)
 PERMISSIONS: Final = (
     "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
     "microphone=(), payment=(), usb=(), interest-cohort=(), browsing-topics=()"
@@ -49,7 +57,7 @@ class SecurityHeaders:
                 headers["Cross-Origin-Resource-Policy"] = "same-origin"
                 headers["Cross-Origin-Embedder-Policy"] = "require-corp"
                 headers["Permissions-Policy"] = PERMISSIONS
-                if static:
+                if static and message["status"] == 200:
                     headers["Cache-Control"] = "public, max-age=3600"
                 else:
                     headers["Cache-Control"] = "no-store"

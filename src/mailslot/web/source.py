@@ -18,6 +18,7 @@ from mailslot.channels import services as channels
 from mailslot.channels.models import Channel
 from mailslot.instance.services import get_instance
 from mailslot.limits import services as limits
+from mailslot.sessions import services as session_services
 from mailslot.sessions.services import b64, unb64
 from mailslot.sources import services as sources
 from mailslot.sources.codenames import CODENAME_WORDS, generate_codename
@@ -201,16 +202,13 @@ class SourceViews:
                 items.insert(
                     0, cases.SealedItem(upload=text_upload, kind=ItemKind.MESSAGE, meta={})
                 )
-            source_id = await self._store(state, form.fields.get("channel"), items)
+            await self._store(state, form.fields.get("channel"), items)
         except errors.ServiceError as exc:
             await self._discard(uploads)
             return await self._error(request, "source/submit.html", exc, message=message)
         except BaseException:
             await self._discard(uploads)
             raise
-        state.data.pop("new_lookup", None)
-        state.data["source_id"] = source_id
-        await self.web.save_session(state)
         return self.web.redirect(request, "/submitted")
 
     async def _seal_text(self, message: str) -> cases.ItemUpload:
@@ -245,6 +243,10 @@ class SourceViews:
                 case = cases.open_case(db, channel, source.id, now)
             share = key_pair.public_key if instance.show_source_submissions else None
             cases.record_items(db, case, items, now=now, source_public_key=share)
+            # The session learns its source in the same commit that stores the items.
+            state.data.pop("new_lookup", None)
+            state.data["source_id"] = str(source_id)
+            session_services.save(db, state)
             return str(source_id)
 
         return await self.web.run(work)

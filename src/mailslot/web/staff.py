@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from mailslot import errors
+from mailslot import crypto, errors
 from mailslot.cases import services as cases
 from mailslot.cases.models import ItemKind
 from mailslot.channels.models import Channel
@@ -25,6 +25,7 @@ from mailslot.sources.models import Source
 from mailslot.web.archive import case_zip
 from mailslot.web.common import Web
 from mailslot.web.errors import retry_headers
+from mailslot.web.security import DOWNLOAD_CSP
 
 
 class Staff:
@@ -135,6 +136,13 @@ class StaffViews:
             )
         except errors.ServiceError as exc:
             return await self.error(request, "staff/login.html", exc)
+        return await self.logged_in(request, auth, failures)
+
+    async def logged_in(
+        self, request: Request, auth: recipients.Authenticated, failures: int
+    ) -> Response:
+        """Start the real session (a new cookie) after both factors; shared with the
+        security-key login (``web/webauthn.py``)."""
         await self.web.start_session(
             request,
             {
@@ -154,10 +162,7 @@ class StaffViews:
 
         Returns the account and how many failed attempts preceded this login unreported.
         """
-        config = self.config
-        await self.web.run(lambda db: limits.check_login(db, username, now))
-        user = await self.web.run(lambda db: recipients.find_user(db, username))
-        keys = await self.web.kdf(lambda: recipients.derive_for(user, password, config.kdf))
+        user, keys = await self.first_factor(username, password, now)
         try:
             auth = await self.web.run(
                 lambda db: recipients.authenticate(
@@ -165,13 +170,33 @@ class StaffViews:
                 )
             )
         except errors.AuthenticationFailed:
-            threshold = config.login_failures_before_lock
-            await self.web.run(
-                lambda db: limits.login_failed(db, username, now=now, threshold=threshold)
-            )
+            await self.login_failed(username, now)
             raise
-        failures = await self.web.run(lambda db: limits.login_succeeded(db, username))
-        return auth, failures
+        return auth, await self.login_succeeded(username)
+
+    # The steps of a login, shared with the security-key login (``web/webauthn.py``), which
+    # runs the first factor when the key is asked for and unwraps only after the key answers.
+
+    async def first_factor(
+        self, username: str, password: str, now: int
+    ) -> tuple[User | None, crypto.PasswordKeys]:
+        """Refuse a locked username, then Argon2id under the KDF cap (the same work whether
+        or not the username exists). The caller checks the result."""
+        kdf = self.config.kdf
+        await self.web.run(lambda db: limits.check_login(db, username, now))
+        user = await self.web.run(lambda db: recipients.find_user(db, username))
+        keys = await self.web.kdf(lambda: recipients.derive_for(user, password, kdf))
+        return user, keys
+
+    async def login_failed(self, username: str, now: int) -> None:
+        threshold = self.config.login_failures_before_lock
+        await self.web.run(
+            lambda db: limits.login_failed(db, username, now=now, threshold=threshold)
+        )
+
+    async def login_succeeded(self, username: str) -> int:
+        """Clear the throttle; return the failures to tell the account holder about."""
+        return await self.web.run(lambda db: limits.login_succeeded(db, username))
 
     async def logout(self, request: Request) -> Response:
         await self.web.session(request)
@@ -252,6 +277,8 @@ class StaffViews:
         text = cases.check_reply(text, self.config.max_message_chars)
         blobs = self.web.runtime.blobs
         now = self.web.runtime.now()
+        # Refuse someone without access before any encryption or disk write happens.
+        await self.web.run(lambda db: cases.case_for_user(db, user, case_id))
         upload = await anyio.to_thread.run_sync(lambda: cases.seal_text(blobs, text))
 
         def work(db: DbSession) -> str:
@@ -295,7 +322,7 @@ class StaffViews:
         headers = {
             "Content-Disposition": content_disposition(filename),
             "Content-Length": str(view.size),
-            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Content-Security-Policy": DOWNLOAD_CSP,
             "X-Content-Type-Options": "nosniff",
         }
         # A plain iterator: Starlette reads and decrypts each chunk in its threadpool.
@@ -337,7 +364,7 @@ class StaffViews:
             return await self.error(request, "staff/error.html", exc)
         headers = {
             "Content-Disposition": content_disposition(f"{pseudonym}.zip"),
-            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Content-Security-Policy": DOWNLOAD_CSP,
             "X-Content-Type-Options": "nosniff",
         }
         return StreamingResponse(

@@ -1,0 +1,258 @@
+"""Security keys (WebAuthn) as a second factor for staff accounts.
+
+A key replaces the TOTP code, never the password: the password still gives the key that
+unwraps the private key. Stored per key: its credential id, public key, signature counter,
+a name chosen by its owner, and coarse dates. No attestation and no authenticator model
+(AAGUID): nothing that says which device or vendor a person uses.
+
+Ceremonies (creation and login) use a random challenge that the caller keeps server-side
+(in the staff session, or a sealed pre-login session) and passes back to the ``verify``
+functions; the client's copy of the challenge is never trusted.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from webauthn import (
+    base64url_to_bytes,
+    generate_authentication_options,
+    generate_registration_options,
+    options_to_json,
+    verify_authentication_response,
+    verify_registration_response,
+)
+from webauthn.helpers.exceptions import WebAuthnException
+from webauthn.helpers.structs import (
+    AttestationConveyancePreference,
+    AuthenticatorSelectionCriteria,
+    PublicKeyCredentialDescriptor,
+    ResidentKeyRequirement,
+    UserVerificationRequirement,
+)
+
+from mailslot import crypto
+from mailslot.db.base import coarse
+from mailslot.errors import AuthenticationFailed, InvalidInput, NotFound
+from mailslot.i18n import N_
+from mailslot.recipients.models import User, WebauthnCredential
+
+RP_NAME = "Mailslot"
+MAX_KEYS = 10
+MAX_NAME = 64
+MAX_RESPONSE = 16 * 1024  # a registration or assertion in JSON is a few hundred bytes
+TIMEOUT_MS = 120_000
+# The same words as every other failed login: a key login tells nothing more.
+LOGIN_FAILED = N_("The username, password or code is wrong.")
+REGISTRATION_FAILED = N_("The security key could not be added. Please try again.")
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Ceremony:
+    """Options for the browser (JSON text) and the challenge the server keeps."""
+
+    options_json: str
+    challenge: bytes
+
+
+def list_keys(db: Session, user: User) -> list[WebauthnCredential]:
+    query = select(WebauthnCredential).where(WebauthnCredential.user_id == user.id)
+    return list(db.scalars(query.order_by(WebauthnCredential.created_at, WebauthnCredential.id)))
+
+
+def has_keys(db: Session, user: User) -> bool:
+    query = select(WebauthnCredential.id).where(WebauthnCredential.user_id == user.id)
+    return db.scalar(query.limit(1)) is not None
+
+
+def check_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name or len(name) > MAX_NAME:
+        raise InvalidInput("Give the key a name of at most %(n)s characters.", n=MAX_NAME)
+    if any(unicodedata.category(c).startswith("C") for c in name):
+        raise InvalidInput("Give the key a name of at most %(n)s characters.", n=MAX_NAME)
+    return name
+
+
+def _descriptors(ids: list[bytes]) -> list[PublicKeyCredentialDescriptor]:
+    return [PublicKeyCredentialDescriptor(id=credential_id) for credential_id in ids]
+
+
+def registration_options(db: Session, user: User, *, rp_id: str) -> Ceremony:
+    """Options for ``navigator.credentials.create()``. Keys already registered are excluded,
+    so the same key cannot be added twice. No attestation is asked for."""
+    existing = [key.credential_id for key in list_keys(db, user)]
+    options = generate_registration_options(
+        rp_id=rp_id,
+        rp_name=RP_NAME,
+        user_name=user.username,
+        user_display_name=user.username,
+        # The random account id: no name or address goes into the key's user handle.
+        user_id=bytes.fromhex(user.id),
+        challenge=crypto.new_secret(),
+        timeout=TIMEOUT_MS,
+        attestation=AttestationConveyancePreference.NONE,
+        authenticator_selection=AuthenticatorSelectionCriteria(
+            resident_key=ResidentKeyRequirement.DISCOURAGED,
+            user_verification=UserVerificationRequirement.DISCOURAGED,
+        ),
+        exclude_credentials=_descriptors(existing),
+    )
+    return Ceremony(options_to_json(options), options.challenge)
+
+
+def _parse(response: str) -> dict[str, Any]:
+    if len(response) > MAX_RESPONSE:
+        raise ValueError("response too large")
+    value = json.loads(response)
+    if not isinstance(value, dict):
+        raise ValueError("not an object")
+    return value
+
+
+def register_key(
+    db: Session,
+    user: User,
+    *,
+    name: str,
+    response: str,
+    challenge: bytes,
+    rp_id: str,
+    origin: str,
+    now: int,
+) -> WebauthnCredential:
+    """Verify the browser's answer to :func:`registration_options` and store the key."""
+    name = check_name(name)
+    if len(list_keys(db, user)) >= MAX_KEYS:
+        raise InvalidInput("You have the most security keys allowed (%(n)s).", n=MAX_KEYS)
+    try:
+        verified = verify_registration_response(
+            credential=_parse(response),
+            expected_challenge=challenge,
+            expected_rp_id=rp_id,
+            expected_origin=origin,
+            require_user_verification=False,
+        )
+    except (WebAuthnException, ValueError, KeyError, TypeError):
+        raise InvalidInput(REGISTRATION_FAILED) from None
+    taken = select(WebauthnCredential.id).where(
+        WebauthnCredential.credential_id == verified.credential_id
+    )
+    if db.scalar(taken) is not None:
+        raise InvalidInput(REGISTRATION_FAILED)
+    key = WebauthnCredential(
+        user_id=user.id,
+        credential_id=verified.credential_id,
+        public_key=verified.credential_public_key,
+        sign_count=verified.sign_count,
+        name=name,
+        created_at=coarse(now),
+        last_used_at=None,
+    )
+    db.add(key)
+    db.flush()
+    return key
+
+
+def _decoy_ids(decoy_key: bytes, username: str) -> list[bytes]:
+    """Stand-in credential ids for a username with no keys (or no account): stable, so that
+    asking twice gives the same answer, and keyed with a value the server keeps, so that
+    nobody outside can compute them."""
+    seed = decoy_key + b"\x00" + username.strip().lower().encode()
+    return [crypto.digest(b"webauthn-decoy-1", seed) + crypto.digest(b"webauthn-decoy-2", seed)]
+
+
+def authentication_options(
+    db: Session, user: User | None, *, username: str, rp_id: str, decoy_key: bytes
+) -> Ceremony:
+    """Options for ``navigator.credentials.get()``.
+
+    They depend on the username only, never on whether the password was right, so the
+    answer does not reveal the password. A username without keys (or without an account)
+    gets decoy ids, so the answer does not plainly say which accounts have keys.
+    """
+    ids = [key.credential_id for key in list_keys(db, user)] if user is not None else []
+    options = generate_authentication_options(
+        rp_id=rp_id,
+        challenge=crypto.new_secret(),
+        timeout=TIMEOUT_MS,
+        allow_credentials=_descriptors(ids or _decoy_ids(decoy_key, username)),
+        user_verification=UserVerificationRequirement.DISCOURAGED,
+    )
+    return Ceremony(options_to_json(options), options.challenge)
+
+
+def verify_key(
+    db: Session,
+    user: User,
+    *,
+    response: str,
+    challenge: bytes,
+    rp_id: str,
+    origin: str,
+    now: int,
+) -> WebauthnCredential:
+    """Check an assertion by one of ``user``'s keys, then store its new signature counter.
+
+    A counter that does not grow (when the key keeps one) means a cloned key or a replayed
+    answer, and is refused. Every failure raises the same :class:`AuthenticationFailed`.
+    """
+    try:
+        parsed = _parse(response)
+        credential_id = base64url_to_bytes(str(parsed["rawId"]))
+    except (ValueError, KeyError, TypeError):
+        raise AuthenticationFailed(LOGIN_FAILED) from None
+    key = db.scalar(
+        select(WebauthnCredential).where(
+            WebauthnCredential.user_id == user.id,
+            WebauthnCredential.credential_id == credential_id,
+        )
+    )
+    if key is None:
+        raise AuthenticationFailed(LOGIN_FAILED)
+    try:
+        verified = verify_authentication_response(
+            credential=parsed,
+            expected_challenge=challenge,
+            expected_rp_id=rp_id,
+            expected_origin=origin,
+            credential_public_key=key.public_key,
+            credential_current_sign_count=key.sign_count,
+            require_user_verification=False,
+        )
+    except (WebAuthnException, ValueError, KeyError, TypeError):
+        raise AuthenticationFailed(LOGIN_FAILED) from None
+    # Compare-and-set: two racing logins cannot both pass with one counter value.
+    result = db.execute(
+        update(WebauthnCredential)
+        .where(
+            WebauthnCredential.id == key.id,
+            WebauthnCredential.sign_count == key.sign_count,
+        )
+        .values(sign_count=verified.new_sign_count, last_used_at=coarse(now))
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise AuthenticationFailed(LOGIN_FAILED)
+    db.refresh(key)
+    return key
+
+
+def remove_key(db: Session, user: User, key_id: str, current: crypto.PasswordKeys) -> str:
+    """Remove one of the user's keys; the current password (``current``, derived by the
+    caller under the KDF cap) must be right. Returns the removed key's name."""
+    try:
+        crypto.verify(user.password_verifier, current.verifier)
+    except crypto.DecryptionError:
+        raise AuthenticationFailed("The current password is wrong.") from None
+    key = db.get(WebauthnCredential, key_id[:32])
+    if key is None or key.user_id != user.id:
+        raise NotFound("No such security key.")
+    name = key.name
+    db.delete(key)
+    db.flush()
+    return name

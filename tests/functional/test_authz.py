@@ -1,0 +1,794 @@
+"""Authorisation, table-driven: every staff and API route, tried by every kind of principal.
+
+The table below names every route of the staff application (HTML pages, admin, account,
+enrolment, recovery, static files and the JSON API mounted under ``/api/v1``) with who may use
+it. ``test_the_table_covers_every_route`` builds the real application and fails if a route
+exists that the table does not cover (or the table names one that no longer exists), so a
+new route cannot be forgotten.
+
+Principals:
+
+- ``anonymous``: no cookie, no token.
+- ``other``: a recipient of another channel (a real, signed-in insider).
+- ``admin``: an administrator, who is never a channel member and must not read cases.
+- ``member``: a recipient of the case's channel, the only one who may read or act on it.
+
+Every refused attempt is followed by a comparison of the whole database (every table but the
+volatile bookkeeping ones) and of the blob files with a snapshot taken just before it: a
+refusal must change nothing. Forms are posted with the principal's own, valid CSRF token, so
+that a refusal comes from authorisation, not from CSRF.
+
+``HEAD`` is not listed: Starlette answers it with the ``GET`` handler.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, closing
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import MetaData, select
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from mailslot.channels.models import Channel
+from mailslot.runtime import Runtime
+from mailslot.web.app import create_staff_app
+from tests.conftest import Account, LiveServer
+from tests.functional.helpers import csrf, find_case, new_source, submit
+
+
+class Access(StrEnum):
+    CASE = "case: only a recipient of the case's channel"
+    LISTING = "listing: everyone signed in, but each sees only their own cases"
+    ADMIN = "admin: only administrators"
+    SELF = "self: a signed-in user, acting only on their own account or session"
+    PUBLIC = "public by design"
+
+
+@dataclass(frozen=True)
+class Rule:
+    access: Access
+    why: str
+
+
+# Every route of the staff app, with the API's paths under its /api/v1 mount.
+TABLE: dict[tuple[str, str], Rule] = {
+    ("GET", "/"): Rule(Access.LISTING, "the inbox lists only cases wrapped to the caller"),
+    ("GET", "/login"): Rule(Access.PUBLIC, "the login form"),
+    ("POST", "/login"): Rule(Access.PUBLIC, "logging in (password and TOTP)"),
+    ("POST", "/logout"): Rule(Access.SELF, "ends the caller's own browser session"),
+    ("GET", "/cases/{case_id}"): Rule(Access.CASE, "shows message texts and file names"),
+    ("POST", "/cases/{case_id}/replies"): Rule(Access.CASE, "writes to the source"),
+    ("GET", "/cases/{case_id}/items/{item_id}/download"): Rule(Access.CASE, "file bytes"),
+    ("GET", "/cases/{case_id}/download-all"): Rule(Access.CASE, "the whole case as a zip"),
+    ("GET", "/cases/{case_id}/delete"): Rule(Access.CASE, "names the case (its pseudonym)"),
+    ("POST", "/cases/{case_id}/delete"): Rule(Access.CASE, "destroys the case"),
+    ("GET", "/setup/{token}"): Rule(Access.PUBLIC, "enrolment: the unguessable token is the key"),
+    ("POST", "/setup/{token}"): Rule(Access.PUBLIC, "enrolment: the token is the key"),
+    ("GET", "/admin"): Rule(Access.ADMIN, "users, channels and settings"),
+    ("GET", "/admin/invite"): Rule(Access.ADMIN, "the invitation form"),
+    ("POST", "/admin/invite"): Rule(Access.ADMIN, "creates an enrolment link"),
+    ("POST", "/admin/users/{user_id}/disable"): Rule(Access.ADMIN, "disables an account"),
+    ("GET", "/admin/channels/new"): Rule(Access.ADMIN, "the new-channel form"),
+    ("POST", "/admin/channels/new"): Rule(Access.ADMIN, "creates a channel"),
+    ("GET", "/admin/channels/{channel_id}"): Rule(Access.ADMIN, "a channel and its members"),
+    ("POST", "/admin/channels/{channel_id}"): Rule(Access.ADMIN, "changes who receives cases"),
+    ("GET", "/admin/settings"): Rule(Access.ADMIN, "the settings form"),
+    ("POST", "/admin/settings"): Rule(Access.ADMIN, "instance name, guidance, policy"),
+    ("GET", "/account"): Rule(Access.SELF, "the caller's own sessions"),
+    ("POST", "/account/password"): Rule(Access.SELF, "changes the caller's own password"),
+    ("POST", "/account/sessions/end"): Rule(Access.SELF, "ends one of the caller's sessions"),
+    ("GET", "/account/keys"): Rule(Access.SELF, "the caller's own security keys"),
+    ("POST", "/account/keys"): Rule(Access.SELF, "adds a security key to the caller's account"),
+    ("POST", "/account/keys/remove"): Rule(Access.SELF, "removes one of the caller's keys"),
+    ("POST", "/login/webauthn/begin"): Rule(Access.PUBLIC, "security-key login, password step"),
+    ("POST", "/login/webauthn/finish"): Rule(Access.PUBLIC, "security-key login, key step"),
+    ("GET", "/recover"): Rule(Access.PUBLIC, "recovery form: a lost password cannot sign in"),
+    ("POST", "/recover"): Rule(Access.PUBLIC, "recovery: the recovery key and TOTP are the key"),
+    ("GET", "/static/{path}"): Rule(Access.PUBLIC, "the style sheet"),
+    ("GET", "/api/v1/openapi.json"): Rule(Access.PUBLIC, "the API description"),
+    ("POST", "/api/v1/auth/token"): Rule(Access.PUBLIC, "logging in to the API"),
+    ("DELETE", "/api/v1/auth/token"): Rule(Access.SELF, "revokes the caller's own token"),
+    ("GET", "/api/v1/cases"): Rule(Access.LISTING, "lists only cases wrapped to the caller"),
+    ("GET", "/api/v1/cases/{case_id}"): Rule(Access.CASE, "message texts and file names"),
+    ("GET", "/api/v1/cases/{case_id}/items/{item_id}/content"): Rule(Access.CASE, "item bytes"),
+    ("POST", "/api/v1/cases/{case_id}/replies"): Rule(Access.CASE, "writes to the source"),
+    ("DELETE", "/api/v1/cases/{case_id}"): Rule(Access.CASE, "destroys the case"),
+}
+
+ANONYMOUS, OTHER, ADMIN, MEMBER = "anonymous", "other", "admin", "member"
+PRINCIPALS = (ANONYMOUS, OTHER, ADMIN, MEMBER)
+ELSEWHERE_MEMBERS = "the current members of the other channel"
+MESSAGE = "Authz marker: the minister signed the order on Tuesday."
+FILE_NAME = "authz-evidence.txt"
+FILE_BYTES = b"AUTHZ-FILE-BYTES " * 200
+REPLY = "Authz reply marker"
+# Bookkeeping that legitimately changes on any request (session idle times, rate limits).
+VOLATILE_TABLES = frozenset({"sessions", "rate_buckets", "login_throttles", "alembic_version"})
+CURRENT_SESSION = re.compile(
+    r'name="session" value="([^"]+)">\s*<button class="link-button" type="submit">Log out'
+)
+
+
+# The table is complete.
+
+
+def mounted_app(app: Any) -> Any:
+    """Look through wrappers (middleware with ``.app``, a lazy app with ``.factory``) to the
+    application that has routes, or to the static file server."""
+    for _ in range(10):
+        if getattr(app, "routes", None) or isinstance(app, StaticFiles):
+            return app
+        inner = getattr(app, "app", None)
+        if inner is None and callable(getattr(app, "factory", None)):
+            inner = app.factory()
+        if inner is None:
+            break
+        app = inner
+    raise AssertionError(f"cannot see the routes inside {app!r}: teach mounted_app about it")
+
+
+def app_routes(runtime: Runtime) -> set[tuple[str, str]]:
+    """Every (method, path) the staff application answers, mounts included."""
+    found: set[tuple[str, str]] = set()
+
+    def walk(routes: Any, prefix: str) -> None:
+        for route in routes:
+            path = prefix + route.path
+            if isinstance(route, Mount):
+                inner = mounted_app(route.app)
+                if isinstance(inner, StaticFiles):
+                    found.add(("GET", path + "/{path}"))
+                else:
+                    walk(inner.routes, path)
+            else:
+                found.update((m, path) for m in route.methods if m != "HEAD")
+
+    walk(create_staff_app(runtime).routes, "")
+    return found
+
+
+def test_the_table_covers_every_route(runtime: Runtime) -> None:
+    routes = app_routes(runtime)
+    assert len(routes) > 30  # the walk found the API under its mount, not only the pages
+    missing = sorted(routes - TABLE.keys())
+    stale = sorted(TABLE.keys() - routes)
+    assert missing == [], f"routes without an authorisation rule in TABLE: {missing}"
+    assert stale == [], f"TABLE names routes that no longer exist: {stale}"
+
+
+# The world the probes run in.
+
+
+@dataclass
+class World:
+    server: LiveServer
+    runtime: Runtime
+    accounts: dict[str, Account]
+    web: dict[str, httpx.Client]
+    api: dict[str, httpx.Client]
+    tokens: dict[str, str]
+    case_id: str
+    message_id: str
+    file_id: str
+    other_channel_id: str
+    default_channel_id: str
+    victim: Account
+
+    def path(self, template: str, case_id: str | None = None) -> str:
+        return template.format(
+            case_id=case_id or self.case_id,
+            item_id=self.file_id,
+            user_id=self.victim.id,
+            channel_id=self.other_channel_id,
+            token="not-a-real-setup-token-" + "x" * 20,
+            path="mailslot.css",
+        )
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every row of every non-volatile table, and the set of blob files."""
+        state: dict[str, Any] = {}
+        meta = MetaData()
+        meta.reflect(self.runtime.engine)
+        with self.runtime.engine.connect() as conn:
+            for table in meta.sorted_tables:
+                if table.name in VOLATILE_TABLES:
+                    continue
+                state[table.name] = sorted(map(repr, conn.execute(select(table)).all()))
+        root = self.server.data_dir / "blobs"
+        state["blob files"] = sorted(
+            str(p.relative_to(root)) for p in root.rglob("*") if not p.is_dir()
+        )
+        return state
+
+    def case_exists(self, case_id: str) -> bool:
+        return self.api[MEMBER].get(f"/cases/{case_id}").status_code == 200
+
+
+def send_case(server: LiveServer, message: str, channel: str) -> None:
+    with httpx.Client(base_url=server.source_url, timeout=60) as client:
+        new_source(client)
+        sent = submit(
+            client, message, files=[(FILE_NAME, FILE_BYTES, "text/plain")], channel=channel
+        )
+        assert sent.status_code == 303, sent.text
+
+
+@pytest.fixture(scope="module")
+def world(server: LiveServer) -> Iterator[World]:
+    other_channel = server.add_channel("elsewhere", ())
+    member = server.add_user("recipient", channels=("default",))
+    other = server.add_user("recipient", channels=("elsewhere",))
+    admin = server.add_user("admin")
+    victim = server.add_user("recipient", channels=("elsewhere",))
+    accounts = {MEMBER: member, OTHER: other, ADMIN: admin}
+    runtime = server.runtime()
+    with runtime.db() as db:
+        default_channel = str(db.scalar(select(Channel.id).where(Channel.name == "default")))
+    send_case(server, MESSAGE, default_channel)
+    with ExitStack() as stack:
+        web = {ANONYMOUS: stack.enter_context(httpx.Client(base_url=server.staff_url))}
+        api = {ANONYMOUS: stack.enter_context(httpx.Client(base_url=f"{server.staff_url}/api/v1"))}
+        for name, account in accounts.items():
+            web[name] = stack.enter_context(closing(server.staff_client(account)))
+            api[name] = stack.enter_context(server.api_client(account))
+        tokens = {name: csrf(web[name].get("/account").text) for name in accounts}
+        case = find_case(api[MEMBER], MESSAGE)
+        kinds = {item["kind"]: item["id"] for item in case["items"]}
+        stack.callback(runtime.close)
+        yield World(
+            server=server,
+            runtime=runtime,
+            accounts=accounts,
+            web=web,
+            api=api,
+            tokens=tokens,
+            case_id=case["id"],
+            message_id=kinds["message"],
+            file_id=kinds["file"],
+            other_channel_id=other_channel,
+            default_channel_id=default_channel,
+            victim=victim,
+        )
+
+
+# What a refusal looks like.
+
+
+def assert_refused(response: httpx.Response, principal: str, *, api: bool) -> None:
+    status = response.status_code
+    where = response.headers.get("location", "")
+    if principal == ANONYMOUS and api:
+        assert status == 401, (status, response.text)
+    elif principal == ANONYMOUS and response.request.method == "GET":
+        assert (status, where) == (303, "/login"), (status, where)
+    elif principal == ANONYMOUS:
+        # A form post with no session has no valid CSRF token: refused before anything else.
+        assert status == 403 or (status, where) == (303, "/login"), (status, where)
+    else:
+        assert status in (403, 404) or (status, where) == (303, "/login"), (status, where)
+    assert_no_case_content(response)
+
+
+def assert_no_case_content(response: httpx.Response) -> None:
+    assert MESSAGE.encode() not in response.content
+    assert FILE_BYTES[:40] not in response.content
+    assert FILE_NAME.encode() not in response.content
+    assert response.headers.get("content-type", "").split(";")[0] != "application/zip"
+
+
+def route_ids(routes: Any) -> list[str]:
+    return [f"{method} {path}" for method, path in routes]
+
+
+Probe = Callable[[World, str, str | None], httpx.Response]
+
+
+def web_probe(method: str, path: str, data: dict[str, Any] | None = None) -> Probe:
+    def probe(world: World, principal: str, case_id: str | None) -> httpx.Response:
+        client = world.web[principal]
+        url = world.path(path, case_id)
+        if method == "GET":
+            return client.get(url)
+        form = dict(data or {})
+        if form.get("members") == ELSEWHERE_MEMBERS:  # keep the channel's members as they are
+            form["members"] = [world.accounts[OTHER].username, world.victim.username]
+        if principal in world.tokens:
+            form["csrf"] = world.tokens[principal]
+        return client.post(url, data=form)
+
+    return probe
+
+
+def api_probe(method: str, path: str, body: dict[str, Any] | None = None) -> Probe:
+    def probe(world: World, principal: str, case_id: str | None) -> httpx.Response:
+        url = world.path(path.removeprefix("/api/v1"), case_id)
+        return world.api[principal].request(method, url, json=body)
+
+    return probe
+
+
+def refused_for(world: World, principals: tuple[str, ...], probe: Probe, *, api: bool) -> None:
+    for principal in principals:
+        before = world.snapshot()
+        response = probe(world, principal, None)
+        assert_refused(response, principal, api=api)
+        assert world.snapshot() == before, f"a refused {principal} changed the database"
+
+
+# Case routes: only the member may read or act.
+
+
+def victim_case(world: World) -> str:
+    """A fresh case for the destructive routes, so the shared one survives."""
+    marker = world.server.unique("Victim case ")
+    send_case(world.server, marker, world.default_channel_id)
+    return str(find_case(world.api[MEMBER], marker)["id"])
+
+
+def granted_case_page(world: World, response: httpx.Response) -> None:
+    assert response.status_code == 200
+    assert MESSAGE in response.text
+    assert FILE_NAME in response.text
+
+
+def granted_reply(world: World, response: httpx.Response) -> None:
+    assert response.status_code in (201, 303), response.text
+    items = world.api[MEMBER].get(f"/cases/{world.case_id}").json()["items"]
+    assert any(i["kind"] == "reply" and i["text"] == REPLY for i in items)
+
+
+def granted_download(world: World, response: httpx.Response) -> None:
+    assert response.status_code == 200
+    assert response.content == FILE_BYTES
+    assert response.headers["content-disposition"].startswith("attachment;")
+
+
+def granted_zip(world: World, response: httpx.Response) -> None:
+    assert response.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        contents = {name: archive.read(name) for name in archive.namelist()}
+    assert FILE_BYTES in contents.values()
+    assert MESSAGE.encode() in contents.values()
+
+
+def granted_delete_form(world: World, response: httpx.Response) -> None:
+    assert response.status_code == 200
+    pseudonym = world.api[MEMBER].get(f"/cases/{world.case_id}").json()["pseudonym"]
+    assert pseudonym in response.text
+
+
+def granted_case_json(world: World, response: httpx.Response) -> None:
+    assert response.status_code == 200
+    texts = [item["text"] for item in response.json()["items"]]
+    assert MESSAGE in texts
+
+
+CASE_PROBES: dict[tuple[str, str], tuple[Probe, Callable[[World, httpx.Response], None]]] = {
+    ("GET", "/cases/{case_id}"): (web_probe("GET", "/cases/{case_id}"), granted_case_page),
+    ("POST", "/cases/{case_id}/replies"): (
+        web_probe("POST", "/cases/{case_id}/replies", {"text": REPLY}),
+        granted_reply,
+    ),
+    ("GET", "/cases/{case_id}/items/{item_id}/download"): (
+        web_probe("GET", "/cases/{case_id}/items/{item_id}/download"),
+        granted_download,
+    ),
+    ("GET", "/cases/{case_id}/download-all"): (
+        web_probe("GET", "/cases/{case_id}/download-all"),
+        granted_zip,
+    ),
+    ("GET", "/cases/{case_id}/delete"): (
+        web_probe("GET", "/cases/{case_id}/delete"),
+        granted_delete_form,
+    ),
+    ("GET", "/api/v1/cases/{case_id}"): (
+        api_probe("GET", "/api/v1/cases/{case_id}"),
+        granted_case_json,
+    ),
+    ("GET", "/api/v1/cases/{case_id}/items/{item_id}/content"): (
+        api_probe("GET", "/api/v1/cases/{case_id}/items/{item_id}/content"),
+        granted_download,
+    ),
+    ("POST", "/api/v1/cases/{case_id}/replies"): (
+        api_probe("POST", "/api/v1/cases/{case_id}/replies", {"text": REPLY}),
+        granted_reply,
+    ),
+}
+DELETE_PROBES: dict[tuple[str, str], Probe] = {
+    ("POST", "/cases/{case_id}/delete"): web_probe(
+        "POST", "/cases/{case_id}/delete", {"confirm": "yes"}
+    ),
+    ("DELETE", "/api/v1/cases/{case_id}"): api_probe("DELETE", "/api/v1/cases/{case_id}"),
+}
+
+
+def test_case_rules_have_probes() -> None:
+    case_routes = {key for key, rule in TABLE.items() if rule.access == Access.CASE}
+    assert case_routes == CASE_PROBES.keys() | DELETE_PROBES.keys()
+
+
+@pytest.mark.parametrize(("method", "path"), list(CASE_PROBES), ids=route_ids(CASE_PROBES))
+def test_case_route(world: World, method: str, path: str) -> None:
+    probe, granted = CASE_PROBES[method, path]
+    api = path.startswith("/api/")
+    refused_for(world, (ANONYMOUS, OTHER, ADMIN), probe, api=api)
+    granted(world, probe(world, MEMBER, None))
+
+
+@pytest.mark.parametrize(("method", "path"), list(DELETE_PROBES), ids=route_ids(DELETE_PROBES))
+def test_case_deletion(world: World, method: str, path: str) -> None:
+    probe = DELETE_PROBES[method, path]
+    api = path.startswith("/api/")
+    case_id = victim_case(world)
+    for principal in (ANONYMOUS, OTHER, ADMIN):
+        before = world.snapshot()
+        assert_refused(probe(world, principal, case_id), principal, api=api)
+        assert world.snapshot() == before, principal
+        assert world.case_exists(case_id)
+    done = probe(world, MEMBER, case_id)
+    assert done.status_code in (204, 303), done.text
+    assert not world.case_exists(case_id)
+
+
+def test_every_item_of_the_case_is_refused_to_others(world: World) -> None:
+    """Not only the file: the message and the replies are items too."""
+    items = world.api[MEMBER].get(f"/cases/{world.case_id}").json()["items"]
+    if "reply" not in {i["kind"] for i in items}:  # when run on its own
+        sent = world.api[MEMBER].post(f"/cases/{world.case_id}/replies", json={"text": REPLY})
+        assert sent.status_code == 201
+        items = world.api[MEMBER].get(f"/cases/{world.case_id}").json()["items"]
+    assert {i["kind"] for i in items} >= {"message", "file", "reply"}
+    for item in items:
+        web_url = f"/cases/{world.case_id}/items/{item['id']}/download"
+        api_url = f"/cases/{world.case_id}/items/{item['id']}/content"
+        for principal in (ANONYMOUS, OTHER, ADMIN):
+            assert_refused(world.web[principal].get(web_url), principal, api=False)
+            assert_refused(world.api[principal].get(api_url), principal, api=True)
+            for response in (world.web[principal].get(web_url), world.api[principal].get(api_url)):
+                assert REPLY.encode() not in response.content
+        assert world.web[MEMBER].get(web_url).status_code == 200
+        content = world.api[MEMBER].get(api_url)
+        assert content.status_code == 200
+        if item["kind"] == "message":
+            assert content.content == MESSAGE.encode()
+
+
+def test_an_item_cannot_be_reached_through_another_case(world: World) -> None:
+    """A recipient with a case of their own cannot fetch a foreign item under its URL."""
+    marker = world.server.unique("Case of the other channel ")
+    send_case(world.server, marker, world.other_channel_id)
+    own = find_case(world.api[OTHER], marker)["id"]
+    before = world.snapshot()
+    for item_id in (world.file_id, world.message_id):
+        web = world.web[OTHER].get(f"/cases/{own}/items/{item_id}/download")
+        api = world.api[OTHER].get(f"/cases/{own}/items/{item_id}/content")
+        for response in (web, api):
+            assert response.status_code == 404, response.text
+            assert_no_case_content(response)
+    replied = world.api[OTHER].post(f"/cases/{world.case_id}/replies", json={"text": REPLY})
+    assert replied.status_code == 404
+    assert world.snapshot() == before
+    # And the member cannot reach the other channel's case either.
+    assert world.api[MEMBER].get(f"/cases/{own}").status_code == 404
+    assert world.web[MEMBER].get(f"/cases/{own}").status_code == 404
+
+
+# Listings: everyone signed in sees only their own cases.
+
+
+def test_inbox_lists_only_the_callers_cases(world: World) -> None:
+    link = f'href="/cases/{world.case_id}"'
+    assert_refused(world.web[ANONYMOUS].get("/"), ANONYMOUS, api=False)
+    other = world.web[OTHER].get("/")
+    assert other.status_code == 200
+    assert link not in other.text
+    admin = world.web[ADMIN].get("/")
+    assert (admin.status_code, admin.headers["location"]) == (303, "/admin")
+    member = world.web[MEMBER].get("/")
+    assert member.status_code == 200
+    assert link in member.text
+
+
+def test_api_lists_only_the_callers_cases(world: World) -> None:
+    assert_refused(world.api[ANONYMOUS].get("/cases"), ANONYMOUS, api=True)
+    for principal in (OTHER, ADMIN):
+        listing = world.api[principal].get("/cases", params={"limit": 200})
+        assert listing.status_code == 200
+        assert world.case_id not in [c["id"] for c in listing.json()["cases"]]
+        assert_no_case_content(listing)
+    mine = world.api[MEMBER].get("/cases", params={"limit": 200}).json()["cases"]
+    assert world.case_id in [c["id"] for c in mine]
+
+
+# Admin routes: only administrators.
+
+
+ADMIN_PROBES: dict[tuple[str, str], Probe] = {
+    ("GET", "/admin"): web_probe("GET", "/admin"),
+    ("GET", "/admin/invite"): web_probe("GET", "/admin/invite"),
+    ("POST", "/admin/invite"): web_probe(
+        "POST", "/admin/invite", {"role": "admin", "username": "intruder"}
+    ),
+    ("POST", "/admin/users/{user_id}/disable"): web_probe(
+        "POST", "/admin/users/{user_id}/disable", {"disabled": "1"}
+    ),
+    ("GET", "/admin/channels/new"): web_probe("GET", "/admin/channels/new"),
+    ("POST", "/admin/channels/new"): web_probe(
+        "POST", "/admin/channels/new", {"name": "rogue channel", "description": "taken"}
+    ),
+    ("GET", "/admin/channels/{channel_id}"): web_probe("GET", "/admin/channels/{channel_id}"),
+    ("POST", "/admin/channels/{channel_id}"): web_probe(
+        "POST",
+        "/admin/channels/{channel_id}",
+        {"name": "elsewhere", "description": "renamed", "members": ELSEWHERE_MEMBERS},
+    ),
+    ("GET", "/admin/settings"): web_probe("GET", "/admin/settings"),
+    ("POST", "/admin/settings"): web_probe(
+        "POST", "/admin/settings", {"name": "Taken over", "guidance": "Hijacked"}
+    ),
+}
+
+
+def test_admin_rules_have_probes() -> None:
+    admin_routes = {key for key, rule in TABLE.items() if rule.access == Access.ADMIN}
+    assert admin_routes == ADMIN_PROBES.keys()
+
+
+@pytest.mark.parametrize(("method", "path"), list(ADMIN_PROBES), ids=route_ids(ADMIN_PROBES))
+def test_admin_route(world: World, method: str, path: str) -> None:
+    probe = ADMIN_PROBES[method, path]
+    refused_for(world, (ANONYMOUS, OTHER, MEMBER), probe, api=False)
+    response = probe(world, ADMIN, None)
+    if method == "GET":
+        assert response.status_code == 200, response.text
+        assert "Administration" in response.text or "csrf" in response.text
+    elif path == "/admin/invite":
+        assert response.status_code == 200
+        assert "/setup/" in response.text
+    else:
+        assert (response.status_code, response.headers["location"]) == (303, "/admin?saved=1")
+    assert_no_case_content(response)
+
+
+# Public routes: anyone, by design; a wrong credential changes nothing.
+
+
+def test_public_pages_are_public(world: World) -> None:
+    for principal in PRINCIPALS:
+        for path in ("/login", "/recover", "/static/mailslot.css"):
+            response = world.web[principal].get(path)
+            assert response.status_code == 200, (principal, path)
+            assert_no_case_content(response)
+        described = world.api[principal].get("/openapi.json")
+        assert described.status_code == 200
+        assert "/cases/{case_id}" in described.json()["paths"]
+
+
+def test_public_forms_refuse_wrong_credentials_and_change_nothing(world: World) -> None:
+    member = world.accounts[MEMBER]
+    wrong = {"username": member.username, "password": "wrong password", "totp": "000000"}
+    fake_setup = world.path("/setup/{token}")
+    with httpx.Client(base_url=world.server.staff_url, timeout=60) as stranger:
+        before = world.snapshot()
+        login = stranger.post("/login", data=wrong)
+        assert login.status_code == 401
+        assert not stranger.cookies
+        recover = stranger.post(
+            "/recover",
+            data={
+                "username": member.username,
+                "recovery_key": "AAAA-BBBB",
+                "totp": "000000",
+                "password": "a brand new passphrase",
+                "password_again": "a brand new passphrase",
+            },
+        )
+        assert recover.status_code in (400, 401), recover.text
+        assert stranger.get(fake_setup).status_code == 404
+        enrol = stranger.post(
+            fake_setup,
+            data={
+                "username": "intruder",
+                "password": "a long passphrase",
+                "password_again": "a long passphrase",
+                "totp": "000000",
+            },
+        )
+        assert enrol.status_code == 404
+        token = stranger.post(f"{world.server.staff_url}/api/v1/auth/token", json=wrong)
+        assert token.status_code == 401
+        assert world.snapshot() == before
+
+
+def test_public_rules_have_checks() -> None:
+    checked = {
+        ("GET", "/login"),
+        ("POST", "/login"),
+        ("GET", "/recover"),
+        ("POST", "/recover"),
+        ("GET", "/setup/{token}"),
+        ("POST", "/setup/{token}"),
+        ("GET", "/static/{path}"),
+        ("POST", "/login/webauthn/begin"),
+        ("POST", "/login/webauthn/finish"),
+        ("GET", "/api/v1/openapi.json"),
+        ("POST", "/api/v1/auth/token"),
+    }
+    assert {key for key, rule in TABLE.items() if rule.access == Access.PUBLIC} == checked
+    listings = {("GET", "/"), ("GET", "/api/v1/cases")}
+    assert {key for key, rule in TABLE.items() if rule.access == Access.LISTING} == listings
+
+
+# Self routes: a user acts only on their own account. These run last: they end sessions.
+
+
+def test_account_page_shows_only_ones_own_account(world: World) -> None:
+    assert_refused(world.web[ANONYMOUS].get("/account"), ANONYMOUS, api=False)
+    for principal, account in world.accounts.items():
+        page = world.web[principal].get("/account")
+        assert page.status_code == 200
+        assert f'class="whoami" href="/account">{account.username}<' in page.text
+        others = [a.username for p, a in world.accounts.items() if p != principal]
+        assert not any(name in page.text for name in others)
+
+
+def test_password_change_needs_a_session_and_the_current_password(world: World) -> None:
+    before = world.snapshot()
+    anonymous = world.web[ANONYMOUS].post(
+        "/account/password",
+        data={"current": "x", "password": "new passphrase 1234", "password_again": "x"},
+    )
+    assert_refused(anonymous, ANONYMOUS, api=False)
+    # A signed-in user naming someone else gets nowhere: the form acts on the caller only,
+    # and a wrong current password changes nothing at all.
+    member = world.accounts[MEMBER]
+    attempt = world.web[OTHER].post(
+        "/account/password",
+        data={
+            "csrf": world.tokens[OTHER],
+            "username": member.username,
+            "user_id": member.id,
+            "current": member.password,
+            "password": "an attacker's new passphrase",
+            "password_again": "an attacker's new passphrase",
+        },
+    )
+    assert attempt.status_code in (400, 401, 403), attempt.text
+    assert world.snapshot() == before
+
+
+def test_security_key_pages_are_ones_own(world: World) -> None:
+    assert_refused(world.web[ANONYMOUS].get("/account/keys"), ANONYMOUS, api=False)
+    for path, data in (
+        ("/account/keys", {"name": "rogue key", "credential": "{}"}),
+        ("/account/keys/remove", {"key": "0" * 32, "current": "x"}),
+    ):
+        before = world.snapshot()
+        assert_refused(world.web[ANONYMOUS].post(path, data=data), ANONYMOUS, api=False)
+        assert world.snapshot() == before
+    member = world.accounts[MEMBER]
+    for principal, account in world.accounts.items():
+        page = world.web[principal].get("/account/keys")
+        assert page.status_code == 200
+        assert f'class="whoami" href="/account">{account.username}<' in page.text
+        token = csrf(page.text)
+        before = world.snapshot()
+        # A forged key, and a removal naming another user's password: nothing changes.
+        added = world.web[principal].post(
+            "/account/keys", data={"csrf": token, "name": "rogue key", "credential": "{}"}
+        )
+        assert added.status_code in (400, 401, 403), added.text
+        removed = world.web[principal].post(
+            "/account/keys/remove",
+            data={"csrf": token, "key": "0" * 32, "current": member.password},
+        )
+        assert removed.status_code in (400, 401, 403, 404), removed.text
+        assert world.snapshot() == before, principal
+
+
+def test_a_half_finished_key_login_is_no_session(world: World) -> None:
+    """The password step of a security-key login gives a cookie that opens nothing."""
+    member = world.accounts[MEMBER]
+    with httpx.Client(base_url=world.server.staff_url, timeout=60) as stranger:
+        before = world.snapshot()
+        finish = stranger.post("/login/webauthn/finish", data={"credential": "{}"})
+        assert finish.status_code in (400, 401, 403)
+        begun = stranger.post(
+            "/login/webauthn/begin",
+            data={"username": member.username, "password": member.password},
+        )
+        assert begun.status_code == 200, begun.text
+        assert_no_case_content(begun)
+        for path in ("/", "/account", f"/cases/{world.case_id}", "/admin"):
+            response = stranger.get(path)
+            assert response.status_code in (303, 404), (path, response.status_code)
+            assert_no_case_content(response)
+        api = stranger.get(
+            f"/api/v1/cases/{world.case_id}",
+            headers={"Authorization": f"Bearer {stranger.cookies.get('mailslot_staff', '')}"},
+        )
+        assert api.status_code == 401
+        finish = stranger.post("/login/webauthn/finish", data={"credential": "{}"})
+        assert finish.status_code in (400, 401, 403)
+        assert stranger.get("/account").status_code == 303
+        assert world.snapshot() == before
+
+
+def test_no_one_can_end_someone_elses_session(world: World) -> None:
+    member_page = world.web[MEMBER].get("/account").text
+    current = CURRENT_SESSION.search(member_page)
+    assert current, member_page
+    for principal in (ANONYMOUS, OTHER, ADMIN):
+        before = world.snapshot()
+        form = {"session": current[1]}
+        if principal in world.tokens:
+            form["csrf"] = world.tokens[principal]
+        response = world.web[principal].post("/account/sessions/end", data=form)
+        if principal == ANONYMOUS:
+            assert_refused(response, principal, api=False)
+        assert world.snapshot() == before
+        # Whatever the answer, the member's session is alive.
+        assert world.web[MEMBER].get("/account").status_code == 200, principal
+    # "End all other sessions" ends the caller's other sessions, and nobody else's.
+    spare = world.server.api_token(world.accounts[OTHER])
+    with httpx.Client(
+        base_url=f"{world.server.staff_url}/api/v1", headers={"Authorization": f"Bearer {spare}"}
+    ) as spare_api:
+        assert spare_api.get("/cases").status_code == 200
+        ended = world.web[OTHER].post(
+            "/account/sessions/end", data={"csrf": world.tokens[OTHER], "session": "others"}
+        )
+        assert (ended.status_code, ended.headers["location"]) == (303, "/account?ended=1")
+        assert spare_api.get("/cases").status_code == 401
+    assert world.web[OTHER].get("/account").status_code == 200
+    for principal in (ADMIN, MEMBER):
+        assert world.web[principal].get("/account").status_code == 200
+        assert world.api[principal].get("/cases").status_code == 200
+
+
+def test_revoking_a_token_revokes_only_ones_own(world: World) -> None:
+    assert_refused(world.api[ANONYMOUS].delete("/auth/token"), ANONYMOUS, api=True)
+    assert world.api[ADMIN].delete("/auth/token").status_code == 204
+    assert world.api[ADMIN].get("/cases").status_code == 401
+    assert world.api[MEMBER].get("/cases").status_code == 200
+    assert world.web[ADMIN].get("/admin").status_code == 200  # a token is not the browser session
+
+
+def test_logging_out_ends_only_ones_own_session(world: World) -> None:
+    anonymous = world.web[ANONYMOUS].post("/logout")
+    assert (anonymous.status_code, anonymous.headers["location"]) == (303, "/login?bye=1")
+    order = [OTHER, ADMIN, MEMBER]
+    for position, leaving in enumerate(order):
+        out = world.web[leaving].post("/logout")
+        assert (out.status_code, out.headers["location"]) == (303, "/login?bye=1")
+        assert world.web[leaving].get("/account").status_code == 303
+        for principal in order[position + 1 :]:
+            assert world.web[principal].get("/account").status_code == 200, (leaving, principal)
+    assert world.api[MEMBER].get("/cases").status_code == 200  # an API token outlives a logout
+
+
+def test_self_rules_have_checks() -> None:
+    checked = {
+        ("POST", "/logout"),
+        ("GET", "/account"),
+        ("POST", "/account/password"),
+        ("POST", "/account/sessions/end"),
+        ("GET", "/account/keys"),
+        ("POST", "/account/keys"),
+        ("POST", "/account/keys/remove"),
+        ("DELETE", "/api/v1/auth/token"),
+    }
+    assert {key for key, rule in TABLE.items() if rule.access == Access.SELF} == checked
+
+
+def test_every_rule_says_why() -> None:
+    assert all(rule.why for rule in TABLE.values())

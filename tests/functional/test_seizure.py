@@ -1,0 +1,863 @@
+"""The server-seizure test: what a copy of the data directory gives someone without any key.
+
+A real ``mailslot serve`` runs a newsroom's week: staff enrol and are invited, several sources
+send messages and files, recipients reply, a source deletes a reply, another forgets their whole
+conversation, a recipient deletes a case, one changes a password, one resets theirs with the
+recovery key, one takes their key offline. Every text, file name and file content carries a
+random marker. Then the server stops, the data directory is copied, and ``tools/adversary.py``
+plays the seizer on the copy. The tests check that:
+
+- no marker or codename is anywhere, in any common encoding, in any file or in the report;
+- what the adversary classifies as readable is exactly the table in docs/threat-model.md;
+- the deleted case left no row, no blob and no copy of its key wraps in the raw SQLite bytes;
+  neither did replaced password and recovery wraps, nor the wraps of the key taken offline;
+- no session opens, and the dictionary attack finds no real password;
+- as positive controls, the same attacks do succeed on a throwaway copy given a weak password,
+  a stolen session token or a known codename, so the attack code is known to work.
+
+The default database, SQLite, is used: a PostgreSQL server's files are not in the data
+directory, and its storage is outside what this test can scan.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cbor2
+import httpx
+import pyotp
+import pytest
+
+from mailslot import crypto
+from mailslot.db.base import coarse
+from mailslot.recipients.models import WebauthnCredential
+from tests.conftest import Account, LiveServer, start_server, stop_server
+from tests.functional.helpers import csrf, find_case, login, new_source, submit
+
+pytestmark = pytest.mark.timeout(300)
+
+ROOT = Path(__file__).resolve().parents[2]
+ADVERSARY = ROOT / "tools" / "adversary.py"
+THREAT_MODEL = ROOT / "docs" / "threat-model.md"
+SECRET_RE = re.compile(r'<code class="secret">([A-Z2-7]+)</code>')
+INVITE_RE = re.compile(r'<code class="secret">(http://[^<]+/setup/[^<]+)</code>')
+RECOVERY_RE = re.compile(r'<p class="codename" lang="en">([A-Z2-7-]+)</p>')
+REPLY_DELETE_RE = re.compile(r'action="/replies/([0-9a-f]+)/delete"')
+CHANNEL_RE = re.compile(r'name="channels" value="([0-9a-f]{32})"> <span>default</span>')
+# In the adversary's built-in dictionary, and strong enough for zxcvbn: the positive control.
+WEAK_PASSWORD = "correct horse battery staple"
+
+
+def marker(kind: str) -> str:
+    return f"MARKER-{kind}-{os.urandom(8).hex()}"
+
+
+def encodings(text: str) -> dict[str, bytes]:
+    """The forms a leaked text would most likely take on disk or in a report."""
+    raw = text.encode()
+    forms = {
+        "utf-8": raw,
+        "utf-16-le": text.encode("utf-16-le"),
+        "utf-16-be": text.encode("utf-16-be"),
+        "hex": raw.hex().encode(),
+        "HEX": raw.hex().upper().encode(),
+    }
+    for shift in range(3):
+        core = base64.b64encode(b"\0" * shift + raw)[4:-4]
+        forms[f"base64/{shift}"] = core
+        forms[f"base64url/{shift}"] = core.translate(bytes.maketrans(b"+/", b"-_"))
+    return forms
+
+
+@dataclass
+class Deleted:
+    """What a case was, captured through the database before a recipient deleted it."""
+
+    case_id: str
+    pseudonym: str
+    public_key: bytes
+    case_wraps: list[bytes]
+    item_ids: list[str]
+    item_wraps: list[bytes]
+    sealed_meta: list[bytes]
+    blob_ids: list[str]
+
+
+@dataclass
+class Scenario:
+    markers: list[str] = field(default_factory=list)
+    codenames: list[str] = field(default_factory=list)
+    accounts: dict[str, Account] = field(default_factory=dict)
+    deleted: Deleted | None = None
+    # Key material the server replaced or dropped: no copy may survive in the raw bytes.
+    replaced_wraps: dict[str, bytes] = field(default_factory=dict)
+    hot_copy: Path | None = None
+    api_token: str = ""
+    live_codename: str = ""
+
+
+def cli(server: LiveServer, args: list[str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mailslot.cli.main", *args],
+        input=stdin,
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        start_new_session=True,
+        check=False,
+    )
+
+
+def db_rows(server: LiveServer, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Read the live database the way the test (not the adversary) may: through SQL."""
+    path = server.data_dir / "mailslot.sqlite3"
+    with closing(sqlite3.connect(path, timeout=30)) as db:
+        return list(db.execute(sql, params))
+
+
+def user_row(server: LiveServer, username: str, column: str) -> Any:
+    return db_rows(server, f"SELECT {column} FROM users WHERE username = ?", username)[0][0]  # noqa: S608 - test-chosen column
+
+
+def enroll(client: httpx.Client, link: str, username: str, server: LiveServer) -> Account:
+    form = client.get(link)
+    assert form.status_code == 200, form.text
+    secret = SECRET_RE.search(form.text)
+    assert secret, form.text
+    password = "enrolment passphrase " + os.urandom(4).hex()
+    done = client.post(
+        link,
+        data={
+            "username": username,
+            "password": password,
+            "password_again": password,
+            "totp": server.totp.code(secret[1]),
+        },
+    )
+    assert done.status_code == 200, done.text
+    recovery = RECOVERY_RE.search(done.text)
+    assert recovery, done.text
+    user_id = str(user_row(server, username, "id"))
+    return Account(username, password, secret[1], recovery[1], user_id)
+
+
+def add_user_with_email(server: LiveServer, email: str) -> Account:
+    username = server.unique("rec")
+    password = "a staff passphrase " + os.urandom(6).hex()
+    pw_file = server.data_dir.parent / f"{username}.pw"
+    pw_file.write_text(password + "\n")
+    result = cli(
+        server,
+        ["users", "add", "--username", username, "--role", "recipient", "--password-file",
+         str(pw_file), "--email", email, "--channel", "default", "--json"],
+    )  # fmt: skip
+    pw_file.unlink()
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    return Account(username, password, data["totp_secret"], data["recovery_key"], data["id"])
+
+
+def source_session(server: LiveServer) -> httpx.Client:
+    return httpx.Client(base_url=server.source_url, timeout=60)
+
+
+def send(
+    server: LiveServer, scenario: Scenario, *, channel: str | None = None, files: int = 1
+) -> tuple[httpx.Client, str]:
+    """A new source sends a marked message with marked files; returns its client and text."""
+    client = source_session(server)
+    scenario.codenames.append(new_source(client))
+    text = f"Tip {marker('MSG')} — 정오에 만나요"
+    scenario.markers.append(text.split()[1])
+    attached = []
+    for _ in range(files):
+        name = marker("NAME")
+        body = marker("FILE")
+        wide = marker("WIDE")  # inside the document as UTF-16, as office formats store text
+        scenario.markers += [name, body, wide]
+        content = b"%PDF-1.4\n" + body.encode() + b"\n" + wide.encode("utf-16-le") + b"\n%%EOF"
+        attached.append((f"{name}.pdf", content, "application/pdf"))
+    response = submit(client, text, files=attached, channel=channel)
+    assert response.status_code == 303, response.text
+    return client, text
+
+
+def reply_as(server: LiveServer, web: httpx.Client, case_id: str, scenario: Scenario) -> str:
+    text = marker("REPLY")
+    scenario.markers.append(text)
+    page = web.get(f"/cases/{case_id}")
+    assert page.status_code == 200, page.text
+    sent = web.post(f"/cases/{case_id}/replies", data={"csrf": csrf(page.text), "text": text})
+    assert sent.status_code == 303, sent.text
+    return text
+
+
+def capture_case(server: LiveServer, case_id: str) -> Deleted:
+    item_rows = db_rows(
+        server, "SELECT id, sealed_meta, blob_id FROM items WHERE case_id=?", case_id
+    )
+    item_ids = [row[0] for row in item_rows]
+    marks = ",".join("?" * len(item_ids))
+    case = db_rows(server, "SELECT pseudonym, public_key FROM cases WHERE id = ?", case_id)[0]
+    return Deleted(
+        case_id=case_id,
+        pseudonym=case[0],
+        public_key=case[1],
+        case_wraps=[
+            r[0]
+            for r in db_rows(server, "SELECT wrapped FROM case_key_wraps WHERE case_id=?", case_id)
+        ],
+        item_ids=item_ids,
+        item_wraps=[
+            r[0]
+            for r in db_rows(
+                server,
+                f"SELECT wrapped FROM item_key_wraps WHERE item_id IN ({marks})",  # noqa: S608 - placeholders only
+                *item_ids,
+            )
+        ],
+        sealed_meta=[row[1] for row in item_rows],
+        blob_ids=[row[2] for row in item_rows],
+    )
+
+
+def run_scenario(server: LiveServer, work: Path) -> Scenario:
+    scenario = Scenario()
+    accounts = scenario.accounts
+    # The first admin enrols through the setup link; they invite a named recipient.
+    assert server.setup_link
+    with httpx.Client(timeout=60) as client:
+        accounts["admin"] = enroll(client, server.setup_link, server.unique("chief"), server)
+    admin_web = server.staff_client(accounts["admin"])
+    invite_page = admin_web.get("/admin/invite")
+    channel_id = CHANNEL_RE.search(invite_page.text)
+    assert channel_id, invite_page.text
+    invited_name = server.unique("invitee")
+    invited = admin_web.post(
+        "/admin/invite",
+        data={
+            "csrf": csrf(invite_page.text),
+            "role": "recipient",
+            "username": invited_name,
+            "channels": [channel_id[1]],
+        },
+    )
+    link = INVITE_RE.search(invited.text)
+    assert link, invited.text
+    with httpx.Client(timeout=60) as client:
+        accounts["invitee"] = enroll(client, link[1], invited_name, server)
+    admin_web.close()
+
+    # Recipients made by the operator: one with an email address, one to go offline, one
+    # whose password the positive control will weaken, one on a second channel only.
+    accounts["alice"] = server.add_user("recipient")
+    accounts["bob"] = add_user_with_email(server, "bob@example.org")
+    accounts["carol"] = server.add_user("recipient")
+    accounts["weak"] = server.add_user("recipient")
+    accounts["dan"] = server.add_user("recipient", channels=())
+    default = channel_id[1]
+    investigations = server.add_channel(
+        "investigations", (accounts["dan"].username, accounts["bob"].username), "Public money"
+    )
+
+    # Sources: five new ones, one of whom comes back to send more.
+    s0, m0 = send(server, scenario, channel=default, files=2)
+    s1, m1 = send(server, scenario, channel=default)
+    more = f"One more thing: {marker('MSG')}"
+    scenario.markers.append(more.rsplit(maxsplit=1)[-1])
+    assert submit(s1, more).status_code == 303
+    s2, m2 = send(server, scenario, channel=default)
+    s3, m3 = send(server, scenario, channel=default)
+    s4, m4 = send(server, scenario, channel=default)
+    # A source on the second channel who never logs out: an abandoned session stays behind.
+    s5, _ = send(server, scenario, channel=investigations)
+    for client in (s0, s1, s2, s3, s4, s5):
+        client.close()
+
+    alice = server.staff_client(accounts["alice"])
+    alice_api = server.api_client(accounts["alice"])
+    cases = {name: find_case(alice_api, m) for name, m in
+             (("s0", m0), ("s1", m1), ("s2", m2), ("s3", m3), ("s4", m4))}  # fmt: skip
+    for case in cases.values():
+        alice.get(f"/cases/{case['id']}")  # read marks
+    alice.get(f"/cases/{cases['s0']['id']}/download-all")
+    replies = {name: reply_as(server, alice, cases[name]["id"], scenario) for name in cases}
+    with server.api_client(accounts["bob"]) as bob_api:
+        bob_reply = marker("REPLY")
+        scenario.markers.append(bob_reply)
+        posted = bob_api.post(f"/cases/{cases['s1']['id']}/replies", json={"text": bob_reply})
+        assert posted.status_code == 201, posted.text
+
+    # What "delete reply" and "forget" must destroy: the wraps to the source's key (which a
+    # coerced codename would open), and the forgotten source's lookup tag and public key.
+    for name in ("s0", "s4"):
+        for n, (wrap,) in enumerate(
+            db_rows(
+                server,
+                "SELECT k.wrapped FROM item_key_wraps k JOIN items i ON i.id = k.item_id"
+                " WHERE i.case_id = ? AND k.holder = 'source'",
+                cases[name]["id"],
+            )
+        ):
+            scenario.replaced_wraps[f"{name} reply wrap to the source {n}"] = wrap
+    lookup, public_key = db_rows(
+        server,
+        "SELECT lookup, public_key FROM sources WHERE id ="
+        " (SELECT source_id FROM cases WHERE id = ?)",
+        cases["s4"]["id"],
+    )[0]
+    scenario.replaced_wraps["forgotten source lookup"] = lookup
+    scenario.replaced_wraps["forgotten source public key"] = public_key
+
+    # Source 0 reads and deletes its reply; source 1 reads only; source 4 forgets everything.
+    for number, codename in ((0, scenario.codenames[0]), (1, scenario.codenames[1]),
+                             (4, scenario.codenames[4])):  # fmt: skip
+        with source_session(server) as client:
+            assert login(client, codename).status_code == 303
+            page = client.get("/conversation")
+            assert replies[f"s{number}"] in page.text
+            if number == 0:
+                reply_id = REPLY_DELETE_RE.findall(page.text)[0]
+                gone = client.post(f"/replies/{reply_id}/delete", data={"csrf": csrf(page.text)})
+                assert gone.status_code == 303, gone.text
+            if number == 4:
+                form = client.get("/forget")
+                forgot = client.post("/forget", data={"csrf": csrf(form.text), "confirm": "yes"})
+                assert forgot.status_code == 303, forgot.text
+                assert login(client, codename).status_code != 303
+            else:
+                assert client.post("/logout").status_code == 303
+    scenario.live_codename = scenario.codenames[1]
+
+    alice_api.close()  # the password change below ends this session
+
+    # A failed staff login leaves a throttle row.
+    with httpx.Client(base_url=server.staff_url, timeout=60) as stranger:
+        wrong = {"username": accounts["bob"].username, "password": "wrong guess", "totp": "0"}
+        assert stranger.post("/login", data=wrong).status_code != 303
+
+    # Alice changes her password; Bob resets his with the recovery key; Carol goes offline.
+    scenario.replaced_wraps["alice password"] = user_row(
+        server, accounts["alice"].username, "private_key_password_wrap"
+    )
+    page = alice.get("/account")
+    new_password = "a fresh passphrase " + os.urandom(4).hex()
+    changed = alice.post(
+        "/account/password",
+        data={"csrf": csrf(page.text), "current": accounts["alice"].password,
+              "password": new_password, "password_again": new_password},
+    )  # fmt: skip
+    assert changed.status_code == 303, changed.text
+    accounts["alice"].password = new_password
+    bob = accounts["bob"]
+    scenario.replaced_wraps["bob password"] = user_row(
+        server, bob.username, "private_key_password_wrap"
+    )
+    scenario.replaced_wraps["bob recovery"] = user_row(
+        server, bob.username, "private_key_recovery_wrap"
+    )
+    bob_password = "a recovered passphrase " + os.urandom(4).hex()
+    with httpx.Client(base_url=server.staff_url, timeout=60) as client:
+        recovered = client.post(
+            "/recover",
+            data={"username": bob.username, "recovery_key": bob.recovery_key,
+                  "totp": server.totp.code(bob.totp_secret), "password": bob_password,
+                  "password_again": bob_password},
+        )  # fmt: skip
+        assert recovered.status_code == 200, recovered.text
+        assert RECOVERY_RE.search(recovered.text), recovered.text
+    bob.password = bob_password
+    carol = accounts["carol"]
+    scenario.replaced_wraps["carol password"] = user_row(
+        server, carol.username, "private_key_password_wrap"
+    )
+    scenario.replaced_wraps["carol recovery"] = user_row(
+        server, carol.username, "private_key_recovery_wrap"
+    )
+    passphrase = "a calm passphrase for the offline laptop"
+    exported = cli(
+        server,
+        ["keys", "export", "--user", carol.username, "--out", str(work / "carol.mslkey")],
+        "\n".join(
+            [carol.password, server.totp.code(carol.totp_secret), passphrase, passphrase, ""]
+        ),
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert user_row(server, carol.username, "key_offline") == 1
+
+    # Alice deletes case 3 (with its reply). Capture its wraps first, through the database.
+    scenario.deleted = capture_case(server, cases["s3"]["id"])
+    assert scenario.deleted.case_wraps
+    assert len(scenario.deleted.item_wraps) >= 3
+    form = alice.get(f"/cases/{cases['s3']['id']}/delete")
+    confirm = {"csrf": csrf(form.text), "confirm": "yes"}
+    gone = alice.post(f"/cases/{cases['s3']['id']}/delete", data=confirm)
+    assert gone.status_code == 303, gone.text
+    assert alice.get(f"/cases/{cases['s3']['id']}").status_code == 404
+    # A disk image taken while the server runs, right after the deletion.
+    scenario.hot_copy = work / "hot-copy"
+    shutil.copytree(server.data_dir, scenario.hot_copy)
+    alice.close()
+    # A live API session whose token a positive control will hand to the adversary.
+    scenario.api_token = server.api_token(accounts["alice"])
+    add_security_key(server, accounts["alice"])
+    return scenario
+
+
+def add_security_key(server: LiveServer, account: Account) -> None:
+    """A registered security key, stored as registration stores one (tests/functional/
+    test_webauthn.py drives the real ceremony in Chromium; here only the stored shape
+    matters): a random credential id and a COSE EC2 public key."""
+    cose = cbor2.dumps({1: 2, 3: -7, -1: 1, -2: os.urandom(32), -3: os.urandom(32)})
+    runtime = server.runtime()
+    try:
+        with runtime.db() as db:
+            db.add(
+                WebauthnCredential(
+                    user_id=account.id,
+                    credential_id=os.urandom(32),
+                    public_key=cose,
+                    sign_count=7,
+                    name="blue key",
+                    created_at=coarse(runtime.now()),
+                    last_used_at=coarse(runtime.now()),
+                )
+            )
+    finally:
+        runtime.close()
+
+
+def adversary(data_dir: Path, *args: str) -> dict[str, Any]:
+    result = subprocess.run(
+        [sys.executable, str(ADVERSARY), "--data-dir", str(data_dir), "--json", *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
+@dataclass
+class Seized:
+    server: LiveServer
+    scenario: Scenario
+    copy: Path
+    report: dict[str, Any]
+    report_text: str
+    seconds: float
+    work: Path
+
+
+@pytest.fixture(scope="module")
+def seized(tmp_path_factory: pytest.TempPathFactory) -> Seized:
+    work = tmp_path_factory.mktemp("seizure")
+    base = work / "instance"
+    base.mkdir()
+    server = start_server(base, {"MAILSLOT_DATABASE_URL": ""})
+    try:
+        scenario = run_scenario(server, work)
+    finally:
+        stop_server(server)
+    copy = work / "seized"
+    shutil.copytree(server.data_dir, copy)
+    start = time.monotonic()
+    report = adversary(copy)
+    seconds = time.monotonic() - start
+    (work / "report.json").write_text(json.dumps(report, indent=1))
+    return Seized(server, scenario, copy, report, json.dumps(report), seconds, work)
+
+
+def every_file(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+# (a) No planted marker anywhere.
+
+
+def test_no_marker_or_codename_in_any_file_or_in_the_report(seized: Seized) -> None:
+    secrets = seized.scenario.markers + seized.scenario.codenames
+    assert len(seized.scenario.markers) > 25
+    assert len(seized.scenario.codenames) == 6
+    assert seized.scenario.hot_copy is not None
+    places = {str(p): p.read_bytes() for p in every_file(seized.copy)}
+    places.update({f"hot:{p}": p.read_bytes() for p in every_file(seized.scenario.hot_copy)})
+    # The server's TMPDIR too: the scenario downloaded a zip and uploaded files.
+    places.update(
+        {f"tmp:{p}": p.read_bytes() for p in every_file(seized.server.data_dir.parent / "tmp")}
+    )
+    places["report"] = seized.report_text.encode()
+    leaks = [
+        f"{where}: {text} as {how}"
+        for text in secrets
+        for how, needle in encodings(text).items()
+        for where, data in places.items()
+        if needle in data
+    ]
+    assert leaks == []
+    assert seized.report["recovered"] == []
+
+
+# (b) What is readable is exactly what the threat model documents.
+
+
+FORM_RE = re.compile(r"(clear|random|public key|sealed)(?: \(([^)]*)\))?")
+
+
+def documented_columns() -> dict[str, tuple[str, str | None]]:
+    """Parse the "What is stored in clear" table of docs/threat-model.md."""
+    section = (
+        THREAT_MODEL.read_text().split("## What is stored in clear", 1)[1].split("\n## ", 1)[0]
+    )
+    table = section.split("### Files in the data directory", 1)[0]
+    columns: dict[str, tuple[str, str | None]] = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not line.startswith("| `") or len(cells) < 3:
+            continue
+        names = re.findall(r"`([a-z_0-9.]+)`", cells[0])
+        form = FORM_RE.fullmatch(cells[1].replace("*", "").replace("`", ""))
+        assert form, f"unparsed Form cell: {cells[1]!r}"
+        table_name = names[0].split(".")[0]
+        for name in names:
+            full = f"{table_name}{name}" if name.startswith(".") else name
+            assert full not in columns, f"{full} documented twice"
+            columns[full] = (form[1], form[2])
+    return columns
+
+
+def documented_files() -> dict[str, str]:
+    section = THREAT_MODEL.read_text().split("### Files in the data directory", 1)[1]
+    kinds: dict[str, str] = {}
+    for line in section.split("\n#", 1)[0].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| `") and len(cells) >= 3:
+            kinds[cells[1].strip("`")] = cells[0]
+    return kinds
+
+
+def test_every_test_the_threat_model_names_exists() -> None:
+    """The "How this is tested" references must point at real test functions."""
+    named = re.findall(r"`(tests/[\w/]+\.py)::(test_\w+)`", THREAT_MODEL.read_text())
+    assert len(named) >= 20
+    missing = [
+        f"{path}::{name}"
+        for path, name in named
+        if not (ROOT / path).is_file()
+        or not re.search(rf"^(async )?def {name}\(", (ROOT / path).read_text(), re.MULTILINE)
+    ]
+    assert missing == []
+
+
+def observed_columns(report: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
+    return {
+        name: (info["class"], info.get("precision") or info.get("format"))
+        for name, info in report["columns"].items()
+    }
+
+
+# Time precision from finest to coarsest. Values that happen to fall on a round time (a run
+# at 18:00 stores minute values that are also whole hours) look coarser than they are.
+PRECISION = ["exact", "minute", "hour", "day"]
+
+
+def matches(observed: tuple[str, str | None], documented: tuple[str, str | None]) -> bool:
+    """Equal, or a time observed at a coarser precision than documented (never finer: a
+    column documented to the hour that shows exact times is a leak)."""
+    if observed == documented:
+        return True
+    (o_class, o_detail), (d_class, d_detail) = observed, documented
+    return (
+        o_class == d_class
+        and o_detail in PRECISION
+        and d_detail in PRECISION
+        and PRECISION.index(o_detail) > PRECISION.index(d_detail)
+    )
+
+
+def test_precision_matching_allows_only_coarser_observations() -> None:
+    assert matches(("clear", "hour"), ("clear", "minute"))
+    assert matches(("clear", "day"), ("clear", "hour"))
+    assert not matches(("clear", "exact"), ("clear", "hour"))
+    assert not matches(("clear", "minute"), ("clear", "hour"))
+    assert not matches(("random", None), ("clear", None))
+
+
+def test_every_column_is_classified_as_the_threat_model_says(seized: Seized) -> None:
+    observed = observed_columns(seized.report)
+    documented = documented_columns()
+    assert sorted(observed) == sorted(documented), "tables or columns differ from the doc"
+    # A column the scenario left empty cannot be judged by its bytes; see the test below.
+    judged = {name for name, (cls, _) in observed.items() if cls != "empty"}
+    mismatched = {
+        name: {"observed": observed[name], "documented": documented[name]}
+        for name in sorted(judged)
+        if not matches(observed[name], documented[name])
+    }
+    assert mismatched == {}
+    clear = {name for name in judged if documented[name][0] == "clear"}
+    assert set(seized.report["clear_columns"]) == clear
+
+
+def test_the_scenario_puts_a_value_in_every_column(seized: Seized) -> None:
+    empty = sorted(n for n, (cls, _) in observed_columns(seized.report).items() if cls == "empty")
+    assert empty == []
+
+
+def test_every_file_kind_is_documented(seized: Seized) -> None:
+    documented = documented_files()
+    found = set(seized.report["file_kinds"])
+    assert found <= set(documented), found - set(documented)
+    hot = set(adversary(seized.scenario.hot_copy or Path())["file_kinds"])
+    assert hot <= set(documented), hot - set(documented)
+    # Between a copy taken while the server runs and one taken after it stops, every kind
+    # shows up, except partial blobs, which exist only while an upload is being written.
+    assert found | hot == set(documented) - {"partial-blob"}
+    assert {"database", "blob"} <= found
+
+
+def test_the_report_sees_the_metadata_it_should(seized: Seized) -> None:
+    """The adversary is not blind: it reads what the threat model says is readable."""
+    derived = seized.report["derived"]
+    accounts = seized.scenario.accounts
+    staff = {p["username"]: p for p in derived["staff"]}
+    assert set(staff) == {a.username for a in accounts.values()}
+    assert staff[accounts["bob"].username]["email"] == "bob@example.org"
+    assert staff[accounts["carol"].username]["key_offline"] is True
+    assert not staff[accounts["carol"].username]["password_wrap"]
+    assert derived["cases_per_channel"] == {"default": 4, "investigations": 1}
+    assert derived["sources"]["rows"] == 5  # one forgot their conversation
+    assert derived["sources"]["cases_without_a_source"] == 1
+    assert derived["item_kinds"]["reply"] == 5  # the deleted case's reply went with it
+    assert derived["blobs"]["orphans"] == []
+    assert derived["blobs"]["missing"] == []
+    kinds = {s["kind"] for s in derived["sessions"]}
+    assert {"staff", "api", "source"} <= kinds
+    totp_now = pyotp.TOTP(accounts["bob"].totp_secret).now()
+    assert staff[accounts["bob"].username]["totp_code_now"] in {
+        totp_now,
+        pyotp.TOTP(accounts["bob"].totp_secret).at(time.time() - 30),
+    }
+
+
+# (c) The deleted case: nothing left, and its keys not recoverable from raw bytes.
+
+
+def raw_database_files(root: Path) -> dict[str, bytes]:
+    return {
+        p.name: p.read_bytes()
+        for p in root.iterdir()
+        if p.name.startswith("mailslot.sqlite3") and p.is_file()
+    }
+
+
+def test_the_deleted_case_left_no_rows_and_no_blobs(seized: Seized) -> None:
+    deleted = seized.scenario.deleted
+    assert deleted is not None
+    tables = seized.report["tables"]
+    assert all(r["id"] != deleted.case_id for r in tables["cases"]["values"])
+    for table in ("case_key_wraps", "case_reads", "items"):
+        assert all(r["case_id"] != deleted.case_id for r in tables[table]["values"]), table
+    assert all(r["item_id"] not in deleted.item_ids for r in tables["item_key_wraps"]["values"])
+    names = {p.name for p in every_file(seized.copy)}
+    assert names.isdisjoint(deleted.blob_ids)
+    assert names.isdisjoint(f"{b}.partial" for b in deleted.blob_ids)
+
+
+@pytest.mark.parametrize("copy", ["after stop", "while running"])
+def test_deleted_and_replaced_key_material_is_not_in_the_raw_database(
+    seized: Seized, copy: str
+) -> None:
+    deleted = seized.scenario.deleted
+    assert deleted is not None
+    root = seized.copy if copy == "after stop" else seized.scenario.hot_copy
+    assert root is not None
+    raw = raw_database_files(root)
+    assert "mailslot.sqlite3" in raw
+    needles: dict[str, bytes] = {}
+    for n, wrap in enumerate(deleted.case_wraps):
+        needles[f"deleted case wrap {n}"] = wrap
+    for n, wrap in enumerate(deleted.item_wraps):
+        needles[f"deleted item wrap {n}"] = wrap
+    for n, meta in enumerate(deleted.sealed_meta):
+        needles[f"deleted sealed metadata {n}"] = meta
+    needles["deleted case public key"] = deleted.public_key
+    needles["deleted case pseudonym"] = deleted.pseudonym.encode()
+    for what, wrap in seized.scenario.replaced_wraps.items():
+        needles[f"removed: {what}"] = wrap
+    # Any 48-byte window is enough to call it recoverable.
+    found = [
+        f"{name} in {file}"
+        for name, needle in needles.items()
+        for file, data in raw.items()
+        if any(needle[i : i + 48] in data for i in range(0, max(1, len(needle) - 47), 48))
+    ]
+    assert found == [], "recoverable from the raw bytes:\n" + "\n".join(found)
+    report = seized.report if copy == "after stop" else adversary(root)
+    assert all(stale == {} for stale in report["attacks"]["stale_ciphertext"].values())
+
+
+def test_free_space_in_the_database_file_holds_no_content(seized: Seized) -> None:
+    """secure_delete zeroes freed cells. SQLite keeps only its bookkeeping there: unused
+    cell-pointer slots and 4-byte freeblock headers, which are offsets and sizes."""
+    for root in (seized.copy, seized.scenario.hot_copy):
+        assert root is not None
+        report = seized.report if root == seized.copy else adversary(root)
+        database = next(f for f in report["files"] if f["kind"] == "database")["sqlite"]
+        assert database["free_bytes"] > 0  # the scan looked at something
+        assert database["longest_nonzero_run"] <= 4, database
+        assert not database["content_may_remain"]
+        assert database["strings_in_free_space"] == []
+        assert database["markers_in_free_space"] == {}
+
+
+# (d) Sessions do not open.
+
+
+def test_no_session_opens_without_its_token(seized: Seized) -> None:
+    sessions = seized.report["attacks"]["sessions"]
+    assert sessions["rows"] >= 3
+    assert sessions["tokens_tried"] >= 2
+    assert sessions["opened"] == 0
+
+
+# (e) The dictionary attack finds nothing for real accounts.
+
+
+def test_the_dictionary_attack_finds_no_real_password(seized: Seized) -> None:
+    attempts = {a["username"]: a for a in seized.report["attacks"]["passwords"]}
+    assert set(attempts) == {a.username for a in seized.scenario.accounts.values()}
+    for attempt in attempts.values():
+        assert attempt["tried"] >= 30, attempt
+        assert attempt["password"] is None, attempt
+    assert seized.report["attacks"]["recovery_keys"]["opened"] == []
+    assert seized.report["recovered"] == []
+    # The adversary reads what the threat model says it can: TOTP secrets (of accounts; a
+    # used invitation keeps none), and which account
+    # the login throttle is about.
+    findings = seized.report["findings"]
+    assert "TOTP secrets readable in users.totp_secret" in findings
+    bob = seized.scenario.accounts["bob"].username
+    assert f"failed logins recorded for {bob} (1)" in findings
+    assert not [f for f in findings if "password of" in f or "decrypted" in f or "opened" in f]
+
+
+# Positive controls: the same attacks succeed when they should.
+
+
+def weaken(copy: Path, account: Account) -> None:
+    """Re-wrap the account's real key under a password from the adversary's dictionary."""
+    path = copy / "mailslot.sqlite3"
+    with closing(sqlite3.connect(path)) as db:
+        kdf, salt, wrap, user_id = db.execute(
+            "SELECT password_kdf, password_salt, private_key_password_wrap, id FROM users"
+            " WHERE username = ?",
+            (account.username,),
+        ).fetchone()
+        context = b"user-private-key/password/" + bytes.fromhex(user_id)
+        params = crypto.KdfParams.decode(kdf)
+        seed = crypto.open_secret(
+            crypto.derive_password_keys(account.password, salt, params).kek, wrap, context
+        )
+        new_salt = crypto.new_salt()
+        keys = crypto.derive_password_keys(WEAK_PASSWORD, new_salt, params)
+        db.execute(
+            "UPDATE users SET password_salt=?, password_verifier=?, private_key_password_wrap=?"
+            " WHERE id=?",
+            (new_salt, keys.verifier, crypto.seal_secret(keys.kek, seed, context), user_id),
+        )
+        db.commit()
+
+
+def test_positive_control_weak_password_token_and_codename_open_everything(
+    seized: Seized,
+) -> None:
+    throwaway = seized.work / "throwaway"
+    shutil.copytree(seized.copy, throwaway)
+    weaken(throwaway, seized.scenario.accounts["weak"])
+    report = adversary(
+        throwaway,
+        "--session-token",
+        seized.scenario.api_token,
+        "--codename",
+        seized.scenario.live_codename,
+        "--codename",
+        "not a codename at all",
+    )
+    attempts = {a["username"]: a for a in report["attacks"]["passwords"]}
+    weak = attempts[seized.scenario.accounts["weak"].username]
+    assert weak["password"] == WEAK_PASSWORD
+    assert weak["note"] == "password found; private key recovered"
+    assert [a for a in attempts.values() if a["password"] is not None] == [weak]
+    assert report["attacks"]["sessions"]["opened"] == 1
+    assert [f["source"] for f in report["attacks"]["codenames"]["found"]]
+    # Weak's cases (the default channel) and Alice's session open: markers are now readable,
+    # in the report that the real run is searched with.
+    text = json.dumps(report)
+    readable = [m for m in seized.scenario.markers if m in text]
+    assert len(readable) >= 10
+    vias = {r["via"] for r in report["recovered"]}
+    assert any(v.startswith("user ") for v in vias)
+
+
+def test_the_marker_scan_can_fail(tmp_path: Path) -> None:
+    text = marker("CHECK")
+    path = tmp_path / "leak"
+    path.write_bytes(
+        b"..." + text.encode("utf-16-le") + b"..." + base64.b64encode(b"z" + text.encode())
+    )
+    data = path.read_bytes()
+    found = {how for how, needle in encodings(text).items() if needle in data}
+    assert {"utf-16-le", "base64/1"} <= found
+
+
+def load_adversary() -> Any:
+    spec = importlib.util.spec_from_file_location("adversary", ADVERSARY)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("adversary", module)  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("secure_delete", ["OFF", "ON"])
+def test_the_free_space_scan_finds_leftovers(tmp_path: Path, secure_delete: str) -> None:
+    """Without secure_delete a deleted row stays in the file, and the scan must say so."""
+    text = marker("GONE")
+    wrap = b"MSLW\x01" + os.urandom(1168)
+    path = tmp_path / "scan.sqlite3"
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.execute(f"PRAGMA secure_delete={secure_delete}")
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, text TEXT, wrap BLOB)")
+        for n in range(40):
+            db.execute("INSERT INTO t (text, wrap) VALUES (?, ?)", (f"{text}-{n}", wrap))
+        db.execute("DELETE FROM t WHERE id % 2 = 0")
+    result = load_adversary().analyse_sqlite(path.read_bytes())
+    if secure_delete == "OFF":
+        assert result["content_may_remain"]
+        assert any(text in found for found in result["strings_in_free_space"])
+        assert result["markers_in_free_space"]["MSLW"] > 0
+    else:
+        assert not result["content_may_remain"]
+        assert result["strings_in_free_space"] == []
+        assert result["markers_in_free_space"] == {}
+
+
+def test_the_seizure_takes_little_time(seized: Seized) -> None:
+    assert seized.seconds < 30, seized.seconds

@@ -1,0 +1,34 @@
+"""Clear text typed by people, and log records that must never carry a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from mailslot.logs import TypeOnly
+from mailslot.text import plain_text
+
+
+def test_plain_text_drops_controls_but_keeps_line_breaks() -> None:
+    assert plain_text("a\x00b\x1b[31mc\u0007") == "ab[31mc"
+    assert plain_text("line one\r\nline\ttwo\rthree", multiline=True) == (
+        "line one\nline\ttwo\nthree"
+    )
+    assert plain_text("one\ntwo") == "onetwo"
+    assert plain_text("e\u0301") == "\u00e9"  # NFC
+    assert plain_text("\u202eRTL stays visible") == "\u202eRTL stays visible"
+
+
+def test_type_only_filter_removes_the_traceback() -> None:
+    secret = "codename marble violet"
+    try:
+        raise ValueError(secret)
+    except ValueError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed: %s", ("now",), None)
+        import sys
+
+        record.exc_info = sys.exc_info()
+    assert TypeOnly().filter(record) is True
+    text = logging.Formatter("%(message)s").format(record)
+    assert text == "failed: now [ValueError]"
+    assert secret not in text
+    assert record.exc_info is None
