@@ -21,6 +21,38 @@ from mailslot.crypto import TEST_KDF
 from mailslot.runtime import Runtime, open_runtime
 
 TEST_KDF_TEXT = TEST_KDF.encode()
+# MAILSLOT_TEST_DATABASE=postgresql runs every server and runtime of the suite on its own
+# fresh PostgreSQL database (on the server of MAILSLOT_TEST_POSTGRESQL_URL); SQLite otherwise.
+TEST_DATABASE = os.environ.get("MAILSLOT_TEST_DATABASE", "sqlite")
+POSTGRESQL_URL = os.environ.get("MAILSLOT_TEST_POSTGRESQL_URL", "")
+
+
+def fresh_database() -> str | None:
+    """A new, empty PostgreSQL database for one server or runtime (None on SQLite runs)."""
+    if TEST_DATABASE != "postgresql":
+        return None
+    if not POSTGRESQL_URL:
+        raise RuntimeError("MAILSLOT_TEST_DATABASE=postgresql needs MAILSLOT_TEST_POSTGRESQL_URL")
+    import psycopg
+
+    name = "mailslot_" + os.urandom(6).hex()
+    admin = POSTGRESQL_URL.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return POSTGRESQL_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(url: str | None) -> None:
+    if url is None:
+        return
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin = POSTGRESQL_URL.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 ARTIFACTS = Path(os.environ.get("MAILSLOT_TEST_ARTIFACTS", "test-artifacts")).resolve()
 
 
@@ -77,6 +109,7 @@ class LiveServer:
     proc: subprocess.Popen[bytes]
     setup_link: str | None
     env: dict[str, str]
+    database: str | None = None
     totp: Totp = field(default_factory=Totp)
     _counter: int = 0
 
@@ -85,6 +118,25 @@ class LiveServer:
 
     def runtime(self) -> Runtime:
         return open_runtime(self.config(), migrate=False)
+
+    def dump_database(self, path: Path) -> Path | None:
+        """On PostgreSQL, write every table's rows (COPY, binary: bytea values raw) to
+        ``path`` so that file scans see what the database holds; on SQLite the database is
+        a file in the data directory already, and this returns None."""
+        if self.database is None:
+            return None
+        import psycopg
+
+        from mailslot.db.models import Base
+
+        url = self.database.replace("postgresql+psycopg://", "postgresql://", 1)
+        with psycopg.connect(url) as connection, path.open("wb") as out:
+            for table in Base.metadata.sorted_tables:
+                query = f'COPY "{table.name}" TO STDOUT (FORMAT binary)'
+                with connection.cursor().copy(query) as copy:
+                    for block in copy:
+                        out.write(bytes(block))
+        return path
 
     def unique(self, prefix: str) -> str:
         self._counter += 1
@@ -188,6 +240,11 @@ def start_server(base: Path, extra_env: dict[str, str] | None = None) -> LiveSer
         "TMPDIR": str(base / "tmp"),
         **(extra_env or {}),
     }
+    database = fresh_database()
+    if database is not None and "MAILSLOT_DATABASE_URL" not in env:
+        env["MAILSLOT_DATABASE_URL"] = database
+    else:
+        database = None
     (base / "tmp").mkdir(exist_ok=True)
     log_path = base / "server.log"
     with log_path.open("wb") as log:
@@ -199,6 +256,7 @@ def start_server(base: Path, extra_env: dict[str, str] | None = None) -> LiveSer
         wait_for_port(staff_port, proc)
     except RuntimeError:
         proc.kill()
+        drop_database(database)
         raise RuntimeError(log_path.read_text()) from None
     match = re.search(r"(http://\S+/setup/\S+)", log_path.read_text())
     return LiveServer(
@@ -209,6 +267,7 @@ def start_server(base: Path, extra_env: dict[str, str] | None = None) -> LiveSer
         proc=proc,
         setup_link=match[1] if match else None,
         env=env,
+        database=database,
     )
 
 
@@ -218,6 +277,7 @@ def stop_server(server: LiveServer) -> None:
         server.proc.wait(timeout=10)
     except subprocess.TimeoutExpired:  # pragma: no cover
         server.proc.kill()
+    drop_database(server.database)
 
 
 @pytest.fixture(scope="module")
@@ -240,8 +300,11 @@ def source(server: LiveServer) -> httpx.Client:
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Config:
-    return load_config({}, data_dir=tmp_path / "data", kdf=TEST_KDF)
+def config(tmp_path: Path) -> Iterator[Config]:
+    database = fresh_database()
+    overrides = {"database_url": database} if database else {}
+    yield load_config({}, data_dir=tmp_path / "data", kdf=TEST_KDF, **overrides)
+    drop_database(database)
 
 
 @pytest.fixture

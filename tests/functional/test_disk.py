@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import os
 import re
-import sqlite3
 import stat
 from contextlib import closing
 from pathlib import Path
@@ -19,7 +18,9 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from mailslot.cases.models import Item
 from tests.conftest import LiveServer, start_server, stop_server
 from tests.functional.helpers import csrf, find_case, login, new_source, submit
 
@@ -146,12 +147,23 @@ def every_file(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink())
 
 
+def blob_ids(server: LiveServer) -> set[str]:
+    runtime = server.runtime()
+    try:
+        with runtime.db() as db:
+            return set(db.scalars(select(Item.blob_id)))
+    finally:
+        runtime.close()
+
+
 def test_no_plaintext_reaches_the_disk(tmp_path: Path) -> None:
     base = tmp_path / "instance"
     base.mkdir()
     server = start_server(base, {"MAILSLOT_MAX_FILE_SIZE": "1MiB"})
     try:
         markers, codenames = run_scenario(server)
+        referenced = blob_ids(server)
+        dumped = server.dump_database(base / "database.dump")
     finally:
         stop_server(server)
     assert server.proc.returncode is not None
@@ -159,8 +171,9 @@ def test_no_plaintext_reaches_the_disk(tmp_path: Path) -> None:
     files = every_file(base)
     data_files = [p for p in files if p.is_relative_to(server.data_dir)]
     blob_files = [p for p in files if p.is_relative_to(server.data_dir / "blobs")]
-    db_path = server.data_dir / "mailslot.sqlite3"
-    # The scan covers what it should: the database, the blobs, the TMPDIR and the log.
+    # The scan covers what it should: the database (the SQLite file, or on PostgreSQL a dump
+    # of every table's rows), the blobs, the TMPDIR and the log.
+    db_path = dumped or server.data_dir / "mailslot.sqlite3"
     assert db_path in files
     assert server.log_path in files
     assert (base / "tmp").is_dir()
@@ -186,8 +199,6 @@ def test_no_plaintext_reaches_the_disk(tmp_path: Path) -> None:
 
     # Every blob on disk belongs to an item, and every item's blob is there: the deleted
     # case and the refused upload left nothing behind.
-    with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
-        referenced = {row[0] for row in db.execute("SELECT blob_id FROM items")}
     on_disk = {p.name for p in blob_files}
     assert on_disk == referenced
 
