@@ -94,6 +94,8 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/recover"): Rule(Access.PUBLIC, "recovery form: a lost password cannot sign in"),
     ("POST", "/recover"): Rule(Access.PUBLIC, "recovery: the recovery key and TOTP are the key"),
     ("GET", "/static/{path}"): Rule(Access.PUBLIC, "the style sheet"),
+    ("GET", "/healthz"): Rule(Access.PUBLIC, "liveness for a supervisor: says only ok"),
+    ("GET", "/readyz"): Rule(Access.PUBLIC, "readiness: ok, or which dependency failed"),
     ("GET", "/api/v1/openapi.json"): Rule(Access.PUBLIC, "the API description"),
     ("POST", "/api/v1/auth/token"): Rule(Access.PUBLIC, "logging in to the API"),
     ("DELETE", "/api/v1/auth/token"): Rule(Access.SELF, "revokes the caller's own token"),

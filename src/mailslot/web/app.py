@@ -20,6 +20,7 @@ from mailslot.runtime import Runtime
 from mailslot.web.account import AccountViews
 from mailslot.web.admin import AdminViews
 from mailslot.web.common import Templates, Web
+from mailslot.web.health import HealthViews
 from mailslot.web.security import SecurityHeaders
 from mailslot.web.source import SourceViews
 from mailslot.web.staff import StaffViews
@@ -172,6 +173,7 @@ def create_staff_app(runtime: Runtime, templates: Templates | None = None) -> St
         *AdminViews(staff_views).routes(),
         *AccountViews(staff_views).routes(),
         *WebauthnViews(staff_views).routes(),
+        *HealthViews(runtime).routes(),
         Mount("/api/v1", app=BodyLimit(LazyApp(lambda: _api(staff_views)), API_MAX_BODY)),
         _static(),
     ]
