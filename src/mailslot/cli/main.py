@@ -103,6 +103,9 @@ def serve(ctx: click.Context, source_addr: str | None, staff_addr: str | None) -
                     log_level=config.log_level,
                     timeout_keep_alive=30,
                     lifespan="off",
+                    # httptools parses HTTP in C; h11 (pure Python) cost a large share of the
+                    # CPU time of every request and of every network chunk of an upload.
+                    http="httptools",
                 )
             )
         )
@@ -322,6 +325,31 @@ def tor_config(
     click.echo("stored anywhere. When Tor Browser opens the staff address it asks for a key:")
     for client in made:
         click.echo(f"  {client.name}: {client.key.private_key}")
+
+
+@main.command()
+@click.option(
+    "--torrc", type=click.Path(path_type=Path), help="Also check this torrc with tor itself."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.pass_context
+def check(ctx: click.Context, torrc: Path | None, as_json: bool) -> None:
+    """Check configuration, permissions, database, migrations, keys and tor; say what to fix."""
+    import dataclasses
+
+    from mailslot.check import run_checks
+
+    findings = run_checks(ctx.obj["config"], torrc)
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(f) for f in findings]))
+    else:
+        for finding in findings:
+            mark = "ok  " if finding.ok else "FAIL"
+            click.echo(f"{mark} {finding.name}: {finding.detail}")
+            if not finding.ok and finding.fix:
+                click.echo(f"     fix: {finding.fix}")
+    if not all(f.ok for f in findings):
+        sys.exit(1)
 
 
 from mailslot.cli.offline import register as _register_offline  # noqa: E402 - needs `main`

@@ -1,0 +1,188 @@
+"""``mailslot check``: is this instance set up safely, and what should be fixed?
+
+Each check returns a :class:`Finding`: what was looked at, whether it is fine, and if not,
+what to do. Nothing here changes anything.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session
+
+from mailslot import crypto
+from mailslot.config import Config
+from mailslot.db.base import make_engine
+from mailslot.db.migrate import HEAD, stored_revision
+from mailslot.instance.models import Instance
+from mailslot.recipients.models import Role, User
+from mailslot.tor import SOURCE, STAFF
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def run_checks(config: Config, torrc: Path | None = None) -> list[Finding]:
+    findings = [*_permissions(config)]
+    engine = make_engine(config.resolved_database_url)
+    try:
+        database = _database(engine)
+        findings.append(database)
+        if database.ok:
+            findings.append(_migrations(engine))
+            findings.extend(_keys(engine))
+    finally:
+        engine.dispose()
+    findings.extend(_tor(config, torrc))
+    return findings
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _permissions(config: Config) -> Iterator[Finding]:
+    data = config.data_dir
+    if not data.is_dir():
+        yield Finding(
+            "data directory", False, f"{data} does not exist", "run `mailslot serve` once"
+        )
+        return
+    mode = _mode(data)
+    yield Finding(
+        "data directory",
+        mode & 0o077 == 0,
+        f"{data} has mode {mode:04o}",
+        f"chmod 700 {data}",
+    )
+    loose = []
+    for path in data.rglob("*"):
+        if path.is_symlink():
+            loose.append(f"{path} is a symbolic link")
+        elif _mode(path) & 0o077:
+            loose.append(f"{path} ({_mode(path):04o})")
+    yield Finding(
+        "file permissions",
+        not loose,
+        "only the service account can read the data" if not loose else "; ".join(loose[:5]),
+        f"chmod -R go-rwx {data} (and remove symbolic links)",
+    )
+
+
+def _database(engine: Engine) -> Finding:
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:  # whatever stops the connection is reported by its type
+        return Finding(
+            "database",
+            False,
+            f"cannot connect ({type(exc).__name__})",
+            "check MAILSLOT_DATABASE_URL and that the database server is running",
+        )
+    return Finding("database", True, f"reachable ({engine.dialect.name})")
+
+
+def _migrations(engine: Engine) -> Finding:
+    current = stored_revision(engine)
+    return Finding(
+        "migrations",
+        current == HEAD,
+        f"database at {current or 'no revision'}, this version needs {HEAD}",
+        "run `mailslot db upgrade` (after a backup)",
+    )
+
+
+def _keys(engine: Engine) -> Iterator[Finding]:
+    with Session(engine) as db:
+        instance = db.scalar(select(Instance))
+        users = list(db.scalars(select(User).where(User.disabled.is_(False))))
+    yield Finding(
+        "instance",
+        instance is not None and len(instance.codename_salt) == 16,
+        "codename salt present" if instance else "no instance row",
+        "run `mailslot serve` once to create the instance",
+    )
+    broken = []
+    for user in users:
+        try:
+            crypto.check_public_key(user.public_key)
+        except crypto.CryptoError:
+            broken.append(f"{user.username}: public key unusable")
+            continue
+        if not user.key_offline and user.private_key_password_wrap is None:
+            broken.append(f"{user.username}: no private key wrap and not marked offline")
+    admins = [u for u in users if u.role == Role.ADMIN.value]
+    yield Finding(
+        "staff keys",
+        not broken,
+        f"{len(users)} active accounts, keys in order" if not broken else "; ".join(broken),
+        "disable the accounts named and invite their owners again",
+    )
+    yield Finding(
+        "administrator",
+        bool(admins),
+        f"{len(admins)} active admin(s)",
+        "open the setup link (`mailslot setup-link`) or `mailslot users add --role admin`",
+    )
+
+
+def _tor(config: Config, torrc: Path | None) -> Iterator[Finding]:
+    if config.tor_dir is None and torrc is None:
+        yield Finding(
+            "tor",
+            True,
+            "not configured (MAILSLOT_TOR_DIR unset): sources must reach Mailslot another way",
+        )
+        return
+    if config.tor_dir is not None:
+        for service in (SOURCE, STAFF):
+            hostname = config.tor_dir / service / "hostname"
+            readable = os.access(hostname, os.R_OK)
+            yield Finding(
+                f"tor {service} service",
+                readable,
+                f"{hostname} {'readable' if readable else 'missing or unreadable'}",
+                "start tor with the torrc from `mailslot tor-config`, and add this account "
+                "to tor's group",
+            )
+        auth = config.tor_dir / STAFF / "authorized_clients"
+        clients = list(auth.glob("*.auth")) if auth.is_dir() else []
+        yield Finding(
+            "tor staff client authorisation",
+            bool(clients),
+            f"{len(clients)} client key(s)",
+            "run `mailslot tor-config --client NAME` to create one",
+        )
+    if torrc is not None:
+        yield _verify_torrc(torrc)
+
+
+def _verify_torrc(torrc: Path, which: Callable[[str], str | None] = shutil.which) -> Finding:
+    binary = which("tor") or next(
+        (p for p in ("/usr/sbin/tor", "/usr/bin/tor") if os.access(p, os.X_OK)), None
+    )
+    if binary is None:
+        return Finding("torrc", False, "tor is not installed", "apt install tor")
+    result = subprocess.run(  # noqa: S603 - fixed arguments, no shell
+        [binary, "--verify-config", "-f", str(torrc), "--defaults-torrc", os.devnull],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    ok = result.returncode == 0 and "Configuration was valid" in result.stdout
+    last = (result.stdout.strip().splitlines() or [""])[-1]
+    return Finding("torrc", ok, f"{torrc}: {last}", "fix the torrc (see tor's message)")
