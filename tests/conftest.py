@@ -240,11 +240,10 @@ def start_server(base: Path, extra_env: dict[str, str] | None = None) -> LiveSer
         "TMPDIR": str(base / "tmp"),
         **(extra_env or {}),
     }
-    database = fresh_database()
-    if database is not None and "MAILSLOT_DATABASE_URL" not in env:
+    # A server given a database (a second process of one instance) shares it; else its own.
+    database = None if "MAILSLOT_DATABASE_URL" in env else fresh_database()
+    if database is not None:
         env["MAILSLOT_DATABASE_URL"] = database
-    else:
-        database = None
     (base / "tmp").mkdir(exist_ok=True)
     log_path = base / "server.log"
     with log_path.open("wb") as log:

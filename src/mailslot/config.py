@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -77,16 +77,29 @@ class Config:
     api_token_lifetime: int = 8 * 3600
     setup_token_lifetime: int = 24 * 3600
     kdf: KdfParams = DEFAULT_KDF
-    kdf_concurrency: int = 4
+    # At most one Argon2id per core helps (each uses one lane): more only share the cores,
+    # each taking longer, and hold 64 MiB apiece. Capped at 4 on bigger machines.
+    kdf_concurrency: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
     # Key derivations allowed to wait for a slot; beyond this, requests are turned away (429).
     kdf_queue: int = 64
     # Instance-wide rates, per minute, that shed a flood with a clear page (0 turns one off).
     new_source_rate: int = 120
     submission_rate: int = 600
+    # Mail notices: the SMTP server (smtps://user:pass@host:465, or smtp://…?starttls=1)
+    # and the sender address. Unset: no mail is sent.
+    smtp_url: str = ""
+    smtp_from: str = "mailslot@localhost"
+    # Notices are sent at the end of fixed windows of this many seconds (0: at once), so a
+    # mail's time does not mirror a source's activity.
+    notify_interval: int = 3600
+    # How often the background jobs (notices, session clean-up) run, in seconds.
+    job_interval: int = 60
     # Staff logins: this many failures lock the account's login for a while (doubling).
     login_failures_before_lock: int = 5
     page_size: int = 25
     log_level: str = "info"
+    # "text" (one line per record) or "json" (one JSON object per line, for a log collector).
+    log_format: str = "text"
 
     def __post_init__(self) -> None:
         if self.max_file_size <= 0:
@@ -99,6 +112,10 @@ class Config:
             raise ConfigError("MAILSLOT_KDF_QUEUE cannot be negative")
         if self.new_source_rate < 0 or self.submission_rate < 0:
             raise ConfigError("Rates cannot be negative (0 turns a rate limit off)")
+        if self.smtp_url and not self.smtp_url.startswith(("smtp://", "smtps://")):
+            raise ConfigError("MAILSLOT_SMTP_URL must start with smtp:// or smtps://")
+        if self.job_interval < 1:
+            raise ConfigError("MAILSLOT_JOB_INTERVAL must be at least 1 second")
         if self.login_failures_before_lock < 1:
             raise ConfigError("MAILSLOT_LOGIN_FAILURES_BEFORE_LOCK must be at least 1")
 
@@ -106,7 +123,7 @@ class Config:
         shown = []
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "database_url":
+            if f.name in ("database_url", "smtp_url"):
                 value = mask_url(value)
             shown.append(f"{f.name}={value!r}")
         return f"Config({', '.join(shown)})"
@@ -178,6 +195,10 @@ _ENV: dict[str, tuple[str, Any]] = {
     "MAILSLOT_DATABASE_URL": ("database_url", lambda v, n: v),
     "MAILSLOT_STAFF_URL": ("staff_url", lambda v, n: v),
     "MAILSLOT_SOURCE_ONION": ("source_onion", _parse_onion),
+    "MAILSLOT_SMTP_URL": ("smtp_url", lambda v, n: v),
+    "MAILSLOT_SMTP_FROM": ("smtp_from", lambda v, n: v),
+    "MAILSLOT_NOTIFY_INTERVAL": ("notify_interval", _parse_int),
+    "MAILSLOT_JOB_INTERVAL": ("job_interval", _parse_int),
     "MAILSLOT_TOR_DIR": ("tor_dir", lambda v, n: Path(v)),
     "MAILSLOT_MAX_FILE_SIZE": ("max_file_size", parse_size),
     "MAILSLOT_MAX_SUBMISSION_SIZE": ("max_submission_size", parse_size),
@@ -187,6 +208,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "MAILSLOT_SUBMISSION_RATE": ("submission_rate", _parse_int),
     "MAILSLOT_LOGIN_FAILURES_BEFORE_LOCK": ("login_failures_before_lock", _parse_int),
     "MAILSLOT_LOG_LEVEL": ("log_level", lambda v, n: _parse_choice(v, n, LOG_LEVELS)),
+    "MAILSLOT_LOG_FORMAT": ("log_format", lambda v, n: _parse_choice(v, n, ("text", "json"))),
     "MAILSLOT_KDF": ("kdf", _parse_kdf),
 }
 

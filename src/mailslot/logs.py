@@ -7,7 +7,9 @@ handler formats it. The same goes for uvicorn's and Starlette's own error report
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 
 
 class TypeOnly(logging.Filter):
@@ -24,8 +26,25 @@ class TypeOnly(logging.Filter):
         return True
 
 
-def configure(level: str) -> None:
+class JsonLines(logging.Formatter):
+    """One JSON object per record: time (UTC, seconds), level, logger, message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(
+            {
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
+                "level": record.levelname.lower(),
+                "logger": record.name,
+                "message": record.getMessage(),
+            },
+            ensure_ascii=False,
+        )
+
+
+def configure(level: str, fmt: str = "text") -> None:
     logging.basicConfig(level=level.upper(), format="%(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(TypeOnly())
+        if fmt == "json":
+            handler.setFormatter(JsonLines())
     logging.getLogger("alembic").setLevel(logging.WARNING)

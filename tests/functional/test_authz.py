@@ -39,6 +39,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from mailslot.channels.models import Channel
+from mailslot.recipients.models import User
 from mailslot.runtime import Runtime
 from mailslot.web.app import create_staff_app
 from tests.conftest import Account, LiveServer
@@ -86,6 +87,7 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/account"): Rule(Access.SELF, "the caller's own sessions"),
     ("POST", "/account/password"): Rule(Access.SELF, "changes the caller's own password"),
     ("POST", "/account/sessions/end"): Rule(Access.SELF, "ends one of the caller's sessions"),
+    ("POST", "/account/email"): Rule(Access.SELF, "sets the caller's own notice address"),
     ("GET", "/account/keys"): Rule(Access.SELF, "the caller's own security keys"),
     ("POST", "/account/keys"): Rule(Access.SELF, "adds a security key to the caller's account"),
     ("POST", "/account/keys/remove"): Rule(Access.SELF, "removes one of the caller's keys"),
@@ -624,10 +626,44 @@ def test_public_rules_have_checks() -> None:
         ("POST", "/login/webauthn/finish"),
         ("GET", "/api/v1/openapi.json"),
         ("POST", "/api/v1/auth/token"),
+        ("GET", "/healthz"),
+        ("GET", "/readyz"),
     }
     assert {key for key, rule in TABLE.items() if rule.access == Access.PUBLIC} == checked
+
+
+def test_health_pages_say_nothing_but_status(world: World) -> None:
+    for principal in PRINCIPALS:
+        for path in ("/healthz", "/readyz"):
+            response = world.web[principal].get(path)
+            assert response.status_code == 200, (principal, path)
+            body = response.json()
+            assert body["status"] == "ok"
+            assert set(body) <= {"status", "checks"}
+            assert MESSAGE not in response.text
     listings = {("GET", "/"), ("GET", "/api/v1/cases")}
     assert {key for key, rule in TABLE.items() if rule.access == Access.LISTING} == listings
+
+
+def test_a_notice_address_is_set_only_on_ones_own_account(world: World) -> None:
+    def emails() -> dict[str, str | None]:
+        with world.runtime.db() as db:
+            return dict(db.execute(select(User.id, User.email)).all())
+
+    before = emails()
+    anonymous = world.web[ANONYMOUS].post("/account/email", data={"email": "x@evil.example"})
+    assert_refused(anonymous, ANONYMOUS, api=False)
+    forged = world.web[MEMBER].post("/account/email", data={"email": "x@evil.example"})
+    assert forged.status_code == 403
+    assert emails() == before
+    for principal in (OTHER, ADMIN, MEMBER):
+        token = world.tokens[principal]
+        address = f"{principal}@newsroom.example"
+        done = world.web[principal].post("/account/email", data={"csrf": token, "email": address})
+        assert done.status_code == 303
+        expected = dict(before, **{world.accounts[principal].id: address})
+        assert emails() == expected
+        before = expected
 
 
 # Self routes: a user acts only on their own account. These run last: they end sessions.
@@ -784,6 +820,7 @@ def test_self_rules_have_checks() -> None:
         ("GET", "/account"),
         ("POST", "/account/password"),
         ("POST", "/account/sessions/end"),
+        ("POST", "/account/email"),
         ("GET", "/account/keys"),
         ("POST", "/account/keys"),
         ("POST", "/account/keys/remove"),

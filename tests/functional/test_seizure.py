@@ -43,6 +43,8 @@ import pytest
 
 from mailslot import crypto
 from mailslot.db.base import coarse
+from mailslot.notifications.models import PendingNotice
+from mailslot.notifications.services import window_end
 from mailslot.recipients.models import WebauthnCredential
 from tests.conftest import Account, LiveServer, start_server, stop_server
 from tests.functional.helpers import csrf, find_case, login, new_source, submit
@@ -415,7 +417,27 @@ def run_scenario(server: LiveServer, work: Path) -> Scenario:
     # A live API session whose token a positive control will hand to the adversary.
     scenario.api_token = server.api_token(accounts["alice"])
     add_security_key(server, accounts["alice"])
+    add_pending_notice(server, accounts["alice"])
     return scenario
+
+
+def add_pending_notice(server: LiveServer, account: Account) -> None:
+    """A mail notice waiting after a failed delivery, as the notice job leaves one
+    (tests/functional/test_notices.py drives the real job against an SMTP server)."""
+    runtime = server.runtime()
+    try:
+        with runtime.db() as db:
+            db.add(
+                PendingNotice(
+                    user_id=account.id,
+                    due_at=window_end(runtime.now(), 3600),
+                    attempts=1,
+                    claimed_until=runtime.now() + 300,
+                    last_error="SMTPDataError",
+                )
+            )
+    finally:
+        runtime.close()
 
 
 def add_security_key(server: LiveServer, account: Account) -> None:

@@ -94,7 +94,7 @@ def test_cleanup_incomplete_removes_only_partials(store: FilesystemBlobStore) ->
     crashed = [store.create() for _ in range(3)]
     for writer in crashed:
         writer.write(b"interrupted")
-        writer._file.close()  # what a crash does to the handle; the partial file stays
+        writer._close()  # what a crash does to the handle; the partial file stays
     assert store.cleanup_incomplete() == 3
     assert files_under(store.root) == [store.path_for(kept.blob_id)]
     assert b"".join(store.open(kept.blob_id)) == b"keep me"

@@ -32,3 +32,23 @@ def test_type_only_filter_removes_the_traceback() -> None:
     assert text == "failed: now [ValueError]"
     assert secret not in text
     assert record.exc_info is None
+
+
+def test_json_lines_carry_no_traceback() -> None:
+    import json
+
+    from mailslot.logs import JsonLines
+
+    try:
+        raise KeyError("a form field")
+    except KeyError:
+        import sys
+
+        record = logging.LogRecord("mailslot.web", logging.ERROR, __file__, 1, "boom", (), None)
+        record.exc_info = sys.exc_info()
+    TypeOnly().filter(record)
+    line = json.loads(JsonLines().format(record))
+    assert set(line) == {"time", "level", "logger", "message"}
+    assert line["message"] == "boom [KeyError]"
+    assert line["level"] == "error"
+    assert "a form field" not in json.dumps(line)

@@ -27,6 +27,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from mailslot import backup as backups
 from mailslot.crypto import (
     DEFAULT_KDF,
     TEST_KDF,
@@ -36,11 +37,14 @@ from mailslot.crypto import (
     KeyPair,
     WrapPurpose,
     _hazmat,
+    backup_key,
+    backup_sealer,
     check_public_key,
     derive_password_keys,
     derive_source_keys,
     digest,
     key_fingerprint,
+    new_backup_header,
     normalize_codename,
     open_item,
     open_keyfile,
@@ -59,6 +63,7 @@ from mailslot.crypto import (
     stream,
     wrap_key,
 )
+from mailslot.db.migrate import HEAD
 from mailslot.offline.bundle import (
     BundleWriter,
     CaseRecord,
@@ -2165,6 +2170,356 @@ def bundle_file() -> dict[str, Any]:
     }
 
 
+# -- backups --------------------------------------------------------------------------------------
+
+BACKUP_PASSPHRASE = "lantern orchard quietly folding maps"
+BACKUP_TIME = 1_764_165_600
+
+
+def backup_row(table: str, **values: Any) -> bytes:
+    """A row frame for this schema's ``table``, values in column order, typed as the spec says."""
+    spec = next(s for s in backups.table_specs() if s.name == table)
+    return backups.encode_frame(
+        {"type": "row", "values": [c.encode(values[c.name]) for c in spec.codecs]}
+    )
+
+
+BACKUP_SIZE = 64
+BACKUP_BLOB = pattern(0, BACKUP_SIZE)
+BACKUP_ITEM = {
+    "id": det_bytes("backup/item", 16).hex(),
+    "case_id": det_bytes("backup/case", 16).hex(),
+    "position": 0,
+    "kind": "file",
+    "author_id": None,
+    "blob_id": det_bytes("backup/blob", 32).hex(),
+    "stored_size": BACKUP_SIZE,
+    "sealed_meta": b"MSLM\x01" + det_bytes("backup/meta", 40),
+    "created_at": BACKUP_TIME,
+    "seen_by_source": False,
+}
+
+
+def backup_payload(
+    *,
+    manifest: dict[str, Any] | None = None,
+    rows: dict[str, list[bytes]] | None = None,
+    end: dict[str, Any] | None = None,
+    order: list[str] | None = None,
+) -> bytes:
+    """A payload: the manifest, every table with ``rows`` (raw frame bytes), the end frame."""
+    specs = backups.table_specs()
+    base = {
+        "type": "manifest",
+        "format": 1,
+        "mailslot": "0.1.0",
+        "schema": HEAD,
+        "created_at": BACKUP_TIME,
+        "tables": [{"name": s.name, "columns": s.columns} for s in specs],
+    }
+    out = backups.encode_frame({**base, **(manifest or {})})
+    counts = {}
+    for name in order or [s.name for s in specs]:
+        out += backups.encode_frame({"type": "table", "name": name})
+        frames = (rows or {}).get(name, [])
+        counts[name] = sum(1 for f in frames if b'"type":"row"' in f)
+        out += b"".join(frames)
+    blobs = sum(1 for f in (rows or {}).get("items", []) if b'"type":"blob"' in f)
+    totals = {
+        "type": "end",
+        "rows": counts,
+        "blobs": blobs,
+        "bytes": BACKUP_SIZE * blobs,
+        "dropped": 0,
+    }
+    return out + backups.encode_frame({**totals, **(end or {})})
+
+
+def item_rows() -> list[bytes]:
+    blob = backups.encode_frame({"type": "blob", "id": BACKUP_ITEM["blob_id"], "size": BACKUP_SIZE})
+    return [backup_row("items", **BACKUP_ITEM), blob + build(BACKUP_BLOB)]
+
+
+def wrap_rows() -> list[bytes]:
+    return [backup_row("item_key_wraps", item_id=BACKUP_ITEM["id"], holder="case", wrapped=b"w")]
+
+
+def good_backup_payload() -> bytes:
+    return backup_payload(
+        rows={
+            "items": item_rows(),
+            "item_key_wraps": wrap_rows(),
+            "rate_buckets": [
+                backup_row("rate_buckets", name="submit", tokens=9.5, updated_at=0.25)
+            ],
+        }
+    )
+
+
+def seal_backup(label: str, payload: bytes) -> tuple[dict[str, Any], Spec]:
+    """Seal a payload (one chunk) with DeterministicRandom(rng_seed(label)): the inputs and
+    the archive as a recipe (header, then the one final chunk, sealed with AES-256-GCM)."""
+    assert padded_length(len(payload)) <= CAP
+    seed = rng_seed("backup/" + label)
+    rng = DeterministicRandom(seed)
+    header = new_backup_header(TEST_KDF, rng)
+    key = backup_key(BACKUP_PASSPHRASE, header)
+    sealer = backup_sealer(header, key, rng)
+    item_header = sealer.header()
+    real = header.encode() + item_header + sealer.update(payload) + b"".join(sealer.finish())
+    payload_key = _hazmat.hkdf(key, salt=item_header[-16:], info=b"mailslot/v1/item/payload")
+    pad = padded_length(len(payload)) - len(payload)
+    recipe = concat(
+        hexs(header.encode() + item_header),
+        aes256gcm(
+            payload_key,
+            nonce(0, True),
+            item_header,
+            concat(hexs(u32(len(payload)) + payload), zeros(pad)),
+        ),
+    )
+    assert build(recipe) == real
+    fields = {
+        "rng_seed": seed.hex(),
+        "cost": TEST_KDF.encode(),
+        "salt": header.salt.hex(),
+        "archive_id": header.archive_id.hex(),
+        "key": key.hex(),
+        "payload_key": payload_key.hex(),
+    }
+    return fields, recipe
+
+
+def backup_rejects() -> list[dict[str, Any]]:
+    rejects: list[dict[str, Any]] = []
+    # Rules of the header and the stream need no real payload: a short one keeps them small.
+    _, good = seal_backup("short", b"\x00\x00\x00\x00")
+    good_bytes = build(good)
+    head = 5 + 1 + good_bytes[5]
+
+    def add(
+        name: str, rule: str, note: str, archive: Spec, passphrase: str = BACKUP_PASSPHRASE
+    ) -> None:
+        rejects.append(
+            {
+                "name": name,
+                "rule": rule,
+                "note": note,
+                "passphrase": passphrase,
+                "archive": stored(archive),
+            }
+        )
+
+    def sealed(name: str, rule: str, note: str, payload: bytes) -> None:
+        add(name, rule, note, seal_backup("reject/" + name, payload)[1])
+
+    add("empty", "BACKUP-MAGIC", "no bytes at all", hexs(b""))
+    prefix, chunk = good["concat"]
+    prefix_bytes = build(prefix)
+
+    def with_prefix(data: bytes) -> Spec:
+        return concat(hexs(data), chunk)
+
+    add(
+        "version-2",
+        "BACKUP-MAGIC",
+        "an unknown version byte",
+        with_prefix(b"MSLA\x02" + prefix_bytes[5:]),
+    )
+    add("bundle", "BACKUP-MAGIC", "an export bundle's marker", hexs(b"MSLB\x01" + good_bytes[5:64]))
+    add("cut-in-salt", "BACKUP-HEADER", "ends inside the salt", hexs(good_bytes[: head + 7]))
+    add("cut-in-cost", "BACKUP-HEADER", "ends inside the cost string", hexs(good_bytes[:9]))
+    huge = b"argon2id$m=99999999,t=3,p=1"
+    add(
+        "cost-bounds",
+        "BACKUP-PARAMS",
+        "a cost beyond KDF-BOUNDS: refused before Argon2id",
+        with_prefix(b"MSLA\x01" + bytes([len(huge)]) + huge + prefix_bytes[head:]),
+    )
+    odd = b"argon2id$m=64,t=1,p=\xb9"
+    add(
+        "cost-not-ascii",
+        "BACKUP-PARAMS",
+        "a cost that is not ASCII",
+        with_prefix(b"MSLA\x01" + bytes([len(odd)]) + odd + prefix_bytes[head:]),
+    )
+    add(
+        "wrong-passphrase",
+        "BACKUP-AUTH",
+        "the right archive, another passphrase",
+        good,
+        "lantern orchard quietly folding map",
+    )
+    add(
+        "salt-changed",
+        "BACKUP-AUTH",
+        "a changed salt gives another key",
+        with_prefix(flip(prefix_bytes, head)),
+    )
+    add(
+        "archive-id-changed",
+        "BACKUP-AUTH",
+        "the header's archive id is not the stream's item id",
+        with_prefix(flip(prefix_bytes, head + 16)),
+    )
+    add(
+        "stream-cut",
+        "BACKUP-AUTH",
+        "the last byte of the final chunk is missing",
+        take(len(good_bytes) - 1, good),
+    )
+    add(
+        "stream-trailing",
+        "BACKUP-AUTH",
+        "a byte after the final chunk",
+        concat(good, hexs(b"\x00")),
+    )
+    add(
+        "tag-flipped",
+        "BACKUP-AUTH",
+        "one bit of the chunk's tag changed",
+        concat(take(len(good_bytes) - 1, good), hexs(bytes([good_bytes[-1] ^ 0x01]))),
+    )
+
+    valid = good_backup_payload()
+    sealed(
+        "frame-too-large",
+        "BACKUP-FRAME-SIZE",
+        "a frame length of 1 MiB + 1, refused before reading",
+        u32(backups.MAX_FRAME_SIZE + 1) + bytes(16),
+    )
+    float_manifest = backups.encode_frame({"type": "manifest", "format": 1.0})
+    sealed("float", "BACKUP-JSON", "a number with a fraction", float_manifest + valid)
+    dup = valid.replace(b'"format":1,', b'"format":1,"format":1,', 1)
+    dup = u32(struct.unpack(">I", dup[:4])[0] + 11) + dup[4:]
+    sealed("duplicate-key", "BACKUP-JSON", "a key twice in the manifest", dup)
+    sealed("not-object", "BACKUP-JSON", "a frame that is a JSON array", u32(2) + b"[]" + valid)
+    extra_key = backups.encode_frame({"type": "row", "values": [], "extra": 1})
+    sealed(
+        "row-extra-key",
+        "BACKUP-FIELD",
+        "a row frame with a key not listed for it",
+        backup_payload(rows={"counters": [extra_key]}),
+    )
+    bad_bucket = backup_row("rate_buckets", name="submit", tokens=9.5, updated_at=0.25).replace(
+        b'"9.5"', b'"9.50"'
+    )
+    sealed(
+        "float-spelling",
+        "BACKUP-FIELD",
+        "a float column spelled otherwise than repr()",
+        backup_payload(rows={"rate_buckets": [bad_bucket]}),
+    )
+    padded = backup_row(
+        "item_key_wraps", item_id=BACKUP_ITEM["id"], holder="case", wrapped=b"w"
+    ).replace(b'"dw=="', b'"dx=="')
+    sealed(
+        "base64-spelling",
+        "BACKUP-FIELD",
+        "base64 with stray bits in its last character",
+        backup_payload(rows={"items": item_rows(), "item_key_wraps": [padded]}),
+    )
+    null = backup_row("rate_buckets", name="submit", tokens=9.5, updated_at=0.25).replace(
+        b'"submit"', b"null"
+    )
+    sealed(
+        "null-in-not-null",
+        "BACKUP-FIELD",
+        "NULL in a column that cannot hold it",
+        backup_payload(rows={"rate_buckets": [null]}),
+    )
+    sealed(
+        "other-schema",
+        "BACKUP-SCHEMA",
+        "a schema revision this reader does not have",
+        backup_payload(manifest={"schema": "0001"}),
+    )
+    sealed(
+        "format-2",
+        "BACKUP-SCHEMA",
+        "a payload format this reader does not know",
+        backup_payload(manifest={"format": 2}),
+    )
+    specs = backups.table_specs()
+    tables = [{"name": s.name, "columns": s.columns} for s in specs]
+    tables[0] = {**tables[0], "columns": list(reversed(tables[0]["columns"]))}
+    sealed(
+        "columns-reordered",
+        "BACKUP-SCHEMA",
+        "the first table's columns in another order",
+        backup_payload(manifest={"tables": tables}),
+    )
+    sealed(
+        "item-without-blob",
+        "BACKUP-SEQUENCE",
+        "an items row not followed by its blob frame",
+        backup_payload(rows={"items": item_rows()[:1]}),
+    )
+    sealed(
+        "wrap-without-item",
+        "BACKUP-SEQUENCE",
+        "an item key wrap whose item is not in the archive",
+        backup_payload(rows={"item_key_wraps": wrap_rows()}),
+    )
+    names = [s.name for s in specs]
+    sealed(
+        "tables-swapped",
+        "BACKUP-SEQUENCE",
+        "two tables out of the manifest's order",
+        backup_payload(order=[names[1], names[0], *names[2:]]),
+    )
+    sealed(
+        "end-count",
+        "BACKUP-SEQUENCE",
+        "an end frame whose row counts do not match",
+        backup_payload(end={"blobs": 1}),
+    )
+    blob_size = item_rows()
+    blob_size[1] = blob_size[1].replace(b'"size":64', b'"size":63')
+    sealed(
+        "blob-size",
+        "BACKUP-SEQUENCE",
+        "a blob frame whose size is not the row's stored_size",
+        backup_payload(rows={"items": blob_size}),
+    )
+    sealed(
+        "no-end",
+        "BACKUP-TRUNCATED",
+        "the payload stops after the last table: no end frame",
+        valid[: valid.rindex(b'{"blobs"') - 4],
+    )
+    sealed("cut-in-frame", "BACKUP-TRUNCATED", "the payload stops inside a frame", valid[:-5])
+    cut_blob = valid[: valid.index(build(BACKUP_BLOB)) + BACKUP_SIZE // 2]
+    sealed("cut-in-blob", "BACKUP-TRUNCATED", "the payload stops inside a blob", cut_blob)
+    sealed("after-end", "BACKUP-TRAILING", "a byte of payload after the end frame", valid + b"\x00")
+    return rejects
+
+
+def backup_file() -> dict[str, Any]:
+    payload = good_backup_payload()
+    fields, archive = seal_backup("good", payload)
+    return {
+        "description": (
+            "Backup archives (MSLA) at the test cost. The payload is a valid payload for schema "
+            "revision " + HEAD + " (rewrite this file when the schema changes): the manifest, "
+            "every table, one items row with its 64-byte blob, its key wrap, one rate bucket, "
+            "the end frame. An archive is sealed from its payload with DeterministicRandom("
+            "rng_seed): salt, archive id, then the stream salt. " + RECIPE_NOTE + " " + RNG_NOTE
+        ),
+        "vectors": [
+            {
+                "name": "one-item",
+                "passphrase": BACKUP_PASSPHRASE,
+                **fields,
+                "schema": HEAD,
+                "payload": stored(hexs(payload)),
+                "archive": stored(archive),
+            }
+        ],
+        "reject": backup_rejects(),
+    }
+
+
 # -- main -----------------------------------------------------------------------------------------
 
 FILES: dict[str, Callable[[], dict[str, Any]]] = {
@@ -2177,6 +2532,7 @@ FILES: dict[str, Callable[[], dict[str, Any]]] = {
     "sessions.json": sessions_file,
     "keyfile.json": keyfile_file,
     "bundle.json": bundle_file,
+    "backup.json": backup_file,
 }
 
 
@@ -2203,6 +2559,9 @@ def open_reject(name: str, v: dict[str, Any], pieces: dict[str, str]) -> object:
         return open_keyfile(x(v["keyfile"]), v["passphrase"])
     if name == "bundle.json":
         return read_all(io.BytesIO(build_bundle_parts(v["bundle"], pieces)))
+    if name == "backup.json":
+        entries = backups.open_archive(io.BytesIO(build(v["archive"]["data"])), v["passphrase"])
+        return list(entries)
     raise AssertionError(name)
 
 

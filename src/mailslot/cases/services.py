@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, cast
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from mailslot import crypto
 from mailslot.cases.errors import CaseNotFound, ChannelClosed, ItemNotFound, KeyOffline
@@ -30,12 +31,20 @@ from mailslot.channels.models import Channel, ChannelMember
 from mailslot.crypto.stream import CHUNK_PLAINTEXT_SIZE
 from mailslot.db.base import coarse, new_id, shred_on_commit
 from mailslot.errors import InvalidInput, TooLarge
+from mailslot.instance.models import Instance
 from mailslot.recipients.models import Role, User
 from mailslot.sources.codenames import generate_pseudonym
 from mailslot.storage import BlobStore, BlobWriter
 
 MAX_TEXT_BYTES = 4 * 1024 * 1024
 ACTIVITY = "activity"
+# Tables for the statements on a submission's hot path (SQLAlchemy Core, no unit of work).
+_CASES: Final = cast(Table, Case.__table__)
+_ITEMS: Final = cast(Table, Item.__table__)
+_ITEM_KEY_WRAPS: Final = cast(Table, ItemKeyWrap.__table__)
+_COUNTERS: Final = cast(Table, Counter.__table__)
+_INSTANCE: Final = cast(Table, Instance.__table__)
+_ITEM_COLUMNS: Final = tuple(column.key for column in _ITEMS.columns)
 
 
 class ItemUpload:
@@ -100,16 +109,38 @@ class SealedItem:
     meta: dict[str, Any]
 
 
-def _next(db: Session, name: str) -> int:
-    value = db.scalar(
-        update(Counter)
-        .where(Counter.name == name)
-        .values(value=Counter.value + 1)
-        .returning(Counter.value)
+# The hot path's statements, built once (each call then skips building and hashing them).
+_BUMP_COUNTER: Final = (
+    update(_COUNTERS)
+    .where(_COUNTERS.c.name == bindparam("counter"))
+    .values(value=_COUNTERS.c.value + 1)
+    .returning(_COUNTERS.c.value)
+)
+_ADD_ITEMS_TO_CASE: Final = (
+    update(_CASES)
+    .where(_CASES.c.id == bindparam("case_id"))
+    .values(
+        item_count=_CASES.c.item_count + bindparam("added"),
+        last_activity_at=bindparam("last_activity_at"),
+        activity_seq=bindparam("activity_seq"),
     )
+    .returning(_CASES.c.item_count)
+)
+_INSERT_ITEMS: Final = insert(_ITEMS)
+_INSERT_ITEM_KEY_WRAPS: Final = insert(_ITEM_KEY_WRAPS)
+_SUBMISSION_TARGET: Final = (
+    select(_CASES.c.id, _CASES.c.public_key, _INSTANCE.c.show_source_submissions)
+    .select_from(_CASES.join(_INSTANCE, _INSTANCE.c.id == 1))
+    .where(_CASES.c.source_id == bindparam("source_id"))
+    .order_by(_CASES.c.created_at)
+    .limit(1)
+)
+
+
+def _next(db: Session, name: str) -> int:
+    value = db.connection().execute(_BUMP_COUNTER, {"counter": name}).scalar()
     if value is None:
-        db.add(Counter(name=name, value=1))
-        db.flush()
+        db.connection().execute(insert(_COUNTERS).values(name=name, value=1))
         return 1
     return int(value)
 
@@ -155,66 +186,88 @@ def open_case(db: Session, channel: Channel, source_id: str | None, now: int) ->
     return case
 
 
+@dataclass(frozen=True, slots=True)
+class CaseRef:
+    """What storing new items needs of a case: its id and public key (no ORM object)."""
+
+    id: str
+    public_key: bytes
+
+
 def record_items(
     db: Session,
-    case: Case,
+    case: Case | CaseRef,
     items: Sequence[SealedItem],
     *,
     now: int,
     author_id: str | None = None,
     source_public_key: bytes | None = None,
 ) -> list[Item]:
-    """Store the rows for items whose blobs are already committed."""
+    """Store the rows for items whose blobs are already committed.
+
+    Written with SQLAlchemy Core (a submission's hot path): one UPDATE of the case, one of
+    the activity counter, and one multi-row INSERT each for items and key wraps. The items
+    returned are plain copies, not added to the ORM session; an ORM ``Case`` passed in gets
+    its new counters as if loaded from the database.
+    """
     if not items:
         return []
+    db.flush()  # rows the caller added (a new case) must exist before these refer to them
+    connection = db.connection()
+    activity_seq = _next(db, ACTIVITY)
+    last_activity_at = coarse(now)
+    item_count = connection.execute(
+        _ADD_ITEMS_TO_CASE,
+        {
+            "case_id": case.id,
+            "added": len(items),
+            "last_activity_at": last_activity_at,
+            "activity_seq": activity_seq,
+        },
+    ).scalar_one()
     rows = []
-    for sealed in items:
+    wraps: list[dict[str, Any]] = []
+    for number, sealed in enumerate(items):
         upload = sealed.upload
         item_id = bytes.fromhex(upload.item_id)
         meta = dict(sealed.meta, time=int(now), size=upload.length)
-        position = db.scalar(
-            update(Case)
-            .where(Case.id == case.id)
-            .values(item_count=Case.item_count + 1)
-            .returning(Case.item_count)
-        )
-        item = Item(
-            id=upload.item_id,
-            case_id=case.id,
-            position=int(position or 0),
-            kind=sealed.kind.value,
-            author_id=author_id,
-            blob_id=upload.blob_id,
-            stored_size=upload.stored_size,
-            sealed_meta=crypto.seal_meta(item_id, upload.data_key, meta),
-            created_at=coarse(now),
-        )
-        db.add(item)
-        db.add(
-            ItemKeyWrap(
-                item_id=item.id,
-                holder=KeyHolder.CASE.value,
-                wrapped=crypto.wrap_key(
-                    case.public_key, upload.data_key, crypto.WrapPurpose.ITEM_KEY, item_id
-                ),
+        rows.append(
+            Item(
+                id=upload.item_id,
+                case_id=case.id,
+                position=item_count - len(items) + 1 + number,
+                kind=sealed.kind.value,
+                author_id=author_id,
+                blob_id=upload.blob_id,
+                stored_size=upload.stored_size,
+                sealed_meta=crypto.seal_meta(item_id, upload.data_key, meta),
+                created_at=coarse(now),
+                seen_by_source=False,
             )
         )
+        holders = [(KeyHolder.CASE, case.public_key)]
         if source_public_key is not None:
-            db.add(
-                ItemKeyWrap(
-                    item_id=item.id,
-                    holder=KeyHolder.SOURCE.value,
-                    wrapped=crypto.wrap_key(
-                        source_public_key, upload.data_key, crypto.WrapPurpose.ITEM_KEY, item_id
-                    ),
-                )
-            )
-        rows.append(item)
-    db.flush()
-    db.refresh(case)
-    case.last_activity_at = coarse(now)
-    case.activity_seq = _next(db, ACTIVITY)
-    db.flush()
+            holders.append((KeyHolder.SOURCE, source_public_key))
+        wraps.extend(
+            {
+                "item_id": upload.item_id,
+                "holder": holder.value,
+                "wrapped": crypto.wrap_key(
+                    public_key, upload.data_key, crypto.WrapPurpose.ITEM_KEY, item_id
+                ),
+            }
+            for holder, public_key in holders
+        )
+    connection.execute(
+        _INSERT_ITEMS,
+        [{column: getattr(row, column) for column in _ITEM_COLUMNS} for row in rows],
+    )
+    connection.execute(_INSERT_ITEM_KEY_WRAPS, wraps)
+    if isinstance(case, Case):
+        # The new values without marking them changed (no second UPDATE at the next flush).
+        set_committed_value(case, "item_count", item_count)
+        set_committed_value(case, "last_activity_at", last_activity_at)
+        set_committed_value(case, "activity_seq", activity_seq)
     return rows
 
 
@@ -463,6 +516,23 @@ def forget_reply(db: Session, case: Case, item_id: str) -> None:
         )
     )
     db.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionTarget:
+    """Where a returning source's new items go, and whether the instance wraps them to the
+    source's key too (``show_source_submissions``)."""
+
+    case: CaseRef
+    share_with_source: bool
+
+
+def submission_target(db: Session, source_id: str) -> SubmissionTarget | None:
+    """The source's case and the instance's sharing setting, in one query."""
+    row = db.connection().execute(_SUBMISSION_TARGET, {"source_id": source_id}).first()
+    if row is None:
+        return None
+    return SubmissionTarget(case=CaseRef(id=row[0], public_key=row[1]), share_with_source=row[2])
 
 
 def source_case(db: Session, source_id: str) -> Case | None:

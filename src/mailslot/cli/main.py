@@ -54,6 +54,29 @@ def main(ctx: click.Context, data_dir: Path | None, database_url: str | None) ->
         ctx.obj["config"] = _config(**ctx.obj["overrides"])
 
 
+def _migrate_in_child(config: Config) -> None:
+    """Open the database once in a short-lived child process, which migrates it if needed.
+
+    Alembic is imported only to migrate, but once imported it stays: about 9 MiB of a serving
+    process's memory, for good, on every first start. The serving process then finds the
+    schema current and never loads it. If the child fails, the serving process migrates
+    itself, and reports the error properly if there is one.
+    """
+    if not hasattr(os, "fork"):  # pragma: no cover - Linux and the BSDs have it
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child's coverage is not collected
+        code = 1
+        try:
+            open_runtime(config).close()
+            code = 0
+        finally:
+            os._exit(code)
+    os.waitpid(pid, 0)
+
+
 @main.command()
 @click.option("--source-addr", help="host:port of the source interface [MAILSLOT_SOURCE_ADDR].")
 @click.option("--staff-addr", help="host:port of the staff interface [MAILSLOT_STAFF_ADDR].")
@@ -77,8 +100,16 @@ def serve(ctx: click.Context, source_addr: str | None, staff_addr: str | None) -
     config = _config(**overrides)
     from mailslot import logs
 
-    logs.configure(config.log_level)
+    logs.configure(config.log_level, config.log_format)
+    _migrate_in_child(config)
     runtime = open_runtime(config)
+    from mailslot.jobs import smtp_settings
+
+    try:
+        smtp_settings(runtime)  # a bad mail setting stops start-up, not the first notice
+    except errors.ConfigError as exc:
+        runtime.close()
+        raise click.ClickException(str(exc)) from None
     with runtime.db() as db:
         token = ensure_setup_link(db, runtime.now(), config.setup_token_lifetime)
     if token:
@@ -113,7 +144,13 @@ def serve(ctx: click.Context, source_addr: str | None, staff_addr: str | None) -
     click.echo(f"Staff interface:  http://{config.staff_addr[0]}:{config.staff_addr[1]}")
 
     async def run_all() -> None:
-        await asyncio.gather(*(server.serve() for server in servers))
+        from mailslot.jobs import run_forever
+
+        jobs = asyncio.create_task(run_forever(runtime))
+        try:
+            await asyncio.gather(*(server.serve() for server in servers))
+        finally:
+            jobs.cancel()
 
     try:
         asyncio.run(run_all())
@@ -355,6 +392,10 @@ def check(ctx: click.Context, torrc: Path | None, as_json: bool) -> None:
 from mailslot.cli.offline import register as _register_offline  # noqa: E402 - needs `main`
 
 _register_offline(main)
+
+from mailslot.cli.backup import register as _register_backup  # noqa: E402 - needs `main`
+
+_register_backup(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,6 +4,15 @@ Everything that touches a primitive lives in :mod:`mailslot.crypto._hazmat`; the
 built on top are specified in ``docs/spec/format.md`` and pinned by ``tests/vectors/``.
 """
 
+from mailslot.crypto.backup import (
+    BACKUP_KDF,
+    BackupHeader,
+    backup_key,
+    backup_opener,
+    backup_sealer,
+    new_backup_header,
+    read_backup_header,
+)
 from mailslot.crypto.derive import (
     DEFAULT_KDF,
     TEST_KDF,
@@ -55,9 +64,11 @@ from mailslot.crypto.stream import (
 )
 
 __all__ = [
+    "BACKUP_KDF",
     "DEFAULT_KDF",
     "KEYFILE_KDF",
     "TEST_KDF",
+    "BackupHeader",
     "CryptoError",
     "DecryptionError",
     "DeterministicRandom",
@@ -72,12 +83,16 @@ __all__ = [
     "SessionKeys",
     "SourceKeys",
     "WrapPurpose",
+    "backup_key",
+    "backup_opener",
+    "backup_sealer",
     "check_public_key",
     "derive_password_keys",
     "derive_source_keys",
     "digest",
     "format_fingerprint",
     "key_fingerprint",
+    "new_backup_header",
     "new_salt",
     "new_secret",
     "normalize_codename",
@@ -88,6 +103,7 @@ __all__ = [
     "open_secret",
     "open_session",
     "padded_length",
+    "read_backup_header",
     "read_keyfile_info",
     "recovery_kek",
     "seal_item",

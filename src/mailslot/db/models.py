@@ -5,6 +5,7 @@ from mailslot.channels.models import Channel, ChannelMember
 from mailslot.db.base import Base
 from mailslot.instance.models import Instance
 from mailslot.limits.models import LoginThrottle, RateBucket
+from mailslot.notifications.models import PendingNotice
 from mailslot.recipients.models import Enrollment, User, WebauthnCredential
 from mailslot.sessions.models import Session
 from mailslot.sources.models import Source
@@ -22,6 +23,7 @@ __all__ = [
     "Item",
     "ItemKeyWrap",
     "LoginThrottle",
+    "PendingNotice",
     "RateBucket",
     "Session",
     "Source",

@@ -71,6 +71,22 @@ def check_password(password: str, username: str) -> None:
         )
 
 
+EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s]{1,253}\.[^@\s.]{1,63}")
+
+
+def check_email(email: str) -> str:
+    email = email.strip()
+    if len(email) > 254 or not EMAIL_RE.fullmatch(email):
+        raise InvalidInput("That email address is not valid.")
+    return email
+
+
+def set_email(db: Session, user: User, email: str) -> None:
+    """The address for content-free notices; empty to receive none."""
+    user.email = check_email(email) if email.strip() else None
+    db.flush()
+
+
 def format_recovery_key(secret: bytes) -> str:
     text = base64.b32encode(secret).decode().rstrip("=")
     return "-".join(text[i : i + 4] for i in range(0, len(text), 4))
@@ -106,8 +122,8 @@ def create_user(
     """Create an account with a fresh key pair, wrapped under the password and a recovery key."""
     check_username(username)
     check_password(password, username)
-    if email is not None and (len(email) > 254 or "@" not in email):
-        raise InvalidInput("That email address is not valid.")
+    if email is not None:
+        email = check_email(email)
     if db.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict("This username is taken.")
     key_pair = crypto.KeyPair.generate()

@@ -12,9 +12,9 @@ import binascii
 import json
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from mailslot import crypto
@@ -27,6 +27,22 @@ TOKEN_BYTES = 32
 # "Last seen" is written at most this often, so most requests cost no database write. Idle
 # timeouts are therefore exact to within this many seconds.
 TOUCH_INTERVAL = 60
+# Every request loads its session, so this module talks to the table through SQLAlchemy Core:
+# a row is one small SELECT, without the ORM's identity map and unit of work around it.
+_TABLE: Final = cast(Table, Session.__table__)
+
+
+@dataclass(slots=True)
+class SessionRow:
+    """A session's row as loaded (a plain copy, not tracked by the ORM)."""
+
+    id: str
+    kind: str
+    user_id: str | None
+    created_at: int
+    last_seen_at: int
+    expires_at: int
+    data: bytes = field(repr=False)
 
 
 @dataclass
@@ -34,7 +50,7 @@ class SessionState:
     """A loaded session. Mutate ``data`` and call :func:`save` to persist."""
 
     token: str
-    row: Session
+    row: SessionRow
     keys: crypto.SessionKeys = field(repr=False)
     data: dict[str, Any] = field(repr=False)
 
@@ -67,7 +83,7 @@ def create(
     token = base64.urlsafe_b64encode(secrets.token_bytes(TOKEN_BYTES)).decode().rstrip("=")
     keys = _keys(token)
     assert keys is not None  # noqa: S101 - a token we just made always decodes
-    row = Session(
+    row = SessionRow(
         id=keys.session_id,
         kind=kind,
         user_id=user_id,
@@ -76,9 +92,31 @@ def create(
         expires_at=now + absolute,
         data=crypto.seal_session(keys, _encode(data)),
     )
-    db.add(row)
-    db.flush()
+    db.flush()  # the user row this session may refer to must exist first
+    db.connection().execute(
+        insert(_TABLE).values(
+            id=row.id,
+            kind=row.kind,
+            user_id=row.user_id,
+            created_at=row.created_at,
+            last_seen_at=row.last_seen_at,
+            expires_at=row.expires_at,
+            data=row.data,
+        )
+    )
     return SessionState(token=token, row=row, keys=keys, data=data)
+
+
+_SELECT_ONE: Final = select(
+    _TABLE.c.id,
+    _TABLE.c.kind,
+    _TABLE.c.user_id,
+    _TABLE.c.created_at,
+    _TABLE.c.last_seen_at,
+    _TABLE.c.expires_at,
+    _TABLE.c.data,
+).where(_TABLE.c.id == bindparam("id"))
+_DELETE_ONE: Final = delete(_TABLE).where(_TABLE.c.id == bindparam("id"))
 
 
 def load(
@@ -90,34 +128,38 @@ def load(
     keys = _keys(token)
     if keys is None:
         return None
-    row = db.get(Session, keys.session_id)
-    if row is None or row.kind != kind:
+    connection = db.connection()
+    found = connection.execute(_SELECT_ONE, {"id": keys.session_id}).first()
+    if found is None:
+        return None
+    row = SessionRow(*found)
+    if row.kind != kind:
         return None
     if row.expires_at <= now or row.last_seen_at + idle <= now:
-        db.delete(row)
-        db.flush()
+        connection.execute(_DELETE_ONE, {"id": row.id})
         return None
     try:
         data = json.loads(crypto.open_session(keys, row.data))
     except (crypto.DecryptionError, ValueError):
-        db.delete(row)
-        db.flush()
+        connection.execute(_DELETE_ONE, {"id": row.id})
         return None
     if now - row.last_seen_at >= TOUCH_INTERVAL:
+        connection.execute(update(_TABLE).where(_TABLE.c.id == row.id).values(last_seen_at=now))
         row.last_seen_at = now
     return SessionState(token=token, row=row, keys=keys, data=data)
 
 
 def save(db: DbSession, state: SessionState) -> None:
     sealed = crypto.seal_session(state.keys, _encode(state.data))
-    db.execute(update(Session).where(Session.id == state.row.id).values(data=sealed))
+    db.flush()
+    db.connection().execute(update(_TABLE).where(_TABLE.c.id == state.row.id).values(data=sealed))
     state.row.data = sealed
 
 
 def destroy(db: DbSession, state: SessionState | None) -> None:
     if state is not None:
-        db.execute(delete(Session).where(Session.id == state.row.id))
         db.flush()
+        db.connection().execute(_DELETE_ONE, {"id": state.row.id})
 
 
 def rotate(db: DbSession, state: SessionState, *, now: int, absolute: int) -> SessionState:

@@ -26,6 +26,7 @@ class AccountViews:
             Route("/account", self.account),
             Route("/account/password", self.change_password, methods=["POST"]),
             Route("/account/sessions/end", self.end_session, methods=["POST"]),
+            Route("/account/email", self.set_email, methods=["POST"]),
             Route("/recover", self.recover_form),
             Route("/recover", self.recover, methods=["POST"]),
         ]
@@ -127,6 +128,27 @@ class AccountViews:
                 **await self.sessions_context(staff),
             )
         return self.web.redirect(request, "/account", changed=1)
+
+    async def set_email(self, request: Request) -> Response:
+        staff = await self.staff_views.staff(request)
+        try:
+            fields = await self.staff_views.form(request, staff)
+            if staff is None:
+                return self.staff_views.login_redirect(request)
+            user = staff.user
+            email = fields.get("email", "")
+            await self.web.run(lambda db: recipients.set_email(db, db.merge(user), email))
+        except errors.ServiceError as exc:
+            return await self.staff_views.error(
+                request,
+                "staff/account.html",
+                exc,
+                key_offline=bool(staff and staff.user.key_offline),
+                changed=False,
+                ended=False,
+                **await self.sessions_context(staff),
+            )
+        return self.web.redirect(request, "/account", email=1)
 
     async def recover_form(self, request: Request) -> Response:
         return await self.staff_views.page(request, "staff/recover.html")

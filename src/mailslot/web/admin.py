@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute, Route
 from mailslot import errors
 from mailslot.channels import services as channels
 from mailslot.instance import services as instance_services
+from mailslot.notifications import services as notices
 from mailslot.recipients import services as recipients
 from mailslot.recipients.models import Role
 from mailslot.tor import STAFF as STAFF_SERVICE
@@ -142,6 +143,8 @@ class AdminViews:
                 "users": recipients.list_users(db),
                 "channels": [(c, channels.members(db, c)) for c in all_channels],
                 "settings": instance_services.get_instance(db),
+                "notices": notices.status(db),
+                "mail_configured": bool(self.config.smtp_url),
             }
 
         context = await self.web.run(work)

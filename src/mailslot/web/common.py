@@ -129,19 +129,38 @@ class Web:
     def secure(request: Request) -> bool:
         return request.url.scheme == "https"
 
-    async def session(self, request: Request) -> sessions.SessionState | None:
+    async def session(
+        self,
+        request: Request,
+        *,
+        also: Callable[[DbSession, sessions.SessionState], None] | None = None,
+    ) -> sessions.SessionState | None:
+        """The request's session (loaded once per request). ``also`` runs with a live session
+        in the same transaction as the load (one thread hop, one commit); if it raises, the
+        transaction is rolled back and the error propagates, but the session stays known."""
         if "mailslot.session" in request.scope:
             state: sessions.SessionState | None = request.scope["mailslot.session"]
+            if state is not None and also is not None:
+                live = state
+                await self.run(lambda db: also(db, live))
             return state
         token = request.cookies.get(self.cookie_name(request))
+        if not token:
+            request.scope["mailslot.session"] = None
+            return None
         now = self.runtime.now()
-        state = None
-        if token:
-            state = await self.run(
-                lambda db: sessions.load(db, token, kind=self.kind, idle=self.idle, now=now)
-            )
-        request.scope["mailslot.session"] = state
-        return state
+        loaded: list[sessions.SessionState | None] = [None]
+
+        def work(db: DbSession) -> sessions.SessionState | None:
+            loaded[0] = sessions.load(db, token, kind=self.kind, idle=self.idle, now=now)
+            if loaded[0] is not None and also is not None:
+                also(db, loaded[0])
+            return loaded[0]
+
+        try:
+            return await self.run(work)
+        finally:
+            request.scope["mailslot.session"] = loaded[0]
 
     async def start_session(
         self, request: Request, data: dict[str, Any], user_id: str | None = None

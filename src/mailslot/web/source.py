@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio.to_thread
 from sqlalchemy.orm import Session as DbSession
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
@@ -13,11 +12,12 @@ from starlette.routing import BaseRoute, Route
 from mailslot import crypto, errors
 from mailslot.cases import services as cases
 from mailslot.cases.errors import ChannelClosed
-from mailslot.cases.models import ItemKind
+from mailslot.cases.models import Case, ItemKind
 from mailslot.channels import services as channels
 from mailslot.channels.models import Channel
 from mailslot.instance.services import get_instance
 from mailslot.limits import services as limits
+from mailslot.notifications import services as notices
 from mailslot.sessions import services as session_services
 from mailslot.sessions.services import b64, unb64
 from mailslot.sources import services as sources
@@ -25,7 +25,7 @@ from mailslot.sources.codenames import CODENAME_WORDS, generate_codename
 from mailslot.sources.models import Source
 from mailslot.web.common import Web
 from mailslot.web.errors import retry_headers
-from mailslot.web.uploads import Limits, drain, receive_form
+from mailslot.web.uploads import Limits, ReceivedForm, drain, receive_form
 
 QUICK_EXIT_URL = "https://en.wikipedia.org/wiki/Special:Random"
 
@@ -145,42 +145,18 @@ class SourceViews:
         return await self._page(request, "source/submit.html")
 
     async def submit(self, request: Request) -> Response:
-        state = await self.web.session(request)
-        try:
-            self.web.check_origin(request)
-            if state is None:
-                raise errors.AuthenticationFailed(
-                    "Your session has ended. Log in with your codename and send again."
-                )
-            try:
-                await self.web.run(
-                    lambda db: limits.take(
-                        db,
-                        limits.SUBMISSIONS,
-                        per_minute=self.config.submission_rate,
-                        now=self.web.runtime.clock(),
-                    )
-                )
-            except errors.TooManyRequests:
-                await drain(request.stream())
-                raise
-            form = await receive_form(
-                request,
-                self.web.runtime.blobs,
-                Limits(
-                    max_file_size=self.config.max_file_size,
-                    max_submission_size=self.config.max_submission_size,
-                    max_files=self.config.max_files_per_submission,
-                ),
-                lambda token: self.web.check_csrf(state, token),
-            )
-        except ClientDisconnect:
-            return Response(status_code=400)
-        except errors.ServiceError as exc:
-            return await self._error(request, "source/submit.html", exc)
-        message = form.fields.get("message", "")
-        uploads = [f.upload for f in form.files]
-        try:
+        """Store a submission. Two thread hops for a text message: the session and a rate
+        token in one transaction (before the body is read); then, in the step that parses
+        the last of the body, the text's blob and the rows (the blob is durable before the
+        commit). A large upload's earlier batches take a hop each, as they arrive."""
+        uploads: list[cases.ItemUpload] = []
+        received: list[ReceivedForm] = []
+
+        def complete(form: ReceivedForm) -> str:
+            """Runs in the worker thread, right after the parser has seen the whole form."""
+            received.append(form)
+            uploads.extend(f.upload for f in form.files)
+            message = form.fields.get("message", "")
             if len(message) > self.config.max_message_chars:
                 raise errors.InvalidInput(
                     "The message is too long (at most %(n)s characters).",
@@ -196,60 +172,121 @@ class SourceViews:
                 )
                 for f in form.files
             ]
-            if message.strip():
-                text_upload = await self._seal_text(message)
-                uploads.append(text_upload)
-                items.insert(
-                    0, cases.SealedItem(upload=text_upload, kind=ItemKind.MESSAGE, meta={})
+            return self._store(
+                state,
+                form.fields.get("channel"),
+                items,
+                message if message.strip() else None,
+                uploads,
+            )
+
+        try:
+            self.web.check_origin(request)
+            rate = self.config.submission_rate
+            clock = self.web.runtime.clock
+            try:
+                state = await self.web.session(
+                    request,
+                    also=(
+                        (
+                            lambda db, _: limits.take(
+                                db, limits.SUBMISSIONS, per_minute=rate, now=clock()
+                            )
+                        )
+                        if rate > 0
+                        else None
+                    ),
                 )
-            await self._store(state, form.fields.get("channel"), items)
+            except errors.TooManyRequests:
+                await drain(request.stream())
+                raise
+            if state is None:
+                raise errors.AuthenticationFailed(
+                    "Your session has ended. Log in with your codename and send again."
+                )
+            await receive_form(
+                request,
+                self.web.runtime.blobs,
+                Limits(
+                    max_file_size=self.config.max_file_size,
+                    max_submission_size=self.config.max_submission_size,
+                    max_files=self.config.max_files_per_submission,
+                ),
+                lambda token: self.web.check_csrf(state, token),
+                complete,
+            )
+        except ClientDisconnect:
+            await self._discard(uploads)
+            return Response(status_code=400)
         except errors.ServiceError as exc:
             await self._discard(uploads)
-            return await self._error(request, "source/submit.html", exc, message=message)
+            # Once the form was read, the page shows the message again, so nothing is lost.
+            context = {"message": received[0].fields.get("message", "")} if received else {}
+            return await self._error(request, "source/submit.html", exc, **context)
         except BaseException:
             await self._discard(uploads)
             raise
         return self.web.redirect(request, "/submitted")
 
-    async def _seal_text(self, message: str) -> cases.ItemUpload:
-        blobs = self.web.runtime.blobs
-        return await anyio.to_thread.run_sync(lambda: cases.seal_text(blobs, message))
-
     async def _discard(self, uploads: list[cases.ItemUpload]) -> None:
         blobs = self.web.runtime.blobs
         await self.web.run(lambda db: cases.delete_blobs(blobs, [u.blob_id for u in uploads]))
 
-    async def _store(
-        self, state: Any, channel_id: str | None, items: list[cases.SealedItem]
+    def _store(
+        self,
+        state: Any,
+        channel_id: str | None,
+        items: list[cases.SealedItem],
+        message: str | None,
+        uploads: list[cases.ItemUpload],
     ) -> str:
+        """Seal ``message`` (if any) into its blob, then record every item, in one transaction
+        (blocking: called from the worker thread). The blob is sealed before the first
+        statement, so no database lock is held while it is written and fsynced; ``uploads``
+        learns it at once, so the caller can delete it if anything after fails."""
         now = self.web.runtime.now()
-        seed = unb64(state.data["seed"])
-        key_pair = crypto.KeyPair.from_seed(seed)
+        blobs = self.web.runtime.blobs
+        notify_interval = self.config.notify_interval if self.config.smtp_url else None
 
         def work(db: DbSession) -> str:
-            instance = get_instance(db)
+            if message is not None:
+                text_upload = cases.seal_text(blobs, message)
+                uploads.append(text_upload)
+                items.insert(
+                    0, cases.SealedItem(upload=text_upload, kind=ItemKind.MESSAGE, meta={})
+                )
             source_id = state.data.get("source_id")
+            case: Case | cases.CaseRef
             if source_id:
-                case = cases.source_case(db, source_id)
-                if case is None:
+                target = cases.submission_target(db, source_id)
+                if target is None:
                     raise errors.AuthenticationFailed(
                         "Your session has ended. Log in with your codename and send again."
                     )
+                case, share = target.case, target.share_with_source
+                # Only an instance that wraps submissions to the source needs its public key.
+                key_pair = crypto.KeyPair.from_seed(unb64(state.data["seed"])) if share else None
             else:
+                key_pair = crypto.KeyPair.from_seed(unb64(state.data["seed"]))
+                share = get_instance(db).show_source_submissions
                 lookup = unb64(state.data["new_lookup"])
                 channel = self._choose_channel(db, channel_id)
                 source = sources.create_source(db, lookup, key_pair.public_key, now)
                 source_id = source.id
                 case = cases.open_case(db, channel, source.id, now)
-            share = key_pair.public_key if instance.show_source_submissions else None
-            cases.record_items(db, case, items, now=now, source_public_key=share)
-            # The session learns its source in the same commit that stores the items.
-            state.data.pop("new_lookup", None)
-            state.data["source_id"] = str(source_id)
-            session_services.save(db, state)
+            public_key = key_pair.public_key if share and key_pair is not None else None
+            cases.record_items(db, case, items, now=now, source_public_key=public_key)
+            if notify_interval is not None:  # mail is configured: recipients hear of it
+                notices.queue_for_case(db, case.id, now=now, interval=notify_interval)
+            # The session learns its source in the same commit that stores the items (a
+            # returning source's session does not change, so it is not rewritten).
+            if "new_lookup" in state.data or state.data.get("source_id") != str(source_id):
+                state.data.pop("new_lookup", None)
+                state.data["source_id"] = str(source_id)
+                session_services.save(db, state)
             return str(source_id)
 
-        return await self.web.run(work)
+        return self.web.runtime.transact(work)
 
     @staticmethod
     def _choose_channel(db: DbSession, channel_id: str | None) -> Channel:

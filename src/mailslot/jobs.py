@@ -1,0 +1,54 @@
+"""Background work for ``mailslot serve``: every ``MAILSLOT_JOB_INTERVAL`` seconds, deliver
+the notices that are due, remove expired sessions, and empty SQLite's write-ahead log if a
+reader kept it from being emptied right after a deletion.
+
+Every process runs the loop; claims in the database (see
+:mod:`mailslot.notifications.services`) make sure each notice is sent by one of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import anyio.to_thread
+
+from mailslot.db.base import checkpoint
+from mailslot.notifications import services as notices
+from mailslot.notifications.mailer import SmtpSettings, parse_smtp_url, send_notice
+from mailslot.runtime import Runtime
+from mailslot.sessions import services as sessions
+
+log = logging.getLogger("mailslot.jobs")
+
+
+def smtp_settings(runtime: Runtime) -> SmtpSettings | None:
+    config = runtime.config
+    if not config.smtp_url:
+        return None
+    return parse_smtp_url(config.smtp_url, config.smtp_from)
+
+
+def run_once(runtime: Runtime, send: Callable[[str], None] | None) -> int:
+    """One round of background work; returns how many notices were sent."""
+    now = runtime.now()
+    runtime.transact(lambda db: sessions.purge_expired(db, now))
+    # Finish any WAL checkpoint that a reader held up right after a deletion (SQLite).
+    checkpoint(runtime.engine, attempts=1)
+    if send is None:
+        return 0
+    return notices.deliver_due(runtime.transact, send, now=now)
+
+
+async def run_forever(runtime: Runtime) -> None:
+    settings = smtp_settings(runtime)
+    send = (lambda to: send_notice(settings, to)) if settings is not None else None
+    while True:
+        try:
+            sent = await anyio.to_thread.run_sync(run_once, runtime, send)
+            if sent:
+                log.info("sent %d notice(s)", sent)
+        except Exception as exc:  # keep the loop alive; the type is enough to act on
+            log.error("background job failed: %s", type(exc).__name__)
+        await asyncio.sleep(runtime.config.job_interval)
