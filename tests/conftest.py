@@ -83,8 +83,12 @@ class Totp:
     def code(self, secret: str) -> str:
         totp = pyotp.TOTP(secret)
         while True:
-            now = totp.timecode(time.time())  # type: ignore[arg-type]
-            for counter in (now - 1, now, now + 1):
+            moment = time.time()
+            now = totp.timecode(moment)  # type: ignore[arg-type]
+            # The previous step's code stops working when the next step begins: use it only
+            # while this step has a few seconds left, so the server still accepts it.
+            previous = [now - 1] if totp.interval - moment % totp.interval > 5 else []
+            for counter in (*previous, now, now + 1):
                 if counter > self.used.get(secret, 0):
                     self.used[secret] = counter
                     return str(totp.generate_otp(counter))
