@@ -410,9 +410,12 @@ def test_recipients_cannot_administer(
 ) -> None:
     before = instance_name(server)
     enrollments = query(server, select(func.count()).select_from(Enrollment))
-    assert reader_web.get("/admin").headers["location"] == "/login"
-    assert reader_web.get("/admin/settings").headers["location"] == "/login"
-    assert reader_web.get("/admin/invite").headers["location"] == "/login"
+    for path in ("/admin", "/admin/settings", "/admin/invite", "/admin/channels/new"):
+        page = reader_web.get(path)
+        # Signed in, but not an admin: told so plainly (anonymous visitors go to /login).
+        assert page.status_code == 403, path
+        assert "Only administrators can do this." in page.text
+    assert httpx.get(f"{server.staff_url}/admin").headers["location"] == "/login"
     send_case(server, "Just for a form token.")
     token = csrf(reader_web.get(f"/cases/{newest_case_id(reader_api)}").text)
     victim = server.add_user()

@@ -60,7 +60,12 @@ class AdminViews:
             raise errors.Forbidden("Only administrators can do this.")
         return staff, fields
 
-    def refuse(self, request: Request) -> Response:
+    async def refuse(self, request: Request) -> Response:
+        """Anonymous visitors go to the login page; signed-in non-admins are told why."""
+        if await self.staff_views.staff(request) is not None:
+            return await self.staff_views.error(
+                request, "staff/error.html", errors.Forbidden("Only administrators can do this.")
+            )
         return self.web.redirect(request, "/login")
 
     # Enrolment.
@@ -135,7 +140,7 @@ class AdminViews:
     async def overview(self, request: Request) -> Response:
         staff = await self.admin(request)
         if staff is None:
-            return self.refuse(request)
+            return await self.refuse(request)
 
         def work(db: DbSession) -> dict[str, Any]:
             all_channels = channels.list_channels(db)
@@ -162,7 +167,7 @@ class AdminViews:
     async def invite_form(self, request: Request) -> Response:
         staff = await self.admin(request)
         if staff is None:
-            return self.refuse(request)
+            return await self.refuse(request)
         channel_list = await self.web.run(channels.list_channels)
         return await self.staff_views.page(
             request, "admin/invite.html", {"channels": channel_list, "link": None}
@@ -174,7 +179,7 @@ class AdminViews:
         try:
             staff, fields = await self.admin_form(request)
             if staff is None:
-                return self.refuse(request)
+                return await self.refuse(request)
             form = await request.form()
             channel_ids = [str(v) for v in form.getlist("channels")]
             role = Role.ADMIN if fields.get("role") == "admin" else Role.RECIPIENT
@@ -207,7 +212,7 @@ class AdminViews:
         try:
             staff, fields = await self.admin_form(request)
             if staff is None:
-                return self.refuse(request)
+                return await self.refuse(request)
             user_id = request.path_params["user_id"]
             disabled = fields.get("disabled") == "1"
 
@@ -225,7 +230,7 @@ class AdminViews:
     async def channel_form(self, request: Request) -> Response:
         staff = await self.admin(request)
         if staff is None:
-            return self.refuse(request)
+            return await self.refuse(request)
         channel_id = request.path_params.get("channel_id")
 
         def work(db: DbSession) -> dict[str, Any]:
@@ -246,7 +251,7 @@ class AdminViews:
         try:
             staff, fields = await self.admin_form(request)
             if staff is None:
-                return self.refuse(request)
+                return await self.refuse(request)
             form = await request.form()
             members = [str(v) for v in form.getlist("members")]
 
@@ -272,7 +277,7 @@ class AdminViews:
     async def settings_form(self, request: Request) -> Response:
         staff = await self.admin(request)
         if staff is None:
-            return self.refuse(request)
+            return await self.refuse(request)
         settings = await self.web.run(instance_services.get_instance)
         return await self.staff_views.page(request, "admin/settings.html", {"settings": settings})
 
@@ -280,7 +285,7 @@ class AdminViews:
         try:
             staff, fields = await self.admin_form(request)
             if staff is None:
-                return self.refuse(request)
+                return await self.refuse(request)
 
             def work(db: DbSession) -> None:
                 instance_services.update_settings(
