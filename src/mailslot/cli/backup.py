@@ -16,6 +16,7 @@ import click
 
 from mailslot import __version__, crypto, errors
 from mailslot.config import Config
+from mailslot.sizes import human_size
 
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
 
@@ -30,14 +31,6 @@ def _passphrase(passphrase_file: IO[str] | None, *, confirm: bool) -> str:
             confirmation_prompt="Repeat the passphrase" if confirm else False,
         )
     )
-
-
-def _size(n: int) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)  # pragma: no cover
 
 
 @click.command("backup")
@@ -110,7 +103,7 @@ def backup(ctx: click.Context, out_path: Path, passphrase_file: IO[str] | None) 
     rows = sum(summary.rows.values())
     click.echo(
         f"Wrote {out_path}: {rows} row(s) in {len(summary.rows)} table(s) and "
-        f"{summary.blobs} file(s) ({_size(summary.bytes)} of ciphertext), "
+        f"{summary.blobs} file(s) ({human_size(summary.bytes)} of ciphertext), "
         f"by Mailslot {__version__}, schema revision {summary.schema}."
     )
     if summary.dropped:
@@ -166,7 +159,7 @@ def restore(ctx: click.Context, archive: Path, passphrase_file: IO[str] | None) 
         raise click.ClickException(f"The restore failed and was undone: {exc}") from None
     rows = sum(summary.rows.values())
     click.echo(
-        f"Restored {rows} row(s) and {summary.blobs} file(s) ({_size(summary.bytes)}) "
+        f"Restored {rows} row(s) and {summary.blobs} file(s) ({human_size(summary.bytes)}) "
         f"into {config.data_dir}, from a backup made by Mailslot {summary.mailslot}."
     )
     if summary.dropped:

@@ -19,6 +19,7 @@ from typing import IO, Any, Final
 from mailslot import crypto
 from mailslot.filenames import OutputNames
 from mailslot.offline.bundle import BundleReader, CaseRecord, ItemEntry, ItemRecord
+from mailslot.sizes import human_size
 
 INDEX_NAME: Final = "conversation.txt"
 TEXT_KINDS: Final = frozenset({"message", "reply", "note"})
@@ -88,14 +89,7 @@ def _utc(timestamp: int) -> str:
 
 
 def _size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    value, unit = float(n), "B"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            break
-        value /= 1024
-    return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
+    return "-" if n is None else human_size(n)
 
 
 def _visible(text: str) -> str:

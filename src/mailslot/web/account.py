@@ -46,6 +46,20 @@ class AccountViews:
             },
         )
 
+    async def account_error(
+        self, request: Request, staff: Staff | None, exc: errors.ServiceError
+    ) -> Response:
+        """The account page again, with what went wrong."""
+        return await self.staff_views.error(
+            request,
+            "staff/account.html",
+            exc,
+            key_offline=bool(staff and staff.user.key_offline),
+            changed=False,
+            ended=False,
+            **await self.sessions_context(staff),
+        )
+
     async def sessions_context(self, staff: Staff | None) -> dict[str, Any]:
         if staff is None:
             return {"sessions": [], "current_session": ""}
@@ -76,15 +90,7 @@ class AccountViews:
             else:
                 await self.web.run(lambda db: sessions.end_user_session(db, user_id, target))
         except errors.ServiceError as exc:
-            return await self.staff_views.error(
-                request,
-                "staff/account.html",
-                exc,
-                key_offline=bool(staff and staff.user.key_offline),
-                changed=False,
-                ended=False,
-                **await self.sessions_context(staff),
-            )
+            return await self.account_error(request, staff, exc)
         return self.web.redirect(request, "/account", ended=1)
 
     async def change_password(self, request: Request) -> Response:
@@ -118,15 +124,7 @@ class AccountViews:
                 )
             )
         except errors.ServiceError as exc:
-            return await self.staff_views.error(
-                request,
-                "staff/account.html",
-                exc,
-                key_offline=bool(staff and staff.user.key_offline),
-                changed=False,
-                ended=False,
-                **await self.sessions_context(staff),
-            )
+            return await self.account_error(request, staff, exc)
         return self.web.redirect(request, "/account", changed=1)
 
     async def set_email(self, request: Request) -> Response:
@@ -139,15 +137,7 @@ class AccountViews:
             email = fields.get("email", "")
             await self.web.run(lambda db: recipients.set_email(db, db.merge(user), email))
         except errors.ServiceError as exc:
-            return await self.staff_views.error(
-                request,
-                "staff/account.html",
-                exc,
-                key_offline=bool(staff and staff.user.key_offline),
-                changed=False,
-                ended=False,
-                **await self.sessions_context(staff),
-            )
+            return await self.account_error(request, staff, exc)
         return self.web.redirect(request, "/account", email=1)
 
     async def recover_form(self, request: Request) -> Response:

@@ -20,6 +20,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from mailslot import errors, i18n
 from mailslot.runtime import Runtime
 from mailslot.sessions import services as sessions
+from mailslot.sizes import human_size
 from mailslot.web.errors import CsrfError, status_for
 from mailslot.web.security import SAFE_METHODS, cross_site
 
@@ -29,15 +30,6 @@ T = TypeVar("T")
 def _no_nul(value: Any) -> Any:
     """Every printed value: a NUL (from decrypted text, say) becomes U+FFFD, never raw."""
     return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"  # pragma: no cover
 
 
 def _format_time(locale: str, timestamp: int, *, hour: bool = True) -> str:

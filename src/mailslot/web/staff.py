@@ -72,7 +72,18 @@ class StaffViews:
     # Authentication plumbing, shared with the admin views.
 
     async def staff(self, request: Request) -> Staff | None:
+        """The signed-in staff member, looked up once per request (a view and the page it
+        renders both ask); a session started or ended during the request is seen."""
         state = await self.web.session(request)
+        cached = request.scope.get("mailslot.staff")
+        if cached is not None and cached[0] is state:
+            staff: Staff | None = cached[1]
+            return staff
+        staff = await self._load_staff(state)
+        request.scope["mailslot.staff"] = (state, staff)
+        return staff
+
+    async def _load_staff(self, state: SessionState | None) -> Staff | None:
         if state is None or "user_id" not in state.data:
             return None
         user_id = str(state.data["user_id"])

@@ -20,8 +20,8 @@ from starlette.requests import ClientDisconnect, Request
 from mailslot.cases.services import ItemUpload
 from mailslot.errors import InvalidInput, TooLarge
 from mailslot.filenames import safe_filename
+from mailslot.sizes import human_size
 from mailslot.storage import BlobStore
-from mailslot.web.common import human_size
 
 T = TypeVar("T")
 
