@@ -2,7 +2,17 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailslot.db.base import Base, id_column, time_column
@@ -12,6 +22,16 @@ class ItemKind(enum.StrEnum):
     MESSAGE = "message"  # text from the source
     FILE = "file"  # a document from the source
     REPLY = "reply"  # text from a recipient to the source
+    NOTE = "note"  # an internal note among staff: wrapped to the case key only, never the source
+
+
+class CaseStatus(enum.StrEnum):
+    """The phase of a case. Channels may name finer statuses within a phase (``CustomStatus``)."""
+
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    CLOSED = "closed"
 
 
 class KeyHolder(enum.StrEnum):
@@ -21,7 +41,12 @@ class KeyHolder(enum.StrEnum):
 
 class Case(Base):
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_channel_activity", "channel_id", "activity_seq"),)
+    __table_args__ = (
+        Index("ix_cases_channel_activity", "channel_id", "activity_seq"),
+        Index("ix_cases_status_activity", "status", "activity_seq"),
+        Index("ix_cases_due_at", "due_at"),
+        Index("ix_cases_created_at", "created_at"),
+    )
 
     id: Mapped[str] = id_column()
     channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id", ondelete="RESTRICT"))
@@ -35,6 +60,91 @@ class Case(Base):
     # Orders the inbox without exact times: bumped from a counter on every new item.
     activity_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     item_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Case work (issue 6). The status and flags are in clear so the inbox can filter on them;
+    # reasons and notes are sealed items. All times are coarse (to the hour).
+    status: Mapped[str] = mapped_column(
+        String(16), default=CaseStatus.NEW.value, server_default="new"
+    )
+    custom_status_id: Mapped[str | None] = mapped_column(
+        ForeignKey("custom_statuses.id", ondelete="SET NULL"), default=None
+    )
+    important: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Deadlines (EU Directive 2019/1937 art. 9): acknowledge receipt, then give feedback.
+    acknowledge_by: Mapped[int | None] = time_column(default=None)
+    acknowledged_at: Mapped[int | None] = time_column(default=None)
+    feedback_by: Mapped[int | None] = time_column(default=None)
+    feedback_at: Mapped[int | None] = time_column(default=None)
+    closed_at: Mapped[int | None] = time_column(default=None)
+    # The next deadline still open (acknowledge_by, then feedback_by; NULL once both are met
+    # or the case is closed): what "overdue" and "sort by deadline" use.
+    due_at: Mapped[int | None] = time_column(default=None)
+    # The due_at a reminder was last queued for (so each deadline is reminded once).
+    reminded_for: Mapped[int | None] = time_column(default=None)
+    # Retention: a recipient may keep the case past its channel's rule, with a reason.
+    keep_until: Mapped[int | None] = time_column(default=None)
+
+
+class CustomStatus(Base):
+    """A channel's own name for a step within a phase (e.g. "in progress: legal review")."""
+
+    __tablename__ = "custom_statuses"
+    __table_args__ = (UniqueConstraint("channel_id", "name"),)
+
+    id: Mapped[str] = id_column()
+    channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    phase: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Label(Base):
+    """A label recipients put on cases (instance-wide, in clear: keep names generic)."""
+
+    __tablename__ = "labels"
+
+    id: Mapped[str] = id_column()
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[int] = time_column()
+
+
+class CaseLabel(Base):
+    __tablename__ = "case_labels"
+
+    case_id: Mapped[str] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    label_id: Mapped[str] = mapped_column(
+        ForeignKey("labels.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class CaseAssignee(Base):
+    __tablename__ = "case_assignees"
+
+    case_id: Mapped[str] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class CaseAccess(Base):
+    """Who held a key to the case, from when to when, and who granted or revoked it."""
+
+    __tablename__ = "case_access"
+
+    id: Mapped[str] = id_column()
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    granted_by: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    granted_at: Mapped[int] = time_column()
+    revoked_by: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    revoked_at: Mapped[int | None] = time_column(default=None)
 
 
 class CaseKeyWrap(Base):

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailslot.db.base import Base, id_column, time_column
@@ -13,6 +13,24 @@ class Channel(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[int] = time_column()
+    # Deadlines for new cases (EU Directive 2019/1937 art. 9: 7 days, then 3 months).
+    acknowledge_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
+    feedback_days: Mapped[int] = mapped_column(Integer, default=90, server_default="90")
+    # Retention: purge a case this many days after its last activity, or after closing.
+    retention_days: Mapped[int] = mapped_column(Integer, default=90, server_default="90")
+    closed_retention_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+
+
+class AutoReply(Base):
+    """The automatic acknowledgement a channel sends a new source, one text per language."""
+
+    __tablename__ = "auto_replies"
+
+    channel_id: Mapped[str] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    locale: Mapped[str] = mapped_column(String(16), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
 
 
 class ChannelMember(Base):

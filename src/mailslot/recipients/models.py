@@ -11,6 +11,7 @@ from mailslot.db.base import Base, id_column, time_column
 class Role(enum.StrEnum):
     ADMIN = "admin"
     RECIPIENT = "recipient"
+    ANALYST = "analyst"  # sees statistics only: no cases, no content
 
 
 class User(Base):
