@@ -2,9 +2,8 @@
 
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session as DbSession
 
@@ -12,9 +11,14 @@ from mailslot import errors, i18n
 from mailslot.cases import services as cases
 from mailslot.cases.models import Case
 from mailslot.channels.models import Channel
-from mailslot.recipients.models import User
 from mailslot.sessions import services as sessions
-from mailslot.sessions.services import b64, unb64
+from mailslot.sessions.services import b64
+from mailslot.web.api_common import (
+    BODY_ERRORS,
+    ERRORS,
+    TOKEN_ERRORS,
+    Current,
+)
 from mailslot.web.errors import retry_headers, status_for
 from mailslot.web.staff import StaffViews
 
@@ -78,36 +82,9 @@ class Created(BaseModel):
     id: str
 
 
-class ErrorOut(BaseModel):
-    detail: str
-
-
-class ApiUser:
-    def __init__(self, user: User, seed: bytes | None, state: sessions.SessionState) -> None:
-        self.user = user
-        self.seed = seed
-        self.state = state
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorOut},
-    404: {"model": ErrorOut},
-}
-BODY_ERRORS: dict[int | str, dict[str, Any]] = {
-    **ERRORS,
-    400: {"model": ErrorOut, "description": "The body could not be read (not UTF-8)."},
-    413: {"model": ErrorOut, "description": "The body is larger than 1 MiB."},
-}
-TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
-    **BODY_ERRORS,
-    429: {"model": ErrorOut, "description": "Too many failed logins or too busy; see Retry-After."},
-}
-
-
 def create_api(views: StaffViews) -> FastAPI:
     web = views.web
     runtime = web.runtime
-    bearer = HTTPBearer(auto_error=False)
     api = FastAPI(
         title="Mailslot staff API",
         version="1",
@@ -117,6 +94,7 @@ def create_api(views: StaffViews) -> FastAPI:
         description="Read and answer cases. Authenticate with POST /auth/token, then send "
         "`Authorization: Bearer <token>`.",
     )
+    api.state.views = views
 
     @api.exception_handler(errors.ServiceError)
     async def service_error(request: Request, exc: errors.ServiceError) -> Response:
@@ -125,32 +103,6 @@ def create_api(views: StaffViews) -> FastAPI:
             status_code=status_for(exc),
             headers=retry_headers(exc),
         )
-
-    async def current(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> ApiUser:
-        if credentials is None:
-            raise errors.AuthenticationFailed("Authentication required.")
-        token = credentials.credentials
-        now = runtime.now()
-        lifetime = runtime.config.api_token_lifetime
-
-        def work(db: DbSession) -> ApiUser | None:
-            state = sessions.load(db, token, kind=sessions.API, idle=lifetime, now=now)
-            if state is None:
-                return None
-            user = db.get(User, state.data.get("user_id", ""))
-            if user is None or user.disabled:
-                return None
-            seed = state.data.get("seed")
-            return ApiUser(user, unb64(seed) if seed else None, state)
-
-        found = await web.run(work)
-        if found is None:
-            raise errors.AuthenticationFailed("Authentication required.")
-        return found
-
-    Current = Annotated[ApiUser, Depends(current)]
 
     @api.post("/auth/token", response_model=TokenResponse, responses=TOKEN_ERRORS)
     async def token(body: TokenRequest) -> TokenResponse:
