@@ -16,9 +16,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from mailslot import crypto
+from mailslot.cases.deadlines import start_deadlines
 from mailslot.cases.errors import CaseNotFound, ChannelClosed, ItemNotFound, KeyOffline
 from mailslot.cases.models import (
     Case,
+    CaseAccess,
     CaseKeyWrap,
     CaseRead,
     Counter,
@@ -174,6 +176,7 @@ def open_case(db: Session, channel: Channel, source_id: str | None, now: int) ->
         activity_seq=0,
         item_count=0,
     )
+    start_deadlines(case, channel, now)
     db.add(case)
     db.flush()
     context = bytes.fromhex(case.id)
@@ -182,6 +185,8 @@ def open_case(db: Session, channel: Channel, source_id: str | None, now: int) ->
             user.public_key, key_pair.seed, crypto.WrapPurpose.CASE_KEY, context
         )
         db.add(CaseKeyWrap(case_id=case.id, user_id=user.id, wrapped=wrapped))
+        # The channel's recipients hold the key from the start; the history says since when.
+        db.add(CaseAccess(case_id=case.id, user_id=user.id, granted_at=coarse(now)))
     db.flush()
     return case
 
@@ -484,7 +489,11 @@ def source_view(
             .where(Item.case_id == case.id, ItemKeyWrap.holder == KeyHolder.SOURCE.value)
         )
     )
-    for item in db.scalars(select(Item).where(Item.case_id == case.id).order_by(Item.position)):
+    for item in db.scalars(
+        select(Item)
+        .where(Item.case_id == case.id, Item.kind != ItemKind.NOTE.value)
+        .order_by(Item.position)
+    ):
         view = SourceItemView(item=item)
         if item.id in held:
             data_key = _data_key(db, item, KeyHolder.SOURCE, source_key)
