@@ -94,9 +94,13 @@ class Config:
     notify_interval: int = 3600
     # How often the background jobs (notices, session clean-up) run, in seconds.
     job_interval: int = 60
+    # Deadline reminders: a case's assignees hear this many hours before its next deadline.
+    reminder_lead_hours: int = 48
     # Staff logins: this many failures lock the account's login for a while (doubling).
     login_failures_before_lock: int = 5
     page_size: int = 25
+    # Statistics hide every count from 1 to this minus one (so that none singles out a case).
+    stats_min_count: int = 5
     log_level: str = "info"
     # "text" (one line per record) or "json" (one JSON object per line, for a log collector).
     log_format: str = "text"
@@ -116,8 +120,12 @@ class Config:
             raise ConfigError("MAILSLOT_SMTP_URL must start with smtp:// or smtps://")
         if self.job_interval < 1:
             raise ConfigError("MAILSLOT_JOB_INTERVAL must be at least 1 second")
+        if not 0 <= self.reminder_lead_hours <= 24 * 365:
+            raise ConfigError("MAILSLOT_REMINDER_LEAD_HOURS must be from 0 to 8760")
         if self.login_failures_before_lock < 1:
             raise ConfigError("MAILSLOT_LOGIN_FAILURES_BEFORE_LOCK must be at least 1")
+        if self.stats_min_count < 1:
+            raise ConfigError("MAILSLOT_STATS_MIN_COUNT must be at least 1")
 
     def __repr__(self) -> str:
         shown = []
@@ -199,6 +207,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "MAILSLOT_SMTP_FROM": ("smtp_from", lambda v, n: v),
     "MAILSLOT_NOTIFY_INTERVAL": ("notify_interval", _parse_int),
     "MAILSLOT_JOB_INTERVAL": ("job_interval", _parse_int),
+    "MAILSLOT_REMINDER_LEAD_HOURS": ("reminder_lead_hours", _parse_int),
     "MAILSLOT_TOR_DIR": ("tor_dir", lambda v, n: Path(v)),
     "MAILSLOT_MAX_FILE_SIZE": ("max_file_size", parse_size),
     "MAILSLOT_MAX_SUBMISSION_SIZE": ("max_submission_size", parse_size),
@@ -207,6 +216,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "MAILSLOT_NEW_SOURCE_RATE": ("new_source_rate", _parse_int),
     "MAILSLOT_SUBMISSION_RATE": ("submission_rate", _parse_int),
     "MAILSLOT_LOGIN_FAILURES_BEFORE_LOCK": ("login_failures_before_lock", _parse_int),
+    "MAILSLOT_STATS_MIN_COUNT": ("stats_min_count", _parse_int),
     "MAILSLOT_LOG_LEVEL": ("log_level", lambda v, n: _parse_choice(v, n, LOG_LEVELS)),
     "MAILSLOT_LOG_FORMAT": ("log_format", lambda v, n: _parse_choice(v, n, ("text", "json"))),
     "MAILSLOT_KDF": ("kdf", _parse_kdf),

@@ -1,9 +1,12 @@
-"""Background work for ``mailslot serve``: every ``MAILSLOT_JOB_INTERVAL`` seconds, deliver
-the notices that are due, remove expired sessions, and empty SQLite's write-ahead log if a
-reader kept it from being emptied right after a deletion.
+"""Background work for ``mailslot serve``: every ``MAILSLOT_JOB_INTERVAL`` seconds, remove
+expired sessions, purge expired cases, queue deadline reminders, deliver the notices that are
+due, and empty SQLite's write-ahead log if a reader kept it from being emptied right after a
+deletion.
 
 Every process runs the loop; claims in the database (see
-:mod:`mailslot.notifications.services`) make sure each notice is sent by one of them.
+:mod:`mailslot.notifications.services`) make sure each notice is sent by one of them, a
+guarded update queues each reminder once (:mod:`mailslot.notifications.reminders`), and a
+row lock lets one process purge each case (:mod:`mailslot.cases.retention`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from collections.abc import Callable
 
 import anyio.to_thread
 
+from mailslot.cases import retention
 from mailslot.db.base import checkpoint
+from mailslot.notifications import reminders
 from mailslot.notifications import services as notices
 from mailslot.notifications.mailer import SmtpSettings, parse_smtp_url, send_notice
 from mailslot.runtime import Runtime
@@ -34,6 +39,18 @@ def run_once(runtime: Runtime, send: Callable[[str], None] | None) -> int:
     """One round of background work; returns how many notices were sent."""
     now = runtime.now()
     runtime.transact(lambda db: sessions.purge_expired(db, now))
+    # Expired cases: each deleted by whichever process locks it first (cases/retention.py).
+    purged = retention.purge(runtime.transact, runtime.blobs, now)
+    if purged:
+        log.info("purged %d expired case(s)", len(purged))
+    if send is not None:  # without mail there is no one to remind; the inbox shows deadlines
+        config = runtime.config
+        reminders.queue_due(
+            runtime.transact,
+            now=now,
+            lead=config.reminder_lead_hours * 3600,
+            interval=config.notify_interval,
+        )
     # Finish any WAL checkpoint that a reader held up right after a deletion (SQLite).
     checkpoint(runtime.engine, attempts=1)
     if send is None:

@@ -183,7 +183,23 @@ def test_case_detail_and_unread_flag(server: LiveServer, api: httpx.Client) -> N
         "item_count",
         "unread",
         "can_reply",
+        "expires_at",
+        # Case work (cases.inbox): status, labels, assignees and deadlines.
+        "status",
+        "custom_status_id",
+        "custom_status",
+        "important",
+        "labels",
+        "assignees",
+        "acknowledge_by",
+        "acknowledged_at",
+        "feedback_by",
+        "feedback_at",
+        "due_at",
+        "overdue",
+        "closed_at",
     }
+    assert case["expires_at"] == case["last_activity_at"] + 90 * 86400  # the default retention
     assert case["unread"] is True
     assert case["can_reply"] is True
     assert case["channel"] == "default"

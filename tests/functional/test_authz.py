@@ -12,6 +12,8 @@ Principals:
 - ``other``: a recipient of another channel (a real, signed-in insider).
 - ``admin``: an administrator, who is never a channel member and must not read cases.
 - ``member``: a recipient of the case's channel, the only one who may read or act on it.
+- ``analyst``: sees statistics only (``/stats``); every case, listing and admin route refuses
+  it (``test_analysts_reach_nothing_but_statistics``).
 
 Every refused attempt is followed by a comparison of the whole database (every table but the
 volatile bookkeeping ones) and of the blob files with a snapshot taken just before it: a
@@ -23,7 +25,9 @@ that a refusal comes from authorisation, not from CSRF.
 
 from __future__ import annotations
 
+import datetime
 import io
+import itertools
 import re
 import zipfile
 from collections.abc import Callable, Iterator
@@ -34,10 +38,19 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import MetaData, select
+from sqlalchemy import MetaData, func, select
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from mailslot.cases.models import (
+    Case,
+    CaseAssignee,
+    CaseKeyWrap,
+    CaseLabel,
+    CustomStatus,
+    Item,
+    Label,
+)
 from mailslot.channels.models import Channel
 from mailslot.recipients.models import User
 from mailslot.runtime import Runtime
@@ -52,6 +65,8 @@ class Access(StrEnum):
     ADMIN = "admin: only administrators"
     SELF = "self: a signed-in user, acting only on their own account or session"
     PUBLIC = "public by design"
+    RECIPIENT = "recipient: any signed-in recipient; never administrators"
+    STATS = "stats: administrators and analysts; aggregates only, small counts hidden"
 
 
 @dataclass(frozen=True)
@@ -84,6 +99,8 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/channels/{channel_id}"): Rule(Access.ADMIN, "changes who receives cases"),
     ("GET", "/admin/settings"): Rule(Access.ADMIN, "the settings form"),
     ("POST", "/admin/settings"): Rule(Access.ADMIN, "instance name, guidance, policy"),
+    ("GET", "/admin/audit"): Rule(Access.ADMIN, "who did what to which case, and when"),
+    ("GET", "/api/v1/audit"): Rule(Access.ADMIN, "the audit trail, for scripts and a SIEM"),
     ("GET", "/account"): Rule(Access.SELF, "the caller's own sessions"),
     ("POST", "/account/password"): Rule(Access.SELF, "changes the caller's own password"),
     ("POST", "/account/sessions/end"): Rule(Access.SELF, "ends one of the caller's sessions"),
@@ -106,15 +123,54 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/cases/{case_id}/items/{item_id}/content"): Rule(Access.CASE, "item bytes"),
     ("POST", "/api/v1/cases/{case_id}/replies"): Rule(Access.CASE, "writes to the source"),
     ("DELETE", "/api/v1/cases/{case_id}"): Rule(Access.CASE, "destroys the case"),
+    # Case work (web/casework.py, web/api_casework.py).
+    ("POST", "/cases/{case_id}/status"): Rule(Access.CASE, "moves the case and its deadlines"),
+    ("POST", "/cases/{case_id}/important"): Rule(Access.CASE, "flags the case"),
+    ("POST", "/cases/{case_id}/labels"): Rule(Access.CASE, "labels the case"),
+    ("POST", "/cases/{case_id}/labels/{label_id}/remove"): Rule(Access.CASE, "unlabels it"),
+    ("POST", "/cases/{case_id}/assignees"): Rule(Access.CASE, "assigns a key holder"),
+    ("POST", "/cases/{case_id}/assignees/{user_id}/remove"): Rule(Access.CASE, "unassigns"),
+    ("POST", "/cases/{case_id}/notes"): Rule(Access.CASE, "writes a sealed internal note"),
+    ("POST", "/cases/{case_id}/access"): Rule(Access.CASE, "wraps the case key to someone"),
+    ("POST", "/cases/{case_id}/access/{user_id}/revoke"): Rule(Access.CASE, "drops a wrap"),
+    ("POST", "/api/v1/cases/{case_id}/status"): Rule(Access.CASE, "moves the case"),
+    ("PUT", "/api/v1/cases/{case_id}/important"): Rule(Access.CASE, "flags the case"),
+    ("POST", "/api/v1/cases/{case_id}/labels"): Rule(Access.CASE, "labels the case"),
+    ("DELETE", "/api/v1/cases/{case_id}/labels/{label_id}"): Rule(Access.CASE, "unlabels it"),
+    ("POST", "/api/v1/cases/{case_id}/assignees"): Rule(Access.CASE, "assigns a key holder"),
+    ("DELETE", "/api/v1/cases/{case_id}/assignees/{user_id}"): Rule(Access.CASE, "unassigns"),
+    ("POST", "/api/v1/cases/{case_id}/notes"): Rule(Access.CASE, "writes a sealed note"),
+    ("GET", "/api/v1/cases/{case_id}/access"): Rule(Access.CASE, "who holds the case key"),
+    ("POST", "/api/v1/cases/{case_id}/access"): Rule(Access.CASE, "wraps the case key"),
+    ("DELETE", "/api/v1/cases/{case_id}/access/{user_id}"): Rule(Access.CASE, "drops a wrap"),
+    ("GET", "/api/v1/labels"): Rule(Access.RECIPIENT, "label names (instance-wide, generic)"),
+    ("GET", "/api/v1/recipients"): Rule(Access.RECIPIENT, "usernames to assign or grant to"),
+    # Channel case settings and retention (web/channel_settings.py, web/retention.py).
+    ("GET", "/admin/channels/{channel_id}/settings"): Rule(Access.ADMIN, "days, statuses, texts"),
+    ("POST", "/admin/channels/{channel_id}/settings"): Rule(Access.ADMIN, "deadlines, retention"),
+    ("POST", "/admin/channels/{channel_id}/settings/statuses"): Rule(
+        Access.ADMIN, "adds a custom status"
+    ),
+    ("POST", "/admin/channels/{channel_id}/settings/statuses/{status_id}"): Rule(
+        Access.ADMIN, "renames, moves or removes a custom status"
+    ),
+    ("POST", "/cases/{case_id}/retention"): Rule(Access.CASE, "keeps the case longer"),
+    ("POST", "/api/v1/cases/{case_id}/retention"): Rule(Access.CASE, "keeps the case longer"),
+    # Statistics (web/stats.py, web/api_stats.py).
+    ("GET", "/stats"): Rule(Access.STATS, "counts and times per channel, status and month"),
+    ("GET", "/stats.csv"): Rule(Access.STATS, "the same figures as CSV (audited)"),
+    ("GET", "/api/v1/stats"): Rule(Access.STATS, "the same figures as JSON"),
 }
 
 ANONYMOUS, OTHER, ADMIN, MEMBER = "anonymous", "other", "admin", "member"
 PRINCIPALS = (ANONYMOUS, OTHER, ADMIN, MEMBER)
+ANALYST = "analyst"
 ELSEWHERE_MEMBERS = "the current members of the other channel"
 MESSAGE = "Authz marker: the minister signed the order on Tuesday."
 FILE_NAME = "authz-evidence.txt"
 FILE_BYTES = b"AUTHZ-FILE-BYTES " * 200
 REPLY = "Authz reply marker"
+WORK_LABEL = "Authz label"
 # Bookkeeping that legitimately changes on any request (session idle times, rate limits).
 VOLATILE_TABLES = frozenset({"sessions", "rate_buckets", "login_throttles", "alembic_version"})
 CURRENT_SESSION = re.compile(
@@ -146,6 +202,10 @@ def app_routes(runtime: Runtime) -> set[tuple[str, str]]:
 
     def walk(routes: Any, prefix: str) -> None:
         for route in routes:
+            included = getattr(route, "original_router", None)  # FastAPI's include_router
+            if included is not None:
+                walk(included.routes, prefix + route.include_context.prefix)
+                continue
             path = prefix + route.path
             if isinstance(route, Mount):
                 inner = mounted_app(route.app)
@@ -186,6 +246,7 @@ class World:
     other_channel_id: str
     default_channel_id: str
     victim: Account
+    label_id: str = ""  # a label on the case (case work probes remove it)
 
     def path(self, template: str, case_id: str | None = None) -> str:
         return template.format(
@@ -233,7 +294,8 @@ def world(server: LiveServer) -> Iterator[World]:
     other = server.add_user("recipient", channels=("elsewhere",))
     admin = server.add_user("admin")
     victim = server.add_user("recipient", channels=("elsewhere",))
-    accounts = {MEMBER: member, OTHER: other, ADMIN: admin}
+    analyst = server.add_user("analyst")
+    accounts = {MEMBER: member, OTHER: other, ADMIN: admin, ANALYST: analyst}
     runtime = server.runtime()
     with runtime.db() as db:
         default_channel = str(db.scalar(select(Channel.id).where(Channel.name == "default")))
@@ -247,6 +309,9 @@ def world(server: LiveServer) -> Iterator[World]:
         tokens = {name: csrf(web[name].get("/account").text) for name in accounts}
         case = find_case(api[MEMBER], MESSAGE)
         kinds = {item["kind"]: item["id"] for item in case["items"]}
+        # Something for the case work probes to try to remove: a label and an assignee.
+        label_added = api[MEMBER].post(f"/cases/{case['id']}/labels", json={"name": WORK_LABEL})
+        api[MEMBER].post(f"/cases/{case['id']}/assignees", json={"user_id": member.id})
         stack.callback(runtime.close)
         yield World(
             server=server,
@@ -261,6 +326,7 @@ def world(server: LiveServer) -> Iterator[World]:
             other_channel_id=other_channel,
             default_channel_id=default_channel,
             victim=victim,
+            label_id=label_added.json()["labels"][0]["id"],
         )
 
 
@@ -415,6 +481,201 @@ DELETE_PROBES: dict[tuple[str, str], Probe] = {
 }
 
 
+# Case work: the member acts for real; the others aim at real targets (the member's own
+# assignment and key, the case's label) and OTHER tries to give itself the key.
+
+
+def work_probe(method: str, path: str, body: dict[str, Any] | None = None) -> Probe:
+    """Placeholders: ``{self}`` is the caller; ``{holder}`` the member; ``{second}`` the
+    member for refused principals and, for the member, the victim (a recipient of another
+    channel: revoking needs a second holder); ``{grantee}`` the caller itself (OTHER tries to
+    give itself the key) or, for the member, the victim."""
+
+    def probe(world: World, principal: str, case_id: str | None) -> httpx.Response:
+        api = path.startswith("/api/")
+        member, victim = world.accounts[MEMBER], world.victim
+        me = world.accounts[principal].id if principal in world.accounts else member.id
+        names = {
+            "self": me,
+            "holder": member.id,
+            "second": victim.id if principal == MEMBER else member.id,
+            "grantee": victim.id if principal == MEMBER else me,
+            "label_id": world.label_id,
+        }
+        url = world.path(path.removeprefix("/api/v1").format_map(Keep(names)), case_id)
+        data = {
+            k: v.format_map(Keep(names)) if isinstance(v, str) else v
+            for k, v in (body or {}).items()
+        }
+        if principal == MEMBER:
+            prepare_member_probe(world, path)
+        if api:
+            return world.api[principal].request(method, url, json=data if body else None)
+        if principal in world.tokens:
+            data["csrf"] = world.tokens[principal]
+        return world.web[principal].post(url, data=data)
+
+    return probe
+
+
+class Keep(dict[str, str]):
+    """``format_map`` that leaves the placeholders World.path fills ({case_id}) alone."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def prepare_member_probe(world: World, path: str) -> None:
+    """Put back what the member's own probe takes away, so that it acts on something."""
+    api, case = world.api[MEMBER], f"/cases/{world.case_id}"
+    if "/labels/" in path:
+        assert api.post(f"{case}/labels", json={"name": WORK_LABEL}).status_code == 200
+    elif "/assignees/" in path:
+        member = world.accounts[MEMBER].id
+        assert api.post(f"{case}/assignees", json={"user_id": member}).status_code == 200
+    elif path.endswith("/access"):
+        api.delete(f"{case}/access/{world.victim.id}")  # 204, or 404 if not held
+    elif "/access/" in path:
+        api.post(f"{case}/access", json={"user_id": world.victim.id})  # 200, or 409 if held
+
+
+def work_state(world: World) -> dict[str, Any]:
+    with world.runtime.db() as db:
+        case = db.get(Case, world.case_id)
+        assert case is not None
+        labels = db.scalars(
+            select(Label.name)
+            .join(CaseLabel, CaseLabel.label_id == Label.id)
+            .where(CaseLabel.case_id == case.id)
+        )
+        assigned = db.scalars(select(CaseAssignee.user_id).where(CaseAssignee.case_id == case.id))
+        holders = db.scalars(select(CaseKeyWrap.user_id).where(CaseKeyWrap.case_id == case.id))
+        notes = db.scalar(select(func.count()).where(Item.case_id == case.id, Item.kind == "note"))
+        return {
+            "status": case.status,
+            "important": case.important,
+            "labels": set(labels),
+            "assigned": set(assigned),
+            "holders": set(holders),
+            "notes": notes,
+        }
+
+
+def worked(
+    check: Callable[[World, dict[str, Any]], bool],
+) -> Callable[[World, httpx.Response], None]:
+    def granted(world: World, response: httpx.Response) -> None:
+        assert response.status_code in (200, 201, 204, 303), response.text
+        assert check(world, work_state(world)), work_state(world)
+        assert_no_case_content(response)
+
+    return granted
+
+
+def granted_access_list(world: World, response: httpx.Response) -> None:
+    assert response.status_code == 200, response.text
+    holders = {h["id"] for h in response.json()["holders"]}
+    assert world.accounts[MEMBER].id in holders
+
+
+def status_moved(world: World, state: dict[str, Any]) -> bool:
+    return bool(state["status"] == "in_progress")
+
+
+def flagged(world: World, state: dict[str, Any]) -> bool:
+    return bool(state["important"])
+
+
+def labelled(world: World, state: dict[str, Any]) -> bool:
+    return "Authz other label" in state["labels"]
+
+
+def unlabelled(world: World, state: dict[str, Any]) -> bool:
+    return WORK_LABEL not in state["labels"]
+
+
+def assigned(world: World, state: dict[str, Any]) -> bool:
+    return world.accounts[MEMBER].id in state["assigned"]
+
+
+def unassigned(world: World, state: dict[str, Any]) -> bool:
+    return world.accounts[MEMBER].id not in state["assigned"]
+
+
+def noted(world: World, state: dict[str, Any]) -> bool:
+    return bool(state["notes"] >= 1)
+
+
+def victim_holds(world: World, state: dict[str, Any]) -> bool:
+    return world.victim.id in state["holders"]
+
+
+def victim_dropped(world: World, state: dict[str, Any]) -> bool:
+    return state["holders"] == {world.accounts[MEMBER].id}
+
+
+WORK_PROBES: dict[tuple[str, str], tuple[Probe, Callable[[World, httpx.Response], None]]] = {}
+for _web, _api, _body, _check in (
+    ("POST status", "POST status", {"status": "in_progress"}, status_moved),
+    ("POST important", "PUT important", {"important": "1"}, flagged),
+    ("POST labels", "POST labels", {"name": "Authz other label"}, labelled),
+    ("POST labels/{label_id}/remove", "DELETE labels/{label_id}", None, unlabelled),
+    ("POST assignees", "POST assignees", {"user_id": "{self}"}, assigned),
+    ("POST assignees/{holder}/remove", "DELETE assignees/{holder}", None, unassigned),
+    ("POST notes", "POST notes", {"text": "Authz note"}, noted),
+    ("POST access", "POST access", {"user_id": "{grantee}"}, victim_holds),
+    ("POST access/{second}/revoke", "DELETE access/{second}", None, victim_dropped),
+):
+    for _template, _prefix in ((_web, "/cases/{case_id}/"), (_api, "/api/v1/cases/{case_id}/")):
+        _method, _rest = _template.split(" ")
+        _path = _prefix + _rest
+        _json = dict(_body or {})
+        if _prefix.startswith("/api/") and "important" in _json:
+            _json["important"] = True
+        # The route as the table names it: a person is a {user_id}.
+        _route = re.sub(r"\{(holder|second)\}", "{user_id}", _path)
+        WORK_PROBES[_method, _route] = (work_probe(_method, _path, _json or None), worked(_check))
+WORK_PROBES["GET", "/api/v1/cases/{case_id}/access"] = (
+    api_probe("GET", "/api/v1/cases/{case_id}/access"),
+    granted_access_list,
+)
+CASE_PROBES.update(WORK_PROBES)
+
+
+# Retention: keeping the case longer (each probe asks for a later date than the last).
+KEEP_DAYS = itertools.count(400, 10)
+
+
+def keep_probe(api: bool) -> Probe:
+    def probe(world: World, principal: str, case_id: str | None) -> httpx.Response:
+        until = datetime.date.today() + datetime.timedelta(days=next(KEEP_DAYS))
+        body = {"until": until.isoformat(), "reason": "Authz retention"}
+        if api:
+            url = world.path("/cases/{case_id}/retention", case_id)
+            return world.api[principal].post(url, json=body)
+        if principal in world.tokens:
+            body["csrf"] = world.tokens[principal]
+        return world.web[principal].post(
+            world.path("/cases/{case_id}/retention", case_id), data=body
+        )
+
+    return probe
+
+
+def kept(world: World, response: httpx.Response) -> None:
+    assert response.status_code in (200, 303), response.text
+    with world.runtime.db() as db:
+        case = db.get(Case, world.case_id)
+        assert case is not None
+        assert case.keep_until is not None
+        assert case.keep_until > datetime.datetime.now(tz=datetime.UTC).timestamp() + 300 * 86400
+    assert_no_case_content(response)
+
+
+CASE_PROBES["POST", "/cases/{case_id}/retention"] = (keep_probe(api=False), kept)
+CASE_PROBES["POST", "/api/v1/cases/{case_id}/retention"] = (keep_probe(api=True), kept)
+
+
 def test_case_rules_have_probes() -> None:
     case_routes = {key for key, rule in TABLE.items() if rule.access == Access.CASE}
     assert case_routes == CASE_PROBES.keys() | DELETE_PROBES.keys()
@@ -539,7 +800,63 @@ ADMIN_PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/admin/settings"): web_probe(
         "POST", "/admin/settings", {"name": "Taken over", "guidance": "Hijacked"}
     ),
+    ("GET", "/admin/audit"): web_probe("GET", "/admin/audit"),
+    ("GET", "/api/v1/audit"): api_probe("GET", "/api/v1/audit"),
 }
+
+
+# A channel's case settings: the probes act on the other channel and its custom status.
+AUTHZ_STATUS = "Authz status"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def channel_status(world: World) -> str:
+    """A custom status on the other channel, there before any probe aims at it."""
+    with world.runtime.db() as db:
+        status = CustomStatus(
+            channel_id=world.other_channel_id, phase="in_progress", name=AUTHZ_STATUS, position=1
+        )
+        db.add(status)
+        db.flush()
+        return status.id
+
+
+def status_probe(world: World, principal: str, case_id: str | None) -> httpx.Response:
+    with world.runtime.db() as db:
+        status_id = db.scalar(
+            select(CustomStatus.id).where(CustomStatus.channel_id == world.other_channel_id)
+        )
+    url = world.path("/admin/channels/{channel_id}/settings/statuses/") + str(status_id)
+    data = {"action": "rename", "name": "Authz renamed"}
+    if principal in world.tokens:
+        data["csrf"] = world.tokens[principal]
+    return world.web[principal].post(url, data=data)
+
+
+ADMIN_PROBES.update(
+    {
+        ("GET", "/admin/channels/{channel_id}/settings"): web_probe(
+            "GET", "/admin/channels/{channel_id}/settings"
+        ),
+        ("POST", "/admin/channels/{channel_id}/settings"): web_probe(
+            "POST",
+            "/admin/channels/{channel_id}/settings",
+            {
+                "acknowledge_days": "1",
+                "feedback_days": "1",
+                "retention_days": "1",
+                "closed_retention_days": "0",
+                "auto_reply_en": "Authz auto reply",
+            },
+        ),
+        ("POST", "/admin/channels/{channel_id}/settings/statuses"): web_probe(
+            "POST",
+            "/admin/channels/{channel_id}/settings/statuses",
+            {"phase": "new", "name": "Authz added"},
+        ),
+        ("POST", "/admin/channels/{channel_id}/settings/statuses/{status_id}"): status_probe,
+    }
+)
 
 
 def test_admin_rules_have_probes() -> None:
@@ -550,16 +867,24 @@ def test_admin_rules_have_probes() -> None:
 @pytest.mark.parametrize(("method", "path"), list(ADMIN_PROBES), ids=route_ids(ADMIN_PROBES))
 def test_admin_route(world: World, method: str, path: str) -> None:
     probe = ADMIN_PROBES[method, path]
-    refused_for(world, (ANONYMOUS, OTHER, MEMBER), probe, api=False)
+    api = path.startswith("/api/")
+    refused_for(world, (ANONYMOUS, OTHER, MEMBER), probe, api=api)
     response = probe(world, ADMIN, None)
-    if method == "GET":
+    if api:
+        assert response.status_code == 200, response.text
+        assert response.json()["total"] > 0
+    elif method == "GET":
         assert response.status_code == 200, response.text
         assert "Administration" in response.text or "csrf" in response.text
     elif path == "/admin/invite":
         assert response.status_code == 200
         assert "/setup/" in response.text
     else:
-        assert (response.status_code, response.headers["location"]) == (303, "/admin?saved=1")
+        assert response.status_code == 303, response.text
+        assert response.headers["location"] in (
+            "/admin?saved=1",
+            world.path("/admin/channels/{channel_id}/settings?saved=1"),
+        )
     assert_no_case_content(response)
 
 
@@ -610,7 +935,15 @@ def test_public_forms_refuse_wrong_credentials_and_change_nothing(world: World) 
         assert enrol.status_code == 404
         token = stranger.post(f"{world.server.staff_url}/api/v1/auth/token", json=wrong)
         assert token.status_code == 401
-        assert world.snapshot() == before
+        after = world.snapshot()
+        # The audit trail is meant to change: each failed login of an existing account is
+        # recorded (the web form and the API token; recovery only counts against the throttle).
+        new = set(after.pop("audit_events")) - set(before.pop("audit_events"))
+        assert len(new) == 2, new
+        assert all("'auth.login_failed'" in row and f"'{member.username}'" in row for row in new)
+        after.pop("audit_head")
+        before.pop("audit_head")
+        assert after == before
 
 
 def test_public_rules_have_checks() -> None:
@@ -645,6 +978,21 @@ def test_health_pages_say_nothing_but_status(world: World) -> None:
     assert {key for key, rule in TABLE.items() if rule.access == Access.LISTING} == listings
 
 
+def test_recipient_lists_are_for_recipients_only(world: World) -> None:
+    for path in ("/labels", "/recipients"):
+        assert_refused(world.api[ANONYMOUS].get(path), ANONYMOUS, api=True)
+        assert world.api[ADMIN].get(path).status_code == 403
+        for principal in (OTHER, MEMBER):
+            listed = world.api[principal].get(path)
+            assert listed.status_code == 200
+            assert_no_case_content(listed)
+    names = {r["username"] for r in world.api[OTHER].get("/recipients").json()["recipients"]}
+    assert world.accounts[ADMIN].username not in names
+    assert world.accounts[MEMBER].username in names
+    checked = {("GET", "/api/v1/labels"), ("GET", "/api/v1/recipients")}
+    assert {key for key, rule in TABLE.items() if rule.access == Access.RECIPIENT} == checked
+
+
 def test_a_notice_address_is_set_only_on_ones_own_account(world: World) -> None:
     def emails() -> dict[str, str | None]:
         with world.runtime.db() as db:
@@ -664,6 +1012,80 @@ def test_a_notice_address_is_set_only_on_ones_own_account(world: World) -> None:
         expected = dict(before, **{world.accounts[principal].id: address})
         assert emails() == expected
         before = expected
+
+
+# The analyst: statistics, and nothing else.
+
+
+def analyst_probes() -> dict[tuple[str, str], Probe]:
+    """A probe for every route an analyst must not use: each case route (deletions on a
+    fresh case), each admin route, each listing and recipient-only route."""
+    probes: dict[tuple[str, str], Probe] = {key: probe for key, (probe, _) in CASE_PROBES.items()}
+    probes.update(ADMIN_PROBES)
+    for key, rule in TABLE.items():
+        if rule.access in (Access.LISTING, Access.RECIPIENT) and key[0] == "GET":
+            method, path = key
+            make = api_probe if path.startswith("/api/") else web_probe
+            probes[key] = make(method, path)
+    return probes
+
+
+def test_analysts_reach_nothing_but_statistics(world: World) -> None:
+    probes = analyst_probes()
+    forbidden = {
+        key
+        for key, rule in TABLE.items()
+        if rule.access not in (Access.PUBLIC, Access.SELF, Access.STATS)
+    }
+    assert forbidden == probes.keys() | DELETE_PROBES.keys()
+    for (method, path), probe in probes.items():
+        before = world.snapshot()
+        response = probe(world, ANALYST, None)
+        if (method, path) == ("GET", "/"):
+            # The inbox sends an analyst to the statistics: there is no inbox for them.
+            assert (response.status_code, response.headers["location"]) == (303, "/stats")
+        else:
+            assert response.status_code in (403, 404), (method, path, response.status_code)
+        assert_no_case_content(response)
+        assert world.snapshot() == before, (method, path)
+    for (method, path), probe in DELETE_PROBES.items():
+        case_id = victim_case(world)
+        before = world.snapshot()
+        response = probe(world, ANALYST, case_id)
+        assert response.status_code in (403, 404), (method, path)
+        assert world.snapshot() == before, (method, path)
+        assert world.case_exists(case_id)
+
+
+STATS_PROBES: dict[tuple[str, str], Probe] = {
+    ("GET", "/stats"): web_probe("GET", "/stats"),
+    ("GET", "/stats.csv"): web_probe("GET", "/stats.csv"),
+    ("GET", "/api/v1/stats"): api_probe("GET", "/api/v1/stats"),
+}
+
+
+def test_stats_rules_have_probes() -> None:
+    assert {key for key, rule in TABLE.items() if rule.access == Access.STATS} == (
+        STATS_PROBES.keys()
+    )
+
+
+@pytest.mark.parametrize(("method", "path"), list(STATS_PROBES), ids=route_ids(STATS_PROBES))
+def test_stats_route(world: World, method: str, path: str) -> None:
+    """Administrators and analysts see aggregates; recipients are refused (they work cases,
+    and the figures of other channels are not theirs)."""
+    probe = STATS_PROBES[method, path]
+    api = path.startswith("/api/")
+    refused_for(world, (ANONYMOUS,), probe, api=api)
+    for principal in (OTHER, MEMBER):
+        before = world.snapshot()
+        response = probe(world, principal, None)
+        assert response.status_code == 403, (principal, response.status_code)
+        assert world.snapshot() == before
+    for principal in (ADMIN, ANALYST):
+        response = probe(world, principal, None)
+        assert response.status_code == 200, (principal, response.text)
+        assert_no_case_content(response)
 
 
 # Self routes: a user acts only on their own account. These run last: they end sessions.

@@ -43,9 +43,30 @@ class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
         Index("ix_cases_channel_activity", "channel_id", "activity_seq"),
-        Index("ix_cases_status_activity", "status", "activity_seq"),
-        Index("ix_cases_due_at", "due_at"),
-        Index("ix_cases_created_at", "created_at"),
+        # The inbox (cases.inbox): each sort is an ordered index scan and each filter has an
+        # index; they end in ``id`` so that checking the reader's key wrap (by case id) and
+        # counting need not read the wide case rows (a public key each).
+        Index("ix_cases_status_activity", "status", "activity_seq", "id"),
+        Index("ix_cases_activity_seq", "activity_seq", "id"),
+        Index("ix_cases_due_at", "due_at", "id"),
+        Index("ix_cases_created_at", "created_at", "id"),
+        Index("ix_cases_last_activity_at", "last_activity_at", "id"),
+        Index("ix_cases_custom_status", "custom_status_id", "activity_seq", "id"),
+        Index("ix_cases_important", "important", "activity_seq", "id"),
+        # Statistics (stats.services): every aggregate is one scan of this index, not of
+        # the table, whose rows carry a public key each.
+        Index(
+            "ix_cases_stats",
+            "created_at",
+            "channel_id",
+            "status",
+            "acknowledge_by",
+            "acknowledged_at",
+            "feedback_by",
+            "feedback_at",
+            "closed_at",
+            "due_at",
+        ),
     )
 
     id: Mapped[str] = id_column()

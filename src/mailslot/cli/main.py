@@ -165,7 +165,7 @@ def users() -> None:
 
 @users.command("add")
 @click.option("--username", required=True)
-@click.option("--role", type=click.Choice(["admin", "recipient"]), required=True)
+@click.option("--role", type=click.Choice(["admin", "recipient", "analyst"]), required=True)
 @click.option(
     "--password-file",
     type=click.File("r"),
@@ -191,6 +191,7 @@ def users_add(
     as_json: bool,
 ) -> None:
     """Create a staff account (non-interactive)."""
+    from mailslot.audit import services as audit
     from mailslot.instance.services import DEFAULT_CHANNEL
     from mailslot.recipients.models import Role
     from mailslot.recipients.services import create_user
@@ -198,8 +199,8 @@ def users_add(
     password = password_file.readline().rstrip("\r\n")
     runtime = _runtime(ctx)
     chosen = Role(role)
-    if chosen == Role.ADMIN and channel_names:
-        raise click.ClickException("Admins cannot be members of a channel.")
+    if chosen != Role.RECIPIENT and channel_names:
+        raise click.ClickException("Only recipients can be members of a channel.")
     names = channel_names or ((DEFAULT_CHANNEL,) if chosen == Role.RECIPIENT else ())
     try:
         with runtime.db() as db:
@@ -212,6 +213,16 @@ def users_add(
                 now=runtime.now(),
                 email=email,
                 channel_names=names,
+            )
+            audit.record(
+                db,
+                "admin.user_created",
+                now=runtime.now(),
+                user_id=account.user.id,
+                username=account.user.username,
+                role=account.user.role,
+                channels=list(names),
+                via="cli",
             )
             result = {
                 "id": account.user.id,
@@ -266,6 +277,7 @@ def channels_add(
     ctx: click.Context, name: str, description: str, recipient_names: tuple[str, ...], as_json: bool
 ) -> None:
     """Create a channel."""
+    from mailslot.audit import services as audit
     from mailslot.channels.services import create_channel
 
     runtime = _runtime(ctx)
@@ -277,6 +289,16 @@ def channels_add(
                 description=description,
                 recipients=recipient_names,
                 now=runtime.now(),
+            )
+            audit.record(
+                db,
+                "admin.channel_created",
+                now=runtime.now(),
+                channel_id=channel.id,
+                name=channel.name,
+                added=sorted(set(recipient_names)),
+                removed=[],
+                via="cli",
             )
             result = {"id": channel.id, "name": channel.name, "recipients": list(recipient_names)}
     except errors.ServiceError as exc:
@@ -396,6 +418,18 @@ _register_offline(main)
 from mailslot.cli.backup import register as _register_backup  # noqa: E402 - needs `main`
 
 _register_backup(main)
+
+from mailslot.cli.purge import register as _register_purge  # noqa: E402 - needs `main`
+
+_register_purge(main)
+
+from mailslot.cli.demo import register as _register_demo  # noqa: E402 - needs `main`
+
+_register_demo(main)
+
+from mailslot.cli.audit import register as _register_audit  # noqa: E402 - needs `main`
+
+_register_audit(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -68,6 +68,7 @@ def keys_export(ctx: click.Context, username: str, out_path: Path) -> None:
     Afterwards the server holds no copy of the key that it can use: it can no longer decrypt
     anything for this recipient, and neither the password nor the recovery key brings it back.
     """
+    from mailslot.audit import services as audit
     from mailslot.recipients import services as recipients
 
     if out_path.exists() or out_path.is_symlink():
@@ -107,6 +108,14 @@ def keys_export(ctx: click.Context, username: str, out_path: Path) -> None:
             if pair.seed != seed or pair.public_key != auth.user.public_key:
                 raise click.ClickException("The key file did not read back correctly.")
             recipients.take_key_offline(db, auth.user)
+            audit.record(
+                db,
+                "account.key_offline",
+                now=runtime.now(),
+                actor_id=auth.user.id,
+                actor=auth.user.username,
+                via="cli",
+            )
     except errors.ServiceError as exc:
         if written:
             out_path.unlink(missing_ok=True)
@@ -144,6 +153,7 @@ def keys_export(ctx: click.Context, username: str, out_path: Path) -> None:
 @click.pass_context
 def export(ctx: click.Context, case_refs: tuple[str, ...], all_cases: bool, out_path: Path) -> None:
     """Write cases, as ciphertext only, to a bundle for `mailslot decrypt`."""
+    from mailslot.audit import services as audit
     from mailslot.offline import export as exporting
 
     if bool(case_refs) == all_cases:
@@ -164,6 +174,9 @@ def export(ctx: click.Context, case_refs: tuple[str, ...], all_cases: bool, out_
                     summary = exporting.export_cases(db, runtime.blobs, cases, handle)
                     handle.flush()
                     os.fsync(handle.fileno())
+                # Ciphertext only, but it leaves the server: each case is recorded.
+                for case in cases:
+                    audit.record(db, "case.export", now=runtime.now(), case_id=case.id, via="cli")
             except (errors.MailslotError, crypto.CryptoError) as exc:
                 out_path.unlink(missing_ok=True)
                 raise click.ClickException(f"The export failed and was removed: {exc}") from None

@@ -8,7 +8,7 @@ each row makes sure one of them sends it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -35,21 +35,30 @@ def window_end(now: int, interval: int) -> int:
     return (now // interval + 1) * interval
 
 
-def queue_for_case(db: Session, case_id: str, *, now: int, interval: int) -> int:
-    """Note news for every active recipient with access to the case and an email address.
-    Returns how many recipients will hear. Existing notices keep their earlier due time."""
-    recipients = list(
-        db.scalars(
-            select(User.id)
-            .join(CaseKeyWrap, CaseKeyWrap.user_id == User.id)
-            .where(
-                CaseKeyWrap.case_id == case_id,
-                User.disabled.is_(False),
-                User.role == Role.RECIPIENT.value,
-                User.email.is_not(None),
-            )
+def queue_for_case(
+    db: Session,
+    case_id: str,
+    *,
+    now: int,
+    interval: int,
+    only: Sequence[str] | None = None,
+) -> int:
+    """Note news for every active recipient with access to the case and an email address
+    (of those in ``only``, if given). Returns how many recipients will hear. Existing notices
+    keep their earlier due time."""
+    query = (
+        select(User.id)
+        .join(CaseKeyWrap, CaseKeyWrap.user_id == User.id)
+        .where(
+            CaseKeyWrap.case_id == case_id,
+            User.disabled.is_(False),
+            User.role == Role.RECIPIENT.value,
+            User.email.is_not(None),
         )
     )
+    if only is not None:
+        query = query.where(User.id.in_(only))
+    recipients = list(db.scalars(query))
     due = window_end(now, interval)
     dialect = db.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert

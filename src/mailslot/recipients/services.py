@@ -416,8 +416,8 @@ def create_enrollment(
         check_username(username)
         if find_user(db, username) is not None:
             raise Conflict("This username is taken.")
-    if role == Role.ADMIN and channel_ids:
-        raise InvalidInput("Admins cannot be members of a channel.")
+    if role != Role.RECIPIENT and channel_ids:
+        raise InvalidInput("Only recipients can be members of a channel.")
     token = secrets.token_urlsafe(32)
     db.add(
         Enrollment(

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from mailslot import crypto, errors
+from mailslot.audit import services as audit
 from mailslot.limits import services as limits
 from mailslot.recipients import services as recipients
 from mailslot.sessions import services as sessions
+from mailslot.sessions.models import Session
 from mailslot.web.staff import Staff, StaffViews
 
 
@@ -81,14 +85,41 @@ class AccountViews:
             if staff is None:
                 return self.staff_views.login_redirect(request)
             user_id, current = staff.user.id, staff.state.row.id
+            username, now = staff.user.username, self.web.runtime.now()
             target = fields.get("session", "")
+
+            def ended(db: DbSession, which: str) -> None:
+                audit.record(
+                    db,
+                    "account.session_ended",
+                    now=now,
+                    actor_id=user_id,
+                    actor=username,
+                    which=which,
+                )
+
             if target == "others":
-                await self.web.run(lambda db: sessions.end_user_sessions(db, user_id, keep=current))
+
+                def end_others(db: DbSession) -> None:
+                    sessions.end_user_sessions(db, user_id, keep=current)
+                    ended(db, "others")
+
+                await self.web.run(end_others)
             elif target == current:
+                await self.web.run(lambda db: ended(db, "this"))
                 await self.web.end_session(request)
                 return self.web.redirect(request, "/login", bye=1)
             else:
-                await self.web.run(lambda db: sessions.end_user_session(db, user_id, target))
+
+                def end_one(db: DbSession) -> None:
+                    mine = select(Session.id).where(
+                        Session.user_id == user_id, Session.id == target
+                    )
+                    if db.scalar(mine) is not None:  # someone else's session: nothing happens
+                        sessions.end_user_session(db, user_id, target)
+                        ended(db, "one")
+
+                await self.web.run(end_one)
         except errors.ServiceError as exc:
             return await self.account_error(request, staff, exc)
         return self.web.redirect(request, "/account", ended=1)
@@ -110,8 +141,10 @@ class AccountViews:
 
             current_keys, salt, new_keys = await self.web.kdf(derive)
             session_id = staff.state.row.id
-            await self.web.run(
-                lambda db: recipients.change_password(
+            now = self.web.runtime.now()
+
+            def work(db: DbSession) -> None:
+                recipients.change_password(
                     db,
                     db.merge(user),
                     current=current_keys,
@@ -122,7 +155,11 @@ class AccountViews:
                     kdf=kdf,
                     keep_session=session_id,
                 )
-            )
+                audit.record(
+                    db, "account.password_changed", now=now, actor_id=user.id, actor=user.username
+                )
+
+            await self.web.run(work)
         except errors.ServiceError as exc:
             return await self.account_error(request, staff, exc)
         return self.web.redirect(request, "/account", changed=1)
@@ -135,7 +172,21 @@ class AccountViews:
                 return self.staff_views.login_redirect(request)
             user = staff.user
             email = fields.get("email", "")
-            await self.web.run(lambda db: recipients.set_email(db, db.merge(user), email))
+            now = self.web.runtime.now()
+
+            def work(db: DbSession) -> None:
+                recipients.set_email(db, db.merge(user), email)
+                # Whether a notice address is set, not the address.
+                audit.record(
+                    db,
+                    "account.email_changed",
+                    now=now,
+                    actor_id=user.id,
+                    actor=user.username,
+                    notices=bool(email.strip()),
+                )
+
+            await self.web.run(work)
         except errors.ServiceError as exc:
             return await self.account_error(request, staff, exc)
         return self.web.redirect(request, "/account", email=1)
@@ -155,8 +206,9 @@ class AccountViews:
             # The new password's Argon2id runs first, for every attempt, so the time taken
             # does not tell whether the username exists.
             salt, new_keys = await self.web.kdf(lambda: recipients.derive_new(new, kdf))
-            recovery_key = await self.web.run(
-                lambda db: recipients.recover_account(
+
+            def work(db: DbSession) -> str:
+                key = recipients.recover_account(
                     db,
                     username=username,
                     recovery_key=fields.get("recovery_key", ""),
@@ -168,7 +220,14 @@ class AccountViews:
                     kdf=kdf,
                     now=now,
                 )
-            )
+                user = recipients.find_user(db, username)
+                if user is not None:
+                    audit.record(
+                        db, "account.recovered", now=now, actor_id=user.id, actor=user.username
+                    )
+                return key
+
+            recovery_key = await self.web.run(work)
         except errors.AuthenticationFailed as exc:
             threshold = self.config.login_failures_before_lock
             await self.web.run(

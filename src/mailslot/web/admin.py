@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from mailslot import errors
+from mailslot.audit import services as audit
 from mailslot.channels import services as channels
 from mailslot.instance import services as instance_services
 from mailslot.notifications import services as notices
@@ -116,6 +117,14 @@ class AdminViews:
                     kdf=kdf,
                     now=now,
                 )
+                audit.record(
+                    db,
+                    "user.enrolled",
+                    now=now,
+                    actor_id=account.user.id,
+                    actor=account.user.username,
+                    role=account.user.role,
+                )
                 return account.user.username, account.user.role, account.recovery_key
 
             # create_user runs Argon2id inside; keep it within the KDF cap.
@@ -182,11 +191,12 @@ class AdminViews:
                 return await self.refuse(request)
             form = await request.form()
             channel_ids = [str(v) for v in form.getlist("channels")]
-            role = Role.ADMIN if fields.get("role") == "admin" else Role.RECIPIENT
+            roles = {"admin": Role.ADMIN, "analyst": Role.ANALYST}
+            role = roles.get(fields.get("role", ""), Role.RECIPIENT)
             username = fields.get("username", "").strip() or None
 
             def work(db: DbSession) -> str:
-                return recipients.create_enrollment(
+                token = recipients.create_enrollment(
                     db,
                     role=role,
                     now=now,
@@ -195,6 +205,17 @@ class AdminViews:
                     channel_ids=channel_ids if role == Role.RECIPIENT else [],
                     created_by=staff.user.id,
                 )
+                audit.record(
+                    db,
+                    "admin.invite",
+                    now=now,
+                    actor_id=staff.user.id,
+                    actor=staff.user.username,
+                    role=role.value,
+                    username=username,
+                    channel_ids=channel_ids if role == Role.RECIPIENT else [],
+                )
+                return token
 
             token = await self.web.run(work)
         except errors.ServiceError as exc:
@@ -215,10 +236,20 @@ class AdminViews:
                 return await self.refuse(request)
             user_id = request.path_params["user_id"]
             disabled = fields.get("disabled") == "1"
+            now = self.web.runtime.now()
 
             def work(db: DbSession) -> None:
                 user = recipients.get_user(db, user_id)
                 recipients.set_disabled(db, user, disabled, db.merge(staff.user))
+                audit.record(
+                    db,
+                    "admin.user_disabled" if disabled else "admin.user_enabled",
+                    now=now,
+                    actor_id=staff.user.id,
+                    actor=staff.user.username,
+                    user_id=user.id,
+                    username=user.username,
+                )
 
             await self.web.run(work)
         except errors.ServiceError as exc:
@@ -259,13 +290,29 @@ class AdminViews:
                 name, description = fields.get("name", ""), fields.get("description", "")
                 if channel_id:
                     channel = channels.get_channel(db, channel_id)
+                    before = {u.username for u in channels.members(db, channel)}
                     channels.update_channel(
                         db, channel, name=name, description=description, recipients=members
                     )
+                    action = "admin.channel_updated"
                 else:
-                    channels.create_channel(
+                    before = set()
+                    channel = channels.create_channel(
                         db, name=name, description=description, recipients=members, now=now
                     )
+                    action = "admin.channel_created"
+                after = {u.username for u in channels.members(db, channel)}
+                audit.record(
+                    db,
+                    action,
+                    now=now,
+                    actor_id=staff.user.id,
+                    actor=staff.user.username,
+                    channel_id=channel.id,
+                    name=channel.name,
+                    added=sorted(after - before),
+                    removed=sorted(before - after),
+                )
 
             await self.web.run(work)
         except errors.ServiceError as exc:
@@ -287,12 +334,23 @@ class AdminViews:
             if staff is None:
                 return await self.refuse(request)
 
+            now = self.web.runtime.now()
+
             def work(db: DbSession) -> None:
+                show = fields.get("show_source_submissions") == "1"
                 instance_services.update_settings(
                     db,
                     name=fields.get("name", ""),
                     guidance=fields.get("guidance", ""),
-                    show_source_submissions=fields.get("show_source_submissions") == "1",
+                    show_source_submissions=show,
+                )
+                audit.record(
+                    db,
+                    "admin.settings_changed",
+                    now=now,
+                    actor_id=staff.user.id,
+                    actor=staff.user.username,
+                    show_source_submissions=show,
                 )
 
             await self.web.run(work)

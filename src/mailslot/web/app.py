@@ -19,11 +19,16 @@ from mailslot import errors
 from mailslot.runtime import Runtime
 from mailslot.web.account import AccountViews
 from mailslot.web.admin import AdminViews
+from mailslot.web.audit import AuditViews
+from mailslot.web.casework import CaseWorkViews
+from mailslot.web.channel_settings import ChannelSettingsViews
 from mailslot.web.common import Templates, Web
 from mailslot.web.health import HealthViews
+from mailslot.web.retention import RetentionViews
 from mailslot.web.security import SecurityHeaders
 from mailslot.web.source import SourceViews
 from mailslot.web.staff import StaffViews
+from mailslot.web.stats import StatsViews
 from mailslot.web.webauthn import WebauthnViews
 
 log = logging.getLogger("mailslot.web")
@@ -168,9 +173,15 @@ def create_source_app(runtime: Runtime, templates: Templates | None = None) -> S
 def create_staff_app(runtime: Runtime, templates: Templates | None = None) -> Starlette:
     web = Web(runtime, templates or Templates(), kind="staff")
     staff_views = StaffViews(web)
+    admin_views = AdminViews(staff_views)
     routes: list[BaseRoute] = [
         *staff_views.routes(),
-        *AdminViews(staff_views).routes(),
+        *CaseWorkViews(staff_views).routes(),
+        *RetentionViews(staff_views).routes(),
+        *ChannelSettingsViews(admin_views).routes(),
+        *admin_views.routes(),
+        *AuditViews(staff_views).routes(),
+        *StatsViews(staff_views).routes(),
         *AccountViews(staff_views).routes(),
         *WebauthnViews(staff_views).routes(),
         *HealthViews(runtime).routes(),

@@ -10,10 +10,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from mailslot import crypto, errors
+from mailslot.cases import deadlines
 from mailslot.cases import services as cases
 from mailslot.cases.errors import ChannelClosed
 from mailslot.cases.models import Case, ItemKind
 from mailslot.channels import services as channels
+from mailslot.channels import settings as channel_settings
 from mailslot.channels.models import Channel
 from mailslot.instance.services import get_instance
 from mailslot.limits import services as limits
@@ -151,6 +153,7 @@ class SourceViews:
         commit). A large upload's earlier batches take a hop each, as they arrive."""
         uploads: list[cases.ItemUpload] = []
         received: list[ReceivedForm] = []
+        locale = self.web.locale(request)  # for a new case's automatic acknowledgement
 
         def complete(form: ReceivedForm) -> str:
             """Runs in the worker thread, right after the parser has seen the whole form."""
@@ -178,6 +181,7 @@ class SourceViews:
                 items,
                 message if message.strip() else None,
                 uploads,
+                locale=locale,
             )
 
         try:
@@ -239,16 +243,23 @@ class SourceViews:
         items: list[cases.SealedItem],
         message: str | None,
         uploads: list[cases.ItemUpload],
+        *,
+        locale: str,
     ) -> str:
         """Seal ``message`` (if any) into its blob, then record every item, in one transaction
         (blocking: called from the worker thread). The blob is sealed before the first
         statement, so no database lock is held while it is written and fsynced; ``uploads``
-        learns it at once, so the caller can delete it if anything after fails."""
+        learns it at once, so the caller can delete it if anything after fails.
+
+        A new case gets the channel's automatic acknowledgement in the source's language (if
+        the channel has one): a reply with no author, sealed like a staff reply, which
+        acknowledges receipt for the deadline (the status stays "new" for triage)."""
         now = self.web.runtime.now()
         blobs = self.web.runtime.blobs
         notify_interval = self.config.notify_interval if self.config.smtp_url else None
 
         def work(db: DbSession) -> str:
+            ack: cases.ItemUpload | None = None
             if message is not None:
                 text_upload = cases.seal_text(blobs, message)
                 uploads.append(text_upload)
@@ -271,11 +282,25 @@ class SourceViews:
                 share = get_instance(db).show_source_submissions
                 lookup = unb64(state.data["new_lookup"])
                 channel = self._choose_channel(db, channel_id)
+                # Sealed before the first write, like the message (no lock held meanwhile).
+                ack_text = channel_settings.auto_reply_for(db, channel.id, locale)
+                if ack_text is not None:
+                    ack = cases.seal_text(blobs, ack_text)
+                    uploads.append(ack)
                 source = sources.create_source(db, lookup, key_pair.public_key, now)
                 source_id = source.id
                 case = cases.open_case(db, channel, source.id, now)
             public_key = key_pair.public_key if share and key_pair is not None else None
             cases.record_items(db, case, items, now=now, source_public_key=public_key)
+            if ack is not None and isinstance(case, Case) and key_pair is not None:
+                cases.record_items(
+                    db,
+                    case,
+                    [cases.SealedItem(upload=ack, kind=ItemKind.REPLY, meta={"auto": True})],
+                    now=now,
+                    source_public_key=key_pair.public_key,
+                )
+                deadlines.acknowledge(case, channel, now)
             if notify_interval is not None:  # mail is configured: recipients hear of it
                 notices.queue_for_case(db, case.id, now=now, interval=notify_interval)
             # The session learns its source in the same commit that stores the items (a

@@ -13,8 +13,12 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from mailslot import crypto, errors
+from mailslot.audit import services as audit
+from mailslot.cases import deadlines, retention
+from mailslot.cases import inbox as case_inbox
 from mailslot.cases import services as cases
-from mailslot.cases.models import ItemKind
+from mailslot.cases import work as work_services
+from mailslot.cases.models import CaseStatus, ItemKind
 from mailslot.channels.models import Channel
 from mailslot.instance.services import get_instance
 from mailslot.limits import services as limits
@@ -39,6 +43,17 @@ class Staff:
     @property
     def is_admin(self) -> bool:
         return self.user.role == Role.ADMIN.value
+
+    @property
+    def is_analyst(self) -> bool:
+        """Sees statistics only: never a case, never an admin page."""
+        return self.user.role == Role.ANALYST.value
+
+
+def home(user: User) -> str:
+    """Where a staff member lands: admins on administration, analysts on statistics (they
+    never see an inbox: they hold no case keys), recipients on their inbox."""
+    return {Role.ADMIN.value: "/admin", Role.ANALYST.value: "/stats"}.get(user.role, "/")
 
 
 def content_disposition(filename: str) -> str:
@@ -106,6 +121,7 @@ class StaffViews:
         full = {
             "me": staff.user if staff else None,
             "is_admin": bool(staff and staff.is_admin),
+            "is_analyst": bool(staff and staff.is_analyst),
             "failed_logins": failed_logins,
         }
         full.update(context or {})
@@ -163,10 +179,10 @@ class StaffViews:
             },
             user_id=auth.user.id,
         )
-        return self.web.redirect(request, "/admin" if auth.user.role == Role.ADMIN.value else "/")
+        return self.web.redirect(request, home(auth.user))
 
     async def authenticate(
-        self, username: str, password: str, code: str, now: int
+        self, username: str, password: str, code: str, now: int, *, via: str = "password"
     ) -> tuple[recipients.Authenticated, int]:
         """A staff login, shared with the API: throttled per username (known or not), then
         Argon2id under the KDF cap, then the password, code and key checks.
@@ -183,7 +199,7 @@ class StaffViews:
         except errors.AuthenticationFailed:
             await self.login_failed(username, now)
             raise
-        return auth, await self.login_succeeded(username)
+        return auth, await self.login_succeeded(username, via=via)
 
     # The steps of a login, shared with the security-key login (``web/webauthn.py``), which
     # runs the first factor when the key is asked for and unwraps only after the key answers.
@@ -201,13 +217,32 @@ class StaffViews:
 
     async def login_failed(self, username: str, now: int) -> None:
         threshold = self.config.login_failures_before_lock
-        await self.web.run(
-            lambda db: limits.login_failed(db, username, now=now, threshold=threshold)
-        )
 
-    async def login_succeeded(self, username: str) -> int:
+        def work(db: DbSession) -> None:
+            limits.login_failed(db, username, now=now, threshold=threshold)
+            # Only for an existing account: a mistyped or guessed name is not recorded.
+            user = recipients.find_user(db, username)
+            if user is not None:
+                audit.record(
+                    db, "auth.login_failed", now=now, actor_id=user.id, actor=user.username
+                )
+
+        await self.web.run(work)
+
+    async def login_succeeded(self, username: str, *, via: str = "password") -> int:
         """Clear the throttle; return the failures to tell the account holder about."""
-        return await self.web.run(lambda db: limits.login_succeeded(db, username))
+        now = self.web.runtime.now()
+
+        def work(db: DbSession) -> int:
+            failures = limits.login_succeeded(db, username)
+            user = recipients.find_user(db, username)
+            if user is not None:
+                audit.record(
+                    db, "auth.login", now=now, actor_id=user.id, actor=user.username, via=via
+                )
+            return failures
+
+        return await self.web.run(work)
 
     async def logout(self, request: Request) -> Response:
         await self.web.session(request)
@@ -215,6 +250,14 @@ class StaffViews:
             self.web.check_origin(request)
         except errors.ServiceError as exc:
             return await self.error(request, "staff/error.html", exc)
+        staff = await self.staff(request)
+        if staff is not None:
+            user, now = staff.user, self.web.runtime.now()
+            await self.web.run(
+                lambda db: audit.record(
+                    db, "auth.logout", now=now, actor_id=user.id, actor=user.username
+                )
+            )
         await self.web.end_session(request)
         return self.web.redirect(request, "/login", bye=1)
 
@@ -224,22 +267,53 @@ class StaffViews:
         staff = await self.staff(request)
         if staff is None:
             return self.login_redirect(request)
-        if staff.is_admin:
-            return self.web.redirect(request, "/admin")
-        try:
-            page = max(1, int(request.query_params.get("page", "1")))
-        except ValueError:
-            page = 1
+        if staff.is_admin or staff.is_analyst:
+            return self.web.redirect(request, home(staff.user))
+        return await self.inbox_page(request, staff)
+
+    async def inbox_page(self, request: Request, staff: Staff) -> Response:
+        """The filtered, sorted, paginated inbox (cases.inbox); a bad filter is told on the
+        page, with the filters as they were typed."""
+        params = {k: v[:200] for k, v in request.query_params.items()}
         size = self.config.page_size
-        summaries, total = await self.web.run(
-            lambda db: cases.visible_cases(db, staff.user, limit=size, offset=(page - 1) * size)
+        now = self.web.runtime.now()
+        choices = await self.web.run(lambda db: case_inbox.inbox_choices(db, staff.user))
+        kept = {k: v for k, v in params.items() if v and k not in ("page", "lang")}
+
+        def filter_url(**changes: Any) -> str:
+            """This inbox with some filters changed (None drops one), back on page 1."""
+            merged = {**kept, **{k: v for k, v in changes.items() if k != "page"}}
+            if changes.get("page", 1) != 1:
+                merged["page"] = changes["page"]
+            return self.web.url(request, "/", **merged)
+
+        context: dict[str, Any] = {
+            "params": params,
+            "filter_url": filter_url,
+            "filtered": any(k not in ("sort", "order") for k in kept),
+            "choices": choices,
+            "phases": [status.value for status in CaseStatus],
+            "page": 1,
+            "pages": 1,
+            "result": None,
+        }
+        try:
+            page = case_inbox.parse_int(params.get("page"), "page", 1)
+            if page < 1:
+                raise errors.InvalidInput("That page does not exist.")
+            query = case_inbox.parse_query(
+                params, me=staff.user.id, limit=size, offset=(page - 1) * size
+            )
+            result = await self.web.run(lambda db: case_inbox.inbox(db, staff.user, query, now))
+        except errors.ServiceError as exc:
+            return await self.error(request, "staff/inbox.html", exc, **context)
+        context.update(
+            result=result,
+            page=page,
+            pages=max(1, math.ceil(result.total / size)),
+            more=len(result.rows) == size and (result.total_capped or page * size < result.total),
         )
-        pages = max(1, math.ceil(total / size))
-        return await self.page(
-            request,
-            "staff/inbox.html",
-            {"cases": summaries, "total": total, "page": page, "pages": pages},
-        )
+        return await self.page(request, "staff/inbox.html", context)
 
     async def case_page(self, request: Request) -> Response:
         staff = await self.staff(request)
@@ -247,6 +321,7 @@ class StaffViews:
             return self.login_redirect(request)
         case_id = request.path_params["case_id"]
         blobs = self.web.runtime.blobs
+        now = self.web.runtime.now()
 
         def work(db: DbSession) -> dict[str, Any]:
             case, wrap = cases.case_for_user(db, staff.user, case_id)
@@ -256,12 +331,23 @@ class StaffViews:
                 items = cases.case_items(db, blobs, case, cases.case_key(case, wrap, staff.seed))
             cases.mark_read(db, case, staff.user)
             channel = db.get(Channel, case.channel_id)
+            # Opening a case is access to its content (sealed or not): always recorded.
+            audit.record(
+                db,
+                "case.view",
+                now=now,
+                actor_id=staff.user.id,
+                actor=staff.user.username,
+                case_id=case.id,
+            )
             return {
                 "case": case,
                 "items": items,
                 "channel": channel,
                 "can_reply": case.source_id is not None,
                 "key_offline": staff.seed is None,
+                "work": work_services.case_panel(db, case),
+                "expiry": retention.expiry(case, channel) if channel else None,
             }
 
         try:
@@ -304,6 +390,20 @@ class StaffViews:
                 db, case, [item], now=now, author_id=user.id, source_public_key=source.public_key
             )
             cases.mark_read(db, case, user)
+            # A reply acknowledges receipt if nothing had, and gives the feedback the
+            # Directive asks for.
+            channel = db.get(Channel, case.channel_id)
+            if channel is not None:
+                deadlines.give_feedback(case, channel, now)
+            audit.record(
+                db,
+                "case.reply",
+                now=now,
+                actor_id=user.id,
+                actor=user.username,
+                case_id=case.id,
+                item_id=rows[0].id,
+            )
             return rows[0].id
 
         try:
@@ -315,10 +415,22 @@ class StaffViews:
     async def open_download(
         self, user: User, seed: bytes | None, case_id: str, item_id: str
     ) -> cases.ItemView:
+        now = self.web.runtime.now()
+
         def work(db: DbSession) -> cases.ItemView:
             case, wrap = cases.case_for_user(db, user, case_id)
             key = cases.case_key(case, wrap, seed)
-            return cases.item_for_download(db, case, key, item_id)
+            view = cases.item_for_download(db, case, key, item_id)
+            audit.record(
+                db,
+                "case.download",
+                now=now,
+                actor_id=user.id,
+                actor=user.username,
+                case_id=case.id,
+                item_id=view.item.id,
+            )
+            return view
 
         return await self.web.run(work)
 
@@ -363,10 +475,22 @@ class StaffViews:
         case_id = request.path_params["case_id"]
         seed = staff.seed
 
+        now = self.web.runtime.now()
+
         def work(db: DbSession) -> tuple[str, list[cases.ItemView]]:
             case, wrap = cases.case_for_user(db, staff.user, case_id)
             key = cases.case_key(case, wrap, seed)
-            return case.pseudonym, cases.case_items(db, blobs, case, key, texts=False)
+            views = cases.case_items(db, blobs, case, key, texts=False)
+            audit.record(
+                db,
+                "case.download_all",
+                now=now,
+                actor_id=staff.user.id,
+                actor=staff.user.username,
+                case_id=case.id,
+                items=len(views),
+            )
+            return case.pseudonym, views
 
         blobs = self.web.runtime.blobs
         try:
@@ -408,9 +532,15 @@ class StaffViews:
         return self.web.redirect(request, "/", deleted=1)
 
     async def delete_case(self, user: User, case_id: str) -> None:
+        now = self.web.runtime.now()
+
         def work(db: DbSession) -> list[str]:
             case, _ = cases.case_for_user(db, user, case_id)
-            return cases.delete_case(db, case)
+            blob_ids = cases.delete_case(db, case)
+            audit.record(
+                db, "case.delete", now=now, actor_id=user.id, actor=user.username, case_id=case_id
+            )
+            return blob_ids
 
         blob_ids = await self.web.run(work)
         blobs = self.web.runtime.blobs

@@ -29,6 +29,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from mailslot import errors
+from mailslot.audit import services as audit
 from mailslot.instance.services import get_instance
 from mailslot.limits import services as limits
 from mailslot.recipients import services as recipients
@@ -135,8 +136,9 @@ class WebauthnViews:
             rp_id, origin = relying_party(request)
             user = staff.user
             challenge = unb64(str(pending["challenge"]))
-            await self.web.run(
-                lambda db: keys.register_key(
+
+            def work(db: DbSession) -> None:
+                key = keys.register_key(
                     db,
                     db.merge(user),
                     name=fields.get("name", ""),
@@ -146,7 +148,16 @@ class WebauthnViews:
                     origin=origin,
                     now=now,
                 )
-            )
+                audit.record(
+                    db,
+                    "account.key_added",
+                    now=now,
+                    actor_id=user.id,
+                    actor=user.username,
+                    key_id=key.id,
+                )
+
+            await self.web.run(work)
         except errors.ServiceError as exc:
             return await self.keys_page(request, staff, exc)
         return self.web.redirect(request, "/account/keys", added=1)
@@ -162,7 +173,20 @@ class WebauthnViews:
             current = fields.get("current", "")
             current_keys = await self.web.kdf(lambda: recipients.derive_for(user, current, kdf))
             key_id = fields.get("key", "")
-            await self.web.run(lambda db: keys.remove_key(db, db.merge(user), key_id, current_keys))
+            now = self.web.runtime.now()
+
+            def work(db: DbSession) -> None:
+                keys.remove_key(db, db.merge(user), key_id, current_keys)
+                audit.record(
+                    db,
+                    "account.key_removed",
+                    now=now,
+                    actor_id=user.id,
+                    actor=user.username,
+                    key_id=key_id,
+                )
+
+            await self.web.run(work)
         except errors.ServiceError as exc:
             return await self.keys_page(request, staff, exc)
         return self.web.redirect(request, "/account/keys", removed=1)
@@ -258,7 +282,7 @@ class WebauthnViews:
                 raise
         except errors.ServiceError as exc:
             return await self.staff_views.error(request, "staff/login.html", exc)
-        failures = await self.staff_views.login_succeeded(username)
+        failures = await self.staff_views.login_succeeded(username, via="security-key")
         return await self.staff_views.logged_in(request, auth, failures)
 
     @staticmethod

@@ -171,9 +171,34 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("due_at", sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column("reminded_for", sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column("keep_until", sa.BigInteger(), nullable=True))
-        batch_op.create_index("ix_cases_created_at", ["created_at"], unique=False)
-        batch_op.create_index("ix_cases_due_at", ["due_at"], unique=False)
-        batch_op.create_index("ix_cases_status_activity", ["status", "activity_seq"], unique=False)
+        batch_op.create_index("ix_cases_created_at", ["created_at", "id"], unique=False)
+        batch_op.create_index("ix_cases_due_at", ["due_at", "id"], unique=False)
+        batch_op.create_index(
+            "ix_cases_status_activity", ["status", "activity_seq", "id"], unique=False
+        )
+        batch_op.create_index("ix_cases_activity_seq", ["activity_seq", "id"], unique=False)
+        batch_op.create_index("ix_cases_last_activity_at", ["last_activity_at", "id"], unique=False)
+        batch_op.create_index(
+            "ix_cases_custom_status", ["custom_status_id", "activity_seq", "id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_cases_important", ["important", "activity_seq", "id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_cases_stats",
+            [
+                "created_at",
+                "channel_id",
+                "status",
+                "acknowledge_by",
+                "acknowledged_at",
+                "feedback_by",
+                "feedback_at",
+                "closed_at",
+                "due_at",
+            ],
+            unique=False,
+        )
         batch_op.create_foreign_key(
             batch_op.f("fk_cases_custom_status_id_custom_statuses"),
             "custom_statuses",
@@ -232,6 +257,11 @@ def downgrade() -> None:
         batch_op.drop_constraint(
             batch_op.f("fk_cases_custom_status_id_custom_statuses"), type_="foreignkey"
         )
+        batch_op.drop_index("ix_cases_stats")
+        batch_op.drop_index("ix_cases_important")
+        batch_op.drop_index("ix_cases_custom_status")
+        batch_op.drop_index("ix_cases_last_activity_at")
+        batch_op.drop_index("ix_cases_activity_seq")
         batch_op.drop_index("ix_cases_status_activity")
         batch_op.drop_index("ix_cases_due_at")
         batch_op.drop_index("ix_cases_created_at")

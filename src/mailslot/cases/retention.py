@@ -1,0 +1,241 @@
+"""Retention: when each case is deleted, and the purge that deletes it.
+
+A channel keeps an open case for ``retention_days`` after its last activity and a closed one
+for ``closed_retention_days`` after closing; a recipient may keep a case longer, until a
+date, with a reason (``case.keep_until``). Whichever is later wins:
+
+    open      expires = max(last_activity_at + retention_days,        keep_until)
+    closed    expires = max(closed_at        + closed_retention_days, keep_until)
+
+The purge deletes expired cases like a recipient's deletion does (:func:`delete_case`):
+key wraps first (crypto-shredding), then rows, then, after the commit, the blobs; the
+source's codename goes with its case (its lookup tag and public key are deleted, so it no
+longer logs in). It runs in
+every process's background job and from ``mailslot purge``; each case is deleted by whoever
+locks its row first, and the others find nothing to do, so running it concurrently is safe
+and each purge is recorded once.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final, Protocol, TypeVar
+
+from sqlalchemy import ColumnElement, case, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from mailslot.audit import services as audit
+from mailslot.cases.models import Case, CaseStatus
+from mailslot.cases.services import delete_blobs, delete_case
+from mailslot.cases.work import add_note
+from mailslot.channels.models import Channel
+from mailslot.db.base import coarse
+from mailslot.errors import InvalidInput
+from mailslot.sources.models import Source
+from mailslot.storage import BlobStore
+
+T = TypeVar("T")
+DAY: Final = 86400
+# How far ahead a recipient may keep a case (about five years).
+MAX_KEEP_DAYS: Final = 5 * 366
+MAX_REASON_CHARS: Final = 2000
+BATCH: Final = 100
+
+
+class Rule:
+    ACTIVITY = "activity"  # days after the last activity
+    CLOSED = "closed"  # days after closing
+    KEPT = "kept"  # a recipient extended it
+
+
+@dataclass(frozen=True, slots=True)
+class Expiry:
+    at: int
+    rule: str
+    days: int
+
+
+def _closed(case: Case) -> bool:
+    return case.status == CaseStatus.CLOSED.value
+
+
+def expiry(case: Case, channel: Channel) -> Expiry:
+    """When the case will be deleted, and which rule says so."""
+    if _closed(case):
+        start = case.closed_at if case.closed_at is not None else case.last_activity_at
+        days = channel.closed_retention_days
+        at, rule = start + days * DAY, Rule.CLOSED
+    else:
+        days = channel.retention_days
+        at, rule = case.last_activity_at + days * DAY, Rule.ACTIVITY
+    if case.keep_until is not None and case.keep_until > at:
+        return Expiry(case.keep_until, Rule.KEPT, days)
+    return Expiry(at, rule, days)
+
+
+def expires_at(case: Case, channel: Channel) -> int:
+    return expiry(case, channel).at
+
+
+def _rule_expiry_sql() -> ColumnElement[int]:
+    """``expiry().at`` before any extension, as one SQL expression over ``cases`` joined to
+    ``channels`` (the extension is a separate condition, so the index on it can help)."""
+    closed_start = func.coalesce(Case.closed_at, Case.last_activity_at)
+    return case(
+        (
+            Case.status == CaseStatus.CLOSED.value,
+            closed_start + Channel.closed_retention_days * DAY,
+        ),
+        else_=Case.last_activity_at + Channel.retention_days * DAY,
+    )
+
+
+def due_for_purge(db: Session, now: int, limit: int | None = BATCH) -> list[str]:
+    """Ids of cases past their expiry, oldest activity first, at most ``limit`` (None: all)."""
+    query = (
+        select(Case.id)
+        .join(Channel, Channel.id == Case.channel_id)
+        .where(
+            _rule_expiry_sql() <= now,
+            or_(Case.keep_until.is_(None), Case.keep_until <= now),
+        )
+        .order_by(Case.last_activity_at, Case.id)
+        .limit(limit)
+    )
+    return list(db.scalars(query))
+
+
+def _still_expired(db: Session, case_id: str, now: int) -> Case | None:
+    """Lock the case's row (a no-op UPDATE: PostgreSQL row lock, SQLite write lock), then
+    read it afresh: None if another process deleted it, or it was kept or touched since."""
+    locked = db.execute(update(Case).where(Case.id == case_id).values(keep_until=Case.keep_until))
+    if locked.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    row = db.execute(
+        select(Case, Channel).join(Channel, Channel.id == Case.channel_id).where(Case.id == case_id)
+    ).first()
+    if row is None:  # pragma: no cover - the row is locked
+        return None
+    found, channel = row
+    return found if expires_at(found, channel) <= now else None
+
+
+def purge_one(db: Session, case_id: str, now: int) -> list[str] | None:
+    """Delete one expired case in the caller's unit of work and record it. Returns the blob
+    ids to delete after the commit, or None if there was nothing to do."""
+    found = _still_expired(db, case_id, now)
+    if found is None:
+        return None
+    source_id = found.source_id
+    blob_ids = delete_case(db, found)
+    # The codename opened only this case: it stops working too (its lookup tag and key go).
+    if (
+        source_id is not None
+        and db.scalar(select(Case.id).where(Case.source_id == source_id).limit(1)) is None
+    ):
+        db.execute(delete(Source).where(Source.id == source_id))
+    # The purge is the system's act: no actor. Only the case id, nothing about its content.
+    audit.record(db, "case.purged", now=now, actor="", case_id=case_id)
+    return blob_ids
+
+
+class Transact(Protocol):
+    """``Runtime.transact``: run one unit of work and return its result."""
+
+    def __call__(self, work: Callable[[Session], T]) -> T: ...
+
+
+def purge(transact: Transact, blobs: BlobStore, now: int, *, batch: int = BATCH) -> list[str]:
+    """Delete every case expired at ``now``, one transaction per case (a failure leaves the
+    others done). Blobs go after their case's commit. Returns the ids this call purged."""
+    purged: list[str] = []
+    skipped: set[str] = set()
+    while True:
+        found = transact(lambda db: due_for_purge(db, now, batch + len(skipped)))
+        due = [c for c in found if c not in skipped]
+        if not due:
+            return purged
+        for case_id in due:
+
+            def work(db: Session, case_id: str = case_id) -> list[str] | None:
+                return purge_one(db, case_id, now)
+
+            blob_ids = transact(work)
+            if blob_ids is None:
+                skipped.add(case_id)  # gone or kept meanwhile: do not look at it again
+                continue
+            delete_blobs(blobs, blob_ids)
+            purged.append(case_id)
+
+
+# Keeping a case longer.
+
+
+def parse_until(value: str, now: int) -> int:
+    """A date (YYYY-MM-DD) from tomorrow to about five years ahead, as the end of that day
+    (UTC)."""
+    try:
+        day = datetime.date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput("Enter the date as YYYY-MM-DD.") from None
+    until = int(
+        datetime.datetime.combine(
+            day + datetime.timedelta(days=1), datetime.time(), tzinfo=datetime.UTC
+        ).timestamp()
+    )
+    if until <= now + DAY:
+        raise InvalidInput("Choose a date after tomorrow.")
+    if until > now + (MAX_KEEP_DAYS + 1) * DAY:
+        raise InvalidInput("Choose a date at most %(n)s days ahead.", n=MAX_KEEP_DAYS)
+    return until
+
+
+def keep_until(
+    db: Session,
+    blobs: BlobStore,
+    case: Case,
+    channel: Channel,
+    *,
+    until: str,
+    reason: str,
+    user_id: str,
+    username: str,
+    now: int,
+) -> int:
+    """Keep the case at least until the end of the day ``until``, with a reason stored as a
+    sealed internal note (the audit trail keeps only the date). Returns the new expiry."""
+    moment = parse_until(until, now)
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("Give a reason for keeping the case longer.")
+    if len(reason) > MAX_REASON_CHARS:
+        raise InvalidInput("The reason is too long (at most %(n)s characters).", n=MAX_REASON_CHARS)
+    if moment <= expires_at(case, channel):
+        raise InvalidInput("Choose a date after the case's current deletion date.")
+    day = datetime.datetime.fromtimestamp(moment - DAY, tz=datetime.UTC).date().isoformat()
+    add_note(
+        db,
+        blobs,
+        case,
+        f"Retention extended to {day}: {reason}",
+        author_id=user_id,
+        now=now,
+    )
+    case.keep_until = coarse(moment)
+    db.flush()
+    audit.record(
+        db,
+        "case.retention.extend",
+        now=now,
+        actor_id=user_id,
+        actor=username,
+        case_id=case.id,
+        until=day,
+    )
+    return expires_at(case, channel)
+
+
+def is_expired(case: Case, channel: Channel, now: int) -> bool:
+    return expires_at(case, channel) <= now

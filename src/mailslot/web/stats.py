@@ -1,0 +1,229 @@
+"""The statistics dashboard (``/stats``) and its CSV export (``/stats.csv``): for
+administrators and analysts, never for recipients; aggregates only, small counts hidden."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from typing import Any
+
+from markupsafe import Markup
+from sqlalchemy.orm import Session as DbSession
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from mailslot import errors
+from mailslot.audit import services as audit
+from mailslot.channels import services as channels
+from mailslot.i18n import N_
+from mailslot.recipients.models import User
+from mailslot.stats import services as stats
+from mailslot.stats.charts import Bar, bar_chart
+from mailslot.web.staff import Staff, StaffViews, content_disposition
+
+HIDDEN = N_("hidden")
+STATUS_LABELS = {
+    "new": N_("New"),
+    "acknowledged": N_("Acknowledged"),
+    "in_progress": N_("In progress"),
+    "closed": N_("Closed"),
+}
+MEASURE_LABELS = {
+    "acknowledge": N_("Acknowledgement"),
+    "feedback": N_("Feedback"),
+    "close": N_("Closing"),
+}
+# Spreadsheets run a cell that starts with one of these as a formula (channel names are
+# typed by admins, but an export should never carry a formula).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> str:
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def figure(value: stats.Count | float | None) -> str:
+    """A published figure as text: a number, or ``hidden``."""
+    if isinstance(value, stats.Count):
+        value = value.value
+    if value is None:
+        return "hidden"
+    return str(value)
+
+
+class StatsViews:
+    def __init__(self, staff_views: StaffViews) -> None:
+        self.staff_views = staff_views
+        self.web = staff_views.web
+        self.config = self.web.runtime.config
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/stats", self.dashboard),
+            Route("/stats.csv", self.export),
+        ]
+
+    async def viewer(self, request: Request) -> Staff | Response:
+        """The signed-in admin or analyst; anyone else is sent to log in or refused."""
+        staff = await self.staff_views.staff(request)
+        if staff is None:
+            return self.staff_views.login_redirect(request)
+        try:
+            stats.require_viewer(staff.user)
+        except errors.ServiceError as exc:
+            return await self.staff_views.error(request, "staff/error.html", exc)
+        return staff
+
+    async def figures(
+        self,
+        request: Request,
+        also: Callable[[DbSession, stats.Stats], None] | None = None,
+    ) -> tuple[stats.Stats, list[Any]]:
+        """The protected aggregates for the request's selection, and the channel list."""
+        now = self.web.runtime.now()
+        params = request.query_params
+        k = self.config.stats_min_count
+
+        def work(db: DbSession) -> tuple[stats.Stats, list[Any]]:
+            chosen = stats.selection(
+                params.get("from"), params.get("to"), params.get("channel"), now=now
+            )
+            figures = stats.compute(db, chosen, k=k, now=now)
+            if also is not None:
+                also(db, figures)
+            return figures, channels.list_channels(db)
+
+        return await self.web.run(work)
+
+    async def dashboard(self, request: Request) -> Response:
+        staff = await self.viewer(request)
+        if isinstance(staff, Response):
+            return staff
+        params = request.query_params
+        form = {key: params.get(key, "") for key in ("from", "to", "channel")}
+        try:
+            figures, channel_list = await self.figures(request)
+        except errors.ServiceError as exc:
+            channel_list = await self.web.run(channels.list_channels)
+            return await self.staff_views.error(
+                request, "staff/stats.html", exc, stats=None, form=form, channels=channel_list
+            )
+        chosen = figures.selection
+        form = {
+            "from": str(chosen.first),
+            "to": str(chosen.last),
+            "channel": chosen.channel_id or "",
+        }
+        query = {key: value for key, value in form.items() if value}
+        context = {
+            "stats": figures,
+            "form": form,
+            "channels": channel_list,
+            "charts": self.charts(request, figures),
+            "csv_url": self.web.url(request, "/stats.csv", **query),
+            "status_labels": {k: self.web.gettext(request, v) for k, v in STATUS_LABELS.items()},
+            "measure_labels": {k: self.web.gettext(request, v) for k, v in MEASURE_LABELS.items()},
+            "hidden": self.web.gettext(request, HIDDEN),
+        }
+        return await self.staff_views.page(request, "staff/stats.html", context)
+
+    def charts(self, request: Request, figures: stats.Stats) -> dict[str, Markup]:
+        def _(message: str, **params: Any) -> str:
+            return self.web.gettext(request, message, **params)
+
+        hidden = _(HIDDEN)
+
+        def count_bars(cells: list[stats.Cell], label: Callable[[stats.Cell], str]) -> list[Bar]:
+            return [
+                Bar(
+                    label(cell),
+                    cell.count.value,
+                    hidden if cell.count.value is None else str(cell.count.value),
+                )
+                for cell in cells
+            ]
+
+        cases = _("Cases")
+        times = []
+        for d in figures.durations:
+            measure = _(MEASURE_LABELS[d.measure])
+            for name, value in ((_("median"), d.median_days), (_("90%"), d.p90_days)):
+                times.append(
+                    Bar(
+                        f"{measure}, {name}",
+                        value,
+                        _("withheld") if value is None else _("%(num)s days", num=value),
+                    )
+                )
+        return {
+            "months": bar_chart(
+                title=_("Cases opened per month"),
+                bars=count_bars(figures.months, lambda c: c.label),
+                axis_label=cases,
+            ),
+            "statuses": bar_chart(
+                title=_("Cases per status"),
+                bars=count_bars(figures.statuses, lambda c: _(STATUS_LABELS[c.key])),
+                axis_label=cases,
+            ),
+            "channels": bar_chart(
+                title=_("Cases per channel"),
+                bars=count_bars(figures.channels, lambda c: c.label),
+                axis_label=cases,
+            ),
+            "times": bar_chart(
+                title=_("Time to acknowledge, give feedback and close (days)"),
+                bars=times,
+                axis_label=_("Days"),
+            ),
+        }
+
+    async def export(self, request: Request) -> Response:
+        """The same figures as CSV (``section,item,value``); the export is audited."""
+        staff = await self.viewer(request)
+        if isinstance(staff, Response):
+            return staff
+        user = staff.user
+        now = self.web.runtime.now()
+
+        def recorded(db: DbSession, figures: stats.Stats) -> None:
+            record_export(db, user, figures, now=now)
+
+        try:
+            figures, _ = await self.figures(request, also=recorded)
+        except errors.ServiceError as exc:
+            return await self.staff_views.error(request, "staff/error.html", exc)
+        chosen = figures.selection
+        filename = f"mailslot-stats-{chosen.first}-{chosen.last}.csv"
+        return Response(
+            to_csv(figures),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": content_disposition(filename)},
+        )
+
+
+def to_csv(figures: stats.Stats) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["section", "item", "value"])
+    for section, item, value in stats.rows(figures):
+        writer.writerow([section, csv_cell(item), figure(value)])
+    return out.getvalue()
+
+
+def record_export(db: DbSession, user: User, figures: stats.Stats, *, now: int) -> None:
+    """Audit an export (the dashboard itself is not: it shows aggregates only)."""
+    chosen = figures.selection
+    audit.record(
+        db,
+        "stats.export",
+        now=now,
+        actor_id=user.id,
+        actor=user.username,
+        first=str(chosen.first),
+        last=str(chosen.last),
+        channel_id=chosen.channel_id,
+    )

@@ -1,0 +1,376 @@
+"""Case work services against a real database: status and deadlines, labels, assignees, the
+important flag, notes, and granting and revoking access. Times are injected."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from mailslot import crypto
+from mailslot.audit.models import AuditEvent
+from mailslot.cases import deadlines, work
+from mailslot.cases import services as cases
+from mailslot.cases.errors import CaseNotFound
+from mailslot.cases.models import (
+    Case,
+    CaseAccess,
+    CaseAssignee,
+    CaseKeyWrap,
+    CaseRead,
+    CustomStatus,
+    Item,
+    ItemKeyWrap,
+    Label,
+)
+from mailslot.channels import services as channels
+from mailslot.errors import Conflict, Forbidden, InvalidInput, NotFound
+from mailslot.recipients.models import Role, User
+from mailslot.runtime import Runtime
+from tests.unit.test_services import NOW, add_user, count, log_in, new_case
+
+HOUR = 3600
+DAY = deadlines.DAY
+
+
+def user(db: object, user_id: str) -> User:
+    found = db.get(User, user_id)  # type: ignore[attr-defined]
+    assert found is not None
+    return found  # type: ignore[no-any-return]
+
+
+def events(runtime: Runtime, case_id: str) -> list[tuple[str, dict[str, object]]]:
+    with runtime.db() as db:
+        rows = db.execute(
+            select(AuditEvent.action, AuditEvent.detail)
+            .where(AuditEvent.case_id == case_id)
+            .order_by(AuditEvent.seq)
+        ).all()
+    return [(action, json.loads(detail)) for action, detail in rows]
+
+
+def test_status_moves_the_deadlines_and_closing_needs_a_reason(runtime: Runtime) -> None:
+    alice = add_user(runtime, "alice")
+    seed = log_in(runtime, alice)
+    case_id = new_case(runtime)
+    with runtime.db() as db:
+        case = db.get(Case, case_id)
+        assert case is not None
+        assert case.status == "new"
+        assert case.due_at == case.acknowledge_by == NOW - NOW % HOUR + 7 * DAY
+        assert case.feedback_by is None
+        later = NOW + 2 * DAY
+        assert work.set_status(
+            db, runtime.blobs, case, user(db, alice.id), status="acknowledged", now=later
+        )
+        assert case.acknowledged_at == later - later % HOUR
+        assert case.feedback_by == case.acknowledged_at + 90 * DAY
+        assert case.due_at == case.feedback_by
+        # The same status again changes nothing and records nothing.
+        assert not work.set_status(
+            db, runtime.blobs, case, user(db, alice.id), status="acknowledged", now=later
+        )
+        assert work.set_status(
+            db, runtime.blobs, case, user(db, alice.id), status="in_progress", now=later
+        )
+    with runtime.db() as db:
+        case = db.get(Case, case_id)
+        assert case is not None
+        for reason in ("", "   \n "):
+            with pytest.raises(InvalidInput):
+                work.set_status(
+                    db,
+                    runtime.blobs,
+                    case,
+                    user(db, alice.id),
+                    status="closed",
+                    reason=reason,
+                    now=later,
+                )
+        with pytest.raises(InvalidInput):
+            work.set_status(db, runtime.blobs, case, user(db, alice.id), status="bogus", now=later)
+    with runtime.db() as db:
+        case = db.get(Case, case_id)
+        assert case is not None
+        assert (case.status, case.closed_at, case.item_count) == ("in_progress", None, 2)
+        closing = NOW + 5 * DAY
+        work.set_status(
+            db,
+            runtime.blobs,
+            case,
+            user(db, alice.id),
+            status="closed",
+            reason="Referred to the regulator",
+            now=closing,
+        )
+        assert case.closed_at == closing - closing % HOUR
+        assert case.feedback_at == case.closed_at  # closing counts as feedback
+        assert case.due_at is None
+        wrap = db.get(CaseKeyWrap, (case.id, alice.id))
+        assert wrap is not None
+        views = cases.case_items(db, runtime.blobs, case, cases.case_key(case, wrap, seed))
+        assert (views[-1].item.kind, views[-1].text) == (
+            "note",
+            "Closed: Referred to the regulator",
+        )
+        assert views[-1].author == "alice"
+        # Reopening clears closed_at; the feedback given stays given.
+        work.set_status(
+            db, runtime.blobs, case, user(db, alice.id), status="in_progress", now=closing + DAY
+        )
+        assert case.closed_at is None
+        assert case.due_at is None
+    trail = events(runtime, case_id)
+    assert [detail["status"] for action, detail in trail if action == "case.status"] == [
+        "acknowledged",
+        "in_progress",
+        "closed",
+        "in_progress",
+    ]
+    assert "regulator" not in repr(trail)
+
+
+def test_a_reply_after_acknowledgement_gives_feedback(runtime: Runtime) -> None:
+    alice = add_user(runtime, "alice")
+    case_id = new_case(runtime)
+    with runtime.db() as db:
+        case = db.get(Case, case_id)
+        assert case is not None
+        work.set_status(db, runtime.blobs, case, user(db, alice.id), status="acknowledged", now=NOW)
+        channel = channels.get_channel_by_name(db, "default")
+        assert deadlines.give_feedback(case, channel, NOW + DAY)
+        assert case.feedback_at is not None
+        assert case.due_at is None
+
+
+def test_custom_statuses_set_their_phase(runtime: Runtime) -> None:
+    alice = add_user(runtime, "alice")
+    case_id = new_case(runtime)
+    with runtime.db() as db:
+        default = channels.get_channel_by_name(db, "default")
+        other = channels.create_channel(db, name="other", description="", recipients=[], now=NOW)
+        review = CustomStatus(
+            channel_id=default.id, phase="in_progress", name="Legal review", position=1
+        )
+        triage = CustomStatus(
+            channel_id=default.id, phase="acknowledged", name="Triage", position=0
+        )
+        foreign = CustomStatus(channel_id=other.id, phase="closed", name="Elsewhere", position=0)
+        db.add_all([review, triage, foreign])
+        db.flush()
+        assert [s.name for s in work.custom_statuses(db, default.id)] == ["Triage", "Legal review"]
+        case = db.get(Case, case_id)
+        assert case is not None
+        me = user(db, alice.id)
+        work.set_status(
+            db, runtime.blobs, case, me, status=None, custom_status_id=review.id, now=NOW
+        )
+        assert (case.status, case.custom_status_id) == ("in_progress", review.id)
+        assert case.acknowledged_at is not None
+        with pytest.raises(InvalidInput):
+            work.set_status(
+                db, runtime.blobs, case, me, status=None, custom_status_id=foreign.id, now=NOW
+            )
+        with pytest.raises(InvalidInput):
+            work.set_status(
+                db, runtime.blobs, case, me, status="closed", custom_status_id=triage.id, now=NOW
+            )
+        work.set_status(db, runtime.blobs, case, me, status="in_progress", now=NOW)
+        assert (case.status, case.custom_status_id) == ("in_progress", None)
+        assert work.case_panel(db, case).current_custom is None
+
+
+def test_labels_are_created_on_first_use_and_cleaned(runtime: Runtime) -> None:
+    alice = add_user(runtime, "alice")
+    first, second = new_case(runtime), new_case(runtime)
+    with runtime.db() as db:
+        me = user(db, alice.id)
+        one, two = db.get(Case, first), db.get(Case, second)
+        assert one is not None
+        assert two is not None
+        label = work.add_label(db, one, me, "  Follow\x00 up\t again ", now=NOW)
+        assert label.name == "Follow up again"
+        assert work.add_label(db, two, me, "Follow up again", now=NOW).id == label.id
+        assert work.add_label(db, one, me, "Follow up again", now=NOW).id == label.id  # no-op
+        for bad in ("", " \x01 ", "x" * 65):
+            with pytest.raises(InvalidInput):
+                work.add_label(db, one, me, bad, now=NOW)
+        assert [x.name for x in work.case_labels(db, one)] == ["Follow up again"]
+        work.remove_label(db, one, me, label.id, now=NOW)
+        with pytest.raises(NotFound):
+            work.remove_label(db, one, me, label.id, now=NOW)
+        assert work.case_labels(db, one) == []
+        assert [x.name for x in work.case_labels(db, two)] == ["Follow up again"]
+    assert count(runtime, Label) == 1
+    actions = [action for action, _ in events(runtime, first)]
+    assert actions == ["case.label.add", "case.label.remove"]
+
+
+def test_only_key_holders_can_be_assigned(runtime: Runtime) -> None:
+    alice = add_user(runtime, "alice")
+    bob = add_user(runtime, "bob")
+    carol = add_user(runtime, "carol", channel_names=())
+    case_id = new_case(runtime)
+    with runtime.db() as db:
+        me = user(db, alice.id)
+        case = db.get(Case, case_id)
+        assert case is not None
+        work.assign(db, case, me, bob.id, now=NOW)
+        work.assign(db, case, me, alice.id, now=NOW)
+        work.assign(db, case, me, bob.id, now=NOW)  # already: no second row
+        with pytest.raises(InvalidInput):
+            work.assign(db, case, me, carol.id, now=NOW)
+        with pytest.raises(InvalidInput):
+            work.assign(db, case, me, "0" * 32, now=NOW)
+        assert [u.username for u in work.assignees(db, case)] == ["alice", "bob"]
+        work.unassign(db, case, me, bob.id, now=NOW)
+        with pytest.raises(NotFound):
+            work.unassign(db, case, me, bob.id, now=NOW)
+        assert [u.username for u in work.assignees(db, case)] == ["alice"]
+        assert work.set_important(db, case, me, True, now=NOW)
+        assert not work.set_important(db, case, me, True, now=NOW)
+        assert case.important
+    trail = events(runtime, case_id)
+    assert [a for a, _ in trail] == [
+        "case.assign",
+        "case.assign",
+        "case.unassign",
+        "case.important",
+    ]
+    assert trail[0][1] == {"user_id": bob.id, "username": "bob"}
+
+
+def test_a_note_is_wrapped_to_the_case_key_only(runtime: Runtime) -> None:
+    alice = add_user(runtime, "alice")
+    seed = log_in(runtime, alice)
+    case_id = new_case(runtime)
+    with runtime.db() as db:
+        case = db.get(Case, case_id)
+        assert case is not None
+        item_id = work.write_note(
+            db, runtime.blobs, case, user(db, alice.id), "Call the lawyer", now=NOW
+        )
+        with pytest.raises(InvalidInput):
+            work.write_note(db, runtime.blobs, case, user(db, alice.id), "  ", now=NOW)
+    with runtime.db() as db:
+        holders = list(db.scalars(select(ItemKeyWrap.holder).where(ItemKeyWrap.item_id == item_id)))
+        assert holders == ["case"]
+        case = db.get(Case, case_id)
+        wrap = db.get(CaseKeyWrap, (case_id, alice.id))
+        assert case is not None
+        assert wrap is not None
+        views = cases.case_items(db, runtime.blobs, case, cases.case_key(case, wrap, seed))
+        assert views[-1].text == "Call the lawyer"
+        item = db.get(Item, item_id)
+        assert item is not None
+        assert item.kind == "note"
+    assert events(runtime, case_id) == [("case.note", {"item_id": item_id})]
+
+
+def test_grant_and_revoke_access(runtime: Runtime) -> None:
+    alice = add_user(runtime, "alice")
+    bob = add_user(runtime, "bob", channel_names=())
+    root = add_user(runtime, "root", Role.ADMIN, ())
+    alice_seed, bob_seed = log_in(runtime, alice), log_in(runtime, bob)
+    case_id = new_case(runtime, text="the memo")
+    with runtime.db() as db:
+        case, wrap = cases.case_for_user(db, user(db, alice.id), case_id)
+        granter = user(db, alice.id)
+        with pytest.raises(Forbidden):  # a granter whose key is offline cannot open the key
+            work.grant(db, case, wrap, granter, granter_seed=None, user_id=bob.id, now=NOW)
+        with pytest.raises(InvalidInput):
+            work.grant(db, case, wrap, granter, granter_seed=alice_seed, user_id=root.id, now=NOW)
+        with pytest.raises(Conflict):
+            work.grant(db, case, wrap, granter, granter_seed=alice_seed, user_id=alice.id, now=NOW)
+        work.grant(db, case, wrap, granter, granter_seed=alice_seed, user_id=bob.id, now=NOW + HOUR)
+    with runtime.db() as db:
+        case, wrap = cases.case_for_user(db, user(db, bob.id), case_id)
+        views = cases.case_items(db, runtime.blobs, case, cases.case_key(case, wrap, bob_seed))
+        assert views[0].text == "the memo"
+        work.assign(db, case, user(db, bob.id), bob.id, now=NOW)
+        cases.mark_read(db, case, user(db, bob.id))
+        history = work.access_history(db, case)
+        assert [(e.username, e.granted_by, e.revoked_at) for e in history] == [
+            ("alice", None, None),
+            ("bob", "alice", None),
+        ]
+        work.revoke(db, case, user(db, alice.id), bob.id, now=NOW + 2 * HOUR)
+    assert count(runtime, CaseKeyWrap, CaseKeyWrap.user_id == bob.id) == 0
+    assert count(runtime, CaseAssignee, CaseAssignee.user_id == bob.id) == 0
+    assert count(runtime, CaseRead, CaseRead.user_id == bob.id) == 0
+    with runtime.db() as db:
+        with pytest.raises(CaseNotFound):
+            cases.case_for_user(db, user(db, bob.id), case_id)
+        case = db.get(Case, case_id)
+        assert case is not None
+        bob_row = db.scalar(select(CaseAccess).where(CaseAccess.user_id == bob.id))
+        assert bob_row is not None
+        assert (bob_row.revoked_by, bob_row.revoked_at) == (alice.id, NOW + 2 * HOUR - NOW % HOUR)
+        # The last holder stays: nobody could read the case again.
+        with pytest.raises(Conflict):
+            work.revoke(db, case, user(db, alice.id), alice.id, now=NOW)
+        with pytest.raises(NotFound):
+            work.revoke(db, case, user(db, alice.id), bob.id, now=NOW)
+    assert [a for a, _ in events(runtime, case_id)] == [
+        "case.access.grant",
+        "case.assign",
+        "case.access.revoke",
+    ]
+
+
+def test_a_recipient_added_later_gets_only_new_cases(runtime: Runtime) -> None:
+    add_user(runtime, "alice")
+    bob = add_user(runtime, "bob", channel_names=())
+    old = new_case(runtime)
+    with runtime.db() as db:
+        channel = channels.get_channel_by_name(db, "default")
+        channels.add_member(db, channel, user(db, bob.id))
+    new = new_case(runtime)
+    with runtime.db() as db:
+        held = set(db.scalars(select(CaseKeyWrap.case_id).where(CaseKeyWrap.user_id == bob.id)))
+        assert held == {new}
+        assert old not in held
+        candidates = [u.username for u in work.case_panel(db, db.get(Case, old)).grantable]  # type: ignore[arg-type]
+        assert candidates == ["bob"]
+
+
+def test_wrapping_uses_the_case_context(runtime: Runtime) -> None:
+    """A granted wrap opens only under its own case's id (no wrap moves between cases)."""
+    alice = add_user(runtime, "alice")
+    bob = add_user(runtime, "bob", channel_names=())
+    seed, bob_seed = log_in(runtime, alice), log_in(runtime, bob)
+    first, second = new_case(runtime), new_case(runtime)
+    with runtime.db() as db:
+        case, wrap = cases.case_for_user(db, user(db, alice.id), first)
+        work.grant(db, case, wrap, user(db, alice.id), granter_seed=seed, user_id=bob.id, now=NOW)
+    with runtime.db() as db:
+        granted = db.get(CaseKeyWrap, (first, bob.id))
+        other = db.get(Case, second)
+        assert granted is not None
+        assert other is not None
+        with pytest.raises(crypto.DecryptionError):
+            cases.case_key(other, granted, bob_seed)
+
+
+def test_leaving_a_channel_keeps_the_cases_already_held(runtime: Runtime) -> None:
+    """Channel membership decides who gets new cases; a held case stays held until someone
+    revokes it, and the history says the access came with the channel."""
+    add_user(runtime, "alice")
+    bob = add_user(runtime, "bob")
+    old = new_case(runtime)
+    with runtime.db() as db:
+        channels.set_members(db, channels.get_channel_by_name(db, "default"), ["alice"])
+    new = new_case(runtime)
+    with runtime.db() as db:
+        held = set(db.scalars(select(CaseKeyWrap.case_id).where(CaseKeyWrap.user_id == bob.id)))
+        assert held == {old}
+        case = db.get(Case, old)
+        assert case is not None
+        entries = {e.username: e for e in work.access_history(db, case)}
+        assert entries["bob"].granted_by is None
+        assert not entries["bob"].via_grant
+        assert entries["bob"].revoked_at is None
+        work.revoke(db, case, user(db, bob.id), bob.id, now=NOW)
+    assert count(runtime, CaseKeyWrap, CaseKeyWrap.user_id == bob.id) == 0
+    assert new not in held
