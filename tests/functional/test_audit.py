@@ -532,6 +532,9 @@ def test_admin_page_lists_and_filters(server: LiveServer, session: Session_) -> 
         assert page.status_code == 200
         assert "Audit trail" in page.text
         assert "<script" not in page.text
+        korean = web.get("/admin/audit", params={"lang": "ko", "action": "case"})
+        assert korean.status_code == 200
+        assert 'lang="ko"' in korean.text
         assert 'href="/admin/audit"' in web.get("/admin").text
         assert session.member.username in page.text
         by_case = web.get("/admin/audit", params={"case_id": case_id})

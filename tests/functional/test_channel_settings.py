@@ -252,7 +252,15 @@ def test_admin_manages_custom_statuses(
 def test_cli_updates_the_day_settings(server: LiveServer) -> None:
     args = [sys.executable, "-m", "mailslot.cli.main", "channels", "update", "--name"]
     name = server.unique("cli-channel-")
-    server.add_channel(name, ())
+    added = subprocess.run(
+        [*args[:4], "add", "--name", name, "--acknowledge-days", "14", "--json"],
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(added.stdout)["name"] == name
     done = subprocess.run(
         [*args, name, "--feedback-days", "60", "--closed-retention-days", "10", "--json"],
         env=server.env,
@@ -263,7 +271,7 @@ def test_cli_updates_the_day_settings(server: LiveServer) -> None:
     )
     result = json.loads(done.stdout)
     assert (result["feedback_days"], result["closed_retention_days"]) == (60, 10)
-    assert result["acknowledge_days"] == 7
+    assert result["acknowledge_days"] == 14  # as created, untouched by the update
     refused = subprocess.run(
         [*args, name, "--acknowledge-days", "400"],
         env=server.env,

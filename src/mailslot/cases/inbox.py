@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from sqlalchemy import Select, and_, case, exists, func, literal, or_, select
+from sqlalchemy import Select, and_, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -110,6 +110,7 @@ class InboxPage:
     total: int
     # True when there are more than ``total`` (= COUNT_CAP) matching cases.
     total_capped: bool
+    # The dashboard's counts, each at most COUNT_CAP + 1 (above COUNT_CAP: "more than").
     overdue_count: int
     due_soon_count: int
     limit: int
@@ -236,16 +237,17 @@ def _filters(user_id: str, query: InboxQuery, now: int) -> list[ColumnElement[bo
         conditions.append(Case.custom_status_id == query.custom_status_id)
     if query.channel_id is not None:
         conditions.append(Case.channel_id == query.channel_id)
-    # IN rather than EXISTS: the planner may start from the label's (or assignee's) cases.
+    # EXISTS, one primary-key lookup per case on the way down the sort's index: with IN, the
+    # planner starts from every case with the label and sorts them all.
     if query.label_id is not None:
         conditions.append(
-            Case.id.in_(select(CaseLabel.case_id).where(CaseLabel.label_id == query.label_id))
+            exists().where(CaseLabel.case_id == Case.id, CaseLabel.label_id == query.label_id)
         )
     if query.assignee == UNASSIGNED:
         conditions.append(~exists().where(CaseAssignee.case_id == Case.id))
     elif query.assignee is not None:
         conditions.append(
-            Case.id.in_(select(CaseAssignee.case_id).where(CaseAssignee.user_id == query.assignee))
+            exists().where(CaseAssignee.case_id == Case.id, CaseAssignee.user_id == query.assignee)
         )
     if query.overdue:
         conditions.append(Case.due_at < now)
@@ -296,21 +298,19 @@ def _rows_statement(user_id: str, conditions: Sequence[ColumnElement[bool]]) -> 
 
 def inbox(db: Session, user: User, query: InboxQuery, now: int) -> InboxPage:
     conditions = _filters(user.id, query, now)
-    statement = _rows_statement(user.id, conditions)
+    # The page's ids first, from the indexes alone (the wide case rows are read for the
+    # page only, not for every case a range or sort passes), then those rows.
+    statement = select(Case.id).where(*conditions)
     if query.sort is Sort.DEADLINE:
-        found = _by_deadline(db, statement, query)
+        ids = _by_deadline(db, statement, query)
     else:
-        found = list(
-            db.execute(statement.order_by(*_order(query)).limit(query.limit).offset(query.offset))
+        ids = list(
+            db.scalars(statement.order_by(*_order(query)).limit(query.limit).offset(query.offset))
         )
-    counted = db.scalar(
-        select(func.count()).select_from(
-            select(literal(1)).select_from(Case).where(*conditions).limit(COUNT_CAP + 1).subquery()
-        )
-    )
-    total = int(counted or 0)
+    by_id = {row[0].id: row for row in db.execute(_rows_statement(user.id, [Case.id.in_(ids)]))}
+    found = [by_id[case_id] for case_id in ids]
+    total = int(db.scalar(select(_capped_count(conditions))) or 0)
     overdue_count, due_soon_count = dashboard_counts(db, user, now)
-    ids = [row[0].id for row in found]
     labels: dict[str, list[tuple[str, str]]] = {case_id: [] for case_id in ids}
     assignees: dict[str, list[tuple[str, str]]] = {case_id: [] for case_id in ids}
     if ids:
@@ -351,15 +351,15 @@ def inbox(db: Session, user: User, query: InboxQuery, now: int) -> InboxPage:
     )
 
 
-def _by_deadline(db: Session, statement: Select[Any], query: InboxQuery) -> list[Any]:
+def _by_deadline(db: Session, statement: Select[Any], query: InboxQuery) -> list[str]:
     """Cases with a deadline, soonest first, then those without one (newest activity first).
 
     Two ordered index scans instead of ``ORDER BY due_at NULLS LAST``, which SQLite cannot
     answer from an index (it keeps NULLs first) and would sort every visible case for.
     """
     with_due = statement.where(Case.due_at.is_not(None))
-    found = list(
-        db.execute(
+    found: list[str] = list(
+        db.scalars(
             with_due.order_by(Case.due_at.asc(), Case.id.asc())
             .limit(query.limit)
             .offset(query.offset)
@@ -371,11 +371,9 @@ def _by_deadline(db: Session, statement: Select[Any], query: InboxQuery) -> list
         skip = 0
     else:
         # The page starts past the cases with a deadline: how many were there?
-        due_total = db.scalar(
-            select(func.count()).select_from(with_due.with_only_columns(Case.id).subquery())
-        )
+        due_total = db.scalar(select(func.count()).select_from(with_due.subquery()))
         skip = query.offset - int(due_total or 0)
-    found += db.execute(
+    found += db.scalars(
         statement.where(Case.due_at.is_(None))
         .order_by(Case.activity_seq.desc())
         .limit(query.limit - len(found))
@@ -384,17 +382,21 @@ def _by_deadline(db: Session, statement: Select[Any], query: InboxQuery) -> list
     return found
 
 
+def _capped_count(conditions: Sequence[ColumnElement[bool]]) -> Any:
+    """COUNT(*) of at most COUNT_CAP + 1 matching cases, as a scalar subquery."""
+    found = select(literal(1)).select_from(Case).where(*conditions).limit(COUNT_CAP + 1)
+    return select(func.count()).select_from(found.subquery()).scalar_subquery()
+
+
 def dashboard_counts(db: Session, user: User, now: int) -> tuple[int, int]:
-    """The user's cases past their deadline, and those due within DUE_SOON_DAYS."""
+    """The user's cases past their deadline, and those due within DUE_SOON_DAYS, each
+    counted up to COUNT_CAP + 1 (more than COUNT_CAP reads as "more than")."""
     soon = now + DUE_SOON_DAYS * DAY
+    visible = _visible(user.id)
     row = db.execute(
         select(
-            func.count(case((Case.due_at < now, 1))),
-            func.count(case((Case.due_at >= now, 1))),
-        ).where(
-            Case.due_at.is_not(None),
-            Case.due_at < soon,
-            _visible(user.id),
+            _capped_count([Case.due_at < now, visible]),
+            _capped_count([Case.due_at >= now, Case.due_at < soon, visible]),
         )
     ).one()
     return int(row[0] or 0), int(row[1] or 0)

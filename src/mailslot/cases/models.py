@@ -45,12 +45,13 @@ class Case(Base):
         Index("ix_cases_channel_activity", "channel_id", "activity_seq"),
         # The inbox (cases.inbox): each sort is an ordered index scan and each filter has an
         # index; they end in ``id`` so that checking the reader's key wrap (by case id) and
-        # counting need not read the wide case rows (a public key each).
+        # counting need not read the wide case rows (a public key each); the date indexes
+        # also carry activity_seq, to sort a date range by activity from the index alone.
         Index("ix_cases_status_activity", "status", "activity_seq", "id"),
         Index("ix_cases_activity_seq", "activity_seq", "id"),
-        Index("ix_cases_due_at", "due_at", "id"),
-        Index("ix_cases_created_at", "created_at", "id"),
-        Index("ix_cases_last_activity_at", "last_activity_at", "id"),
+        Index("ix_cases_due_at", "due_at", "id", "activity_seq"),
+        Index("ix_cases_created_at", "created_at", "id", "activity_seq"),
+        Index("ix_cases_last_activity_at", "last_activity_at", "id", "activity_seq"),
         Index("ix_cases_custom_status", "custom_status_id", "activity_seq", "id"),
         Index("ix_cases_important", "important", "activity_seq", "id"),
         # Statistics (stats.services): every aggregate is one scan of this index, not of

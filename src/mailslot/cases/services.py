@@ -311,7 +311,8 @@ def visible_cases(
 
 
 def case_for_user(db: Session, user: User, case_id: str) -> tuple[Case, CaseKeyWrap]:
-    if len(case_id) != 32:
+    # Only recipients ever read cases: a stray wrap must not let an admin or analyst in.
+    if len(case_id) != 32 or user.role != Role.RECIPIENT.value:
         raise CaseNotFound()
     row = db.execute(
         select(Case, CaseKeyWrap)

@@ -126,7 +126,7 @@ def _plan(rng: random.Random, channel_id: str, recipients: int, now: int) -> _Pl
         return moment if moment < now else None
 
     # Most cases are handled in time; a few are forgotten (they show up as overdue).
-    still_new = rng.random() < (0.02 if age > 7 * DAY else 0.5)
+    still_new = rng.random() < (0.01 if age > 7 * DAY else 0.5)
     if not still_new:
         plan.acknowledged = later(created, HOUR, 6 * DAY)
     if plan.acknowledged is not None:
@@ -134,7 +134,7 @@ def _plan(rng: random.Random, channel_id: str, recipients: int, now: int) -> _Pl
             plan.note = later(plan.acknowledged, HOUR, 10 * DAY)
         if rng.random() < 0.3:
             plan.follow_up = later(plan.acknowledged, DAY, 20 * DAY)
-        if rng.random() < 0.93:
+        if rng.random() < 0.97:
             plan.feedback = later(plan.acknowledged, DAY, 80 * DAY)
     if plan.feedback is not None and rng.random() < 0.75:
         closed = plan.last + rng.randrange(HOUR, 30 * DAY)

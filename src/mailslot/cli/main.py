@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from mailslot import __version__, errors
+from mailslot.cli.purge import day_options
 from mailslot.config import Config, load_config, parse_addr
 from mailslot.runtime import Runtime, open_runtime
 
@@ -271,17 +272,26 @@ def channels() -> None:
 @click.option(
     "--recipient", "recipient_names", multiple=True, help="Recipient username (repeatable)."
 )
+@day_options
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def channels_add(
-    ctx: click.Context, name: str, description: str, recipient_names: tuple[str, ...], as_json: bool
+    ctx: click.Context,
+    /,
+    name: str,
+    description: str,
+    recipient_names: tuple[str, ...],
+    as_json: bool,
+    **days: int | None,
 ) -> None:
     """Create a channel."""
     from mailslot.audit import services as audit
+    from mailslot.channels import settings
     from mailslot.channels.services import create_channel
 
     runtime = _runtime(ctx)
     try:
+        checked = settings.parse_days(days)
         with runtime.db() as db:
             channel = create_channel(
                 db,
@@ -290,6 +300,7 @@ def channels_add(
                 recipients=recipient_names,
                 now=runtime.now(),
             )
+            settings.set_days(channel, checked)
             audit.record(
                 db,
                 "admin.channel_created",

@@ -4,12 +4,29 @@ SQLite file. ``mailslot channels update``: change a channel's deadline and reten
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
 
 import click
 from sqlalchemy import Engine
 
 from mailslot import errors
 from mailslot.db.base import checkpoint
+
+F = TypeVar("F", bound=Callable[..., Any])
+DAY_OPTIONS: Final = (
+    ("--acknowledge-days", "Days to acknowledge receipt (1-365, default 7)."),
+    ("--feedback-days", "Days to give feedback after acknowledging (1-730, default 90)."),
+    ("--retention-days", "Days to keep a case after its last activity (1-3650, default 90)."),
+    ("--closed-retention-days", "Days to keep a case after closing (0-3650, default 30)."),
+)
+
+
+def day_options(command: F) -> F:
+    """The channel day settings as options (``acknowledge_days`` … in the keyword arguments)."""
+    for flag, text in reversed(DAY_OPTIONS):
+        command = click.option(flag, type=int, help=text)(command)
+    return command
 
 
 def vacuum(engine: Engine) -> bool:
@@ -65,22 +82,11 @@ def register(main: click.Group) -> None:
 
     @channels.command("update")
     @click.option("--name", required=True, help="The channel to change.")
-    @click.option("--acknowledge-days", type=int, help="Days to acknowledge receipt (1–365).")
-    @click.option("--feedback-days", type=int, help="Days to give feedback (1–730).")
-    @click.option("--retention-days", type=int, help="Days to keep a case after its last activity.")
-    @click.option(
-        "--closed-retention-days", type=int, help="Days to keep a case after closing (0–3650)."
-    )
+    @day_options
     @click.option("--json", "as_json", is_flag=True)
     @click.pass_context
     def channels_update(
-        ctx: click.Context,
-        name: str,
-        acknowledge_days: int | None,
-        feedback_days: int | None,
-        retention_days: int | None,
-        closed_retention_days: int | None,
-        as_json: bool,
+        ctx: click.Context, /, name: str, as_json: bool, **days: int | None
     ) -> None:
         """Change a channel's deadlines and retention (existing cases keep their deadlines)."""
         from mailslot.audit import services as audit
@@ -90,17 +96,10 @@ def register(main: click.Group) -> None:
 
         runtime = _runtime(ctx)
         try:
-            days = settings.parse_days(
-                {
-                    "acknowledge_days": acknowledge_days,
-                    "feedback_days": feedback_days,
-                    "retention_days": retention_days,
-                    "closed_retention_days": closed_retention_days,
-                }
-            )
+            checked = settings.parse_days(days)
             with runtime.db() as db:
                 channel = channel_services.get_channel_by_name(db, name)
-                changed = settings.set_days(channel, days)
+                changed = settings.set_days(channel, checked)
                 if changed:
                     audit.record(
                         db,

@@ -277,36 +277,45 @@ class StaffViews:
         params = {k: v[:200] for k, v in request.query_params.items()}
         size = self.config.page_size
         now = self.web.runtime.now()
-        choices = await self.web.run(lambda db: case_inbox.inbox_choices(db, staff.user))
         kept = {k: v for k, v in params.items() if v and k not in ("page", "lang")}
 
         def filter_url(**changes: Any) -> str:
-            """This inbox with some filters changed (None drops one), back on page 1."""
-            merged = {**kept, **{k: v for k, v in changes.items() if k != "page"}}
-            if changes.get("page", 1) != 1:
-                merged["page"] = changes["page"]
-            return self.web.url(request, "/", **merged)
+            """This inbox with some filters changed (None drops one), on page 1 unless a
+            page is given."""
+            return self.web.url(request, "/", **{**kept, **changes})
 
         context: dict[str, Any] = {
             "params": params,
             "filter_url": filter_url,
             "filtered": any(k not in ("sort", "order") for k in kept),
-            "choices": choices,
+            "choices": None,
             "phases": [status.value for status in CaseStatus],
+            "count_cap": case_inbox.COUNT_CAP,
             "page": 1,
             "pages": 1,
             "result": None,
         }
         try:
-            page = case_inbox.parse_int(params.get("page"), "page", 1)
-            if page < 1:
-                raise errors.InvalidInput("That page does not exist.")
+            # A page number that is not one shows the first page, as it always has.
+            page = max(1, case_inbox.parse_int(params.get("page"), "page", 1))
+        except errors.InvalidInput:
+            page = 1
+        try:
             query = case_inbox.parse_query(
                 params, me=staff.user.id, limit=size, offset=(page - 1) * size
             )
-            result = await self.web.run(lambda db: case_inbox.inbox(db, staff.user, query, now))
         except errors.ServiceError as exc:
+            context["choices"] = await self.web.run(
+                lambda db: case_inbox.inbox_choices(db, staff.user)
+            )
             return await self.error(request, "staff/inbox.html", exc, **context)
+
+        def work(db: DbSession) -> tuple[case_inbox.InboxChoices, case_inbox.InboxPage]:
+            return case_inbox.inbox_choices(db, staff.user), case_inbox.inbox(
+                db, staff.user, query, now
+            )
+
+        context["choices"], result = await self.web.run(work)
         context.update(
             result=result,
             page=page,

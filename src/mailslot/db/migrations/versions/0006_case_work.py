@@ -171,13 +171,17 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("due_at", sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column("reminded_for", sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column("keep_until", sa.BigInteger(), nullable=True))
-        batch_op.create_index("ix_cases_created_at", ["created_at", "id"], unique=False)
-        batch_op.create_index("ix_cases_due_at", ["due_at", "id"], unique=False)
+        batch_op.create_index(
+            "ix_cases_created_at", ["created_at", "id", "activity_seq"], unique=False
+        )
+        batch_op.create_index("ix_cases_due_at", ["due_at", "id", "activity_seq"], unique=False)
         batch_op.create_index(
             "ix_cases_status_activity", ["status", "activity_seq", "id"], unique=False
         )
         batch_op.create_index("ix_cases_activity_seq", ["activity_seq", "id"], unique=False)
-        batch_op.create_index("ix_cases_last_activity_at", ["last_activity_at", "id"], unique=False)
+        batch_op.create_index(
+            "ix_cases_last_activity_at", ["last_activity_at", "id", "activity_seq"], unique=False
+        )
         batch_op.create_index(
             "ix_cases_custom_status", ["custom_status_id", "activity_seq", "id"], unique=False
         )
