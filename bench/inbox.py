@@ -135,6 +135,7 @@ class Instance:
             if channel != "bench-a":
                 members_args = [arg for m in members for arg in ("--recipient", m)]
                 self.cli("channels", "add", "--name", channel, *members_args, "--json")
+        self.keep_cases()
         # Saved first: without it, a half-built instance is one nobody can log in to.
         self.accounts_file.write_text(json.dumps([asdict(a) for a in accounts]))
         started = time.monotonic()
@@ -170,11 +171,24 @@ class Instance:
         (self.workdir / "built.json").write_text(json.dumps(built))
         return dict(built)
 
+    def keep_cases(self) -> None:
+        """Demo cases span 18 months; the default retention (90 days after the last activity)
+        would have the server's purge job delete most of them while the benchmark runs."""
+        url = self.env.get("MAILSLOT_DATABASE_URL") or (
+            f"sqlite:///{self.workdir / 'data' / 'mailslot.sqlite3'}"
+        )
+        engine = create_engine(url)
+        channels = Base.metadata.tables["channels"]
+        with engine.begin() as conn:
+            conn.execute(channels.update().values(retention_days=3650, closed_retention_days=3650))
+        engine.dispose()
+
     def accounts(self) -> list[Account]:
         return [Account(**a) for a in json.loads(self.accounts_file.read_text())]
 
     @contextmanager
     def serve(self) -> Iterator[str]:
+        self.keep_cases()
         source_port, staff_port = free_port(), free_port()
         env = self.env | {
             "MAILSLOT_SOURCE_ADDR": f"127.0.0.1:{source_port}",

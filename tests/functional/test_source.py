@@ -350,6 +350,7 @@ def test_sources_choose_among_open_channels(desks: Desks) -> None:
         assert investigator.get("/cases").json() == {
             "cases": [],
             "total": 0,
+            "total_capped": False,
             "limit": 50,
             "offset": 0,
         }

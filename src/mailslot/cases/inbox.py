@@ -39,6 +39,9 @@ from mailslot.recipients.models import Role, User
 
 # Totals above this are reported as "more than": counting is what grows with the inbox.
 COUNT_CAP: Final = 1_000
+# A page counts matching cases up to this many pages past it ("page 1 of 10 or more").
+COUNT_PAGES: Final = 10
+WIDE_RANGE: Final = 30 * 86400
 DUE_SOON_DAYS: Final = 3
 MAX_LIMIT: Final = 200
 MAX_OFFSET: Final = 10_000_000
@@ -108,7 +111,8 @@ class InboxRow:
 class InboxPage:
     rows: list[InboxRow]
     total: int
-    # True when there are more than ``total`` (= COUNT_CAP) matching cases.
+    # True when there are more than ``total`` matching cases: a page counts up to
+    # COUNT_PAGES pages past itself, and never past COUNT_CAP.
     total_capped: bool
     # The dashboard's counts, each at most COUNT_CAP + 1 (above COUNT_CAP: "more than").
     overdue_count: int
@@ -257,14 +261,10 @@ def _filters(user_id: str, query: InboxQuery, now: int) -> list[ColumnElement[bo
         conditions.append(Case.important.is_(True))
     if query.unread:
         conditions.append(_unread_condition(user_id))
-    if query.created_from is not None:
-        conditions.append(Case.created_at >= query.created_from)
-    if query.created_to is not None:
-        conditions.append(Case.created_at < query.created_to)
-    if query.activity_from is not None:
-        conditions.append(Case.last_activity_at >= query.activity_from)
-    if query.activity_to is not None:
-        conditions.append(Case.last_activity_at < query.activity_to)
+    conditions += _date_range(
+        Case.created_at, query.created_from, query.created_to, by_index=query.sort is Sort.CREATED
+    )
+    conditions += _date_range(Case.last_activity_at, query.activity_from, query.activity_to)
     if query.q:
         pattern = _escape_like(query.q.lower())
         search: ColumnElement[bool] = func.lower(Case.pseudonym).like(f"%{pattern}%", escape="\\")
@@ -272,6 +272,24 @@ def _filters(user_id: str, query: InboxQuery, now: int) -> list[ColumnElement[bo
             search = or_(search, Case.id.like(f"{query.q.lower()}%"))
         conditions.append(search)
     return conditions
+
+
+def _date_range(
+    column: Any, start: int | None, end: int | None, *, by_index: bool = False
+) -> list[ColumnElement[bool]]:
+    """``start <= column < end``. A range wider than WIDE_RANGE is checked along the sort's
+    index instead of read from its own (``+ 0`` keeps the planner off it): reading, then
+    sorting, months of cases costs more than passing a few rows outside them."""
+    if start is None and end is None:
+        return []
+    wide = start is None or end is None or end - start > WIDE_RANGE
+    value = column + 0 if wide and not by_index else column
+    bounds = []
+    if start is not None:
+        bounds.append(value >= start)
+    if end is not None:
+        bounds.append(value < end)
+    return bounds
 
 
 def _order(query: InboxQuery) -> list[Any]:
@@ -308,8 +326,10 @@ def inbox(db: Session, user: User, query: InboxQuery, now: int) -> InboxPage:
             db.scalars(statement.order_by(*_order(query)).limit(query.limit).offset(query.offset))
         )
     by_id = {row[0].id: row for row in db.execute(_rows_statement(user.id, [Case.id.in_(ids)]))}
-    found = [by_id[case_id] for case_id in ids]
-    total = int(db.scalar(select(_capped_count(conditions))) or 0)
+    # A case purged (retention) or deleted between the two statements is left out.
+    found = [by_id[case_id] for case_id in ids if case_id in by_id]
+    cap = min(COUNT_CAP, query.offset + COUNT_PAGES * query.limit)
+    total = int(db.scalar(select(_capped_count(conditions, cap))) or 0)
     overdue_count, due_soon_count = dashboard_counts(db, user, now)
     labels: dict[str, list[tuple[str, str]]] = {case_id: [] for case_id in ids}
     assignees: dict[str, list[tuple[str, str]]] = {case_id: [] for case_id in ids}
@@ -342,8 +362,8 @@ def inbox(db: Session, user: User, query: InboxQuery, now: int) -> InboxPage:
     ]
     return InboxPage(
         rows=rows,
-        total=min(total, COUNT_CAP),
-        total_capped=total > COUNT_CAP,
+        total=min(total, cap),
+        total_capped=total > cap,
         overdue_count=overdue_count,
         due_soon_count=due_soon_count,
         limit=query.limit,
@@ -382,9 +402,9 @@ def _by_deadline(db: Session, statement: Select[Any], query: InboxQuery) -> list
     return found
 
 
-def _capped_count(conditions: Sequence[ColumnElement[bool]]) -> Any:
-    """COUNT(*) of at most COUNT_CAP + 1 matching cases, as a scalar subquery."""
-    found = select(literal(1)).select_from(Case).where(*conditions).limit(COUNT_CAP + 1)
+def _capped_count(conditions: Sequence[ColumnElement[bool]], cap: int = COUNT_CAP) -> Any:
+    """COUNT(*) of at most ``cap`` + 1 matching cases, as a scalar subquery."""
+    found = select(literal(1)).select_from(Case).where(*conditions).limit(cap + 1)
     return select(func.count()).select_from(found.subquery()).scalar_subquery()
 
 

@@ -46,9 +46,10 @@ class Case(Base):
         # The inbox (cases.inbox): each sort is an ordered index scan and each filter has an
         # index; they end in ``id`` so that checking the reader's key wrap (by case id) and
         # counting need not read the wide case rows (a public key each); the date indexes
-        # also carry activity_seq, to sort a date range by activity from the index alone.
-        Index("ix_cases_status_activity", "status", "activity_seq", "id"),
-        Index("ix_cases_activity_seq", "activity_seq", "id"),
+        # also carry activity_seq, to sort a date range by activity from the index alone, and
+        # the activity index the dates, to check a wide range along it.
+        Index("ix_cases_status_activity", "status", "activity_seq", "id", "due_at"),
+        Index("ix_cases_activity_seq", "activity_seq", "id", "created_at", "last_activity_at"),
         Index("ix_cases_due_at", "due_at", "id", "activity_seq"),
         Index("ix_cases_created_at", "created_at", "id", "activity_seq"),
         Index("ix_cases_last_activity_at", "last_activity_at", "id", "activity_seq"),

@@ -74,7 +74,8 @@ class CaseOut(BaseModel):
 class CaseList(BaseModel):
     cases: list[CaseOut]
     total: int = Field(
-        description=f"Cases matching the filters, counted up to {case_inbox.COUNT_CAP}."
+        description="Cases matching the filters, counted up to ten pages past `offset` "
+        f"(`offset + 10 * limit`, at most {case_inbox.COUNT_CAP})."
     )
     total_capped: bool = Field(
         default=False, description="True when more cases match than `total` says."

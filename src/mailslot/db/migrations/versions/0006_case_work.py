@@ -176,9 +176,13 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_cases_due_at", ["due_at", "id", "activity_seq"], unique=False)
         batch_op.create_index(
-            "ix_cases_status_activity", ["status", "activity_seq", "id"], unique=False
+            "ix_cases_status_activity", ["status", "activity_seq", "id", "due_at"], unique=False
         )
-        batch_op.create_index("ix_cases_activity_seq", ["activity_seq", "id"], unique=False)
+        batch_op.create_index(
+            "ix_cases_activity_seq",
+            ["activity_seq", "id", "created_at", "last_activity_at"],
+            unique=False,
+        )
         batch_op.create_index(
             "ix_cases_last_activity_at", ["last_activity_at", "id", "activity_seq"], unique=False
         )
