@@ -11,7 +11,8 @@
     │   ├── AuthenticationFailed    wrong password, code or codename (one message for all)
     │   ├── TooLarge                an upload exceeds a configured limit
     │   └── TooManyRequests         a rate limit or an account's login throttle; retry later
-    └── StorageError                mailslot.storage: the blob store failed
+    ├── StorageError                mailslot.storage: the blob store failed
+    └── audit.ChainBroken           mailslot.audit: the audit trail's hash chain does not verify
 
 HTTP status codes for these are chosen in one place: ``mailslot.web.errors``.
 """

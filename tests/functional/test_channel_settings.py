@@ -31,6 +31,13 @@ ACK_KO = "제보해 주셔서 감사합니다. 일주일 안에 읽겠습니다.
 DAY = 86400
 
 
+@pytest.fixture
+def recipient(server: LiveServer) -> Account:
+    """A recipient of their own for each test: each login needs an unused TOTP code, and
+    one account shared by every test here would wait for the next 30-second step."""
+    return server.add_user("recipient")
+
+
 @pytest.fixture(scope="module")
 def admin(server: LiveServer) -> Account:
     return server.add_user("admin")

@@ -33,6 +33,13 @@ DAY = 86400
 FILE_BYTES = b"RETENTION-EVIDENCE " * 300
 
 
+@pytest.fixture
+def recipient(server: LiveServer) -> Account:
+    """A recipient of their own for each test: each login needs an unused TOTP code, and
+    one account shared by every test here would wait for the next 30-second step."""
+    return server.add_user("recipient")
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server whose own job runs only at start-up: the tests decide when purges happen."""
