@@ -12,12 +12,15 @@ from functools import cache
 from importlib import resources
 from typing import Final
 
-from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 DEFAULT_LOCALE: Final = "en"
-SUPPORTED_LOCALES: Final = ("en", "ko")
+# Each supported locale's name in itself and its text direction, as CLDR gives them
+# (tests/unit/test_i18n.py checks they agree with Babel). Constants, because Babel's locale
+# data would take some 5 MiB of every serving process's memory for these two facts.
+_LOCALE_FACTS: Final = {"en": ("English", "ltr"), "ko": ("한국어", "ltr")}
+SUPPORTED_LOCALES: Final = tuple(_LOCALE_FACTS)
 
 
 def N_(message: str) -> str:
@@ -40,11 +43,19 @@ def translations(locale: str) -> gettext.NullTranslations:
 
 @cache
 def display_name(locale: str) -> str:
+    if locale in _LOCALE_FACTS:
+        return _LOCALE_FACTS[locale][0]
+    from babel import Locale  # noqa: PLC0415 - only for a locale without its facts above
+
     return str(Locale.parse(locale).display_name or locale)
 
 
 @cache
 def text_direction(locale: str) -> str:
+    if locale in _LOCALE_FACTS:
+        return _LOCALE_FACTS[locale][1]
+    from babel import Locale  # noqa: PLC0415 - only for a locale without its facts above
+
     return "rtl" if Locale.parse(locale).character_order == "right-to-left" else "ltr"
 
 

@@ -6,6 +6,7 @@ import re
 from importlib import resources
 
 import pytest
+from babel import Locale
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
@@ -54,6 +55,16 @@ def test_supported_locales_are_left_to_right_and_named() -> None:
     assert i18n.text_direction("ko") == "ltr"
     assert i18n.display_name("ko") == "한국어"
     assert i18n.display_name("en") == "English"
+
+
+@pytest.mark.parametrize("locale", i18n.SUPPORTED_LOCALES)
+def test_locale_facts_agree_with_cldr(locale: str) -> None:
+    # The names and directions are constants (to keep Babel's locale data out of memory);
+    # a locale added without its facts, or with wrong ones, fails here.
+    cldr = Locale.parse(locale)
+    assert i18n.display_name(locale) == cldr.display_name
+    expected = "rtl" if cldr.character_order == "right-to-left" else "ltr"
+    assert i18n.text_direction(locale) == expected
 
 
 def test_translate_with_params() -> None:

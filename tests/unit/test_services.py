@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 import pyotp
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, orm, select
 
 from mailslot import crypto
+from mailslot.cases import inbox
 from mailslot.cases import services as cases
 from mailslot.cases.errors import CaseNotFound, ChannelClosed, ItemNotFound
 from mailslot.cases.models import Case, CaseKeyWrap, CaseRead, Item, ItemKeyWrap, ItemKind
@@ -24,6 +25,16 @@ from mailslot.sources import services as sources
 from mailslot.sources.codenames import generate_codename
 
 NOW = 1_800_000_000
+
+
+def listed(
+    db: orm.Session, user: User, *, limit: int, offset: int
+) -> tuple[list[inbox.InboxRow], int]:
+    """The user's inbox, latest activity first: its rows and its total."""
+    page = inbox.inbox(db, user, inbox.InboxQuery(limit=limit, offset=offset), NOW)
+    return page.rows, page.total
+
+
 PASSWORD = "correct horse battery staple"
 WRONG = "The username, password or code is wrong."
 
@@ -455,7 +466,7 @@ def test_record_items_and_read_them_back(runtime: Runtime) -> None:
         assert outsider is not None
         with pytest.raises(CaseNotFound):
             cases.case_for_user(db, outsider, case_id)
-        assert cases.visible_cases(db, outsider, limit=10, offset=0) == ([], 0)
+        assert listed(db, outsider, limit=10, offset=0) == ([], 0)
 
 
 def test_unread_marks_follow_activity(runtime: Runtime) -> None:
@@ -464,18 +475,18 @@ def test_unread_marks_follow_activity(runtime: Runtime) -> None:
     with runtime.db() as db:
         user = db.get(User, alice.id)
         assert user is not None
-        summaries, total = cases.visible_cases(db, user, limit=1, offset=0)
+        summaries, total = listed(db, user, limit=1, offset=0)
         assert total == 2
         assert [s.case.id for s in summaries] == [second]  # newest activity first
         assert summaries[0].unread
-        older, _ = cases.visible_cases(db, user, limit=1, offset=1)
+        older, _ = listed(db, user, limit=1, offset=1)
         assert [s.case.id for s in older] == [first]
         case, _ = cases.case_for_user(db, user, first)
         cases.mark_read(db, case, user)
     with runtime.db() as db:
         user = db.get(User, alice.id)
         assert user is not None
-        unread = {s.case.id: s.unread for s in cases.visible_cases(db, user, limit=9, offset=0)[0]}
+        unread = {s.case.id: s.unread for s in listed(db, user, limit=9, offset=0)[0]}
         assert unread == {first: False, second: True}
         case, _ = cases.case_for_user(db, user, first)
         reply = cases.seal_text(runtime.blobs, "thanks")
@@ -485,7 +496,7 @@ def test_unread_marks_follow_activity(runtime: Runtime) -> None:
     with runtime.db() as db:
         user = db.get(User, alice.id)
         assert user is not None
-        summaries, _ = cases.visible_cases(db, user, limit=9, offset=0)
+        summaries, _ = listed(db, user, limit=9, offset=0)
         assert [(s.case.id, s.unread) for s in summaries] == [(first, True), (second, True)]
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -19,6 +22,7 @@ from mailslot.storage import FilesystemBlobStore
 from mailslot.web.errors import CsrfError, status_for
 from mailslot.web.staff import content_disposition
 from mailslot.web.uploads import (
+    BATCH_BYTES,
     Limits,
     ReceivedForm,
     receive_form,
@@ -274,3 +278,83 @@ def test_declared_length_over_the_limit_is_refused_before_reading(harness: Harne
     response = harness.post(body(CSRF), None, **{"content-length": declared})
     assert response.status_code == 413
     assert harness.tokens == []
+
+
+class _GatedBlobs:
+    """A blob store whose writes wait for ``gate``: a batch stays in its worker thread."""
+
+    def __init__(self, inner: FilesystemBlobStore) -> None:
+        self.inner = inner
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def create(self) -> Any:
+        writer = self.inner.create()
+        real_write = writer.write
+
+        def write(data: bytes | bytearray | memoryview) -> None:
+            self.entered.set()
+            self.gate.wait(10)
+            real_write(data)
+
+        writer.write = write
+        return writer
+
+
+@pytest.mark.parametrize("cancels", [1, 2])
+def test_cancelled_upload_is_cleaned_up_once_its_worker_is_done(
+    tmp_path: Path, cancels: int
+) -> None:
+    # The request is cancelled while a worker thread still encrypts and writes a batch. The
+    # parser is never used from two threads: the cleanup waits for the worker; cancelled
+    # again while it waits (as anyio's cancel scopes do), it leaves the cleanup to run when
+    # the worker ends. Either way the blob goes.
+    blobs = FilesystemBlobStore(tmp_path / "blobs")
+    gated = _GatedBlobs(blobs)
+    first = CSRF + f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="files"; '.encode()
+    first += b'filename="a.bin"\r\n\r\n' + b"x" * BATCH_BYTES
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": first, "more_body": True}
+        await asyncio.sleep(3600)  # the rest never comes
+        raise AssertionError("unreachable")
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/upload",
+        "headers": [(b"content-type", f"multipart/form-data; boundary={BOUNDARY}".encode())],
+    }
+    limits = Limits(max_file_size=4 << 20, max_submission_size=8 << 20, max_files=3)
+
+    def files() -> list[Path]:
+        return [p for p in blobs.root.rglob("*") if p.is_file()]
+
+    async def scenario() -> None:
+        request = Request(scope, receive)
+        task = asyncio.ensure_future(
+            receive_form(request, gated, limits, lambda _: None)  # type: ignore[arg-type]
+        )
+        await asyncio.to_thread(gated.entered.wait, 10)
+        assert files()  # the worker has started the blob
+        for _ in range(cancels):
+            task.cancel()
+            await asyncio.sleep(0.05)
+        assert not task.done() if cancels == 1 else task.done()
+        gated.gate.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for _ in range(500):
+            if not files():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"left behind: {files()}")
+
+    asyncio.run(scenario())

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, and_, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -30,7 +30,6 @@ from mailslot.cases.models import (
     KeyHolder,
 )
 from mailslot.channels.models import Channel, ChannelMember
-from mailslot.crypto.stream import CHUNK_PLAINTEXT_SIZE
 from mailslot.db.base import coarse, new_id, shred_on_commit
 from mailslot.errors import InvalidInput, TooLarge
 from mailslot.instance.models import Instance
@@ -75,12 +74,9 @@ class ItemUpload:
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if self._sealer.length + len(data) > self.limit:
             raise TooLarge("A file is larger than the limit of %(limit)s.", limit=self.limit)
-        # Fed a chunk at a time so each step seals and writes one chunk, with no large joins.
-        view = memoryview(data).cast("B")
-        for start in range(0, len(view), CHUNK_PLAINTEXT_SIZE):
-            ciphertext = self._sealer.update(view[start : start + CHUNK_PLAINTEXT_SIZE])
-            if ciphertext:
-                self._writer.write(ciphertext)
+        # Each sealed chunk goes to the writer as it is (no joins; the writer gathers them).
+        for ciphertext in self._sealer.update_chunks(data):
+            self._writer.write(ciphertext)
 
     def close(self) -> None:
         for chunk in self._sealer.finish():
@@ -277,37 +273,6 @@ def record_items(
 
 
 # Reading, for recipients.
-
-
-@dataclass
-class CaseSummary:
-    case: Case
-    channel_name: str
-    unread: bool
-
-
-def visible_cases(
-    db: Session, user: User, *, limit: int, offset: int
-) -> tuple[list[CaseSummary], int]:
-    """The cases this user holds a key for, newest activity first, with unread marks."""
-    base = select(Case).join(
-        CaseKeyWrap, and_(CaseKeyWrap.case_id == Case.id, CaseKeyWrap.user_id == user.id)
-    )
-    total = db.scalar(select(func.count()).select_from(base.subquery())) or 0
-    query = (
-        select(Case, Channel.name, CaseRead.activity_seq)
-        .join(CaseKeyWrap, and_(CaseKeyWrap.case_id == Case.id, CaseKeyWrap.user_id == user.id))
-        .join(Channel, Channel.id == Case.channel_id)
-        .outerjoin(CaseRead, and_(CaseRead.case_id == Case.id, CaseRead.user_id == user.id))
-        .order_by(Case.activity_seq.desc(), Case.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    summaries = [
-        CaseSummary(case=case, channel_name=name, unread=(seen or 0) < case.activity_seq)
-        for case, name, seen in db.execute(query)
-    ]
-    return summaries, total
 
 
 def case_for_user(db: Session, user: User, case_id: str) -> tuple[Case, CaseKeyWrap]:

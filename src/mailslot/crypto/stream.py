@@ -76,8 +76,10 @@ class ItemSealer:
         _check_item_id(item_id)
         self._header = ITEM_MAGIC + item_id + rng(SALT_SIZE)
         self._key = _payload_key(data_key, self._header[-SALT_SIZE:])
-        self._buffer = bytearray()
+        # The next chunk's plaintext, built in place: u32(len) || data || zeros. Data waits
+        # here (``_fill`` bytes) and is sealed once more data is known to follow it.
         self._plaintext = bytearray(CHUNK_PLAINTEXT_SIZE)
+        self._fill = 0
         self._counter = 0
         self._length = 0
         self._finished = False
@@ -90,12 +92,10 @@ class ItemSealer:
     def header(self) -> bytes:
         return self._header
 
-    def _chunk(self, data: bytes | bytearray | memoryview, final: bool, content: int) -> bytes:
-        # Built in one reused buffer: u32(len) || data || zeros, then sealed in place of a copy.
-        size = len(data)
+    def _seal_plaintext(self, size: int, final: bool, content: int) -> bytes:
+        """Seal the chunk whose ``size`` data bytes are already in ``_plaintext[4:]``."""
         plaintext = self._plaintext
         struct.pack_into(">I", plaintext, 0, size)
-        plaintext[4 : 4 + size] = data
         if content > size:
             plaintext[4 + size : 4 + content] = _ZERO_CHUNK[: content - size]
         ciphertext = self._key.seal(
@@ -104,26 +104,36 @@ class ItemSealer:
         self._counter += 1
         return ciphertext
 
-    def update(self, data: bytes | bytearray | memoryview) -> bytes:
+    def _chunk(self, data: bytes | bytearray | memoryview, final: bool, content: int) -> bytes:
+        self._plaintext[4 : 4 + len(data)] = data
+        return self._seal_plaintext(len(data), final, content)
+
+    def update_chunks(self, data: bytes | bytearray | memoryview) -> list[bytes]:
+        """Take more plaintext; return the chunks it completed, in order (often none).
+
+        Each byte is copied once, into the chunk being built, and sealed from there.
+        """
         if self._finished:
             raise EncodingError("sealer already finished")
         view = memoryview(data).cast("B")
         self._length += len(view)
-        buffer = self._buffer
+        plaintext = self._plaintext
         out: list[bytes] = []
-        # A full chunk is written only once more data is known to follow it.
-        if buffer:
-            take = min(CHUNK_DATA_CAPACITY - len(buffer), len(view))
-            buffer += view[:take]
+        fill = self._fill
+        while view:
+            if fill == CHUNK_DATA_CAPACITY:  # full, and more data follows: seal it
+                out.append(self._seal_plaintext(fill, False, fill))
+                fill = 0
+            take = min(CHUNK_DATA_CAPACITY - fill, len(view))
+            plaintext[4 + fill : 4 + fill + take] = view[:take]
+            fill += take
             view = view[take:]
-            if not view:
-                return b""
-            out.append(self._chunk(buffer, False, CHUNK_DATA_CAPACITY))
-            buffer.clear()
-        while len(view) > CHUNK_DATA_CAPACITY:
-            out.append(self._chunk(view[:CHUNK_DATA_CAPACITY], False, CHUNK_DATA_CAPACITY))
-            view = view[CHUNK_DATA_CAPACITY:]
-        buffer += view
+        self._fill = fill
+        return out
+
+    def update(self, data: bytes | bytearray | memoryview) -> bytes:
+        """As :meth:`update_chunks`, the chunks joined."""
+        out = self.update_chunks(data)
         return out[0] if len(out) == 1 else b"".join(out)
 
     def finish(self) -> Iterator[bytes]:
@@ -135,10 +145,10 @@ class ItemSealer:
         if self._finished:
             raise EncodingError("sealer already finished")
         self._finished = True
-        written = self._length - len(self._buffer)
+        written = self._length - self._fill
         remaining = padded_length(self._length) - written
-        data = bytes(self._buffer)
-        self._buffer.clear()
+        data = bytes(self._plaintext[4 : 4 + self._fill])
+        self._fill = 0
         return self._tail(data, remaining)
 
     def _tail(self, data: bytes, remaining: int) -> Iterator[bytes]:

@@ -7,6 +7,8 @@ uploads occupy no thread while they wait for the network and never block the eve
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -251,10 +253,17 @@ async def receive_form(
     stream = request.stream()
     pending: list[bytes] = []
     pending_size = 0
+    # The batch a worker thread is parsing, encrypting and writing while the event loop
+    # receives the next one. At most one is in flight, so the parser is never used by two
+    # threads at once and memory stays at two batches per upload.
+    in_flight: asyncio.Future[None] | None = None
 
-    def finish(rest: bytes) -> Any:
-        if rest:
-            parser.write(rest)
+    def parse(pieces: list[bytes]) -> None:
+        for piece in pieces:  # piece by piece: joining them would copy every byte once more
+            parser.write(piece)
+
+    def finish(rest: list[bytes]) -> Any:
+        parse(rest)
         parser.finalize()
         if receiver.parts == 0 or receiver.part.upload is not None:
             raise InvalidInput("The upload could not be read. Please try again.")
@@ -268,12 +277,20 @@ async def receive_form(
             # hops between threads); a slow sender's small pieces go through at once, so
             # nothing waits in memory for a connection that is crawling.
             if pending_size >= BATCH_BYTES or (len(chunk) < FULL_PIECE and not small):
-                batch = b"".join(pending)
-                pending.clear()
-                pending_size = 0
-                await anyio.to_thread.run_sync(parser.write, batch)
-        result = await anyio.to_thread.run_sync(finish, b"".join(pending))
+                batch, pending, pending_size = pending, [], 0
+                if in_flight is not None:
+                    await in_flight
+                in_flight = asyncio.ensure_future(anyio.to_thread.run_sync(parse, batch))
+        if in_flight is not None:
+            await in_flight
+            in_flight = None
+        result = await anyio.to_thread.run_sync(finish, pending)
     except BaseException as exc:
+        if in_flight is not None and not await _settled(in_flight):
+            # Cancelled while a worker still holds the parser: clean up once it is done.
+            loop = asyncio.get_running_loop()
+            in_flight.add_done_callback(lambda _: loop.run_in_executor(None, receiver.abort))
+            raise
         await anyio.to_thread.run_sync(receiver.abort)
         if isinstance(exc, FormParserError):
             await drain(stream)
@@ -282,6 +299,17 @@ async def receive_form(
             await drain(stream)
         raise
     return result
+
+
+async def _settled(work: asyncio.Future[None]) -> bool:
+    """Wait for ``work`` to end, whatever its outcome; False if this task is cancelled first."""
+    try:
+        await asyncio.wait({work})
+    except asyncio.CancelledError:
+        return False
+    with contextlib.suppress(BaseException):
+        work.result()  # its error, if any, is the one being handled (or a consequence of it)
+    return True
 
 
 async def drain(stream: AsyncIterator[bytes]) -> None:

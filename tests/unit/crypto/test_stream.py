@@ -28,6 +28,7 @@ from mailslot.crypto import (
 from mailslot.crypto.stream import (
     CHUNK_CIPHERTEXT_SIZE,
     CHUNK_DATA_CAPACITY,
+    CHUNK_PLAINTEXT_SIZE,
     HEADER_SIZE,
     MAX_META_SIZE,
 )
@@ -316,7 +317,8 @@ def test_sealer_and_opener_hold_at_most_one_chunk() -> None:
     for _ in range(10 * 1024):
         ciphertext = sealer.update(piece)
         assert len(ciphertext) <= 2 * CHUNK_CIPHERTEXT_SIZE
-        assert len(sealer._buffer) <= CAP
+        assert sealer._fill <= CAP
+        assert len(sealer._plaintext) == CHUNK_PLAINTEXT_SIZE  # one chunk, never grown
         for start in range(0, len(ciphertext), 1024):
             plaintext = opener.update(ciphertext[start : start + 1024])
             assert len(plaintext) <= 2 * CAP
