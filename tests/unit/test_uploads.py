@@ -96,6 +96,14 @@ def test_content_disposition_has_ascii_fallback_and_rfc5987_name() -> None:
     assert "\n" not in content_disposition("a\r\nSet-Cookie: x.txt")
 
 
+def test_browser_escapes_in_file_names_are_undone(harness: Harness) -> None:
+    # Chromium and Firefox send a quote in a file name as %22, CR and LF as %0D and %0A.
+    sent = part("files", b"data", "say %22hi%22%0D%0A.txt")
+    response = harness.post(body(CSRF, sent))
+    assert response.status_code == 200, response.text
+    assert [f["filename"] for f in response.json()["files"]] == ['say "hi".txt']
+
+
 # receive_form, driven in-process with small limits.
 
 

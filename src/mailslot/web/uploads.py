@@ -40,6 +40,13 @@ _CONTENT_TYPE: Final = re.compile(
 )
 
 
+def browser_filename(sent: str) -> str:
+    """Undo the escaping browsers apply to a file name in a form (HTML's multipart/form-data
+    encoding: ``"`` as ``%22``, CR and LF as ``%0D`` and ``%0A``; ``%`` itself is left as
+    it is, so a name that really holds "%22" cannot be told apart and reads as a quote)."""
+    return sent.replace("%22", '"').replace("%0D", "\r").replace("%0A", "\n")
+
+
 def safe_content_type(raw: str) -> str:
     value = raw.split(";", 1)[0].strip().lower()
     return value if _CONTENT_TYPE.fullmatch(value) else "application/octet-stream"
@@ -117,7 +124,7 @@ class _Receiver:
             self.check_csrf(None)
         filename = options.get(b"filename")
         if filename is not None:
-            self.part.filename = filename.decode("utf-8", "replace")
+            self.part.filename = browser_filename(filename.decode("utf-8", "replace"))
             self.part.content_type = self.headers.get(b"content-type", b"").decode("latin-1")
             if self.part.filename:
                 if len(self.files) >= self.limits.max_files:
