@@ -648,3 +648,26 @@ def test_the_longest_password_is_scored_on_a_prefix() -> None:
     recipients.check_password(long, "anna")
     with pytest.raises(InvalidInput):
         recipients.check_password(("Password123456" * 40)[:512], "anna")
+
+
+def test_an_automatic_acknowledgement_is_known_with_the_key_online_or_offline(
+    runtime: Runtime,
+) -> None:
+    alice = add_user(runtime, "alice")
+    seed = log_in(runtime, alice)
+    case_id = new_case(runtime)
+    with runtime.db() as db:
+        user = db.get_one(User, alice.id)
+        case, wrap = cases.case_for_user(db, user, case_id)
+        ack = cases.SealedItem(cases.seal_text(runtime.blobs, "Received."), ItemKind.REPLY, {})
+        ack.meta["auto"] = True
+        cases.record_items(db, case, [ack], now=NOW + 2000)
+        reply = cases.SealedItem(cases.seal_text(runtime.blobs, "Thanks"), ItemKind.REPLY, {})
+        cases.record_items(db, case, [reply], now=NOW + 3000, author_id=user.id)
+        online = cases.case_items(db, runtime.blobs, case, cases.case_key(case, wrap, seed))
+        offline = cases.sealed_items(db, case)
+    for views in (online, offline):
+        assert [v.item.kind for v in views] == ["message", "file", "reply", "reply"]
+        assert [v.automatic for v in views] == [False, False, True, False]
+        assert [v.author for v in views][2:] == [None, "alice"]
+    assert all(v.sealed and not v.meta for v in offline)

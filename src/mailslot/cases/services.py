@@ -318,6 +318,15 @@ class ItemView:
     sealed: bool = False
 
     @property
+    def automatic(self) -> bool:
+        """An automatic acknowledgement. Its sealed metadata says so; with the key offline,
+        it is the reply without an author (staff accounts are disabled, never deleted, so
+        every recipient's reply keeps its author)."""
+        if self.item.kind != ItemKind.REPLY:
+            return False
+        return bool(self.meta.get("auto")) or (self.sealed and self.item.author_id is None)
+
+    @property
     def filename(self) -> str:
         return str(self.meta.get("filename") or "")
 
