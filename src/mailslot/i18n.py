@@ -42,21 +42,24 @@ def translations(locale: str) -> gettext.NullTranslations:
 
 
 @cache
+def _facts(locale: str) -> tuple[str, str]:
+    """A locale's name in itself and its text direction ("ltr" or "rtl")."""
+    if locale in _LOCALE_FACTS:
+        return _LOCALE_FACTS[locale]
+    from babel import Locale  # noqa: PLC0415 - only for a locale without its facts above
+
+    cldr = Locale.parse(locale)
+    return str(cldr.display_name or locale), (
+        "rtl" if cldr.character_order == "right-to-left" else "ltr"
+    )
+
+
 def display_name(locale: str) -> str:
-    if locale in _LOCALE_FACTS:
-        return _LOCALE_FACTS[locale][0]
-    from babel import Locale  # noqa: PLC0415 - only for a locale without its facts above
-
-    return str(Locale.parse(locale).display_name or locale)
+    return _facts(locale)[0]
 
 
-@cache
 def text_direction(locale: str) -> str:
-    if locale in _LOCALE_FACTS:
-        return _LOCALE_FACTS[locale][1]
-    from babel import Locale  # noqa: PLC0415 - only for a locale without its facts above
-
-    return "rtl" if Locale.parse(locale).character_order == "right-to-left" else "ltr"
+    return _facts(locale)[1]
 
 
 def negotiate(requested: str | None, accept_language: str | None) -> str:
