@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from mailslot.config import load_config
 from mailslot.crypto import TEST_KDF
@@ -31,12 +31,14 @@ def rt(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtime]:
                 pytest.fail("MAILSLOT_TEST_POSTGRESQL_URL must be set in CI")
             pytest.skip("no PostgreSQL server configured (set MAILSLOT_TEST_POSTGRESQL_URL)")
         overrides["database_url"] = POSTGRESQL_URL
-        probe = open_runtime(load_config({}, **overrides), migrate=False)
-        with probe.engine.begin() as connection:
+        # A plain engine: opening a runtime reads the instance row, which an empty database
+        # (this test run alone on a fresh server) does not have yet.
+        probe = create_engine(POSTGRESQL_URL)
+        with probe.begin() as connection:
             for table in reversed(Base.metadata.sorted_tables):
                 connection.execute(text(f'DROP TABLE IF EXISTS "{table.name}" CASCADE'))
             connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-        probe.close()
+        probe.dispose()
     runtime = open_runtime(load_config({}, **overrides))
     yield runtime
     runtime.close()

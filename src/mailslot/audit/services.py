@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from typing import Any, Final, cast
 
 from sqlalchemy import Select, Table, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from mailslot import crypto
 from mailslot.audit.errors import ChainBroken
 from mailslot.audit.models import AuditEvent, AuditHead
+from mailslot.db.base import insert_ignoring_conflict
 
 __all__ = [
     "GENESIS",
@@ -102,12 +101,7 @@ def _advance_head(db: Session) -> tuple[int, bytes]:
         # The very first event. Two first writers may race here: ON CONFLICT lets the
         # loser fall through to the update, which then waits for the winner's commit.
         values = {"id": 1, "seq": 0, "hash": GENESIS}
-        statement: Any
-        if connection.dialect.name == "postgresql":
-            statement = postgresql_insert(AuditHead).values(values).on_conflict_do_nothing()
-        else:
-            statement = sqlite_insert(AuditHead).values(values).on_conflict_do_nothing()
-        connection.execute(statement)
+        connection.execute(insert_ignoring_conflict(connection.dialect.name, AuditHead, values))
         row = connection.execute(bump).one()
     return int(row[0]), bytes(row[1])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
 
@@ -40,6 +40,24 @@ COARSE = 3600
 def coarse(timestamp: int) -> int:
     """Timestamps about cases are kept in clear only to the hour (exact times are sealed)."""
     return timestamp - timestamp % COARSE
+
+
+def insert_ignoring_conflict(
+    dialect: str,
+    table: Any,
+    values: Mapping[str, Any],
+    index_elements: Sequence[str] | None = None,
+) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` for ``dialect`` ("postgresql" or "sqlite").
+
+    Each dialect's module is imported when first used: PostgreSQL's would otherwise cost an
+    instance on SQLite about 2 MiB of memory for nothing.
+    """
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql as module  # noqa: PLC0415 - see above
+    else:
+        from sqlalchemy.dialects import sqlite as module  # type: ignore[no-redef]  # noqa: PLC0415
+    return module.insert(table).values(values).on_conflict_do_nothing(index_elements=index_elements)
 
 
 def id_column(**kwargs: Any) -> Any:

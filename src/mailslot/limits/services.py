@@ -10,12 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from mailslot import crypto
-from mailslot.db.base import Base
+from mailslot.db.base import Base, insert_ignoring_conflict
 from mailslot.errors import TooManyRequests
 from mailslot.limits.models import LoginThrottle, RateBucket
 
@@ -95,11 +93,7 @@ def login_failed(db: Session, username: str, *, now: int, threshold: int) -> Non
 def _insert_missing(db: Session, model: type[Base], values: dict[str, Any]) -> None:
     """Insert the row unless its key exists. Being a write, this also takes SQLite's write
     lock at once, so the read that follows cannot race another process's update."""
-    if db.get_bind().dialect.name == "postgresql":
-        statement: Any = postgresql_insert(model).values(values).on_conflict_do_nothing()
-    else:
-        statement = sqlite_insert(model).values(values).on_conflict_do_nothing()
-    db.execute(statement)
+    db.execute(insert_ignoring_conflict(db.get_bind().dialect.name, model, values))
 
 
 def login_succeeded(db: Session, username: str) -> int:

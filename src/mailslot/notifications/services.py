@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from mailslot.cases.models import CaseKeyWrap
+from mailslot.db.base import insert_ignoring_conflict
 from mailslot.notifications.models import PendingNotice
 from mailslot.recipients.models import Role, User
 
@@ -61,13 +60,15 @@ def queue_for_case(
     recipients = list(db.scalars(query))
     due = window_end(now, interval)
     dialect = db.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     for user_id in recipients:
-        db.execute(
-            insert(PendingNotice)
-            .values(user_id=user_id, due_at=due, attempts=0, claimed_until=0, last_error=None)
-            .on_conflict_do_nothing(index_elements=["user_id"])
-        )
+        values = {
+            "user_id": user_id,
+            "due_at": due,
+            "attempts": 0,
+            "claimed_until": 0,
+            "last_error": None,
+        }
+        db.execute(insert_ignoring_conflict(dialect, PendingNotice, values, ["user_id"]))
     return len(recipients)
 
 
