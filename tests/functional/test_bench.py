@@ -1,0 +1,62 @@
+"""`bench/run --quick` works: each benchmark runs against a real server, writes its results
+and the report is rewritten between its markers only. What the figures are is the
+benchmarks' business (they depend on the host); this checks that the one command runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def outside_results(text: str) -> str:
+    head, rest = text.split(BEGIN)
+    return head + rest.split(END)[1]
+
+
+@pytest.mark.timeout(600)
+def test_bench_run_quick(tmp_path: Path) -> None:
+    doc = tmp_path / "performance.md"
+    original = (REPO / "docs" / "performance.md").read_text()
+    doc.write_text(original)
+    results = tmp_path / "results"
+    env = os.environ | {"BENCH_RESULTS_DIR": str(results), "BENCH_DOC": str(doc)}
+    done = subprocess.run(
+        ["bench/run", "--quick"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=580,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    throughput = json.loads((results / "throughput.json").read_text())
+    assert [s["label"] for s in throughput["sizes"]] == ["16 MiB", "64 MiB"]
+    for size in throughput["sizes"]:
+        assert size["upload_mb_s"] > 0
+        assert size["download_mb_s"] > 0
+        assert size["disk_write_fsync_mb_s"] > 0
+    assert throughput["limits"]["aead_seal_mb_s"] > 0
+    login = json.loads((results / "login.json").read_text())
+    assert login["codename_login"]
+    assert login["new_source"]
+    submit = json.loads((results / "submit.json").read_text())
+    assert submit["submissions_per_round"] == 100
+    assert submit["idle_rss_mib"]
+
+    report = doc.read_text()
+    assert outside_results(report) == outside_results(original)
+    section = report.split(BEGIN)[1].split(END)[0]
+    assert "| upload 16 MiB ≥ 200 MB/s" in section
+    assert "| idle memory ≤ 80 MiB |" in section
+    assert "| new source ≤ 0.5 s |" in section
+    # The committed report and results are left alone.
+    assert (REPO / "docs" / "performance.md").read_text() == original
