@@ -22,7 +22,7 @@ from sqlalchemy import Select, and_, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from mailslot.cases.deadlines import DAY
+from mailslot.cases.deadlines import DAY, overdue
 from mailslot.cases.models import (
     Case,
     CaseAssignee,
@@ -353,7 +353,7 @@ def inbox(db: Session, user: User, query: InboxQuery, now: int) -> InboxPage:
             case=found_case,
             channel_name=channel_name or "",
             unread=bool(unread),
-            overdue=found_case.due_at is not None and found_case.due_at < now,
+            overdue=overdue(found_case, now),
             custom_status=custom_status,
             labels=labels[found_case.id],
             assignees=assignees[found_case.id],
