@@ -2,6 +2,11 @@
 
 Each check returns a :class:`Finding`: what was looked at, whether it is fine, and if not,
 what to do. Nothing here changes anything.
+
+The service unit runs it before every start, the first one included, so what a new
+instance lacks until its first start (the schema, the instance row, an administrator) is
+a warning, not a failure: the start that follows creates the first two and prints the
+setup link for the third.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.orm import Session
 
 from mailslot import crypto
@@ -32,6 +37,12 @@ class Finding:
     ok: bool
     detail: str
     fix: str = ""
+    # Not fine, but no reason to refuse a start (``mailslot check`` still exits 0).
+    warn: bool = False
+
+    @property
+    def fails(self) -> bool:
+        return not self.ok and not self.warn
 
 
 def run_checks(config: Config, torrc: Path | None = None) -> list[Finding]:
@@ -41,8 +52,10 @@ def run_checks(config: Config, torrc: Path | None = None) -> list[Finding]:
         database = _database(engine)
         findings.append(database)
         if database.ok:
-            findings.append(_migrations(engine))
-            findings.extend(_keys(engine))
+            migrations = _migrations(engine)
+            findings.append(migrations)
+            if migrations.ok and not migrations.warn:  # the tables below exist as expected
+                findings.extend(_keys(engine))
     finally:
         engine.dispose()
     findings.extend(_tor(config, torrc))
@@ -97,6 +110,22 @@ def _database(engine: Engine) -> Finding:
 
 def _migrations(engine: Engine) -> Finding:
     current = stored_revision(engine)
+    if current is None:
+        with engine.connect() as connection:
+            tables = inspect(connection).get_table_names()
+        if not tables:
+            return Finding(
+                "migrations",
+                False,
+                "empty database: the first start of `mailslot serve` creates the schema",
+                warn=True,
+            )
+        return Finding(
+            "migrations",
+            False,
+            f"{len(tables)} table(s) but no Mailslot revision: not this instance's database?",
+            "check MAILSLOT_DATABASE_URL",
+        )
     return Finding(
         "migrations",
         current == HEAD,
@@ -109,12 +138,22 @@ def _keys(engine: Engine) -> Iterator[Finding]:
     with Session(engine) as db:
         instance = db.scalar(select(Instance))
         users = list(db.scalars(select(User).where(User.disabled.is_(False))))
-    yield Finding(
-        "instance",
-        instance is not None and len(instance.codename_salt) == 16,
-        "codename salt present" if instance else "no instance row",
-        "run `mailslot serve` once to create the instance",
-    )
+    if instance is None:
+        yield Finding(
+            "instance",
+            False,
+            "not created yet: the first start of `mailslot serve` creates it",
+            warn=True,
+        )
+    else:
+        yield Finding(
+            "instance",
+            len(instance.codename_salt) == 16,
+            "codename salt present"
+            if len(instance.codename_salt) == 16
+            else "codename salt damaged",
+            "restore the database from a backup",
+        )
     broken = []
     for user in users:
         try:
@@ -136,6 +175,7 @@ def _keys(engine: Engine) -> Iterator[Finding]:
         bool(admins),
         f"{len(admins)} active admin(s)",
         "open the setup link (`mailslot setup-link`) or `mailslot users add --role admin`",
+        warn=not admins,
     )
 
 

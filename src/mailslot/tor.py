@@ -49,6 +49,9 @@ def torrc(config: Config, tor_dir: Path) -> str:
         "# Keep addresses and other sensitive strings out of tor's own logs.",
         "SafeLogging 1",
         "Log notice syslog",
+        "# Lets tor's group (the mailslot account joins it) pass through tor's own data",
+        "# directory to the hostname files below; tor keeps its keys private regardless.",
+        "DataDirectoryGroupReadable 1",
         "",
     ]
     services = (
@@ -93,9 +96,12 @@ def write_tor_config(
             raise ConfigError(f"{auth_dir / f'{name}.auth'} exists already; choose another name")
     if out.exists():
         raise ConfigError(f"{out} exists already; move it away or choose another path")
+    # Readable by the owner's group: tor's group, which the mailslot account joins to read
+    # the hostname files (the torrc asks tor for the same: HiddenServiceDirGroupReadable).
+    # The secret keys tor writes inside are its own (mode 0600).
     for directory in (tor_dir, tor_dir / SOURCE, tor_dir / STAFF, auth_dir):
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        directory.chmod(0o700)
+        directory.mkdir(mode=0o750, parents=True, exist_ok=True)
+        directory.chmod(0o750)
     made = []
     for name in names:
         key = new_onion_client_key()

@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import LiveServer, start_server, stop_server
+from sqlalchemy import create_engine, text
+
+from mailslot.db.migrate import HEAD
+from tests.conftest import (
+    TEST_KDF_TEXT,
+    LiveServer,
+    drop_database,
+    fresh_database,
+    start_server,
+    stop_server,
+)
 from tests.functional.test_tor import tor_binary
 
 
 def check(server: LiveServer, *args: str, env: dict[str, str] | None = None) -> tuple[int, Any]:
+    return check_env(env or server.env, *args)
+
+
+def check_env(env: dict[str, str], *args: str) -> tuple[int, Any]:
     done = subprocess.run(
         [sys.executable, "-m", "mailslot.cli.main", "check", "--json", *args],
-        env=env or server.env,
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
@@ -89,5 +104,86 @@ def test_an_unreachable_database_is_reported(tmp_path: Path) -> None:
         "ok": False,
         "detail": "cannot connect (OperationalError)",
         "fix": "check MAILSLOT_DATABASE_URL and that the database server is running",
+        "warn": False,
     }
     assert "migrations" not in findings
+
+
+def test_a_new_instance_passes_before_its_first_start(tmp_path: Path) -> None:
+    """The service unit runs `mailslot check` before every start, the first one included:
+    what only that start creates (schema, instance, the setup link for an admin) is a
+    warning, so the start happens; a database at an older revision still stops it."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o700)  # as systemd's StateDirectory= leaves it
+    database = fresh_database()
+    env = {**os.environ, "MAILSLOT_DATA_DIR": str(data_dir), "MAILSLOT_KDF": TEST_KDF_TEXT}
+    if database is not None:
+        env["MAILSLOT_DATABASE_URL"] = database
+    try:
+        code, findings = check_env(env)
+        assert code == 0, findings
+        assert findings["migrations"]["warn"]
+        assert findings["migrations"]["detail"].startswith("empty database: the first start")
+        assert "instance" not in findings  # nothing to read yet, and no traceback for it
+
+        live = start_server(tmp_path, {"MAILSLOT_DATABASE_URL": database} if database else {})
+        try:
+            code, findings = check(live)
+            assert code == 0, findings
+            assert findings["migrations"]["ok"]
+            assert findings["instance"]["ok"]
+            assert findings["administrator"] == {
+                "name": "administrator",
+                "ok": False,
+                "detail": "0 active admin(s)",
+                "fix": "open the setup link (`mailslot setup-link`) or "
+                "`mailslot users add --role admin`",
+                "warn": True,
+            }
+            live.add_user("admin")
+            code, findings = check(live)
+            assert code == 0
+            assert findings["administrator"]["ok"]
+            assert not findings["administrator"]["warn"]
+
+            # A database left at an older revision (an upgrade without `db upgrade`).
+            engine = create_engine(database or f"sqlite:///{data_dir / 'mailslot.sqlite3'}")
+            with engine.begin() as connection:
+                connection.execute(text("UPDATE alembic_version SET version_num = '0005'"))
+            engine.dispose()
+            code, findings = check(live)
+            assert code == 1
+            assert not findings["migrations"]["ok"]
+            assert not findings["migrations"]["warn"]
+            assert findings["migrations"]["detail"] == (
+                f"database at 0005, this version needs {HEAD}"
+            )
+            assert "instance" not in findings
+        finally:
+            stop_server(live)
+    finally:
+        drop_database(database)  # the server shared it, so stopping it left it in place
+
+
+def test_tables_without_a_revision_are_not_taken_for_a_new_database(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o700)
+    database = fresh_database()
+    url = database or f"sqlite:///{data_dir / 'mailslot.sqlite3'}"
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE someone_elses (id INTEGER)"))
+    engine.dispose()
+    env = {**os.environ, "MAILSLOT_DATA_DIR": str(data_dir), "MAILSLOT_DATABASE_URL": url}
+    try:
+        code, findings = check_env(env)
+        assert code == 1
+        assert findings["migrations"] == {
+            "name": "migrations",
+            "ok": False,
+            "detail": "1 table(s) but no Mailslot revision: not this instance's database?",
+            "fix": "check MAILSLOT_DATABASE_URL",
+            "warn": False,
+        }
+    finally:
+        drop_database(database)

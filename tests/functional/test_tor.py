@@ -10,6 +10,8 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import httpx
 import pytest
 
 from mailslot.crypto import _hazmat
+from mailslot.tor import ONION_RE
 from tests.conftest import LiveServer, start_server, stop_server
 
 SOURCE_ONION = "a" * 55 + "d.onion"
@@ -100,8 +103,10 @@ def test_torrc_is_valid_for_tor_and_staff_keys_match(server: LiveServer, tmp_pat
         # The private key handed out opens what the service was told to accept.
         derived = _hazmat.x25519.X25519PrivateKey.from_private_bytes(private)
         assert derived.public_key().public_bytes_raw() == public
-    for directory in (tor_dir, tor_dir / "source", tor_dir / "staff"):
-        assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    # Tor's group may read them (to reach the hostname files); nobody else.
+    for directory in (tor_dir, tor_dir / "source", tor_dir / "staff", auth.parent):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o750
+    assert "DataDirectoryGroupReadable 1" in text
     # The private keys are not written anywhere.
     for path in tor_dir.rglob("*"):
         if path.is_file():
@@ -145,3 +150,96 @@ def test_without_tor_the_admin_page_says_how_to_set_it_up(tmp_path: Path) -> Non
         assert "onion-location" not in httpx.get(f"{live.source_url}/", timeout=30).headers
     finally:
         stop_server(live)
+
+
+def test_tor_creates_both_services_and_its_group_can_read_the_addresses() -> None:
+    """The torrc run by a real tor (offline: DisableNetwork) inside a data directory as
+    private as Debian's /var/lib/tor: tor creates both services, and an account that is
+    only in the files' group (as the mailslot account is in tor's) reads both addresses
+    through every directory on the way, so `mailslot check` passes for tor."""
+    binary = tor_binary()
+    # Others may pass through the base, not list it: the reader below is "nobody".
+    base = Path(tempfile.mkdtemp(prefix="mailslot-tor-"))
+    base.chmod(0o711)
+    try:
+        data = base / "tor"
+        data.mkdir(mode=0o700)
+        tor_dir = data / "mailslot"
+        instance = base / "instance"
+        instance.mkdir(mode=0o700)
+        env = {**os.environ, "MAILSLOT_DATA_DIR": str(instance), "MAILSLOT_TOR_DIR": str(tor_dir)}
+        env.pop("MAILSLOT_DATABASE_URL", None)
+        torrc = base / "mailslot.torrc"
+        made = subprocess.run(
+            [sys.executable, "-m", "mailslot.cli.main", "tor-config", "--out", str(torrc)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert made.returncode == 0, made.stderr
+        main_torrc = base / "torrc"
+        main_torrc.write_text(
+            f"DataDirectory {data}\nDisableNetwork 1\nLog notice file {base / 'tor.log'}\n"
+            f"%include {torrc}\n"
+        )
+        hostnames = [tor_dir / service / "hostname" for service in ("source", "staff")]
+        tor = subprocess.Popen(
+            [binary, "-f", str(main_torrc), "--defaults-torrc", os.devnull],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not all(h.exists() for h in hostnames) and tor.poll() is None:
+                assert time.monotonic() < deadline, (base / "tor.log").read_text()
+                time.sleep(0.2)
+            assert tor.poll() is None, (base / "tor.log").read_text()
+        finally:
+            tor.terminate()
+            tor.wait(timeout=30)
+
+        for directory in (data, tor_dir, tor_dir / "source", tor_dir / "staff"):
+            assert stat.S_IMODE(directory.stat().st_mode) == 0o750, directory
+        addresses = []
+        for hostname in hostnames:
+            assert stat.S_IMODE(hostname.stat().st_mode) & 0o040
+            owner_group = hostname.stat().st_gid
+            read = subprocess.run(
+                [
+                    "setpriv",
+                    "--reuid=65534",
+                    f"--regid={owner_group}",
+                    "--clear-groups",
+                    "cat",
+                    str(hostname),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+            assert read.returncode == 0, read.stderr
+            assert ONION_RE.fullmatch(read.stdout.strip())
+            addresses.append(read.stdout.strip())
+        assert addresses[0] != addresses[1]
+        # Tor's secret keys stay its own.
+        secret = tor_dir / "source" / "hs_ed25519_secret_key"
+        assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+
+        checked = subprocess.run(
+            [sys.executable, "-m", "mailslot.cli.main", "check", "--json", "--torrc", str(torrc)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        findings = {f["name"]: f for f in json.loads(checked.stdout)}
+        for name in ("tor source service", "tor staff service", "torrc"):
+            assert findings[name]["ok"], findings[name]
+        assert findings["tor staff client authorisation"]["detail"] == "1 client key(s)"
+        assert checked.returncode == 0, findings
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

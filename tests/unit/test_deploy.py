@@ -1,7 +1,11 @@
-"""The systemd unit in deploy/ is accepted by systemd-analyze verify (when available)."""
+"""deploy/: the systemd unit is accepted by systemd-analyze verify (when available), and the
+way docs/deployment.md runs `mailslot` commands gives them the service's settings."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -9,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
-UNIT = Path(__file__).resolve().parents[2] / "deploy" / "mailslot.service"
+ROOT = Path(__file__).resolve().parents[2]
+UNIT = ROOT / "deploy" / "mailslot.service"
+ENV_EXAMPLE = ROOT / "deploy" / "mailslot.env.example"
+DEPLOYMENT = ROOT / "docs" / "deployment.md"
 
 
 def test_the_unit_verifies(tmp_path: Path) -> None:
@@ -45,3 +52,55 @@ def test_the_unit_is_hardened() -> None:
         "CapabilityBoundingSet=\n",
     ):
         assert setting in text, setting
+
+
+def test_the_example_settings_mean_the_same_to_sh_as_to_systemd() -> None:
+    """The documented wrapper reads the settings file with sh: every line of the example,
+    commented-out ones included, must reach the command unchanged (systemd reads
+    ``NAME=value`` literally)."""
+    lines = [
+        line.removeprefix("# ")
+        for line in ENV_EXAMPLE.read_text().splitlines()
+        if re.fullmatch(r"(# )?MAILSLOT_[A-Z_]+=\S*", line)
+    ]
+    assert len(lines) >= 8
+    script = "set -a\n" + "\n".join(lines) + "\nexec env -0\n"
+    done = subprocess.run(
+        ["sh", "-c", script], env={}, capture_output=True, text=True, timeout=30, check=True
+    )
+    seen = dict(entry.split("=", 1) for entry in done.stdout.split("\0") if entry)
+    for line in lines:
+        name, value = line.split("=", 1)
+        assert seen[name] == value, name
+
+
+def test_the_documented_wrapper_gives_commands_the_service_settings(tmp_path: Path) -> None:
+    text = DEPLOYMENT.read_text()
+    match = re.search(r"sh -c \\\n\s+'([^']+)'", text)
+    assert match, "the mailslot() function in docs/deployment.md"
+    script = match[1]
+    assert script == (
+        'set -a && . /etc/mailslot/mailslot.env && exec /opt/mailslot/venv/bin/mailslot "$@"'
+    )
+    data = tmp_path / "instance"
+    settings = tmp_path / "mailslot.env"
+    settings.write_text(f"# a comment\nMAILSLOT_DATA_DIR={data}\n")
+    mailslot = Path(sys.executable).with_name("mailslot")
+    script = script.replace("/etc/mailslot/mailslot.env", str(settings)).replace(
+        "/opt/mailslot/venv/bin/mailslot", str(mailslot)
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILSLOT_")}
+    done = subprocess.run(
+        ["sh", "-c", script, "mailslot", "check", "--json"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    findings = {f["name"]: f for f in json.loads(done.stdout)}
+    assert findings["data directory"]["detail"] == f"{data} does not exist"
+    assert not (elsewhere / "mailslot-data").exists()

@@ -404,7 +404,10 @@ def tor_config(
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @click.pass_context
 def check(ctx: click.Context, torrc: Path | None, as_json: bool) -> None:
-    """Check configuration, permissions, database, migrations, keys and tor; say what to fix."""
+    """Check configuration, permissions, database, migrations, keys and tor; say what to fix.
+
+    Exits 1 if anything fails; warnings (what a new instance gets at its first start) do not.
+    """
     import dataclasses
 
     from mailslot.check import run_checks
@@ -414,11 +417,11 @@ def check(ctx: click.Context, torrc: Path | None, as_json: bool) -> None:
         click.echo(json.dumps([dataclasses.asdict(f) for f in findings]))
     else:
         for finding in findings:
-            mark = "ok  " if finding.ok else "FAIL"
+            mark = "ok  " if finding.ok else "warn" if finding.warn else "FAIL"
             click.echo(f"{mark} {finding.name}: {finding.detail}")
             if not finding.ok and finding.fix:
                 click.echo(f"     fix: {finding.fix}")
-    if not all(f.ok for f in findings):
+    if any(f.fails for f in findings):
         sys.exit(1)
 
 
