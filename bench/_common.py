@@ -217,7 +217,7 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"mailslot serve exited with {proc.returncode}")
+            raise RuntimeError(f"the server exited with {proc.returncode}")
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 return
@@ -398,6 +398,41 @@ def running_server(
             _stop(proc)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@dataclass
+class Ceiling:
+    """``bench/ceiling.py``: a do-nothing ASGI app under uvicorn, as ``mailslot serve`` runs it."""
+
+    proc: subprocess.Popen[bytes]
+    url: str
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+
+@contextlib.contextmanager
+def running_ceiling() -> Iterator[Ceiling]:
+    """Start ``bench/ceiling.py`` on a free port; stop it after, whatever happens."""
+    port = free_port()
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            [sys.executable, str(REPO / "bench" / "ceiling.py"), "--port", str(port)],
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            try:
+                _wait_for_port(port, proc)
+            except RuntimeError as exc:
+                log.seek(0)
+                raise RuntimeError(f"{exc}\n{log.read().decode(errors='replace')}") from None
+            yield Ceiling(proc=proc, url=f"http://127.0.0.1:{port}")
+        finally:
+            _stop(proc)
 
 
 # Driving the source interface like a browser without JavaScript.

@@ -88,10 +88,12 @@ def throughput_section(tp: dict[str, Any]) -> str:
     rows = [
         [
             r["label"],
-            f"{r['upload_mb_s']:.0f} ({r['upload_median_mb_s']:.0f})",
-            f"{r['upload_ratio']:.0%} of {r['upload_limit_mb_s']:.0f}",
+            f"{r['upload_mb_s']:.0f} ({r['upload_best_mb_s']:.0f})",
+            f"{r['ceiling_mb_s']:.0f} ({r['ceiling_best_mb_s']:.0f})",
+            f"{r['ceiling_ratio']:.0%}",
+            f"{r['upload_server_cpu_s_per_gb']:.2f} / {r['ceiling_server_cpu_s_per_gb']:.2f}",
             f"{r['upload_rss_growth_mib']:.1f}",
-            f"{r['download_mb_s']:.0f} ({r['download_median_mb_s']:.0f})",
+            f"{r['download_mb_s']:.0f} ({r['download_best_mb_s']:.0f})",
             f"{r['download_ratio']:.0%}",
             f"{r['download_rss_growth_mib']:.1f}",
         ]
@@ -104,18 +106,22 @@ def throughput_section(tp: dict[str, Any]) -> str:
             markdown_table(
                 [
                     "File",
-                    "Upload MB/s, best (median)",
-                    "Upload / min(AEAD seal, disk) MB/s",
+                    "Upload MB/s, median (best)",
+                    "HTTP-layer ceiling MB/s, median (best)",
+                    "Upload / ceiling",
+                    "Server CPU s per GB, upload / ceiling",
                     "Upload peak RSS over idle, MiB",
-                    "Download MB/s, best (median)",
+                    "Download MB/s, median (best)",
                     f"of AEAD open = {tp['limits']['aead_open_mb_s']:.0f} MB/s",
                     "Download peak RSS over idle, MiB",
                 ],
                 rows,
             ),
-            f"{tp['repeat']} runs per size; throughput is the best run (median in brackets), "
-            "memory growth the worst run. MB is 10^6 bytes. Server idle RSS in this run: "
-            f"{idle['after_start']:.1f} MiB after start-up, {idle['at_end']:.1f} MiB at the end.",
+            f"{tp['repeat']} rounds per size, each sending the same body to the ceiling and to "
+            "Mailslot in turns (which goes first alternates); throughput and CPU are medians "
+            "(best run in brackets), memory growth the worst run. MB is 10^6 bytes. Server idle "
+            f"RSS in this run: {idle['after_start']:.1f} MiB after start-up, "
+            f"{idle['at_end']:.1f} MiB at the end.",
         ]
     )
 
@@ -236,8 +242,8 @@ def targets_section(
         for r in tp["sizes"]:
             rows.append(
                 [
-                    f"upload {r['label']} ≥ 200 MB/s and ≥ 50 % of min(disk, AEAD)",
-                    f"{r['upload_mb_s']:.0f} MB/s, {r['upload_ratio']:.0%}",
+                    f"upload {r['label']} ≥ 200 MB/s and ≥ 85 % of the HTTP-layer ceiling",
+                    f"{r['upload_mb_s']:.0f} MB/s, {r['ceiling_ratio']:.0%}",
                     verdict(r["upload_pass"]),
                     "10.9 MB/s (100 MB file)",
                     "36–38 MB/s",

@@ -19,47 +19,110 @@ import pytest
 from mailslot.config import Config, load_config
 from mailslot.crypto import TEST_KDF
 from mailslot.runtime import Runtime, open_runtime
+from tests.databases import (
+    POSTGRESQL_URL,  # noqa: F401 - imported from here by tests
+    TEST_DATABASE,
+    drop_database,
+    empty_database,
+    install_sqlite_template,
+    migrated_database,
+    remove_all,
+)
 
 TEST_KDF_TEXT = TEST_KDF.encode()
-# MAILSLOT_TEST_DATABASE=postgresql runs every server and runtime of the suite on its own
-# fresh PostgreSQL database (on the server of MAILSLOT_TEST_POSTGRESQL_URL); SQLite otherwise.
-TEST_DATABASE = os.environ.get("MAILSLOT_TEST_DATABASE", "sqlite")
-POSTGRESQL_URL = os.environ.get("MAILSLOT_TEST_POSTGRESQL_URL", "")
+# Kept under these names for the tests that import them: an empty database (no schema), and
+# giving back any test database (see tests/databases.py).
+fresh_database = empty_database
 
 
-def fresh_database() -> str | None:
-    """A new, empty PostgreSQL database for one server or runtime (None on SQLite runs)."""
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    remove_all()
+
+
+# The files that take longest, slowest first (measured with --durations=0). With the files
+# spread over parallel workers (pytest-xdist, --dist loadfile), starting these first keeps
+# one long file from running alone at the end.
+SLOW_FILES = (
+    "tests/functional/test_authz.py",
+    "tests/functional/test_stats.py",
+    "tests/unit/test_atheris.py",
+    "tests/functional/test_audit.py",
+    "tests/functional/test_bench.py",
+    "tests/functional/test_notices.py",
+    "tests/functional/test_backup.py",
+    "tests/functional/test_casework.py",
+    "tests/functional/test_inbox.py",
+    "tests/functional/test_limits.py",
+    "tests/functional/test_reminders.py",
+    "tests/functional/test_no_identifiers.py",
+)
+
+
+def _slow_first(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    return SLOW_FILES.index(path) if path in SLOW_FILES else len(SLOW_FILES)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow files first (a stable sort: each file's tests keep their order). The PostgreSQL
+    pass runs only the tests that use a database: a test marked ``no_database`` never opens
+    one (the guard below fails it on the SQLite pass if it tries), so it would only repeat
+    itself."""
+    items.sort(key=_slow_first)
     if TEST_DATABASE != "postgresql":
-        return None
-    if not POSTGRESQL_URL:
-        raise RuntimeError("MAILSLOT_TEST_DATABASE=postgresql needs MAILSLOT_TEST_POSTGRESQL_URL")
-    import psycopg
-
-    name = "mailslot_" + os.urandom(6).hex()
-    admin = POSTGRESQL_URL.replace("postgresql+psycopg://", "postgresql://", 1)
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return POSTGRESQL_URL.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_database(url: str | None) -> None:
-    if url is None:
         return
-    import psycopg
+    skipped = [item for item in items if item.get_closest_marker("no_database")]
+    if skipped:
+        config.hook.pytest_deselected(items=skipped)
+        items[:] = [item for item in items if not item.get_closest_marker("no_database")]
 
-    name = url.rsplit("/", 1)[1]
-    admin = POSTGRESQL_URL.replace("postgresql+psycopg://", "postgresql://", 1)
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+@pytest.fixture(autouse=True)
+def _no_database_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test marked ``no_database`` fails if it opens a database or starts a server."""
+    if request.node.get_closest_marker("no_database") is None:
+        return
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a test marked no_database opened a database")
+
+    import sqlalchemy
+
+    from mailslot.db import base
+
+    here = sys.modules[__name__]
+    monkeypatch.setattr(base, "create_engine", refuse)
+    monkeypatch.setattr(sqlalchemy, "create_engine", refuse)
+    monkeypatch.setattr(here, "migrated_database", refuse)
+    monkeypatch.setattr(here, "empty_database", refuse)
+    monkeypatch.setattr(here, "install_sqlite_template", refuse)
 
 
 ARTIFACTS = Path(os.environ.get("MAILSLOT_TEST_ARTIFACTS", "test-artifacts")).resolve()
 
 
+# Each test process (xdist worker) takes its ports from its own range, below the kernel's
+# ephemeral ports: two processes never pick the same port, and a port the kernel hands out
+# for a connection is never one a test server is about to bind.
+_PORT_RANGE = 2000
+_PORT_BASE = 10000 + _PORT_RANGE * int(
+    os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0
+)
+_next_port = [0]
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port that nothing listens on, from this process's range."""
+    for _ in range(_PORT_RANGE):
+        port = _PORT_BASE + _next_port[0] % _PORT_RANGE
+        _next_port[0] += 1
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in this test process's range")
 
 
 def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
@@ -232,7 +295,13 @@ class LiveServer:
         return str(response.json()["token"])
 
 
-def start_server(base: Path, extra_env: dict[str, str] | None = None) -> LiveServer:
+def start_server(
+    base: Path, extra_env: dict[str, str] | None = None, *, template: bool = True
+) -> LiveServer:
+    """``mailslot serve`` on two free loopback ports. Its database is a migrated copy of the
+    test template (``template=False``: an empty one, so the server's first start creates
+    the schema); a server given ``MAILSLOT_DATABASE_URL`` (a second process of one
+    instance, say) uses that database instead."""
     data_dir = base / "data"
     source_port, staff_port = free_port(), free_port()
     env = {
@@ -244,8 +313,11 @@ def start_server(base: Path, extra_env: dict[str, str] | None = None) -> LiveSer
         "TMPDIR": str(base / "tmp"),
         **(extra_env or {}),
     }
-    # A server given a database (a second process of one instance) shares it; else its own.
-    database = None if "MAILSLOT_DATABASE_URL" in env else fresh_database()
+    database: str | None = None
+    if "MAILSLOT_DATABASE_URL" not in env:
+        database = migrated_database(data_dir) if template else empty_database()
+    elif not env["MAILSLOT_DATABASE_URL"] and template:
+        install_sqlite_template(data_dir)  # told to use SQLite on a PostgreSQL run
     if database is not None:
         env["MAILSLOT_DATABASE_URL"] = database
     (base / "tmp").mkdir(exist_ok=True)
@@ -304,7 +376,7 @@ def source(server: LiveServer) -> httpx.Client:
 
 @pytest.fixture
 def config(tmp_path: Path) -> Iterator[Config]:
-    database = fresh_database()
+    database = migrated_database(tmp_path / "data")
     overrides = {"database_url": database} if database else {}
     yield load_config({}, data_dir=tmp_path / "data", kdf=TEST_KDF, **overrides)
     drop_database(database)

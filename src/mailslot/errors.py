@@ -1,18 +1,31 @@
-"""The root of every error Mailslot raises on purpose.
+"""The root of every error Mailslot raises on purpose, and the tree of every package's errors.
 
     MailslotError
-    ├── ConfigError                 mailslot.config: a setting is missing or invalid
-    ├── crypto.CryptoError          mailslot.crypto (kept separate: the crypto core imports nothing)
-    ├── ServiceError                a request the domain refuses; carries a translatable message
-    │   ├── NotFound                no such thing, or not visible to this principal
-    │   ├── Forbidden               visible but not allowed
-    │   ├── InvalidInput            a field is missing, too long or malformed
-    │   ├── Conflict                a name is taken, a token was already used
-    │   ├── AuthenticationFailed    wrong password, code or codename (one message for all)
-    │   ├── TooLarge                an upload exceeds a configured limit
-    │   └── TooManyRequests         a rate limit or an account's login throttle; retry later
-    ├── StorageError                mailslot.storage: the blob store failed
-    └── audit.ChainBroken           mailslot.audit: the audit trail's hash chain does not verify
+    ├── ConfigError                   mailslot.config: a setting is missing or invalid
+    ├── ServiceError                  a request the domain refuses; carries a translatable message
+    │   ├── NotFound                  no such thing, or not visible to this principal
+    │   │   ├── cases.CaseNotFound    no such case, or no access to it
+    │   │   └── cases.ItemNotFound    no such item
+    │   ├── Forbidden                 visible but not allowed
+    │   │   ├── cases.ChannelClosed   the channel takes no submissions now
+    │   │   ├── cases.KeyOffline      the recipient's key is offline; decrypt an export instead
+    │   │   └── web.CsrfError         a form that expired or came from elsewhere
+    │   ├── InvalidInput              a field is missing, too long or malformed
+    │   ├── Conflict                  a name is taken, a token was already used
+    │   ├── AuthenticationFailed      wrong password, code or codename (one message for all)
+    │   ├── TooLarge                  an upload exceeds a configured limit
+    │   └── TooManyRequests           a rate limit or an account's login throttle; retry later
+    ├── StorageError                  mailslot.storage: the blob store failed
+    ├── crypto.CryptoError            mailslot.crypto: DecryptionError (opaque), EncodingError
+    ├── audit.ChainBroken             mailslot.audit: the audit trail's hash chain does not verify
+    ├── backup.BackupError            mailslot.backup: a backup or restore cannot go ahead
+    ├── sessions.BadSessionData       mailslot.sessions: stored session data that does not decode
+    └── offline.BundleDamaged         mailslot.offline: an export bundle's framing is broken
+
+A package with its own ``errors`` module (crypto, backup, audit) draws its subtree there. This
+module imports nothing, so that every package can derive from it, the crypto core included.
+``tests/unit/test_errors.py`` checks that every exception class in Mailslot is in this tree and
+that the drawing above names every package's root.
 
 HTTP status codes for these are chosen in one place: ``mailslot.web.errors``.
 """

@@ -3,7 +3,8 @@ expired sessions, purge expired cases, queue deadline reminders, deliver the not
 due, and empty SQLite's write-ahead log if a reader kept it from being emptied right after a
 deletion.
 
-Every process runs the loop; claims in the database (see
+Each round works on one organisation's :class:`~mailslot.context.OrgContext` (today the
+default one). Every process runs the loop; claims in the database (see
 :mod:`mailslot.notifications.services`) make sure each notice is sent by one of them, a
 guarded update queues each reminder once (:mod:`mailslot.notifications.reminders`), and a
 row lock lets one process purge each case (:mod:`mailslot.cases.retention`).
@@ -18,6 +19,8 @@ from collections.abc import Callable
 import anyio.to_thread
 
 from mailslot.cases import retention
+from mailslot.config import Config
+from mailslot.context import OrgContext
 from mailslot.db.base import checkpoint
 from mailslot.notifications import reminders
 from mailslot.notifications import services as notices
@@ -28,42 +31,43 @@ from mailslot.sessions import services as sessions
 log = logging.getLogger("mailslot.jobs")
 
 
-def smtp_settings(runtime: Runtime) -> SmtpSettings | None:
-    config = runtime.config
+def smtp_settings(config: Config) -> SmtpSettings | None:
+    """The mail server notices go through, or None without one (a bad URL raises ConfigError)."""
     if not config.smtp_url:
         return None
     return parse_smtp_url(config.smtp_url, config.smtp_from)
 
 
-def run_once(runtime: Runtime, send: Callable[[str], None] | None) -> int:
-    """One round of background work; returns how many notices were sent."""
-    now = runtime.now()
-    runtime.transact(lambda db: sessions.purge_expired(db, now))
+def run_once(ctx: OrgContext, send: Callable[[str], None] | None) -> int:
+    """One round of background work for one organisation; returns how many notices were sent."""
+    now = ctx.now()
+    ctx.transact(lambda db: sessions.purge_expired(db, now))
     # Expired cases: each deleted by whichever process locks it first (cases/retention.py).
-    purged = retention.purge(runtime.transact, runtime.blobs, now)
+    purged = retention.purge(ctx.transact, ctx.blobs, now)
     if purged:
         log.info("purged %d expired case(s)", len(purged))
     if send is not None:  # without mail there is no one to remind; the inbox shows deadlines
-        config = runtime.config
+        config = ctx.config
         reminders.queue_due(
-            runtime.transact,
+            ctx.transact,
             now=now,
             lead=config.reminder_lead_hours * 3600,
             interval=config.notify_interval,
         )
     # Finish any WAL checkpoint that a reader held up right after a deletion (SQLite).
-    checkpoint(runtime.engine, attempts=1)
+    checkpoint(ctx.engine, attempts=1)
     if send is None:
         return 0
-    return notices.deliver_due(runtime.transact, send, now=now)
+    return notices.deliver_due(ctx.transact, send, now=now)
 
 
 async def run_forever(runtime: Runtime) -> None:
-    settings = smtp_settings(runtime)
+    settings = smtp_settings(runtime.config)
     send = (lambda to: send_notice(settings, to)) if settings is not None else None
+    ctx = runtime.context()
     while True:
         try:
-            sent = await anyio.to_thread.run_sync(run_once, runtime, send)
+            sent = await anyio.to_thread.run_sync(run_once, ctx, send)
             if sent:
                 log.info("sent %d notice(s)", sent)
         except Exception as exc:  # keep the loop alive; the type is enough to act on

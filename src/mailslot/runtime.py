@@ -1,90 +1,58 @@
-"""The running instance's shared parts: configuration, database, blob store and limits.
+"""What one Mailslot process shares: configuration, engines, the Argon2id limiter, and the
+organisation contexts built on them.
 
 Built once by :func:`open_runtime` and handed to ``create_app`` and the CLI; nothing here is a
-module-level singleton.
+module-level singleton. Use cases never take a ``Runtime``: they take the
+:class:`~mailslot.context.OrgContext` of one organisation, which a request resolves with
+:meth:`Runtime.for_host` and a CLI command with :meth:`Runtime.context`.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import dataclasses
 from dataclasses import dataclass, field
-from typing import TypeVar
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from mailslot.config import Config
-from mailslot.db.base import make_engine, unit_of_work
+from mailslot.context import DEFAULT_ORG, KdfLimiter, OrgContext
+from mailslot.db.base import make_engine
 from mailslot.db.migrate import upgrade_if_needed
-from mailslot.errors import TooManyRequests
+from mailslot.errors import NotFound
 from mailslot.instance.services import ensure_instance
-from mailslot.storage import BlobStore, FilesystemBlobStore
-from mailslot.tor import SOURCE, OnionAddresses
-
-T = TypeVar("T")
+from mailslot.storage import FilesystemBlobStore
+from mailslot.tor import OnionAddresses
 
 
-@dataclass
+@dataclass(eq=False)
 class Runtime:
+    """The process: its configuration, the KDF limiter, and one context per organisation
+    (today only the default one)."""
+
     config: Config
-    engine: Engine
-    session_factory: sessionmaker[Session]
-    blobs: BlobStore
-    clock: Callable[[], float] = time.time
-    onions: OnionAddresses = field(default_factory=lambda: OnionAddresses(None))
-    kdf_slots: threading.BoundedSemaphore = field(
-        default_factory=lambda: threading.BoundedSemaphore(4)
-    )
-    # Derivations running or waiting for a slot; more than slots + queue are turned away.
-    kdf_pending: int = 0
-    kdf_lock: threading.Lock = field(default_factory=threading.Lock)
+    limiter: KdfLimiter
+    default: OrgContext
+    _contexts: dict[str, OrgContext] = field(default_factory=dict, repr=False)
 
-    def now(self) -> int:
-        return int(self.clock())
+    def __post_init__(self) -> None:
+        self._contexts.setdefault(self.default.slug, self.default)
 
-    @contextmanager
-    def db(self) -> Iterator[Session]:
-        with unit_of_work(self.session_factory) as session:
-            yield session
+    def context(self, slug: str | None = None) -> OrgContext:
+        """An organisation's context by slug (the default organisation when None)."""
+        found = self._contexts.get(slug or DEFAULT_ORG)
+        if found is None:
+            raise NotFound("No such organisation.")
+        return found
 
-    def transact(self, work: Callable[[Session], T]) -> T:
-        """Run ``work`` in one unit of work (blocking: call it from a worker thread)."""
-        with self.db() as session:
-            return work(session)
-
-    def kdf(self, work: Callable[[], T]) -> T:
-        """Run an Argon2id computation within the concurrency cap (bounds peak memory).
-
-        A flood beyond the cap waits in a bounded queue; past that it is refused at once
-        with :class:`TooManyRequests`, so waiting work cannot pile up without limit.
-        """
-        with self.kdf_lock:
-            if self.kdf_pending >= self.config.kdf_concurrency + self.config.kdf_queue:
-                raise TooManyRequests(
-                    "Mailslot is very busy right now. Please wait a minute and try again; "
-                    "nothing was sent.",
-                    retry_after=30,
-                )
-            self.kdf_pending += 1
-        try:
-            with self.kdf_slots:
-                return work()
-        finally:
-            with self.kdf_lock:
-                self.kdf_pending -= 1
-
-    def source_onion_url(self) -> str:
-        """The source interface's onion URL: configured, or as tor created it; else ""."""
-        if self.config.source_onion:
-            return self.config.source_onion
-        address = self.onions.address(SOURCE)
-        return f"http://{address}" if address else ""
+    def for_host(self, host: str) -> OrgContext | None:
+        """The organisation that serves a request's ``Host``, or None for a host no
+        organisation claims. With one organisation, it serves every host."""
+        del host  # one organisation: every host is its own
+        return self.default
 
     def close(self) -> None:
-        self.engine.dispose()
+        for context in self._contexts.values():
+            context.engine.dispose()
 
 
 def open_runtime(config: Config, *, migrate: bool = True) -> Runtime:
@@ -94,16 +62,23 @@ def open_runtime(config: Config, *, migrate: bool = True) -> Runtime:
     engine = make_engine(config.resolved_database_url)
     if migrate:
         upgrade_if_needed(engine)
+    blobs = FilesystemBlobStore(config.blob_dir)
+    blobs.cleanup_incomplete()
     factory = sessionmaker(engine, expire_on_commit=False)
-    runtime = Runtime(
+    limiter = KdfLimiter(config.kdf_concurrency, config.kdf_queue)
+    context = OrgContext(
+        slug=DEFAULT_ORG,
+        instance_id=0,
         config=config,
         engine=engine,
         session_factory=factory,
-        blobs=FilesystemBlobStore(config.blob_dir),
-        kdf_slots=threading.BoundedSemaphore(config.kdf_concurrency),
+        blobs=blobs,
+        limiter=limiter,
         onions=OnionAddresses(config.tor_dir),
     )
-    runtime.blobs.cleanup_incomplete()
-    with runtime.db() as db:
-        ensure_instance(db, config.kdf, runtime.now())
-    return runtime
+    with context.db() as db:
+        instance = ensure_instance(db, config.kdf, context.now())
+        instance_id = instance.id
+    # The context is immutable: made again with the id its database gave the instance.
+    context = dataclasses.replace(context, instance_id=instance_id)
+    return Runtime(config=config, limiter=limiter, default=context)

@@ -262,8 +262,8 @@ class World:
         """Every row of every non-volatile table, and the set of blob files."""
         state: dict[str, Any] = {}
         meta = MetaData()
-        meta.reflect(self.runtime.engine)
-        with self.runtime.engine.connect() as conn:
+        meta.reflect(self.runtime.default.engine)
+        with self.runtime.default.engine.connect() as conn:
             for table in meta.sorted_tables:
                 if table.name in VOLATILE_TABLES:
                     continue
@@ -297,7 +297,7 @@ def world(server: LiveServer) -> Iterator[World]:
     analyst = server.add_user("analyst")
     accounts = {MEMBER: member, OTHER: other, ADMIN: admin, ANALYST: analyst}
     runtime = server.runtime()
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         default_channel = str(db.scalar(select(Channel.id).where(Channel.name == "default")))
     send_case(server, MESSAGE, default_channel)
     with ExitStack() as stack:
@@ -540,7 +540,7 @@ def prepare_member_probe(world: World, path: str) -> None:
 
 
 def work_state(world: World) -> dict[str, Any]:
-    with world.runtime.db() as db:
+    with world.runtime.default.db() as db:
         case = db.get(Case, world.case_id)
         assert case is not None
         labels = db.scalars(
@@ -664,7 +664,7 @@ def keep_probe(api: bool) -> Probe:
 
 def kept(world: World, response: httpx.Response) -> None:
     assert response.status_code in (200, 303), response.text
-    with world.runtime.db() as db:
+    with world.runtime.default.db() as db:
         case = db.get(Case, world.case_id)
         assert case is not None
         assert case.keep_until is not None
@@ -812,7 +812,7 @@ AUTHZ_STATUS = "Authz status"
 @pytest.fixture(scope="module", autouse=True)
 def channel_status(world: World) -> str:
     """A custom status on the other channel, there before any probe aims at it."""
-    with world.runtime.db() as db:
+    with world.runtime.default.db() as db:
         status = CustomStatus(
             channel_id=world.other_channel_id, phase="in_progress", name=AUTHZ_STATUS, position=1
         )
@@ -822,7 +822,7 @@ def channel_status(world: World) -> str:
 
 
 def status_probe(world: World, principal: str, case_id: str | None) -> httpx.Response:
-    with world.runtime.db() as db:
+    with world.runtime.default.db() as db:
         status_id = db.scalar(
             select(CustomStatus.id).where(CustomStatus.channel_id == world.other_channel_id)
         )
@@ -995,7 +995,7 @@ def test_recipient_lists_are_for_recipients_only(world: World) -> None:
 
 def test_a_notice_address_is_set_only_on_ones_own_account(world: World) -> None:
     def emails() -> dict[str, str | None]:
-        with world.runtime.db() as db:
+        with world.runtime.default.db() as db:
             return dict(db.execute(select(User.id, User.email)).all())
 
     before = emails()

@@ -51,7 +51,7 @@ def snapshot(server: LiveServer) -> Snapshot:
     files = tuple(sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()))
     runtime = server.runtime()
     try:
-        with runtime.db() as db:
+        with runtime.default.db() as db:
 
             def count(model: Any) -> int:
                 return int(db.scalar(select(func.count()).select_from(model)) or 0)

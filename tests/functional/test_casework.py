@@ -68,13 +68,13 @@ class Team:
         return self.web[who].post(path, data={"csrf": token, **data})
 
     def case(self, case_id: str) -> Case:
-        with self.runtime.db() as db:
+        with self.runtime.default.db() as db:
             case = db.get(Case, case_id)
             assert case is not None
             return case
 
     def events(self, case_id: str) -> list[tuple[str, str, dict[str, Any]]]:
-        with self.runtime.db() as db:
+        with self.runtime.default.db() as db:
             rows = db.execute(
                 select(AuditEvent.action, AuditEvent.actor, AuditEvent.detail)
                 .where(AuditEvent.case_id == case_id, AuditEvent.action.in_(WORK_ACTIONS))
@@ -93,7 +93,7 @@ def team(server: LiveServer) -> Iterator[Team]:
         "admin": server.add_user("admin"),
     }
     runtime = server.runtime()
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         channel_id = str(db.scalar(select(Channel.id).where(Channel.name == "default")))
     web = {name: server.staff_client(a) for name, a in accounts.items()}
     api = {name: server.api_client(a) for name, a in accounts.items()}
@@ -117,7 +117,7 @@ def new_case(team: Team, message: str | None = None) -> tuple[str, str]:
 
 def snapshot(team: Team, case_id: str) -> dict[str, Any]:
     """The rows case work touches, for "a refusal changed nothing"."""
-    with team.runtime.db() as db:
+    with team.runtime.default.db() as db:
         case = db.get(Case, case_id)
         assert case is not None
         columns = {c.key: getattr(case, c.key) for c in Case.__table__.columns}
@@ -194,7 +194,7 @@ def test_closing_needs_a_reason_kept_as_a_sealed_note(team: Team) -> None:
     ]
     assert REASON not in repr(trail)
     # The reason is sealed: not in the database in clear.
-    with team.runtime.db() as db:
+    with team.runtime.default.db() as db:
         notes = db.scalars(select(Item).where(Item.case_id == case_id, Item.kind == "note")).all()
         assert len(notes) == 1
         assert REASON.encode() not in notes[0].sealed_meta
@@ -237,7 +237,7 @@ def test_labels_round_trip_via_web_and_api(team: Team) -> None:
     assert team.api["alice"].delete(f"/cases/{case_id}/labels/{label_id}").status_code == 404
     legal = next(label["id"] for label in other["labels"] if label["name"] == "Legal")
     assert team.api["alice"].delete(f"/cases/{case_id}/labels/{legal}").status_code == 204
-    with team.runtime.db() as db:
+    with team.runtime.default.db() as db:
         assert db.scalars(select(CaseLabel).where(CaseLabel.case_id == case_id)).all() == []
         assert db.scalar(select(Label.id).where(Label.name == name)) == label_id  # kept
     assert [a for a, _, _ in team.events(case_id)] == [
@@ -312,7 +312,7 @@ def test_notes_are_for_staff_only(team: Team) -> None:
     assert team.api["bob"].post(f"/cases/{case_id}/notes", json={"text": ""}).status_code == 422
     assert team.post("bob", f"/cases/{case_id}/notes", text="   ").status_code == 400
     # Never wrapped to the source's key: only the case key holds a note's data key.
-    with team.runtime.db() as db:
+    with team.runtime.default.db() as db:
         note_ids = db.scalars(select(Item.id).where(Item.case_id == case_id, Item.kind == "note"))
         for item_id in note_ids:
             holders = db.scalars(select(ItemKeyWrap.holder).where(ItemKeyWrap.item_id == item_id))
@@ -377,7 +377,7 @@ def test_grant_and_revoke_access(team: Team) -> None:
     )
     assert team.api["carol"].get(f"/cases/{case_id}").status_code == 404
     assert team.web["carol"].get(f"/cases/{case_id}").status_code == 404
-    with team.runtime.db() as db:
+    with team.runtime.default.db() as db:
         assert db.get(CaseKeyWrap, (case_id, team.carol.id)) is None
         assert db.get(CaseAssignee, (case_id, team.carol.id)) is None
         assert db.get(CaseRead, (case_id, team.carol.id)) is None
@@ -440,7 +440,7 @@ def test_a_recipient_added_later_does_not_gain_old_cases(team: Team) -> None:
         assert fresh in listed
         assert old not in listed
         assert api.get(f"/cases/{old}").status_code == 404
-    with team.runtime.db() as db:
+    with team.runtime.default.db() as db:
         assert db.get(CaseKeyWrap, (old, newcomer.id)) is None
 
 

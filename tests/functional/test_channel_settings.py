@@ -48,7 +48,7 @@ def channel_id(server: LiveServer) -> str:
     runtime = server.runtime()
     try:
         return str(
-            runtime.transact(
+            runtime.default.transact(
                 lambda db: db.scalar(select(Channel.id).where(Channel.name == "default"))
             )
         )
@@ -56,8 +56,10 @@ def channel_id(server: LiveServer) -> str:
         runtime.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def admin_web(server: LiveServer, admin: Account) -> Iterator[httpx.Client]:
+    """The admin's one session for the module (another login would need an unused TOTP
+    code, and there are only a few a minute)."""
     with closing(server.staff_client(admin)) as client:
         yield client
 
@@ -65,7 +67,7 @@ def admin_web(server: LiveServer, admin: Account) -> Iterator[httpx.Client]:
 def db_value(server: LiveServer, query: Any) -> Any:
     runtime = server.runtime()
     try:
-        return runtime.transact(lambda db: db.execute(query).all())
+        return runtime.default.transact(lambda db: db.execute(query).all())
     finally:
         runtime.close()
 
@@ -73,7 +75,7 @@ def db_value(server: LiveServer, query: Any) -> Any:
 def db_do(server: LiveServer, statement: Any) -> None:
     runtime = server.runtime()
     try:
-        runtime.transact(lambda db: db.execute(statement))
+        runtime.default.transact(lambda db: db.execute(statement))
     finally:
         runtime.close()
 
@@ -395,7 +397,7 @@ def test_the_source_sees_the_phase_never_the_custom_status(
         secret_status = server.unique("Internal step ")
         runtime = server.runtime()
         try:
-            with runtime.db() as db:
+            with runtime.default.db() as db:
                 custom = CustomStatus(
                     channel_id=channel_id, phase="in_progress", name=secret_status, position=99
                 )

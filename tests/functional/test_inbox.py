@@ -66,24 +66,26 @@ def test_demo_data_needs_a_channel_with_recipients(server: LiveServer) -> None:
     assert b"cannot log in" in cli(server, "demo-data", "--help").stdout
 
 
-def test_a_demo_case_opens_like_a_real_one(server: LiveServer, world: dict[str, Any]) -> None:
-    with server.api_client(world["ann"]) as api:
-        cases = all_cases(api)
-        assert len(cases) == 45
-        kinds: set[str] = set()
-        for summary in cases[:15]:
-            detail = api.get(f"/cases/{summary['id']}").json()
-            for item in detail["items"]:
-                kinds.add(item["kind"])
-                assert not item["sealed"]
-                if item["kind"] in ("message", "reply", "note"):
-                    assert item["text"]
-                if item["kind"] == "file":
-                    content = api.get(f"/cases/{summary['id']}/items/{item['id']}/content")
-                    assert content.status_code == 200
-                    assert content.content.startswith(b"demo document")
-            assert detail["created_at"] <= detail["last_activity_at"]
-        assert {"message", "reply"} <= kinds
+def test_a_demo_case_opens_like_a_real_one(
+    server: LiveServer, world: dict[str, Any], ann_api: httpx.Client
+) -> None:
+    api = ann_api
+    cases = all_cases(api)
+    assert len(cases) == 45
+    kinds: set[str] = set()
+    for summary in cases[:15]:
+        detail = api.get(f"/cases/{summary['id']}").json()
+        for item in detail["items"]:
+            kinds.add(item["kind"])
+            assert not item["sealed"]
+            if item["kind"] in ("message", "reply", "note"):
+                assert item["text"]
+            if item["kind"] == "file":
+                content = api.get(f"/cases/{summary['id']}/items/{item['id']}/content")
+                assert content.status_code == 200
+                assert content.content.startswith(b"demo document")
+        assert detail["created_at"] <= detail["last_activity_at"]
+    assert {"message", "reply"} <= kinds
     # Nothing of it is in the database in clear: the subject lines are sealed.
     if server.database is None:
         raw = b"".join(p.read_bytes() for p in server.data_dir.glob("*.db*"))
@@ -91,59 +93,61 @@ def test_a_demo_case_opens_like_a_real_one(server: LiveServer, world: dict[str, 
         assert b"demo document" not in raw
 
 
-def test_api_filters_agree_with_a_plain_reading(server: LiveServer, world: dict[str, Any]) -> None:
+def test_api_filters_agree_with_a_plain_reading(
+    server: LiveServer, world: dict[str, Any], ann_api: httpx.Client
+) -> None:
     now = int(time.time())
-    with server.api_client(world["ann"]) as api:
-        cases = all_cases(api)
-        with server.api_client(world["bob"]) as bob_api:
-            bob_cases = all_cases(bob_api)
-        hidden = {c["id"] for c in bob_cases if c["channel"] == "inbox-y"}
-        assert len(hidden) == 10
-        assert not hidden & {c["id"] for c in cases}
-        labels = sorted({label["id"] for c in cases for label in c["labels"]})
-        assert labels
-        ann_id = world["ann"].id
-        checks: list[tuple[dict[str, Any], Any]] = [
-            ({"status": "closed"}, lambda c: c["status"] == "closed"),
-            ({"status": "new"}, lambda c: c["status"] == "new"),
-            ({"label": labels[0]}, lambda c: labels[0] in [x["id"] for x in c["labels"]]),
-            ({"assignee": "me"}, lambda c: ann_id in [a["id"] for a in c["assignees"]]),
-            ({"assignee": "none"}, lambda c: not c["assignees"]),
-            ({"channel": world["x"]}, lambda c: c["channel"] == "inbox-x"),
-            ({"channel": world["y"]}, lambda c: False),
-            ({"overdue": "true"}, lambda c: c["overdue"]),
-            ({"important": "true"}, lambda c: c["important"]),
-            ({"unread": "true"}, lambda c: c["unread"]),
-            (
-                {"created_after": now - 300 * DAY, "created_before": now - 30 * DAY},
-                lambda c: now - 300 * DAY <= c["created_at"] < now - 30 * DAY,
-            ),
-            ({"q": cases[0]["pseudonym"]}, lambda c: c["pseudonym"] == cases[0]["pseudonym"]),
-        ]
-        for params, keep in checks:
-            listing = api.get("/cases", params={**params, "limit": 200})
-            assert listing.status_code == 200, (params, listing.text)
-            got = [c["id"] for c in listing.json()["cases"]]
-            assert got == [c["id"] for c in cases if keep(c)], params
-            assert listing.json()["total"] == len(got)
-            assert not set(got) & hidden
-        # Sorts.
-        deadline = api.get("/cases", params={"sort": "deadline", "limit": 200}).json()["cases"]
-        due = [c["due_at"] for c in deadline if c["due_at"] is not None]
-        assert due == sorted(due)
-        assert all(c["due_at"] is None for c in deadline[len(due) :])
-        created = api.get("/cases", params={"sort": "created", "order": "asc", "limit": 200})
-        times = [c["created_at"] for c in created.json()["cases"]]
-        assert times == sorted(times)
-        assert len(times) == 45
-        # Every case carries its case-work fields.
-        first = cases[0]
-        for field in ("status", "custom_status", "labels", "assignees", "acknowledge_by",
-                      "feedback_by", "due_at", "overdue", "closed_at", "important"):  # fmt: skip
-            assert field in first
-        detail = api.get(f"/cases/{first['id']}").json()
-        for field in ("status", "labels", "assignees", "due_at", "overdue"):
-            assert detail[field] == first[field], field
+    api = ann_api
+    cases = all_cases(api)
+    with server.api_client(world["bob"]) as bob_api:
+        bob_cases = all_cases(bob_api)
+    hidden = {c["id"] for c in bob_cases if c["channel"] == "inbox-y"}
+    assert len(hidden) == 10
+    assert not hidden & {c["id"] for c in cases}
+    labels = sorted({label["id"] for c in cases for label in c["labels"]})
+    assert labels
+    ann_id = world["ann"].id
+    checks: list[tuple[dict[str, Any], Any]] = [
+        ({"status": "closed"}, lambda c: c["status"] == "closed"),
+        ({"status": "new"}, lambda c: c["status"] == "new"),
+        ({"label": labels[0]}, lambda c: labels[0] in [x["id"] for x in c["labels"]]),
+        ({"assignee": "me"}, lambda c: ann_id in [a["id"] for a in c["assignees"]]),
+        ({"assignee": "none"}, lambda c: not c["assignees"]),
+        ({"channel": world["x"]}, lambda c: c["channel"] == "inbox-x"),
+        ({"channel": world["y"]}, lambda c: False),
+        ({"overdue": "true"}, lambda c: c["overdue"]),
+        ({"important": "true"}, lambda c: c["important"]),
+        ({"unread": "true"}, lambda c: c["unread"]),
+        (
+            {"created_after": now - 300 * DAY, "created_before": now - 30 * DAY},
+            lambda c: now - 300 * DAY <= c["created_at"] < now - 30 * DAY,
+        ),
+        ({"q": cases[0]["pseudonym"]}, lambda c: c["pseudonym"] == cases[0]["pseudonym"]),
+    ]
+    for params, keep in checks:
+        listing = api.get("/cases", params={**params, "limit": 200})
+        assert listing.status_code == 200, (params, listing.text)
+        got = [c["id"] for c in listing.json()["cases"]]
+        assert got == [c["id"] for c in cases if keep(c)], params
+        assert listing.json()["total"] == len(got)
+        assert not set(got) & hidden
+    # Sorts.
+    deadline = api.get("/cases", params={"sort": "deadline", "limit": 200}).json()["cases"]
+    due = [c["due_at"] for c in deadline if c["due_at"] is not None]
+    assert due == sorted(due)
+    assert all(c["due_at"] is None for c in deadline[len(due) :])
+    created = api.get("/cases", params={"sort": "created", "order": "asc", "limit": 200})
+    times = [c["created_at"] for c in created.json()["cases"]]
+    assert times == sorted(times)
+    assert len(times) == 45
+    # Every case carries its case-work fields.
+    first = cases[0]
+    for field in ("status", "custom_status", "labels", "assignees", "acknowledge_by",
+                  "feedback_by", "due_at", "overdue", "closed_at", "important"):  # fmt: skip
+        assert field in first
+    detail = api.get(f"/cases/{first['id']}").json()
+    for field in ("status", "labels", "assignees", "due_at", "overdue"):
+        assert detail[field] == first[field], field
 
 
 @pytest.fixture(scope="module")

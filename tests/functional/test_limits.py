@@ -58,7 +58,7 @@ def _unlock(server: LiveServer) -> None:
     """Let the lock run out (the test cannot wait a minute): move it into the past."""
     runtime = server.runtime()
     try:
-        with runtime.db() as db:
+        with runtime.default.db() as db:
             db.execute(update(LoginThrottle).values(locked_until=0))
     finally:
         runtime.close()

@@ -104,7 +104,7 @@ def test_a_submission_sends_one_content_free_notice(
             assert leak not in raw
         runtime = live.runtime()
         try:
-            with runtime.db() as db:
+            with runtime.default.db() as db:
                 from mailslot.notifications.models import PendingNotice
 
                 assert db.query(PendingNotice).count() == 0
@@ -124,7 +124,7 @@ def test_notices_wait_for_the_end_of_their_window(tmp_path: Path, smtp: tuple[In
         assert inbox.messages == []
         runtime = live.runtime()
         try:
-            with runtime.db() as db:
+            with runtime.default.db() as db:
                 from mailslot.notifications.models import PendingNotice
 
                 (row,) = db.query(PendingNotice).all()

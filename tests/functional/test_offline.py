@@ -49,12 +49,15 @@ def cli(
 def offline(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """Submit, note the case, then take the recipient's key offline (once for the module)."""
     account = server.add_user("recipient")
+    # Another holder of the case finds it, so that the account's own logins (each needs an
+    # unused TOTP code, a few a minute) are left for the tests.
+    colleague = server.add_user("recipient")
     source = httpx.Client(base_url=server.source_url, timeout=60)
     new_source(source)
     response = submit(source, MESSAGE, files=[("../memo 3.pdf", DOCUMENT, "application/pdf")])
     assert response.status_code == 303, response.text
     source.close()
-    with server.api_client(account) as api:
+    with server.api_client(colleague) as api:
         case = find_case(api, MESSAGE)
     work = tmp_path_factory.mktemp("offline")
     key_file = work / "alice.mslkey"
@@ -86,7 +89,7 @@ def test_key_file_is_private_and_server_wraps_are_gone(
     assert key_file.read_bytes()[:5] == b"MSLR\x01"
     runtime = server.runtime()
     try:
-        with runtime.db() as db:
+        with runtime.default.db() as db:
             user = db.scalar(select(User).where(User.username == account_of(offline).username))
             assert user is not None
             assert user.key_offline

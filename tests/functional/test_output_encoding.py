@@ -147,7 +147,7 @@ def scene(server: LiveServer) -> Iterator[Scene]:
         assert made.status_code == 303, made.text
         runtime = server.runtime()
         try:
-            with runtime.db() as db:
+            with runtime.default.db() as db:
                 channel_id = db.scalar(select(Channel.id).where(Channel.name != "default"))
         finally:
             runtime.close()

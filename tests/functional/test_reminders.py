@@ -43,7 +43,7 @@ def second_process(first: LiveServer, tmp_path: Path, port: int) -> LiveServer:
 def set_due(server: LiveServer, case_id: str, due_at: int) -> None:
     runtime = server.runtime()
     try:
-        runtime.transact(
+        runtime.default.transact(
             lambda db: db.execute(update(Case).where(Case.id == case_id).values(due_at=due_at))
         )
     finally:
@@ -53,7 +53,7 @@ def set_due(server: LiveServer, case_id: str, due_at: int) -> None:
 def reminded_for(server: LiveServer, case_id: str) -> int | None:
     runtime = server.runtime()
     try:
-        return runtime.transact(
+        return runtime.default.transact(
             lambda db: db.scalar(select(Case.reminded_for).where(Case.id == case_id))
         )
     finally:
@@ -105,7 +105,9 @@ def test_a_near_deadline_is_reminded_once_across_two_processes(
         # A new deadline, now past, with ana assigned: only ana hears, once.
         runtime = first.runtime()
         try:
-            runtime.transact(lambda db: db.add(CaseAssignee(case_id=case_id, user_id=ana.id)))
+            runtime.default.transact(
+                lambda db: db.add(CaseAssignee(case_id=case_id, user_id=ana.id))
+            )
         finally:
             runtime.close()
         set_due(first, case_id, due - 48 * HOUR)
@@ -115,7 +117,7 @@ def test_a_near_deadline_is_reminded_once_across_two_processes(
         assert reminded_for(first, case_id) == due - 48 * HOUR
         runtime = first.runtime()
         try:
-            with runtime.db() as db:
+            with runtime.default.db() as db:
                 assert db.query(PendingNotice).count() == 0
         finally:
             runtime.close()

@@ -65,7 +65,7 @@ def send_case(server: LiveServer, api: httpx.Client, message: str) -> Sent:
 def db_run(server: LiveServer, work: Any) -> Any:
     runtime = server.runtime()
     try:
-        return runtime.transact(work)
+        return runtime.default.transact(work)
     finally:
         runtime.close()
 

@@ -480,7 +480,7 @@ def case_work(
     (waiting, due_at), *_ = db_rows(server, "SELECT id, due_at FROM cases WHERE due_at > 0")
     runtime = server.runtime()
     try:
-        with runtime.db() as db:
+        with runtime.default.db() as db:
             assert reminders.claim(db, waiting, due_at)
     finally:
         runtime.close()
@@ -491,13 +491,13 @@ def add_pending_notice(server: LiveServer, account: Account) -> None:
     (tests/functional/test_notices.py drives the real job against an SMTP server)."""
     runtime = server.runtime()
     try:
-        with runtime.db() as db:
+        with runtime.default.db() as db:
             db.add(
                 PendingNotice(
                     user_id=account.id,
-                    due_at=window_end(runtime.now(), 3600),
+                    due_at=window_end(runtime.default.now(), 3600),
                     attempts=1,
-                    claimed_until=runtime.now() + 300,
+                    claimed_until=runtime.default.now() + 300,
                     last_error="SMTPDataError",
                 )
             )
@@ -512,7 +512,7 @@ def add_security_key(server: LiveServer, account: Account) -> None:
     cose = cbor2.dumps({1: 2, 3: -7, -1: 1, -2: os.urandom(32), -3: os.urandom(32)})
     runtime = server.runtime()
     try:
-        with runtime.db() as db:
+        with runtime.default.db() as db:
             db.add(
                 WebauthnCredential(
                     user_id=account.id,
@@ -520,8 +520,8 @@ def add_security_key(server: LiveServer, account: Account) -> None:
                     public_key=cose,
                     sign_count=7,
                     name="blue key",
-                    created_at=coarse(runtime.now()),
-                    last_used_at=coarse(runtime.now()),
+                    created_at=coarse(runtime.default.now()),
+                    last_used_at=coarse(runtime.default.now()),
                 )
             )
     finally:

@@ -40,10 +40,15 @@ def texts(api: httpx.Client, case_id: str) -> list[str]:
 def set_show_submissions(server: LiveServer, value: bool) -> None:
     runtime = server.runtime()
     try:
-        with runtime.db() as db:
-            instance = instance_services.get_instance(db)
+        ctx = runtime.default
+        with ctx.db() as db:
+            instance = instance_services.get_instance(db, ctx.instance_id)
             instance_services.update_settings(
-                db, name=instance.name, guidance=instance.guidance, show_source_submissions=value
+                db,
+                ctx.instance_id,
+                name=instance.name,
+                guidance=instance.guidance,
+                show_source_submissions=value,
             )
     finally:
         runtime.close()
@@ -223,7 +228,7 @@ def test_forgetting_the_conversation(
 
         from mailslot.cases.models import Case
 
-        with runtime.db() as db:
+        with runtime.default.db() as db:
             assert db.scalar(select(Case.source_id).where(Case.id == case_id)) is None
     finally:
         runtime.close()

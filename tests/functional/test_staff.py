@@ -37,7 +37,7 @@ SECRET = re.compile(r'<code class="secret">([A-Z2-7]+)</code>')
 def query(server: LiveServer, statement: Any) -> Any:
     runtime = server.runtime()
     try:
-        with runtime.db() as db:
+        with runtime.default.db() as db:
             return db.scalar(statement)
     finally:
         runtime.close()
@@ -362,7 +362,7 @@ def test_case_delete_needs_confirmation_and_csrf(
 def reader_api_blob_ids(server: LiveServer, case_id: str) -> list[str]:
     runtime = server.runtime()
     try:
-        with runtime.db() as db:
+        with runtime.default.db() as db:
             return list(db.scalars(select(Item.blob_id).where(Item.case_id == case_id)))
     finally:
         runtime.close()

@@ -39,7 +39,7 @@ class World:
         self.member = server.add_user("recipient")
         runtime = server.runtime()
         try:
-            with runtime.db() as db:
+            with runtime.default.db() as db:
                 self.channel_ids = build_known_cases(db)
         finally:
             runtime.close()
@@ -156,7 +156,7 @@ def test_csv_export_is_a_download_and_is_audited(world: World, analyst_web: http
     def exports() -> list[AuditEvent]:
         runtime = world.server.runtime()
         try:
-            with runtime.db() as db:
+            with runtime.default.db() as db:
                 query = select(AuditEvent).where(AuditEvent.action == "stats.export")
                 events = list(db.scalars(query))
                 db.expunge_all()
@@ -285,7 +285,7 @@ def test_an_admin_invites_an_analyst(world: World) -> None:
         assert "/setup/" in invited.text
     runtime = world.server.runtime()
     try:
-        with runtime.db() as db:
+        with runtime.default.db() as db:
             enrollment = db.scalar(
                 select(Enrollment).where(Enrollment.username == "invited-analyst")
             )

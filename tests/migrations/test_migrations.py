@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
-from mailslot.db.base import make_engine
 from mailslot.db.migrate import (
     HEAD,
     current,
@@ -23,29 +17,7 @@ from mailslot.db.migrate import (
 )
 from mailslot.db.models import Base
 
-POSTGRESQL_URL = os.environ.get("MAILSLOT_TEST_POSTGRESQL_URL", "")
-
-
-def _postgresql_engine() -> Engine:
-    if not POSTGRESQL_URL:
-        if os.environ.get("CI"):
-            pytest.fail("MAILSLOT_TEST_POSTGRESQL_URL must be set in CI")
-        pytest.skip("no PostgreSQL server configured (set MAILSLOT_TEST_POSTGRESQL_URL)")
-    return make_engine(POSTGRESQL_URL)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        db = make_engine(f"sqlite:///{tmp_path / 'm.sqlite3'}")
-    else:
-        db = _postgresql_engine()
-        with db.begin() as connection:
-            for table in reversed(Base.metadata.sorted_tables):
-                connection.execute(text(f'DROP TABLE IF EXISTS "{table.name}" CASCADE'))
-            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    yield db
-    db.dispose()
+# The ``engine`` fixture (tests/migrations/conftest.py) is a fresh database for each test.
 
 
 def test_upgrade_reaches_head_and_matches_models(engine: Engine) -> None:

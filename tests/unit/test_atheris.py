@@ -17,7 +17,7 @@ HARNESS = Path(__file__).resolve().parents[1] / "fuzz" / "atheris_harness.py"
 TARGETS = ("item", "meta", "keyfile", "bundle", "kdf")
 RUNS = 200_000
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.no_database]
 
 # The test dependency installs atheris where it publishes wheels (pyproject.toml); elsewhere
 # this module says so instead of failing.

@@ -15,7 +15,10 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from mailslot.audit import services as audit
+from mailslot.audit import trail
 from mailslot.audit.models import AuditEvent, AuditHead
+from mailslot.errors import Forbidden
+from mailslot.recipients.models import Role, User
 from mailslot.runtime import Runtime
 
 NOW = 1_800_000_017  # not on a minute boundary: stored times are cut to the minute
@@ -34,7 +37,7 @@ def spec_hash(previous: bytes, record: bytes) -> bytes:
 
 
 def add(runtime: Runtime, action: str = "case.view", **kw: Any) -> int:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         return audit.record(
             db,
             action,
@@ -52,9 +55,9 @@ def fill(runtime: Runtime, count: int = 5) -> None:
 
 
 def tamper(runtime: Runtime, change: Callable[[Session], None]) -> audit.ChainBroken:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         change(db)
-    with runtime.db() as db, pytest.raises(audit.ChainBroken) as caught:
+    with runtime.default.db() as db, pytest.raises(audit.ChainBroken) as caught:
         audit.verify(db)
     return caught.value
 
@@ -75,13 +78,13 @@ def test_canonical_record_and_hash_match_the_spec_vector() -> None:
 
 
 def test_appends_form_a_chain_that_verifies(runtime: Runtime) -> None:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         assert audit.verify(db).events == 0  # an empty log verifies
         assert audit.head(db) == (0, audit.GENESIS)
     first = add(runtime, "auth.login", case_id=None, via="password")
     second = add(runtime, "case.view", detail_order_b=2, a=1)
     assert (first, second) == (1, 2)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         rows = list(db.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
         result = audit.verify(db)
         head = audit.head(db)
@@ -113,9 +116,9 @@ def test_an_append_rolled_back_with_its_action_leaves_no_trace(runtime: Runtime)
         raise RuntimeError("the action failed")
 
     with pytest.raises(RuntimeError):
-        runtime.transact(failing)
+        runtime.default.transact(failing)
     assert add(runtime) == 3
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         assert audit.verify(db).events == 3
 
 
@@ -162,7 +165,7 @@ def test_a_rewound_head_is_caught(runtime: Runtime) -> None:
     """Deleting the newest events and moving the head back needs the old hash: with an
     anchor from before, the truncation shows."""
     fill(runtime)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         anchor = audit.head(db)
         third = bytes(db.get_one(AuditEvent, 3).hash)
 
@@ -170,9 +173,9 @@ def test_a_rewound_head_is_caught(runtime: Runtime) -> None:
         db.execute(delete(AuditEvent).where(AuditEvent.seq > 3))
         db.execute(update(AuditHead).values(seq=3, hash=third))
 
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         truncate(db)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         assert audit.verify(db).events == 3  # consistent without an anchor...
         with pytest.raises(audit.ChainBroken) as caught:
             audit.verify(db, anchor=anchor)  # ...but the anchored event is gone
@@ -221,7 +224,7 @@ def test_a_forged_event_inserted_in_the_middle_is_caught(runtime: Runtime) -> No
 
 def test_a_forged_event_after_the_head_is_caught(runtime: Runtime) -> None:
     fill(runtime, 3)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         previous = audit.head(db)[1]
     fields = {
         "seq": 4,
@@ -241,7 +244,7 @@ def test_a_forged_event_after_the_head_is_caught(runtime: Runtime) -> None:
 
 def test_a_chain_rebuilt_from_scratch_fails_only_against_an_anchor(runtime: Runtime) -> None:
     fill(runtime, 4)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         anchor = audit.head(db)
         first_anchor = (2, bytes(db.get_one(AuditEvent, 2).hash))
 
@@ -251,9 +254,9 @@ def test_a_chain_rebuilt_from_scratch_fails_only_against_an_anchor(runtime: Runt
         for n in range(4):
             audit.record(db, "case.view", now=NOW, actor="nobody", case_id=f"c{n}")
 
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         rebuild(db)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         assert audit.verify(db).events == 4
         for kept in (anchor, first_anchor):
             with pytest.raises(audit.ChainBroken) as caught:
@@ -282,7 +285,7 @@ def test_search_filters_and_pages(runtime: Runtime) -> None:
     add(runtime, "casework.note", actor="bob", case_id="c2", now=NOW + 3 * 86400)
 
     def seqs(filters: audit.Filters, limit: int = 50, offset: int = 0) -> tuple[list[int], int]:
-        with runtime.db() as db:
+        with runtime.default.db() as db:
             rows, total = audit.search(db, filters, limit=limit, offset=offset)
             return [r.seq for r in rows], total
 
@@ -296,13 +299,13 @@ def test_search_filters_and_pages(runtime: Runtime) -> None:
     day = NOW - NOW % 86400
     assert seqs(audit.Filters(start=day + 86400, end=day + 3 * 86400)) == ([3, 2], 2)
     assert seqs(audit.Filters(actor="bob", action="case.view", case_id="c2")) == ([4], 1)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         assert audit.action_names(db) == ["auth.login", "case.reply", "case.view", "casework.note"]
 
 
 def test_the_export_carries_links_that_reverify(runtime: Runtime) -> None:
     fill(runtime, 7)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         lines = [json.dumps(e) for e in audit.exported(db, batch=3)]
         filtered = list(audit.exported(db, audit.Filters(case_id="c1"), batch=2))
         head = audit.head(db)
@@ -340,7 +343,7 @@ def test_concurrent_appends_from_many_threads_keep_one_chain(runtime: Runtime) -
         try:
             start.wait()
             for k in range(each):
-                with runtime.db() as db:
+                with runtime.default.db() as db:
                     audit.record(db, "case.view", now=NOW, actor=f"w{n}", case_id=f"c{k}")
         except BaseException as exc:  # reported by the assertion below
             errors.append(exc)
@@ -351,7 +354,7 @@ def test_concurrent_appends_from_many_threads_keep_one_chain(runtime: Runtime) -
     for worker in workers:
         worker.join()
     assert errors == []
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         result = audit.verify(db)
         seqs = list(db.scalars(select(AuditEvent.seq).order_by(AuditEvent.seq)))
         counted = select(AuditEvent.actor, func.count()).group_by(AuditEvent.actor)
@@ -359,3 +362,24 @@ def test_concurrent_appends_from_many_threads_keep_one_chain(runtime: Runtime) -
     assert result.events == threads * each
     assert seqs == list(range(1, threads * each + 1))
     assert per_writer == {f"w{n}": each for n in range(threads)}
+
+
+def test_browsing_is_for_admins_and_carries_the_links(runtime: Runtime) -> None:
+    """The use case the admin page and the API share: a page of events with the hash before
+    each (to check the chain), and the action names when asked."""
+    fill(runtime, 5)
+    admin = User(id="a" * 32, username="root", role=Role.ADMIN.value)
+    ctx = runtime.default
+    page = trail.browse(ctx, admin, audit.Filters(case_id="c1"), limit=1, offset=0)
+    assert ([e.seq for e in page.events], page.total, page.actions) == ([4], 2, [])
+    with ctx.db() as db:
+        before = db.get(AuditEvent, 3)
+        assert before is not None
+        assert page.previous == {4: before.hash}
+    first = trail.browse(ctx, admin, audit.Filters(), limit=5, offset=4, with_actions=True)
+    assert first.previous == {1: bytes(32)}
+    assert first.actions == ["case.download"]
+    for role in (Role.RECIPIENT, Role.ANALYST):
+        someone = User(id="b" * 32, username="someone", role=role.value)
+        with pytest.raises(Forbidden):
+            trail.browse(ctx, someone, audit.Filters(), limit=5, offset=0)

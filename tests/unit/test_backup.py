@@ -22,10 +22,11 @@ from sqlalchemy import select
 
 from mailslot import backup as backups
 from mailslot import crypto
+from mailslot.backup import ArchiveUnreadable
 from mailslot.cases.models import Case, Item, ItemKeyWrap
 from mailslot.channels.models import Channel
 from mailslot.config import Config, load_config
-from mailslot.crypto import TEST_KDF, DecryptionError
+from mailslot.crypto import TEST_KDF
 from mailslot.db import migrate
 from mailslot.db.base import make_engine
 from mailslot.db.models import Base
@@ -44,7 +45,7 @@ SIZES = (0, 1, 70_000, 200_000)
 
 
 def _blob(runtime: Runtime, data: bytes) -> tuple[str, int]:
-    writer = runtime.blobs.create()
+    writer = runtime.default.blobs.create()
     writer.write(data)
     return writer.blob_id, writer.commit()
 
@@ -52,7 +53,7 @@ def _blob(runtime: Runtime, data: bytes) -> tuple[str, int]:
 def populate(runtime: Runtime) -> dict[str, bytes]:
     """A channel, a source, a case with items of several sizes and their wraps, a float row."""
     contents: dict[str, bytes] = {}
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         channel = Channel(name="tips", description="Ünïcode ✓", created_at=3600)
         source = Source(lookup=bytes(range(32)), public_key=b"\x00\xff" * 600, created_at=3600)
         db.add_all([channel, source])
@@ -118,7 +119,12 @@ def target(tmp_path: Path) -> Iterator[Config]:
 def make_archive(runtime: Runtime, path: Path) -> backups.BackupSummary:
     with path.open("wb") as out:
         return backups.write_backup(
-            runtime.engine, runtime.blobs, out, PASSPHRASE, now=1_764_167_000, params=TEST_KDF
+            runtime.default.engine,
+            runtime.default.blobs,
+            out,
+            PASSPHRASE,
+            now=1_764_167_000,
+            params=TEST_KDF,
         )
 
 
@@ -139,7 +145,7 @@ def test_round_trip(runtime: Runtime, target: Config, tmp_path: Path) -> None:
     engine = make_engine(target.resolved_database_url)
     try:
         assert migrate.stored_revision(engine) == migrate.HEAD
-        assert table_rows(engine) == table_rows(runtime.engine)
+        assert table_rows(engine) == table_rows(runtime.default.engine)
         store = FilesystemBlobStore(target.blob_dir)
         assert blob_contents(engine, store) == contents
     finally:
@@ -151,10 +157,10 @@ def test_a_vanished_blob_drops_its_item_and_wraps(
 ) -> None:
     contents = populate(runtime)
     gone = sorted(contents)[1]
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         blob_id = db.scalar(select(Item.blob_id).where(Item.id == gone))
     assert blob_id is not None
-    runtime.blobs.delete(blob_id)  # as a case deletion does after its rows commit
+    runtime.default.blobs.delete(blob_id)  # as a case deletion does after its rows commit
     archive = tmp_path / "instance.msla"
     summary = make_archive(runtime, archive)
     assert summary.dropped == 1
@@ -176,7 +182,7 @@ class _WritesDuringBackup:
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
-        self._store = runtime.blobs
+        self._store = runtime.default.blobs
         self.done = False
 
     def __getattr__(self, name: str) -> Any:
@@ -186,7 +192,7 @@ class _WritesDuringBackup:
         if not self.done:
             self.done = True
             late_blob, size = _blob(self._runtime, b"late")
-            with self._runtime.db() as db:
+            with self._runtime.default.db() as db:
                 case = db.scalars(select(Case)).one()
                 item = Item(
                     case_id=case.id,
@@ -209,13 +215,13 @@ def test_the_archive_is_one_snapshot(runtime: Runtime, tmp_path: Path) -> None:
     archive = tmp_path / "instance.msla"
     with archive.open("wb") as out:
         summary = backups.write_backup(
-            runtime.engine, store, out, PASSPHRASE, now=0, params=TEST_KDF
+            runtime.default.engine, store, out, PASSPHRASE, now=0, params=TEST_KDF
         )
     assert store.done
     # Items are read before their wraps; without one snapshot the late wrap would be read.
     assert summary.rows["items"] == summary.rows["item_key_wraps"] == len(SIZES)
     assert backups.verify_archive(archive, PASSPHRASE).rows == summary.rows
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         assert len(db.scalars(select(ItemKeyWrap)).all()) == len(SIZES) + 1
 
 
@@ -244,7 +250,7 @@ def header_size(data: bytes) -> int:
 def test_wrong_passphrase_tamper_truncate_and_trailing_bytes(archive_bytes: bytes) -> None:
     good = archive_bytes
     check(good)
-    with pytest.raises(DecryptionError, match=r"^decryption failed$"):
+    with pytest.raises(ArchiveUnreadable, match=r"^decryption failed$"):
         check(good, "another passphrase entirely")
     start = header_size(good)
     positions = [0, 4, 5, 6, start - 20, start - 1, start, start + 5, start + 40, len(good) // 2]
@@ -252,19 +258,19 @@ def test_wrong_passphrase_tamper_truncate_and_trailing_bytes(archive_bytes: byte
     for index in positions:
         tampered = bytearray(good)
         tampered[index] ^= 0x01
-        with pytest.raises(DecryptionError, match=r"^decryption failed$"):
+        with pytest.raises(ArchiveUnreadable, match=r"^decryption failed$"):
             check(bytes(tampered))
     for cut in (0, 3, 5, start - 1, start, start + 37, start + 100, 65_552 + start, len(good) - 1):
-        with pytest.raises(DecryptionError):
+        with pytest.raises(ArchiveUnreadable):
             check(good[:cut])
-    with pytest.raises(DecryptionError):
+    with pytest.raises(ArchiveUnreadable):
         check(good + b"\x00")
     # A cost that would exhaust memory is refused before any Argon2id work.
     huge = b"argon2id$m=99999999,t=3,p=1"
     forged = b"MSLA\x01" + bytes([len(huge)]) + huge + good[6 + good[5] :]
-    with pytest.raises(DecryptionError):
+    with pytest.raises(ArchiveUnreadable):
         check(forged)
-    with pytest.raises(DecryptionError):
+    with pytest.raises(ArchiveUnreadable):
         check(b"MSLA\x02" + good[5:])
 
 
@@ -346,7 +352,7 @@ def test_a_crafted_empty_archive_parses() -> None:
     ],
 )
 def test_malformed_payloads_are_refused(payload: bytes) -> None:
-    with pytest.raises(DecryptionError, match=r"^decryption failed$"):
+    with pytest.raises(ArchiveUnreadable, match=r"^decryption failed$"):
         check(seal(payload))
 
 
@@ -373,11 +379,11 @@ def bucket(tokens: Any = "1.5", updated: Any = "2.0") -> list[Any]:
 def test_typed_values() -> None:
     check(row_archive("rate_buckets", bucket()))
     for bad in ("1.50", "nan", "inf", 1, None, "1e3"):
-        with pytest.raises(DecryptionError):
+        with pytest.raises(ArchiveUnreadable):
             check(row_archive("rate_buckets", bucket(tokens=bad)))
-    with pytest.raises(DecryptionError):
+    with pytest.raises(ArchiveUnreadable):
         check(row_archive("rate_buckets", [*bucket(), "extra"]))
-    with pytest.raises(DecryptionError):
+    with pytest.raises(ArchiveUnreadable):
         check(row_archive("rate_buckets", {"name": "x"}))  # type: ignore[arg-type]
 
 
@@ -395,7 +401,7 @@ def test_an_item_without_its_blob_is_refused() -> None:
         "created_at": 3600,
         "seen_by_source": False,
     }
-    with pytest.raises(DecryptionError):
+    with pytest.raises(ArchiveUnreadable):
         check(row_archive("items", [item[c] for c in columns]))
 
 
@@ -431,7 +437,7 @@ def test_a_tampered_archive_writes_nothing(
     tampered = bytearray(archive_bytes)
     tampered[-100] ^= 0x80  # in the last chunk: every frame before it reads fine
     archive.write_bytes(bytes(tampered))
-    with pytest.raises(DecryptionError):
+    with pytest.raises(ArchiveUnreadable):
         backups.restore(target, archive, PASSPHRASE)
     assert not target.data_dir.exists()
     backups.check_target(target)  # still empty: the database too
@@ -468,11 +474,11 @@ def test_memory_stays_bounded_by_a_frame_and_a_chunk(
     """A 24 MiB blob goes through backup and restore without being held in memory."""
     populate(runtime)
     size = 24 * 1024 * 1024
-    writer = runtime.blobs.create()
+    writer = runtime.default.blobs.create()
     for index in range(size // 65536):
         writer.write(index.to_bytes(4, "big") * 16384)
     writer.commit()
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         case = db.scalars(select(Case)).one()
         db.add(
             Item(
@@ -506,7 +512,7 @@ def test_memory_stays_bounded_by_a_frame_and_a_chunk(
 @settings(max_examples=150, deadline=None)
 @given(st.binary(max_size=2000))
 def test_random_payloads_fail_closed(payload: bytes) -> None:
-    with contextlib.suppress(DecryptionError):
+    with contextlib.suppress(ArchiveUnreadable):
         check(seal(payload))
 
 
@@ -517,7 +523,7 @@ def test_mutated_payloads_fail_closed(data: st.DataObject) -> None:
     for _ in range(data.draw(st.integers(1, 4))):
         index = data.draw(st.integers(0, len(good) - 1))
         good[index] = data.draw(st.integers(0, 255))
-    with contextlib.suppress(DecryptionError):
+    with contextlib.suppress(ArchiveUnreadable):
         check(seal(bytes(good)))
 
 
@@ -554,7 +560,7 @@ def test_backup_vector(vector: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("vector", backup_vectors("reject"))
 def test_backup_reject_vector(vector: dict[str, Any]) -> None:
-    with pytest.raises(DecryptionError, match=r"^decryption failed$"):
+    with pytest.raises(ArchiveUnreadable, match=r"^decryption failed$"):
         check(stored(vector["archive"]), vector["passphrase"])
 
 

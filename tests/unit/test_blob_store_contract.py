@@ -16,6 +16,9 @@ import pytest
 from mailslot.errors import StorageError
 from mailslot.storage import BlobStore, FilesystemBlobStore
 
+pytestmark = pytest.mark.no_database
+
+
 IMPLEMENTATIONS: dict[str, Callable[[Path], BlobStore]] = {
     "filesystem": lambda tmp: FilesystemBlobStore(tmp / "blobs"),
 }

@@ -44,7 +44,7 @@ from mailslot.offline.decrypt import INDEX_NAME, check_output_dir, decrypt_bundl
 VECTORS = Path(__file__).resolve().parents[2] / "tests" / "vectors" / "bundle.json"
 Vector = dict[str, Any]
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.no_database]
 
 
 @cache

@@ -4,13 +4,15 @@ important flag, notes, and granting and revoking access. Times are injected."""
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import select
 
 from mailslot import crypto
 from mailslot.audit.models import AuditEvent
-from mailslot.cases import deadlines, work
+from mailslot.cases import actions, deadlines, reading, work
 from mailslot.cases import services as cases
 from mailslot.cases.errors import CaseNotFound
 from mailslot.cases.models import (
@@ -41,7 +43,7 @@ def user(db: object, user_id: str) -> User:
 
 
 def events(runtime: Runtime, case_id: str) -> list[tuple[str, dict[str, object]]]:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         rows = db.execute(
             select(AuditEvent.action, AuditEvent.detail)
             .where(AuditEvent.case_id == case_id)
@@ -54,7 +56,7 @@ def test_status_moves_the_deadlines_and_closing_needs_a_reason(runtime: Runtime)
     alice = add_user(runtime, "alice")
     seed = log_in(runtime, alice)
     case_id = new_case(runtime)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         case = db.get(Case, case_id)
         assert case is not None
         assert case.status == "new"
@@ -62,26 +64,26 @@ def test_status_moves_the_deadlines_and_closing_needs_a_reason(runtime: Runtime)
         assert case.feedback_by is None
         later = NOW + 2 * DAY
         assert work.set_status(
-            db, runtime.blobs, case, user(db, alice.id), status="acknowledged", now=later
+            db, runtime.default.blobs, case, user(db, alice.id), status="acknowledged", now=later
         )
         assert case.acknowledged_at == later - later % HOUR
         assert case.feedback_by == case.acknowledged_at + 90 * DAY
         assert case.due_at == case.feedback_by
         # The same status again changes nothing and records nothing.
         assert not work.set_status(
-            db, runtime.blobs, case, user(db, alice.id), status="acknowledged", now=later
+            db, runtime.default.blobs, case, user(db, alice.id), status="acknowledged", now=later
         )
         assert work.set_status(
-            db, runtime.blobs, case, user(db, alice.id), status="in_progress", now=later
+            db, runtime.default.blobs, case, user(db, alice.id), status="in_progress", now=later
         )
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         case = db.get(Case, case_id)
         assert case is not None
         for reason in ("", "   \n "):
             with pytest.raises(InvalidInput):
                 work.set_status(
                     db,
-                    runtime.blobs,
+                    runtime.default.blobs,
                     case,
                     user(db, alice.id),
                     status="closed",
@@ -89,15 +91,17 @@ def test_status_moves_the_deadlines_and_closing_needs_a_reason(runtime: Runtime)
                     now=later,
                 )
         with pytest.raises(InvalidInput):
-            work.set_status(db, runtime.blobs, case, user(db, alice.id), status="bogus", now=later)
-    with runtime.db() as db:
+            work.set_status(
+                db, runtime.default.blobs, case, user(db, alice.id), status="bogus", now=later
+            )
+    with runtime.default.db() as db:
         case = db.get(Case, case_id)
         assert case is not None
         assert (case.status, case.closed_at, case.item_count) == ("in_progress", None, 2)
         closing = NOW + 5 * DAY
         work.set_status(
             db,
-            runtime.blobs,
+            runtime.default.blobs,
             case,
             user(db, alice.id),
             status="closed",
@@ -109,7 +113,7 @@ def test_status_moves_the_deadlines_and_closing_needs_a_reason(runtime: Runtime)
         assert case.due_at is None
         wrap = db.get(CaseKeyWrap, (case.id, alice.id))
         assert wrap is not None
-        views = cases.case_items(db, runtime.blobs, case, cases.case_key(case, wrap, seed))
+        views = cases.case_items(db, runtime.default.blobs, case, cases.case_key(case, wrap, seed))
         assert (views[-1].item.kind, views[-1].text) == (
             "note",
             "Closed: Referred to the regulator",
@@ -117,7 +121,12 @@ def test_status_moves_the_deadlines_and_closing_needs_a_reason(runtime: Runtime)
         assert views[-1].author == "alice"
         # Reopening clears closed_at; the feedback given stays given.
         work.set_status(
-            db, runtime.blobs, case, user(db, alice.id), status="in_progress", now=closing + DAY
+            db,
+            runtime.default.blobs,
+            case,
+            user(db, alice.id),
+            status="in_progress",
+            now=closing + DAY,
         )
         assert case.closed_at is None
         assert case.due_at is None
@@ -134,10 +143,12 @@ def test_status_moves_the_deadlines_and_closing_needs_a_reason(runtime: Runtime)
 def test_a_reply_after_acknowledgement_gives_feedback(runtime: Runtime) -> None:
     alice = add_user(runtime, "alice")
     case_id = new_case(runtime)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         case = db.get(Case, case_id)
         assert case is not None
-        work.set_status(db, runtime.blobs, case, user(db, alice.id), status="acknowledged", now=NOW)
+        work.set_status(
+            db, runtime.default.blobs, case, user(db, alice.id), status="acknowledged", now=NOW
+        )
         channel = channels.get_channel_by_name(db, "default")
         assert deadlines.give_feedback(case, channel, NOW + DAY)
         assert case.feedback_at is not None
@@ -147,7 +158,7 @@ def test_a_reply_after_acknowledgement_gives_feedback(runtime: Runtime) -> None:
 def test_custom_statuses_set_their_phase(runtime: Runtime) -> None:
     alice = add_user(runtime, "alice")
     case_id = new_case(runtime)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         default = channels.get_channel_by_name(db, "default")
         other = channels.create_channel(db, name="other", description="", recipients=[], now=NOW)
         review = CustomStatus(
@@ -164,19 +175,31 @@ def test_custom_statuses_set_their_phase(runtime: Runtime) -> None:
         assert case is not None
         me = user(db, alice.id)
         work.set_status(
-            db, runtime.blobs, case, me, status=None, custom_status_id=review.id, now=NOW
+            db, runtime.default.blobs, case, me, status=None, custom_status_id=review.id, now=NOW
         )
         assert (case.status, case.custom_status_id) == ("in_progress", review.id)
         assert case.acknowledged_at is not None
         with pytest.raises(InvalidInput):
             work.set_status(
-                db, runtime.blobs, case, me, status=None, custom_status_id=foreign.id, now=NOW
+                db,
+                runtime.default.blobs,
+                case,
+                me,
+                status=None,
+                custom_status_id=foreign.id,
+                now=NOW,
             )
         with pytest.raises(InvalidInput):
             work.set_status(
-                db, runtime.blobs, case, me, status="closed", custom_status_id=triage.id, now=NOW
+                db,
+                runtime.default.blobs,
+                case,
+                me,
+                status="closed",
+                custom_status_id=triage.id,
+                now=NOW,
             )
-        work.set_status(db, runtime.blobs, case, me, status="in_progress", now=NOW)
+        work.set_status(db, runtime.default.blobs, case, me, status="in_progress", now=NOW)
         assert (case.status, case.custom_status_id) == ("in_progress", None)
         assert work.case_panel(db, case).current_custom is None
 
@@ -184,7 +207,7 @@ def test_custom_statuses_set_their_phase(runtime: Runtime) -> None:
 def test_labels_are_created_on_first_use_and_cleaned(runtime: Runtime) -> None:
     alice = add_user(runtime, "alice")
     first, second = new_case(runtime), new_case(runtime)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         me = user(db, alice.id)
         one, two = db.get(Case, first), db.get(Case, second)
         assert one is not None
@@ -212,7 +235,7 @@ def test_only_key_holders_can_be_assigned(runtime: Runtime) -> None:
     bob = add_user(runtime, "bob")
     carol = add_user(runtime, "carol", channel_names=())
     case_id = new_case(runtime)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         me = user(db, alice.id)
         case = db.get(Case, case_id)
         assert case is not None
@@ -245,22 +268,22 @@ def test_a_note_is_wrapped_to_the_case_key_only(runtime: Runtime) -> None:
     alice = add_user(runtime, "alice")
     seed = log_in(runtime, alice)
     case_id = new_case(runtime)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         case = db.get(Case, case_id)
         assert case is not None
         item_id = work.write_note(
-            db, runtime.blobs, case, user(db, alice.id), "Call the lawyer", now=NOW
+            db, runtime.default.blobs, case, user(db, alice.id), "Call the lawyer", now=NOW
         )
         with pytest.raises(InvalidInput):
-            work.write_note(db, runtime.blobs, case, user(db, alice.id), "  ", now=NOW)
-    with runtime.db() as db:
+            work.write_note(db, runtime.default.blobs, case, user(db, alice.id), "  ", now=NOW)
+    with runtime.default.db() as db:
         holders = list(db.scalars(select(ItemKeyWrap.holder).where(ItemKeyWrap.item_id == item_id)))
         assert holders == ["case"]
         case = db.get(Case, case_id)
         wrap = db.get(CaseKeyWrap, (case_id, alice.id))
         assert case is not None
         assert wrap is not None
-        views = cases.case_items(db, runtime.blobs, case, cases.case_key(case, wrap, seed))
+        views = cases.case_items(db, runtime.default.blobs, case, cases.case_key(case, wrap, seed))
         assert views[-1].text == "Call the lawyer"
         item = db.get(Item, item_id)
         assert item is not None
@@ -274,7 +297,7 @@ def test_grant_and_revoke_access(runtime: Runtime) -> None:
     root = add_user(runtime, "root", Role.ADMIN, ())
     alice_seed, bob_seed = log_in(runtime, alice), log_in(runtime, bob)
     case_id = new_case(runtime, text="the memo")
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         case, wrap = cases.case_for_user(db, user(db, alice.id), case_id)
         granter = user(db, alice.id)
         with pytest.raises(Forbidden):  # a granter whose key is offline cannot open the key
@@ -284,9 +307,11 @@ def test_grant_and_revoke_access(runtime: Runtime) -> None:
         with pytest.raises(Conflict):
             work.grant(db, case, wrap, granter, granter_seed=alice_seed, user_id=alice.id, now=NOW)
         work.grant(db, case, wrap, granter, granter_seed=alice_seed, user_id=bob.id, now=NOW + HOUR)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         case, wrap = cases.case_for_user(db, user(db, bob.id), case_id)
-        views = cases.case_items(db, runtime.blobs, case, cases.case_key(case, wrap, bob_seed))
+        views = cases.case_items(
+            db, runtime.default.blobs, case, cases.case_key(case, wrap, bob_seed)
+        )
         assert views[0].text == "the memo"
         work.assign(db, case, user(db, bob.id), bob.id, now=NOW)
         cases.mark_read(db, case, user(db, bob.id))
@@ -299,7 +324,7 @@ def test_grant_and_revoke_access(runtime: Runtime) -> None:
     assert count(runtime, CaseKeyWrap, CaseKeyWrap.user_id == bob.id) == 0
     assert count(runtime, CaseAssignee, CaseAssignee.user_id == bob.id) == 0
     assert count(runtime, CaseRead, CaseRead.user_id == bob.id) == 0
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         with pytest.raises(CaseNotFound):
             cases.case_for_user(db, user(db, bob.id), case_id)
         case = db.get(Case, case_id)
@@ -323,11 +348,11 @@ def test_a_recipient_added_later_gets_only_new_cases(runtime: Runtime) -> None:
     add_user(runtime, "alice")
     bob = add_user(runtime, "bob", channel_names=())
     old = new_case(runtime)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         channel = channels.get_channel_by_name(db, "default")
         channels.add_member(db, channel, user(db, bob.id))
     new = new_case(runtime)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         held = set(db.scalars(select(CaseKeyWrap.case_id).where(CaseKeyWrap.user_id == bob.id)))
         assert held == {new}
         assert old not in held
@@ -341,10 +366,10 @@ def test_wrapping_uses_the_case_context(runtime: Runtime) -> None:
     bob = add_user(runtime, "bob", channel_names=())
     seed, bob_seed = log_in(runtime, alice), log_in(runtime, bob)
     first, second = new_case(runtime), new_case(runtime)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         case, wrap = cases.case_for_user(db, user(db, alice.id), first)
         work.grant(db, case, wrap, user(db, alice.id), granter_seed=seed, user_id=bob.id, now=NOW)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         granted = db.get(CaseKeyWrap, (first, bob.id))
         other = db.get(Case, second)
         assert granted is not None
@@ -359,10 +384,10 @@ def test_leaving_a_channel_keeps_the_cases_already_held(runtime: Runtime) -> Non
     add_user(runtime, "alice")
     bob = add_user(runtime, "bob")
     old = new_case(runtime)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         channels.set_members(db, channels.get_channel_by_name(db, "default"), ["alice"])
     new = new_case(runtime)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         held = set(db.scalars(select(CaseKeyWrap.case_id).where(CaseKeyWrap.user_id == bob.id)))
         assert held == {old}
         case = db.get(Case, old)
@@ -374,3 +399,117 @@ def test_leaving_a_channel_keeps_the_cases_already_held(runtime: Runtime) -> Non
         work.revoke(db, case, user(db, bob.id), bob.id, now=NOW)
     assert count(runtime, CaseKeyWrap, CaseKeyWrap.user_id == bob.id) == 0
     assert new not in held
+
+
+# The use cases the staff pages and the API share (mailslot.cases.actions).
+
+
+def blob_files(runtime: Runtime) -> set[str]:
+    root = runtime.config.data_dir / "blobs"
+    return {p.name for p in root.rglob("*") if p.is_file()}
+
+
+def test_the_use_cases_act_and_answer_with_the_case_state(runtime: Runtime) -> None:
+    alice = add_user(runtime, "alice")
+    bob = add_user(runtime, "bob")
+    seed = log_in(runtime, alice)
+    case_id = new_case(runtime)
+    ctx = runtime.default
+    with ctx.db() as db:
+        me = user(db, alice.id)
+    state = actions.set_status(ctx, me, case_id, status="in_progress")
+    assert (state.case.status, state.custom_status) == ("in_progress", None)
+    assert actions.set_important(ctx, me, case_id, True).case.important
+    assert [label.name for label in actions.add_label(ctx, me, case_id, "Urgent").labels] == [
+        "Urgent"
+    ]
+    assert [u.username for u in actions.assign(ctx, me, case_id, bob.id).assignees] == ["bob"]
+    actions.unassign(ctx, me, case_id, bob.id)
+    item_id = actions.write_note(ctx, me, case_id, "Call the lawyer")
+    access = actions.get_access(ctx, me, case_id)
+    assert [u.username for u in access.holders] == ["alice", "bob"]
+    assert [label.name for label in actions.all_labels(ctx, me)] == ["Urgent"]
+    assert [u.username for u in actions.active_recipients(ctx, me)] == ["alice", "bob"]
+    assert [action for action, _ in events(runtime, case_id)] == [
+        "case.status",
+        "case.important",
+        "case.label.add",
+        "case.assign",
+        "case.unassign",
+        "case.note",
+    ]
+    with ctx.db() as db:
+        case, wrap = cases.case_for_user(db, user(db, alice.id), case_id)
+        views = cases.case_items(db, ctx.blobs, case, cases.case_key(case, wrap, seed))
+        assert (views[-1].item.id, views[-1].text) == (item_id, "Call the lawyer")
+
+
+def test_only_a_recipient_holding_the_key_acts_on_a_case(runtime: Runtime) -> None:
+    add_user(runtime, "alice")
+    carol = add_user(runtime, "carol", channel_names=())
+    root = add_user(runtime, "root", Role.ADMIN, ())
+    case_id = new_case(runtime)
+    ctx = runtime.default
+    with ctx.db() as db:
+        admin, outsider = user(db, root.id), user(db, carol.id)
+    with pytest.raises(Forbidden):
+        actions.set_important(ctx, admin, case_id, True)
+    with pytest.raises(Forbidden):
+        actions.all_labels(ctx, admin)
+    with pytest.raises(CaseNotFound):
+        actions.set_important(ctx, outsider, case_id, True)
+    assert events(runtime, case_id) == []
+
+
+def test_a_failed_unit_of_work_leaves_no_sealed_blob(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A note (or a closing reason) is sealed into its blob before its rows; when the unit of
+    work fails after that, the blob is deleted with it."""
+    alice = add_user(runtime, "alice")
+    case_id = new_case(runtime)
+    ctx = runtime.default
+    with ctx.db() as db:
+        me = user(db, alice.id)
+    before = blob_files(runtime)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the audit trail is unavailable")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(work, "_audit", broken)
+        with pytest.raises(RuntimeError):
+            actions.write_note(ctx, me, case_id, "Call the lawyer")
+        with pytest.raises(RuntimeError):
+            actions.set_status(ctx, me, case_id, status="closed", reason="Referred")
+    assert blob_files(runtime) == before
+    assert count(runtime, Item, Item.case_id == case_id) == 2
+    # The positive control: the same actions, working, keep their blobs.
+    actions.write_note(ctx, me, case_id, "Call the lawyer")
+    actions.set_status(ctx, me, case_id, status="closed", reason="Referred")
+    assert len(blob_files(runtime) - before) == 2
+    assert count(runtime, Item, Item.case_id == case_id) == 4
+
+
+def test_first_views_at_once_all_succeed_and_leave_one_read_mark(runtime: Runtime) -> None:
+    """Two tabs or two processes opening a case for the first time at the same moment: each
+    view inserts the read mark; none may fail because another inserted it first."""
+    alice = add_user(runtime, "alice")
+    seed = log_in(runtime, alice)
+    case_id = new_case(runtime)
+    ctx = runtime.default
+    with ctx.db() as db:
+        me = user(db, alice.id)
+    start = threading.Barrier(8)
+
+    def view(_: int) -> str:
+        start.wait()
+        return reading.read_case(ctx, me, seed, case_id).case.id
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(view, range(8))) == [case_id] * 8
+    with ctx.db() as db:
+        marks = db.scalars(select(CaseRead).where(CaseRead.case_id == case_id)).all()
+        assert [(m.user_id, m.activity_seq) for m in marks] == [
+            (alice.id, db.get(Case, case_id).activity_seq)  # type: ignore[union-attr]
+        ]

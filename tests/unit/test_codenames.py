@@ -6,6 +6,8 @@ import hashlib  # noqa: TID251 - a checksum of a data file, compared with sha256
 import re
 from importlib import resources
 
+import pytest
+
 from mailslot import crypto
 from mailslot.sources.codenames import (
     CODENAME_WORDS,
@@ -14,6 +16,9 @@ from mailslot.sources.codenames import (
     generate_pseudonym,
     wordlist,
 )
+
+pytestmark = pytest.mark.no_database
+
 
 WORDLISTS = resources.files("mailslot.sources") / "wordlists"
 

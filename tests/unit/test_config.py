@@ -11,6 +11,8 @@ from mailslot.config import GiB, MiB, load_config, mask_url, parse_bool
 from mailslot.crypto import DEFAULT_KDF, KdfParams
 from mailslot.errors import ConfigError
 
+pytestmark = pytest.mark.no_database
+
 
 def test_defaults_without_environment() -> None:
     config = load_config({})

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.no_database
+
+
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "deploy" / "mailslot.service"
 ENV_EXAMPLE = ROOT / "deploy" / "mailslot.env.example"

@@ -41,6 +41,8 @@ from mailslot.web.uploads import (
     safe_content_type,
 )
 
+pytestmark = pytest.mark.no_database
+
 FUZZ = settings(
     max_examples=120,
     deadline=None,

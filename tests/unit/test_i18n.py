@@ -12,6 +12,8 @@ from babel.messages.pofile import read_po
 
 from mailslot import i18n
 
+pytestmark = pytest.mark.no_database
+
 LOCALE_DIR = resources.files("mailslot") / "locale"
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 

@@ -39,14 +39,14 @@ DAY = 86400
 
 
 def add_user(runtime: Runtime, username: str, channel_names: tuple[str, ...]) -> str:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         account = recipients.create_user(
             db,
             username=username,
             role=Role.RECIPIENT,
             password=PASSWORD,
             kdf=crypto.TEST_KDF,
-            now=runtime.now(),
+            now=runtime.default.now(),
             channel_names=channel_names,
         )
         return account.user.id
@@ -65,8 +65,10 @@ def demo_data(runtime: Runtime, count: int, channel: str) -> None:
 @pytest.fixture
 def world(runtime: Runtime) -> dict[str, Any]:
     """Channel "default" (ann, bob) with 40 demo cases; channel "other" (bob only) with 12."""
-    with runtime.db() as db:
-        channels.create_channel(db, name="other", description="", recipients=[], now=runtime.now())
+    with runtime.default.db() as db:
+        channels.create_channel(
+            db, name="other", description="", recipients=[], now=runtime.default.now()
+        )
     ann = add_user(runtime, "ann", ("default",))
     bob = add_user(runtime, "bob", ("default", "other"))
     demo_data(runtime, 40, "default")
@@ -81,16 +83,16 @@ def counting(runtime: Runtime) -> Iterator[list[str]]:
     def before(*args: Any) -> None:
         statements.append(args[2])
 
-    event.listen(runtime.engine, "before_cursor_execute", before)
+    event.listen(runtime.default.engine, "before_cursor_execute", before)
     try:
         yield statements
     finally:
-        event.remove(runtime.engine, "before_cursor_execute", before)
+        event.remove(runtime.default.engine, "before_cursor_execute", before)
 
 
 def everything(runtime: Runtime, user_id: str) -> list[dict[str, Any]]:
     """Every case the user holds a key for, read plainly (the oracle for the query)."""
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         held = set(db.scalars(select(CaseKeyWrap.case_id).where(CaseKeyWrap.user_id == user_id)))
         labels: dict[str, set[str]] = {}
         for case_id, label_id in db.execute(select(CaseLabel.case_id, CaseLabel.label_id)):
@@ -116,18 +118,18 @@ def everything(runtime: Runtime, user_id: str) -> list[dict[str, Any]]:
 
 
 def run(runtime: Runtime, user_id: str, query: inbox.InboxQuery, now: int) -> inbox.InboxPage:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         return inbox.inbox(db, db.get_one(User, user_id), query, now)
 
 
 def test_filters_and_sorts_agree_with_a_plain_reading(
     runtime: Runtime, world: dict[str, Any]
 ) -> None:
-    now = runtime.now()
+    now = runtime.default.now()
     ann = world["ann"]
     rows = everything(runtime, ann)
     assert len(rows) == 40
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         label = db.scalars(select(Label).order_by(Label.name)).first()
         assert label is not None
         label_id = label.id
@@ -194,9 +196,9 @@ def test_filters_and_sorts_agree_with_a_plain_reading(
 
 
 def test_no_filter_ever_shows_a_case_without_a_key(runtime: Runtime, world: dict[str, Any]) -> None:
-    now = runtime.now()
+    now = runtime.default.now()
     mine = {r["case"].id for r in everything(runtime, world["ann"])}
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         other = channels.get_channel_by_name(db, "other").id
         labels = list(db.scalars(select(Label.id)))
     queries = [
@@ -220,7 +222,7 @@ def test_no_filter_ever_shows_a_case_without_a_key(runtime: Runtime, world: dict
 
 
 def test_search_by_pseudonym_part_and_id_prefix(runtime: Runtime, world: dict[str, Any]) -> None:
-    now = runtime.now()
+    now = runtime.default.now()
     case = everything(runtime, world["ann"])[0]["case"]
     word = case.pseudonym.split()[-1]
     found = run(runtime, world["ann"], inbox.InboxQuery(q=word.upper()[1:], limit=200), now)
@@ -235,9 +237,9 @@ def test_search_by_pseudonym_part_and_id_prefix(runtime: Runtime, world: dict[st
 def test_a_page_costs_the_same_statements_whatever_its_size(
     runtime: Runtime, world: dict[str, Any]
 ) -> None:
-    now = runtime.now()
+    now = runtime.default.now()
     ann = world["ann"]
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         labels = list(db.scalars(select(Label.id)))[:2]
         # Every case gets two labels (or more) and two assignees: every row has some to load.
         for case_id in db.scalars(select(Case.id)):
@@ -269,27 +271,31 @@ def test_a_case_page_costs_the_same_statements_whatever_its_items(
 ) -> None:
     """What the case page and GET /cases/{id} run: the case and key, its items opened, its
     inbox row (labels, assignees, status), and the read mark."""
-    now = runtime.now()
-    with runtime.db() as db:
+    now = runtime.default.now()
+    with runtime.default.db() as db:
         user = recipients.find_user(db, "ann")
         assert user is not None
         keys = recipients.derive_for(user, PASSWORD, crypto.TEST_KDF)
         seed = recipients.unlock(user, keys.kek).private_seed
     assert seed is not None
     ids = [r["case"].id for r in everything(runtime, world["ann"])][:2]
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         many = db.get_one(Case, ids[1])
         for number in range(20):
-            add_note(db, runtime.blobs, many, f"note {number}", author_id=world["ann"], now=now)
+            add_note(
+                db, runtime.default.blobs, many, f"note {number}", author_id=world["ann"], now=now
+            )
         # Both unread, so marking them read writes the same way.
         db.execute(delete(CaseRead).where(CaseRead.case_id.in_(ids)))
     counts = {}
     texts = {}
     for case_id in ids:
-        with counting(runtime) as statements, runtime.db() as db:
+        with counting(runtime) as statements, runtime.default.db() as db:
             user = db.get_one(User, world["ann"])
             case, wrap = cases.case_for_user(db, user, case_id)
-            items = cases.case_items(db, runtime.blobs, case, cases.case_key(case, wrap, seed))
+            items = cases.case_items(
+                db, runtime.default.blobs, case, cases.case_key(case, wrap, seed)
+            )
             inbox.case_row(db, user, case, now)
             cases.mark_read(db, case, user)
         counts[case_id] = len(statements)

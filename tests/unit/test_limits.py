@@ -46,23 +46,23 @@ def rt(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtime]:
 
 def test_bucket_allows_its_capacity_then_refills_each_minute(rt: Runtime) -> None:
     for _ in range(3):
-        rt.transact(lambda db: limits.take(db, "t", per_minute=3, now=1000.0))
+        rt.default.transact(lambda db: limits.take(db, "t", per_minute=3, now=1000.0))
     with pytest.raises(TooManyRequests) as refused:
-        rt.transact(lambda db: limits.take(db, "t", per_minute=3, now=1000.0))
+        rt.default.transact(lambda db: limits.take(db, "t", per_minute=3, now=1000.0))
     assert refused.value.retry_after == 21  # the next minute starts at 1020
     with pytest.raises(TooManyRequests):
-        rt.transact(lambda db: limits.take(db, "t", per_minute=3, now=1019.5))
+        rt.default.transact(lambda db: limits.take(db, "t", per_minute=3, now=1019.5))
     for _ in range(3):
-        rt.transact(lambda db: limits.take(db, "t", per_minute=3, now=1020.0))
+        rt.default.transact(lambda db: limits.take(db, "t", per_minute=3, now=1020.0))
     with pytest.raises(TooManyRequests):
-        rt.transact(lambda db: limits.take(db, "t", per_minute=3, now=1079.0))
+        rt.default.transact(lambda db: limits.take(db, "t", per_minute=3, now=1079.0))
     # Only the minute is kept.
-    stored = rt.transact(lambda db: db.get(RateBucket, "t"))
+    stored = rt.default.transact(lambda db: db.get(RateBucket, "t"))
     assert stored is not None
     assert stored.updated_at == 1020.0
     # Zero turns the limit off.
     for _ in range(10):
-        rt.transact(lambda db: limits.take(db, "off", per_minute=0, now=1000.0))
+        rt.default.transact(lambda db: limits.take(db, "off", per_minute=0, now=1000.0))
 
 
 def test_racing_threads_never_overspend_a_bucket(rt: Runtime) -> None:
@@ -71,7 +71,7 @@ def test_racing_threads_never_overspend_a_bucket(rt: Runtime) -> None:
 
     def attempt() -> None:
         try:
-            rt.transact(lambda db: limits.take(db, "race", per_minute=10, now=5010.0))
+            rt.default.transact(lambda db: limits.take(db, "race", per_minute=10, now=5010.0))
             ok = True
         except TooManyRequests:
             ok = False
@@ -89,37 +89,39 @@ def test_racing_threads_never_overspend_a_bucket(rt: Runtime) -> None:
 
 def test_login_lock_doubles_and_success_reports_failures(rt: Runtime) -> None:
     def fail(now: int) -> None:
-        rt.transact(lambda db: limits.login_failed(db, "Ana", now=now, threshold=3))
+        rt.default.transact(lambda db: limits.login_failed(db, "Ana", now=now, threshold=3))
 
     for now in (100, 101):
         fail(now)
-        rt.transact(lambda db, at=now + 1: limits.check_login(db, "ana", at))  # not locked yet
+        rt.default.transact(
+            lambda db, at=now + 1: limits.check_login(db, "ana", at)
+        )  # not locked yet
     fail(102)
     with pytest.raises(TooManyRequests) as locked:
-        rt.transact(lambda db: limits.check_login(db, " ANA ", 103))
+        rt.default.transact(lambda db: limits.check_login(db, " ANA ", 103))
     assert locked.value.retry_after == 59
-    rt.transact(lambda db: limits.check_login(db, "ana", 162))  # the lock has run out
+    rt.default.transact(lambda db: limits.check_login(db, "ana", 162))  # the lock has run out
     fail(162)
     with pytest.raises(TooManyRequests) as relocked:
-        rt.transact(lambda db: limits.check_login(db, "ana", 163))
+        rt.default.transact(lambda db: limits.check_login(db, "ana", 163))
     assert relocked.value.retry_after == 119
-    assert rt.transact(lambda db: limits.login_succeeded(db, "ana")) == 4
-    assert rt.transact(lambda db: db.get(LoginThrottle, limits.login_key("ana"))) is None
-    assert rt.transact(lambda db: limits.login_succeeded(db, "ana")) == 0
+    assert rt.default.transact(lambda db: limits.login_succeeded(db, "ana")) == 4
+    assert rt.default.transact(lambda db: db.get(LoginThrottle, limits.login_key("ana"))) is None
+    assert rt.default.transact(lambda db: limits.login_succeeded(db, "ana")) == 0
 
 
 def test_old_failures_stop_counting_but_are_still_reported(rt: Runtime) -> None:
     for now in (0, 1):
-        rt.transact(lambda db, at=now: limits.login_failed(db, "bo", now=at, threshold=3))
+        rt.default.transact(lambda db, at=now: limits.login_failed(db, "bo", now=at, threshold=3))
     day_later = limits.FAILURE_WINDOW + 10
-    rt.transact(lambda db: limits.login_failed(db, "bo", now=day_later, threshold=3))
-    rt.transact(lambda db: limits.check_login(db, "bo", day_later + 1))  # 1 recent failure
-    assert rt.transact(lambda db: limits.login_succeeded(db, "bo")) == 3
+    rt.default.transact(lambda db: limits.login_failed(db, "bo", now=day_later, threshold=3))
+    rt.default.transact(lambda db: limits.check_login(db, "bo", day_later + 1))  # 1 recent failure
+    assert rt.default.transact(lambda db: limits.login_succeeded(db, "bo")) == 3
 
 
 def test_the_throttle_stores_no_username(rt: Runtime) -> None:
-    rt.transact(lambda db: limits.login_failed(db, "carla.k", now=0, threshold=3))
-    with rt.engine.connect() as connection:
+    rt.default.transact(lambda db: limits.login_failed(db, "carla.k", now=0, threshold=3))
+    with rt.default.engine.connect() as connection:
         rows = connection.execute(text("SELECT * FROM login_throttles")).all()
     assert len(rows) == 1
     assert b"carla" not in repr(rows).encode()

@@ -19,7 +19,7 @@ PASSWORD = "violet tundra marmalade 83"
 
 
 def setup_case(runtime: Runtime) -> tuple[str, list[str]]:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         ids = []
         for name, email in (("ana", "ana@x.example"), ("bo", None), ("cy", "cy@x.example")):
             account = recipients.create_user(
@@ -46,14 +46,16 @@ def test_window_end() -> None:
 
 def test_queue_claim_deliver_and_retry(runtime: Runtime) -> None:
     case_id, (ana, _bo, cy) = setup_case(runtime)
-    queued = runtime.transact(lambda db: notices.queue_for_case(db, case_id, now=100, interval=60))
+    queued = runtime.default.transact(
+        lambda db: notices.queue_for_case(db, case_id, now=100, interval=60)
+    )
     assert queued == 2  # bo has no address
     # More news in the same window does not add rows or move the due time.
-    runtime.transact(lambda db: notices.queue_for_case(db, case_id, now=119, interval=60))
-    with runtime.db() as db:
+    runtime.default.transact(lambda db: notices.queue_for_case(db, case_id, now=119, interval=60))
+    with runtime.default.db() as db:
         rows = {r.user_id: r.due_at for r in db.query(PendingNotice)}
     assert rows == {ana: 120, cy: 120}
-    assert runtime.transact(lambda db: notices.claim_due(db, now=119)) == []
+    assert runtime.default.transact(lambda db: notices.claim_due(db, now=119)) == []
 
     sent: list[str] = []
 
@@ -62,29 +64,31 @@ def test_queue_claim_deliver_and_retry(runtime: Runtime) -> None:
             raise ConnectionRefusedError
         sent.append(address)
 
-    assert notices.deliver_due(runtime.transact, send, now=120) == 1
+    assert notices.deliver_due(runtime.default.transact, send, now=120) == 1
     assert sent == ["ana@x.example"]
-    status = runtime.transact(notices.status)
+    status = runtime.default.transact(notices.status)
     assert (status.waiting, status.failing, status.last_error) == (1, 1, "ConnectionRefusedError")
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         (row,) = db.query(PendingNotice).all()
         assert (row.user_id, row.attempts, row.due_at) == (cy, 1, 180)
     # Not before its retry time; then it goes through.
-    assert notices.deliver_due(runtime.transact, sent.append, now=179) == 0
-    assert notices.deliver_due(runtime.transact, sent.append, now=180) == 1
+    assert notices.deliver_due(runtime.default.transact, sent.append, now=179) == 0
+    assert notices.deliver_due(runtime.default.transact, sent.append, now=180) == 1
     assert sent == ["ana@x.example", "cy@x.example"]
-    assert runtime.transact(notices.status).waiting == 0
+    assert runtime.default.transact(notices.status).waiting == 0
 
 
 def test_a_claimed_notice_is_not_claimed_twice(runtime: Runtime) -> None:
     case_id, _ = setup_case(runtime)
-    runtime.transact(lambda db: notices.queue_for_case(db, case_id, now=0, interval=0))
-    first = runtime.transact(lambda db: notices.claim_due(db, now=10))
-    second = runtime.transact(lambda db: notices.claim_due(db, now=10))
+    runtime.default.transact(lambda db: notices.queue_for_case(db, case_id, now=0, interval=0))
+    first = runtime.default.transact(lambda db: notices.claim_due(db, now=10))
+    second = runtime.default.transact(lambda db: notices.claim_due(db, now=10))
     assert len(first) == 2
     assert second == []
     # A claim left by a process that died expires.
-    third = runtime.transact(lambda db: notices.claim_due(db, now=10 + notices.CLAIM_SECONDS))
+    third = runtime.default.transact(
+        lambda db: notices.claim_due(db, now=10 + notices.CLAIM_SECONDS)
+    )
     assert len(third) == 2
 
 

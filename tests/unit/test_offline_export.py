@@ -26,7 +26,7 @@ PASSWORD = "correct horse battery staple"
 
 
 def add_recipient(runtime: Runtime, username: str) -> crypto.KeyPair:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         account = recipients.create_user(
             db,
             username=username,
@@ -44,11 +44,11 @@ def add_recipient(runtime: Runtime, username: str) -> crypto.KeyPair:
 
 
 def new_case(runtime: Runtime, message: str, document: bytes) -> Case:
-    text = cases.seal_text(runtime.blobs, message)
-    upload = cases.ItemUpload(runtime.blobs, limit=1 << 30)
+    text = cases.seal_text(runtime.default.blobs, message)
+    upload = cases.ItemUpload(runtime.default.blobs, limit=1 << 30)
     upload.write(document)
     upload.close()
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         case = cases.open_case(db, channels.get_channel_by_name(db, "default"), None, NOW)
         cases.record_items(
             db,
@@ -76,11 +76,11 @@ def test_export_one_case_and_decrypt(
     case = new_case(runtime, "hello from inside", document)
     other = new_case(runtime, "another case", b"x")
     out = io.BytesIO()
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         found = exporting.find_case(db, case.pseudonym)
         assert found.id == case.id
         assert exporting.find_case(db, case.id.upper()).id == case.id
-        summary = exporting.export_cases(db, runtime.blobs, [found], out)
+        summary = exporting.export_cases(db, runtime.default.blobs, [found], out)
     assert (summary.cases, summary.items, summary.left_out) == (1, 2, 0)
     records = read_all(io.BytesIO(out.getvalue()))
     assert [type(r) for r in records] == [CaseRecord, ItemRecord, ItemRecord]
@@ -98,10 +98,10 @@ def test_export_all_and_unknown_case(
     new_case(runtime, "one", b"1")
     new_case(runtime, "two", b"2")
     out = io.BytesIO()
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         with pytest.raises(CaseNotFound):
             exporting.find_case(db, "no such case")
-        summary = exporting.export_cases(db, runtime.blobs, exporting.all_cases(db), out)
+        summary = exporting.export_cases(db, runtime.default.blobs, exporting.all_cases(db), out)
     assert (summary.cases, summary.items) == (2, 4)
     report = decrypt_bundle(io.BytesIO(out.getvalue()), alice, tmp_path, echo=print, now=NOW)
     assert report.failures == 0
@@ -114,8 +114,8 @@ def test_recipient_added_later_is_not_a_reader(
     new_case(runtime, "before bob", b"")
     bob = add_recipient(runtime, "bob")
     out = io.BytesIO()
-    with runtime.db() as db:
-        exporting.export_cases(db, runtime.blobs, exporting.all_cases(db), out)
+    with runtime.default.db() as db:
+        exporting.export_cases(db, runtime.default.blobs, exporting.all_cases(db), out)
     report = decrypt_bundle(io.BytesIO(out.getvalue()), bob, tmp_path, echo=print, now=NOW)
     assert report.opened == []
     assert len(report.skipped) == 1

@@ -3,6 +3,7 @@ against a real database (SQLite or PostgreSQL). Times are injected."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 
@@ -12,6 +13,7 @@ from sqlalchemy import select, update
 from mailslot.audit.models import AuditEvent
 from mailslot.audit.services import verify
 from mailslot.cases import retention
+from mailslot.cases.errors import KeyOffline
 from mailslot.cases.models import (
     Case,
     CaseAssignee,
@@ -39,14 +41,14 @@ HOUR = 3600
 def make_case(runtime: Runtime, **values: object) -> str:
     case_id = new_case(runtime)
     if values:
-        runtime.transact(
+        runtime.default.transact(
             lambda db: db.execute(update(Case).where(Case.id == case_id).values(**values))
         )
     return case_id
 
 
 def load(runtime: Runtime, case_id: str) -> tuple[Case, Channel]:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         case = db.get(Case, case_id)
         assert case is not None
         channel = db.get(Channel, case.channel_id)
@@ -56,7 +58,7 @@ def load(runtime: Runtime, case_id: str) -> tuple[Case, Channel]:
 
 
 def audit_actions(runtime: Runtime, case_id: str) -> list[tuple[str, dict[str, object]]]:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         rows = db.execute(
             select(AuditEvent.action, AuditEvent.detail, AuditEvent.actor)
             .where(AuditEvent.case_id == case_id)
@@ -107,7 +109,7 @@ def test_due_for_purge_agrees_with_expires_at(runtime: Runtime) -> None:
     )
     kept = make_case(runtime, last_activity_at=base - 200 * DAY, keep_until=base + DAY)
     keep_over = make_case(runtime, last_activity_at=base - 200 * DAY, keep_until=base - DAY)
-    due = set(runtime.transact(lambda db: retention.due_for_purge(db, base)))
+    due = set(runtime.default.transact(lambda db: retention.due_for_purge(db, base)))
     assert due == {open_old, closed_old, keep_over}
     for case_id in (open_old, open_young, closed_old, closed_young, kept, keep_over):
         case, channel = load(runtime, case_id)
@@ -120,37 +122,37 @@ def test_due_for_purge_agrees_with_expires_at(runtime: Runtime) -> None:
 def test_purge_shreds_the_case_and_its_codename_and_records_it(runtime: Runtime) -> None:
     alice = add_user(runtime, "alice")
     seed = log_in(runtime, alice)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         source = Source(lookup=b"L" * 32, public_key=b"P" * 32, created_at=0)
         db.add(source)
         db.flush()
         source_id = source.id
     case_id = new_case(runtime, source_id=source_id)
     keep = make_case(runtime)
-    runtime.transact(
+    runtime.default.transact(
         lambda db: db.execute(
             update(Case).where(Case.id == case_id).values(last_activity_at=NOW - 100 * DAY)
         )
     )
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         blob_ids = list(db.scalars(select(Item.blob_id).where(Item.case_id == case_id)))
         item_ids = list(db.scalars(select(Item.id).where(Item.case_id == case_id)))
     assert blob_ids
-    assert all(runtime.blobs.exists(b) for b in blob_ids)
+    assert all(runtime.default.blobs.exists(b) for b in blob_ids)
 
-    assert retention.purge(runtime.transact, runtime.blobs, NOW) == [case_id]
+    assert retention.purge(runtime.default.transact, runtime.default.blobs, NOW) == [case_id]
     assert count(runtime, Case, Case.id == case_id) == 0
     assert count(runtime, CaseKeyWrap, CaseKeyWrap.case_id == case_id) == 0
     assert count(runtime, Item, Item.case_id == case_id) == 0
     assert count(runtime, ItemKeyWrap, ItemKeyWrap.item_id.in_(item_ids)) == 0
     assert count(runtime, Source, Source.id == source_id) == 0
-    assert not any(runtime.blobs.exists(b) for b in blob_ids)
+    assert not any(runtime.default.blobs.exists(b) for b in blob_ids)
     assert count(runtime, Case, Case.id == keep) == 1
     assert seed  # the recipient's key is still here, and has nothing left to open
     assert audit_actions(runtime, case_id) == [("case.purged", {})]
-    assert runtime.transact(verify).events >= 1
+    assert runtime.default.transact(verify).events >= 1
     # Again: nothing more to do.
-    assert retention.purge(runtime.transact, runtime.blobs, NOW) == []
+    assert retention.purge(runtime.default.transact, runtime.default.blobs, NOW) == []
     assert len(audit_actions(runtime, case_id)) == 1
 
 
@@ -158,15 +160,15 @@ def test_a_case_purged_elsewhere_or_kept_meanwhile_is_left_alone(runtime: Runtim
     add_user(runtime, "alice")
     case_id = make_case(runtime, last_activity_at=NOW - 100 * DAY)
     # Another process purged it first: purge_one finds nothing and records nothing.
-    runtime.transact(lambda db: retention.purge_one(db, case_id, NOW))
-    assert runtime.transact(lambda db: retention.purge_one(db, case_id, NOW)) is None
+    runtime.default.transact(lambda db: retention.purge_one(db, case_id, NOW))
+    assert runtime.default.transact(lambda db: retention.purge_one(db, case_id, NOW)) is None
     assert len(audit_actions(runtime, case_id)) == 1
     # A case kept between the listing and the deletion survives.
     kept = make_case(runtime, last_activity_at=NOW - 100 * DAY)
-    runtime.transact(
+    runtime.default.transact(
         lambda db: db.execute(update(Case).where(Case.id == kept).values(keep_until=NOW + DAY))
     )
-    assert runtime.transact(lambda db: retention.purge_one(db, kept, NOW)) is None
+    assert runtime.default.transact(lambda db: retention.purge_one(db, kept, NOW)) is None
     assert count(runtime, Case, Case.id == kept) == 1
 
 
@@ -178,14 +180,14 @@ def iso(moment: int) -> str:
 
 
 def keep(runtime: Runtime, case_id: str, user_id: str, until: str, reason: str) -> int:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         case = db.get(Case, case_id)
         assert case is not None
         channel = db.get(Channel, case.channel_id)
         assert channel is not None
         return retention.keep_until(
             db,
-            runtime.blobs,
+            runtime.default.blobs,
             case,
             channel,
             until=until,
@@ -205,12 +207,12 @@ def test_keep_until_moves_the_expiry_with_a_sealed_reason(runtime: Runtime) -> N
     assert case.keep_until == expires
     assert iso(expires - 1) == until  # the end of that day
     assert retention.expiry(case, channel).rule == retention.Rule.KEPT
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         (note,) = db.scalars(select(Item).where(Item.case_id == case_id, Item.kind == "note"))
         holders = set(db.scalars(select(ItemKeyWrap.holder).where(ItemKeyWrap.item_id == note.id)))
     assert holders == {"case"}  # never the source
     assert audit_actions(runtime, case_id)[-1] == ("case.retention.extend", {"until": until})
-    blob = b"".join(runtime.blobs.open(note.blob_id, 1 << 16))
+    blob = b"".join(runtime.default.blobs.open(note.blob_id, 1 << 16))
     assert b"Litigation" not in blob  # sealed
 
 
@@ -261,7 +263,7 @@ def test_day_settings_have_ranges(field: str, good: tuple[int, int], bad: tuple[
 def test_new_day_settings_leave_existing_deadlines(runtime: Runtime) -> None:
     add_user(runtime, "alice")
     before = make_case(runtime)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         channel = channels.get_channel_by_name(db, "default")
         changed = settings.set_days(channel, {"acknowledge_days": 3, "feedback_days": 90})
     assert changed == {"acknowledge_days": 3}
@@ -273,7 +275,7 @@ def test_new_day_settings_leave_existing_deadlines(runtime: Runtime) -> None:
 
 
 def test_auto_replies_per_language_with_fallback(runtime: Runtime) -> None:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         channel = channels.get_channel_by_name(db, "default")
         assert settings.auto_reply_for(db, channel.id, "ko") is None
         changed = settings.set_auto_replies(
@@ -296,7 +298,7 @@ def test_auto_replies_per_language_with_fallback(runtime: Runtime) -> None:
 def test_custom_statuses_add_rename_move_remove(runtime: Runtime) -> None:
     add_user(runtime, "alice")
     case_id = make_case(runtime)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         channel = channels.get_channel_by_name(db, "default")
         legal = settings.add_status(db, channel, phase="in_progress", name=" Legal  review ")
         assert legal.name == "Legal review"
@@ -337,32 +339,32 @@ def test_custom_statuses_add_rename_move_remove(runtime: Runtime) -> None:
 def test_each_deadline_is_reminded_once_to_assignees_or_everyone(runtime: Runtime) -> None:
     add_user(runtime, "ana")
     bo = add_user(runtime, "bo")
-    runtime.transact(lambda db: db.execute(update(User).values(email="r@x.example")))
+    runtime.default.transact(lambda db: db.execute(update(User).values(email="r@x.example")))
     case_id = make_case(runtime)  # due to acknowledge in 7 days
     lead = 2 * DAY
-    due = runtime.transact(lambda db: reminders.due_reminders(db, now=NOW, lead=lead))
+    due = runtime.default.transact(lambda db: reminders.due_reminders(db, now=NOW, lead=lead))
     assert due == []
     later = NOW + 6 * DAY  # within two days of the deadline
-    assert reminders.queue_due(runtime.transact, now=later, lead=lead, interval=0) == 1
+    assert reminders.queue_due(runtime.default.transact, now=later, lead=lead, interval=0) == 1
     assert count(runtime, PendingNotice) == 2  # nobody assigned: everyone with the key
-    assert reminders.queue_due(runtime.transact, now=later + 60, lead=lead, interval=0) == 0
+    assert reminders.queue_due(runtime.default.transact, now=later + 60, lead=lead, interval=0) == 0
     case, _ = load(runtime, case_id)
     assert case.reminded_for == case.due_at
     # A new deadline (acknowledged: feedback due) is reminded again, to the assignee only.
-    runtime.transact(lambda db: db.execute(PendingNotice.__table__.delete()))
-    runtime.transact(lambda db: db.add(CaseAssignee(case_id=case_id, user_id=bo.id)))
-    runtime.transact(
+    runtime.default.transact(lambda db: db.execute(PendingNotice.__table__.delete()))
+    runtime.default.transact(lambda db: db.add(CaseAssignee(case_id=case_id, user_id=bo.id)))
+    runtime.default.transact(
         lambda db: db.execute(
             update(Case)
             .where(Case.id == case_id)
             .values(due_at=later + 30 * HOUR, acknowledged_at=later)
         )
     )
-    assert reminders.queue_due(runtime.transact, now=later, lead=lead, interval=0) == 1
-    with runtime.db() as db:
+    assert reminders.queue_due(runtime.default.transact, now=later, lead=lead, interval=0) == 1
+    with runtime.default.db() as db:
         assert list(db.scalars(select(PendingNotice.user_id))) == [bo.id]
     # The claim is exactly once: a second claimer for the same deadline gets nothing.
-    assert not runtime.transact(lambda db: reminders.claim(db, case_id, later + 30 * HOUR))
+    assert not runtime.default.transact(lambda db: reminders.claim(db, case_id, later + 30 * HOUR))
 
 
 def test_a_refused_extension_leaves_no_blob(runtime: Runtime) -> None:
@@ -374,3 +376,37 @@ def test_a_refused_extension_leaves_no_blob(runtime: Runtime) -> None:
     with pytest.raises(InvalidInput):
         keep(runtime, case_id, alice.id, iso(NOW + 400 * DAY), "x" * 2001)
     assert {p for p in root.rglob("*") if p.is_file()} == before
+
+
+def test_keep_case_needs_the_key_and_leaves_no_blob_when_it_fails(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The use case shared by the staff page and the API: the recipient's key must be online
+    (the reason is sealed), and a unit of work that fails after sealing deletes the blob."""
+    alice = add_user(runtime, "alice")
+    seed = log_in(runtime, alice)
+    case_id = make_case(runtime)
+    ctx = dataclasses.replace(runtime.default, clock=lambda: NOW)
+    with ctx.db() as db:
+        me = db.get(User, alice.id)
+    assert me is not None
+    root = runtime.config.data_dir / "blobs"
+    before = {p for p in root.rglob("*") if p.is_file()}
+    until = iso(NOW + 400 * DAY)
+    with pytest.raises(KeyOffline):
+        retention.keep_case(ctx, me, None, case_id, until=until, reason="Litigation hold")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the audit trail is unavailable")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(retention.audit, "record", broken)
+        with pytest.raises(RuntimeError):
+            retention.keep_case(ctx, me, seed, case_id, until=until, reason="Litigation hold")
+    assert {p for p in root.rglob("*") if p.is_file()} == before
+    assert count(runtime, Item, Item.case_id == case_id, Item.kind == "note") == 0
+    # The positive control: working, it keeps the case and its sealed reason.
+    expires = retention.keep_case(ctx, me, seed, case_id, until=until, reason="Litigation hold")
+    assert iso(expires - 1) == until
+    assert len({p for p in root.rglob("*") if p.is_file()} - before) == 1
+    assert audit_actions(runtime, case_id)[-1] == ("case.retention.extend", {"until": until})

@@ -3,6 +3,7 @@ cases, items and sources. Times are injected, so expiry is tested without waitin
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
 import pyotp
@@ -20,6 +21,7 @@ from mailslot.recipients import services as recipients
 from mailslot.recipients.models import Role, User
 from mailslot.runtime import Runtime
 from mailslot.sessions import services as sessions
+from mailslot.sessions.data import SessionData
 from mailslot.sessions.models import Session
 from mailslot.sources import services as sources
 from mailslot.sources.codenames import generate_codename
@@ -59,7 +61,7 @@ def add_user(
     role: Role = Role.RECIPIENT,
     channel_names: tuple[str, ...] = ("default",),
 ) -> Person:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         account = recipients.create_user(
             db,
             username=username,
@@ -74,7 +76,7 @@ def add_user(
 
 
 def log_in(runtime: Runtime, person: Person, when: int = NOW) -> bytes:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         user = recipients.find_user(db, person.username)
         keys = recipients.derive_for(user, PASSWORD, crypto.TEST_KDF)
         auth = recipients.authenticate(db, user, keys, code(person.totp_secret, when), when)
@@ -82,7 +84,7 @@ def log_in(runtime: Runtime, person: Person, when: int = NOW) -> bytes:
 
 
 def count(runtime: Runtime, model: type, *where: object) -> int:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         return int(db.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
@@ -93,7 +95,7 @@ def test_create_user_and_authenticate_unwraps_the_private_key(runtime: Runtime) 
     alice = add_user(runtime, "alice")
     seed = log_in(runtime, alice)
     assert crypto.KeyPair.from_seed(seed).public_key == alice.public_key
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         user = db.get(User, alice.id)
         assert user is not None
         assert PASSWORD.encode() not in user.password_verifier
@@ -105,7 +107,7 @@ def test_every_login_failure_has_the_same_message(runtime: Runtime) -> None:
     alice = add_user(runtime, "alice")
     good = code(alice.totp_secret, NOW)
     wrong_code = next(c for c in ("000000", "111111", "222222", "333333") if c != good)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         user = recipients.find_user(db, "alice")
         attempts = [
             (user, recipients.derive_for(user, "not the password at all", crypto.TEST_KDF), good),
@@ -114,7 +116,7 @@ def test_every_login_failure_has_the_same_message(runtime: Runtime) -> None:
             (None, recipients.derive_for(None, PASSWORD, crypto.TEST_KDF), good),
         ]
     for who, keys, totp in attempts:
-        with runtime.db() as db, pytest.raises(AuthenticationFailed) as info:
+        with runtime.default.db() as db, pytest.raises(AuthenticationFailed) as info:
             recipients.authenticate(db, db.merge(who) if who else None, keys, totp, NOW)
         assert info.value.message == WRONG
     # A wrong password did not spend the code.
@@ -134,7 +136,7 @@ def test_a_totp_code_works_once(runtime: Runtime) -> None:
 def test_disabled_accounts_cannot_log_in(runtime: Runtime) -> None:
     admin = add_user(runtime, "admin", Role.ADMIN, ())
     alice = add_user(runtime, "alice")
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         actor = db.get(User, admin.id)
         target = db.get(User, alice.id)
         assert actor is not None
@@ -153,7 +155,7 @@ def test_recovery_key_unwraps_the_private_key(runtime: Runtime) -> None:
     sloppy = alice.recovery_key.lower().replace("-", " ")
     assert recipients.parse_recovery_key(sloppy) == secret
     user_id = bytes.fromhex(alice.id)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         user = db.get(User, alice.id)
         assert user is not None
         assert user.private_key_recovery_wrap is not None
@@ -189,7 +191,7 @@ def test_account_rules(
     runtime: Runtime, username: str, password: str, error: type[Exception]
 ) -> None:
     add_user(runtime, "alice")
-    with runtime.db() as db, pytest.raises(error):
+    with runtime.default.db() as db, pytest.raises(error):
         recipients.create_user(
             db,
             username=username,
@@ -210,16 +212,16 @@ def test_admins_cannot_join_channels(runtime: Runtime) -> None:
 
 
 def test_enrollment_works_once(runtime: Runtime) -> None:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         default = channels.get_channel_by_name(db, "default")
         token = recipients.create_enrollment(
             db, role=Role.RECIPIENT, now=NOW, lifetime=3600, channel_ids=[default.id]
         )
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         secret = recipients.get_enrollment(db, token, NOW).totp_secret
 
     def complete(totp: str, again: str = PASSWORD) -> recipients.NewAccount:
-        with runtime.db() as db:
+        with runtime.default.db() as db:
             return recipients.complete_enrollment(
                 db,
                 token=token,
@@ -241,7 +243,7 @@ def test_enrollment_works_once(runtime: Runtime) -> None:
     assert account.user.role == Role.RECIPIENT.value
     with pytest.raises(NotFound):
         complete(code(secret, NOW + 60))
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         default = channels.get_channel_by_name(db, "default")
         assert [u.username for u in channels.members(db, default)] == ["bob"]
     # The code typed during enrolment cannot be replayed to log in.
@@ -252,13 +254,13 @@ def test_enrollment_works_once(runtime: Runtime) -> None:
 
 
 def test_enrollment_expires_and_keeps_a_fixed_username(runtime: Runtime) -> None:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         token = recipients.create_enrollment(
             db, role=Role.RECIPIENT, now=NOW, lifetime=3600, username="carol"
         )
         digest_only = db.scalar(select(func.count()).select_from(User))
     assert digest_only == 0
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         enrollment = recipients.get_enrollment(db, token, NOW + 3599)
         assert token.encode() not in enrollment.token_digest
         secret = enrollment.totp_secret
@@ -266,7 +268,7 @@ def test_enrollment_expires_and_keeps_a_fixed_username(runtime: Runtime) -> None
             recipients.get_enrollment(db, token, NOW + 3600)
         with pytest.raises(NotFound):
             recipients.get_enrollment(db, token + "x", NOW)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         account = recipients.complete_enrollment(
             db,
             token=token,
@@ -281,50 +283,53 @@ def test_enrollment_expires_and_keeps_a_fixed_username(runtime: Runtime) -> None
 
 
 def test_ensure_setup_link_replaces_old_links_until_an_admin_exists(runtime: Runtime) -> None:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         first = recipients.ensure_setup_link(db, NOW, 3600)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         second = recipients.ensure_setup_link(db, NOW + 5, 3600)
     assert first
     assert second
     assert first != second
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         with pytest.raises(NotFound):
             recipients.get_enrollment(db, first, NOW + 10)
         assert recipients.get_enrollment(db, second, NOW + 10).role == Role.ADMIN.value
     add_user(runtime, "root", Role.ADMIN, ())
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         assert recipients.ensure_setup_link(db, NOW + 20, 3600) is None
 
 
 # Sessions.
 
+SEED = bytes(range(32))
+
 
 def test_session_round_trip_keeps_secrets_off_the_database(runtime: Runtime) -> None:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         state = sessions.create(
-            db, kind=sessions.STAFF, data={"seed": "s3cret-seed"}, now=NOW, absolute=3600
+            db, kind=sessions.STAFF, data=SessionData(seed=SEED), now=NOW, absolute=3600
         )
     token = state.token
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         row = db.get(Session, state.row.id)
         assert row is not None
         assert token not in row.id
-        assert b"s3cret-seed" not in row.data
+        assert SEED not in row.data
+        assert base64.b64encode(SEED) not in row.data
         loaded = sessions.load(db, token, kind=sessions.STAFF, idle=600, now=NOW + 1)
         assert loaded is not None
-        assert loaded.data == {"seed": "s3cret-seed"}
-        loaded.data["csrf"] = "abc"
+        assert loaded.data == SessionData(seed=SEED)
+        loaded.data.csrf = "abc"
         sessions.save(db, loaded)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         again = sessions.load(db, token, kind=sessions.STAFF, idle=600, now=NOW + 2)
         assert again is not None
-        assert again.data == {"seed": "s3cret-seed", "csrf": "abc"}
+        assert again.data == SessionData(seed=SEED, csrf="abc")
         # Another kind of session never accepts this token.
         assert sessions.load(db, token, kind=sessions.SOURCE, idle=600, now=NOW + 2) is None
         assert sessions.load(db, token, kind=sessions.API, idle=600, now=NOW + 2) is None
         sessions.destroy(db, again)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         assert sessions.load(db, token, kind=sessions.STAFF, idle=600, now=NOW + 3) is None
     assert count(runtime, Session) == 0
 
@@ -333,54 +338,60 @@ def test_session_round_trip_keeps_secrets_off_the_database(runtime: Runtime) -> 
     "token", [None, "", "!!!", "a" * 65, "AAAA", "A" * 43, "not base64 at all, clearly"]
 )
 def test_garbage_tokens_load_nothing(runtime: Runtime, token: str | None) -> None:
-    with runtime.db() as db:
-        sessions.create(db, kind=sessions.SOURCE, data={}, now=NOW, absolute=60)
+    with runtime.default.db() as db:
+        sessions.create(db, kind=sessions.SOURCE, data=SessionData(), now=NOW, absolute=60)
         assert sessions.load(db, token, kind=sessions.SOURCE, idle=60, now=NOW) is None
 
 
 def test_rotate_replaces_the_token(runtime: Runtime) -> None:
-    with runtime.db() as db:
-        old = sessions.create(db, kind=sessions.STAFF, data={"user": "u"}, now=NOW, absolute=3600)
+    with runtime.default.db() as db:
+        old = sessions.create(
+            db, kind=sessions.STAFF, data=SessionData(user_id="u"), now=NOW, absolute=3600
+        )
         new = sessions.rotate(db, old, now=NOW + 5, absolute=3600)
     assert new.token != old.token
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         assert sessions.load(db, old.token, kind=sessions.STAFF, idle=600, now=NOW + 6) is None
         loaded = sessions.load(db, new.token, kind=sessions.STAFF, idle=600, now=NOW + 6)
         assert loaded is not None
-        assert loaded.data == {"user": "u"}
+        assert loaded.data == SessionData(user_id="u")
         assert loaded.row.expires_at == NOW + 5 + 3600
 
 
 def test_idle_expiry_slides_with_use(runtime: Runtime) -> None:
     idle = 600
-    with runtime.db() as db:
-        token = sessions.create(db, kind=sessions.SOURCE, data={}, now=NOW, absolute=10_000).token
+    with runtime.default.db() as db:
+        token = sessions.create(
+            db, kind=sessions.SOURCE, data=SessionData(), now=NOW, absolute=10_000
+        ).token
     for when in (NOW + idle - 1, NOW + 2 * idle - 2, NOW + 3 * idle - 3):
-        with runtime.db() as db:
+        with runtime.default.db() as db:
             assert sessions.load(db, token, kind=sessions.SOURCE, idle=idle, now=when) is not None
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         late = NOW + 4 * idle - 3
         assert sessions.load(db, token, kind=sessions.SOURCE, idle=idle, now=late) is None
     assert count(runtime, Session) == 0  # deleted on sight
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         assert sessions.load(db, token, kind=sessions.SOURCE, idle=idle, now=NOW) is None
 
 
 def test_absolute_expiry_ends_even_an_active_session(runtime: Runtime) -> None:
-    with runtime.db() as db:
-        token = sessions.create(db, kind=sessions.STAFF, data={}, now=NOW, absolute=1000).token
+    with runtime.default.db() as db:
+        token = sessions.create(
+            db, kind=sessions.STAFF, data=SessionData(), now=NOW, absolute=1000
+        ).token
     for when in range(NOW + 100, NOW + 1000, 300):
-        with runtime.db() as db:
+        with runtime.default.db() as db:
             assert sessions.load(db, token, kind=sessions.STAFF, idle=600, now=when) is not None
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         assert sessions.load(db, token, kind=sessions.STAFF, idle=600, now=NOW + 1000) is None
 
 
 def test_purge_expired(runtime: Runtime) -> None:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         for absolute in (10, 20, 1000):
-            sessions.create(db, kind=sessions.API, data={}, now=NOW, absolute=absolute)
-    with runtime.db() as db:
+            sessions.create(db, kind=sessions.API, data=SessionData(), now=NOW, absolute=absolute)
+    with runtime.default.db() as db:
         assert sessions.purge_expired(db, NOW + 20) == 2
     assert count(runtime, Session) == 1
 
@@ -389,16 +400,16 @@ def test_purge_expired(runtime: Runtime) -> None:
 
 
 def seal_file(runtime: Runtime, data: bytes) -> cases.ItemUpload:
-    upload = cases.ItemUpload(runtime.blobs, limit=1 << 20)
+    upload = cases.ItemUpload(runtime.default.blobs, limit=1 << 20)
     upload.write(data)
     upload.close()
     return upload
 
 
 def new_case(runtime: Runtime, source_id: str | None = None, text: str = "hello") -> str:
-    message = cases.seal_text(runtime.blobs, text)
+    message = cases.seal_text(runtime.default.blobs, text)
     document = seal_file(runtime, b"%PDF " + text.encode() * 1000)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         channel = channels.get_channel_by_name(db, "default")
         case = cases.open_case(db, channel, source_id, NOW)
         cases.record_items(
@@ -421,7 +432,7 @@ def test_open_case_refuses_a_channel_without_recipients(runtime: Runtime) -> Non
     add_user(runtime, "alice", channel_names=())
     admin = add_user(runtime, "root", Role.ADMIN, ())
     disabled = add_user(runtime, "dora", channel_names=())
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         empty = channels.create_channel(db, name="empty", description="", recipients=[], now=NOW)
         with pytest.raises(ChannelClosed):
             cases.open_case(db, empty, None, NOW)
@@ -440,13 +451,13 @@ def test_record_items_and_read_them_back(runtime: Runtime) -> None:
     bob = add_user(runtime, "bob", channel_names=())
     seed = log_in(runtime, alice)
     case_id = new_case(runtime, text="Grüße, 세계")
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         user = db.get(User, alice.id)
         assert user is not None
         case, wrap = cases.case_for_user(db, user, case_id)
         assert case.item_count == 2
         assert case.created_at % 3600 == 0  # only the hour is kept in clear
-        views = cases.case_items(db, runtime.blobs, case, cases.case_key(case, wrap, seed))
+        views = cases.case_items(db, runtime.default.blobs, case, cases.case_key(case, wrap, seed))
         assert [v.item.position for v in views] == [1, 2]
         assert [v.item.kind for v in views] == ["message", "file"]
         assert views[0].text == "Grüße, 세계"
@@ -455,10 +466,10 @@ def test_record_items_and_read_them_back(runtime: Runtime) -> None:
         assert views[1].content_type == "application/pdf"
         expected = b"%PDF " + "Grüße, 세계".encode() * 1000
         assert views[1].size == len(expected)
-        assert b"".join(cases.stream_item(runtime.blobs, views[1].item, views[1].data_key)) == (
-            expected
-        )
-        stored = b"".join(runtime.blobs.open(views[1].item.blob_id))
+        assert b"".join(
+            cases.stream_item(runtime.default.blobs, views[1].item, views[1].data_key)
+        ) == (expected)
+        stored = b"".join(runtime.default.blobs.open(views[1].item.blob_id))
         assert "Grüße".encode() not in stored
         with pytest.raises(ItemNotFound):
             cases.item_for_download(db, case, cases.case_key(case, wrap, seed), "0" * 32)
@@ -472,7 +483,7 @@ def test_record_items_and_read_them_back(runtime: Runtime) -> None:
 def test_unread_marks_follow_activity(runtime: Runtime) -> None:
     alice = add_user(runtime, "alice")
     first, second = new_case(runtime), new_case(runtime)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         user = db.get(User, alice.id)
         assert user is not None
         summaries, total = listed(db, user, limit=1, offset=0)
@@ -483,17 +494,17 @@ def test_unread_marks_follow_activity(runtime: Runtime) -> None:
         assert [s.case.id for s in older] == [first]
         case, _ = cases.case_for_user(db, user, first)
         cases.mark_read(db, case, user)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         user = db.get(User, alice.id)
         assert user is not None
         unread = {s.case.id: s.unread for s in listed(db, user, limit=9, offset=0)[0]}
         assert unread == {first: False, second: True}
         case, _ = cases.case_for_user(db, user, first)
-        reply = cases.seal_text(runtime.blobs, "thanks")
+        reply = cases.seal_text(runtime.default.blobs, "thanks")
         cases.record_items(
             db, case, [cases.SealedItem(reply, ItemKind.REPLY, {})], now=NOW, author_id=user.id
         )
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         user = db.get(User, alice.id)
         assert user is not None
         summaries, _ = listed(db, user, limit=9, offset=0)
@@ -501,19 +512,19 @@ def test_unread_marks_follow_activity(runtime: Runtime) -> None:
 
 
 def test_item_upload_limit_and_abort(runtime: Runtime) -> None:
-    upload = cases.ItemUpload(runtime.blobs, limit=10)
+    upload = cases.ItemUpload(runtime.default.blobs, limit=10)
     upload.write(b"0123456789")
     with pytest.raises(TooLarge):
         upload.write(b"!")
     upload.abort()
-    assert not runtime.blobs.exists(upload.blob_id)
+    assert not runtime.default.blobs.exists(upload.blob_id)
     assert [p for p in runtime.config.blob_dir.rglob("*") if p.is_file()] == []
 
 
 def test_delete_case_removes_wraps_and_returns_blob_ids(runtime: Runtime) -> None:
     alice = add_user(runtime, "alice")
     doomed, kept = new_case(runtime), new_case(runtime)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         user = db.get(User, alice.id)
         assert user is not None
         blob_ids = set(db.scalars(select(Item.blob_id).where(Item.case_id == doomed)))
@@ -528,8 +539,8 @@ def test_delete_case_removes_wraps_and_returns_blob_ids(runtime: Runtime) -> Non
     assert count(runtime, CaseRead, CaseRead.case_id == doomed) == 0
     assert count(runtime, Item, Item.case_id == doomed) == 0
     assert count(runtime, Case, Case.id == doomed) == 0
-    cases.delete_blobs(runtime.blobs, returned)
-    assert not any(runtime.blobs.exists(b) for b in blob_ids)
+    cases.delete_blobs(runtime.default.blobs, returned)
+    assert not any(runtime.default.blobs.exists(b) for b in blob_ids)
     # The other case is untouched.
     assert count(runtime, Item, Item.case_id == kept) == 2
     assert count(runtime, CaseKeyWrap, CaseKeyWrap.case_id == kept) == 1
@@ -539,15 +550,15 @@ def test_forget_source_removes_source_wraps(runtime: Runtime) -> None:
     alice = add_user(runtime, "alice")
     seed = log_in(runtime, alice)
     keys = crypto.derive_source_keys(generate_codename(), crypto.new_salt(), crypto.TEST_KDF)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         source = sources.create_source(db, keys.lookup, keys.key_pair.public_key, NOW)
         source_id = source.id
         assert source.created_at % 86400 == 0
     case_id = new_case(runtime, source_id)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         case = db.get(Case, case_id)
         assert case is not None
-        reply = cases.seal_text(runtime.blobs, "We got it.")
+        reply = cases.seal_text(runtime.default.blobs, "We got it.")
         cases.record_items(
             db,
             case,
@@ -556,11 +567,11 @@ def test_forget_source_removes_source_wraps(runtime: Runtime) -> None:
             author_id=alice.id,
             source_public_key=keys.key_pair.public_key,
         )
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         case = cases.source_case(db, source_id)
         assert case is not None
         assert case.id == case_id
-        views = cases.source_view(db, runtime.blobs, keys.key_pair, case, mark_seen=True)
+        views = cases.source_view(db, runtime.default.blobs, keys.key_pair, case, mark_seen=True)
         assert [(v.item.kind, v.readable, v.text) for v in views] == [
             ("message", False, None),
             ("file", False, None),
@@ -574,7 +585,7 @@ def test_forget_source_removes_source_wraps(runtime: Runtime) -> None:
         sources.forget_source(db, source)
     source_wraps = ItemKeyWrap.holder == "source"
     assert count(runtime, ItemKeyWrap, source_wraps) == 0
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         case = db.get(Case, case_id)
         assert case is not None
         assert case.source_id is None
@@ -584,7 +595,7 @@ def test_forget_source_removes_source_wraps(runtime: Runtime) -> None:
         assert user is not None
         _, wrap = cases.case_for_user(db, user, case_id)
         views_for_staff = cases.case_items(
-            db, runtime.blobs, case, cases.case_key(case, wrap, seed)
+            db, runtime.default.blobs, case, cases.case_key(case, wrap, seed)
         )
         assert [v.text for v in views_for_staff][::2] == ["hello", "We got it."]
 
@@ -592,13 +603,13 @@ def test_forget_source_removes_source_wraps(runtime: Runtime) -> None:
 def test_forget_reply_hides_it_from_the_source(runtime: Runtime) -> None:
     add_user(runtime, "alice")
     source_keys = crypto.KeyPair.generate()
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         source_id = sources.create_source(db, bytes(32), source_keys.public_key, NOW).id
     case_id = new_case(runtime, source_id)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         case = db.get(Case, case_id)
         assert case is not None
-        reply = cases.seal_text(runtime.blobs, "Please call us.")
+        reply = cases.seal_text(runtime.default.blobs, "Please call us.")
         (row,) = cases.record_items(
             db,
             case,
@@ -607,10 +618,10 @@ def test_forget_reply_hides_it_from_the_source(runtime: Runtime) -> None:
             source_public_key=source_keys.public_key,
         )
         cases.forget_reply(db, case, row.id)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         case = db.get(Case, case_id)
         assert case is not None
-        views = cases.source_view(db, runtime.blobs, source_keys, case, mark_seen=True)
+        views = cases.source_view(db, runtime.default.blobs, source_keys, case, mark_seen=True)
         assert [v.item.kind for v in views] == ["message", "file"]
         with pytest.raises(ItemNotFound):
             cases.forget_reply(db, case, "nonsense")
@@ -656,15 +667,19 @@ def test_an_automatic_acknowledgement_is_known_with_the_key_online_or_offline(
     alice = add_user(runtime, "alice")
     seed = log_in(runtime, alice)
     case_id = new_case(runtime)
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         user = db.get_one(User, alice.id)
         case, wrap = cases.case_for_user(db, user, case_id)
-        ack = cases.SealedItem(cases.seal_text(runtime.blobs, "Received."), ItemKind.REPLY, {})
+        ack = cases.SealedItem(
+            cases.seal_text(runtime.default.blobs, "Received."), ItemKind.REPLY, {}
+        )
         ack.meta["auto"] = True
         cases.record_items(db, case, [ack], now=NOW + 2000)
-        reply = cases.SealedItem(cases.seal_text(runtime.blobs, "Thanks"), ItemKind.REPLY, {})
+        reply = cases.SealedItem(
+            cases.seal_text(runtime.default.blobs, "Thanks"), ItemKind.REPLY, {}
+        )
         cases.record_items(db, case, [reply], now=NOW + 3000, author_id=user.id)
-        online = cases.case_items(db, runtime.blobs, case, cases.case_key(case, wrap, seed))
+        online = cases.case_items(db, runtime.default.blobs, case, cases.case_key(case, wrap, seed))
         offline = cases.sealed_items(db, case)
     for views in (online, offline):
         assert [v.item.kind for v in views] == ["message", "file", "reply", "reply"]

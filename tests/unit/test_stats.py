@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import calendar
 import csv
+import dataclasses
 import io
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -12,9 +13,11 @@ from collections.abc import Sequence
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailslot import crypto
+from mailslot.audit.models import AuditEvent
 from mailslot.cases import deadlines, inbox
 from mailslot.cases import services as cases
 from mailslot.cases.errors import CaseNotFound
@@ -26,9 +29,10 @@ from mailslot.errors import ConfigError, Forbidden, InvalidInput, NotFound
 from mailslot.recipients import services as recipients
 from mailslot.recipients.models import Role, User
 from mailslot.runtime import Runtime
+from mailslot.stats import reports
 from mailslot.stats import services as stats
 from mailslot.stats.charts import Bar, bar_chart, nice_step
-from mailslot.web.stats import csv_cell, to_csv
+from mailslot.stats.reports import csv_cell, to_csv
 
 HOUR = 3600
 DAY = 86400
@@ -113,14 +117,14 @@ def compute(
     channel: str | None = None,
     k: int = 5,
 ) -> stats.Stats:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         chosen = stats.selection(first, last, channel, now=NOW)
         return stats.compute(db, chosen, k=k, now=NOW)
 
 
 @pytest.fixture
 def known(runtime: Runtime) -> dict[str, str]:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         return build_known_cases(db)
 
 
@@ -362,7 +366,7 @@ def test_csv_cells_never_start_a_formula() -> None:
 
 
 def test_analysts_hold_no_case_and_join_no_channel(runtime: Runtime) -> None:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         member = user(db, "member", Role.RECIPIENT, ["default"])
         analyst = user(db, "analyst", Role.ANALYST)
         admin = user(db, "admin", Role.ADMIN)
@@ -410,3 +414,28 @@ def test_the_documented_limit_two_selections_can_be_compared(
     assert with_march.total.value is not None
     assert without.total.value is not None
     assert with_march.total.value - without.total.value == 2
+
+
+def test_the_report_and_the_audited_export_are_for_viewers_only(
+    runtime: Runtime, known: dict[str, str]
+) -> None:
+    """The use cases the dashboard, the CSV export and the API share."""
+    with runtime.default.db() as db:
+        analyst = user(db, "analyst", Role.ANALYST)
+        member = user(db, "member", Role.RECIPIENT, ["default"])
+    ctx = dataclasses.replace(runtime.default, clock=lambda: NOW)
+    k = runtime.config.stats_min_count
+    found = reports.report(ctx, analyst, "2026-01", "2026-03", None)
+    assert found.figures == compute(runtime, k=k)
+    assert "tiny" in {c.name for c in found.channels}
+    export = reports.export_csv(ctx, analyst, "2026-01", "2026-03", None)
+    assert export.filename == "mailslot-stats-2026-01-2026-03.csv"
+    assert export.text == to_csv(compute(runtime, k=k))
+    with runtime.default.db() as db:
+        trail = db.execute(select(AuditEvent.action, AuditEvent.actor)).all()
+    assert [tuple(row) for row in trail] == [("stats.export", "analyst")]
+    for use_case in (reports.report, reports.export_csv):
+        with pytest.raises(Forbidden):
+            use_case(ctx, member, "2026-01", "2026-03", None)
+    with runtime.default.db() as db:
+        assert db.scalar(select(func.count()).select_from(AuditEvent)) == 1

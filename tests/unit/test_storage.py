@@ -10,6 +10,8 @@ import pytest
 from mailslot.errors import StorageError
 from mailslot.storage import FilesystemBlobStore
 
+pytestmark = pytest.mark.no_database
+
 
 @pytest.fixture
 def store(tmp_path: Path) -> FilesystemBlobStore:
@@ -132,6 +134,7 @@ def test_invalid_ids_are_rejected(store: FilesystemBlobStore, blob_id: str) -> N
 def test_a_symlinked_shard_cannot_escape_the_store(
     store: FilesystemBlobStore, tmp_path: Path
 ) -> None:
+
     outside = tmp_path / "outside"
     outside.mkdir()
     (store.root / "ab").symlink_to(outside)

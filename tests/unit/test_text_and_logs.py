@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from mailslot.logs import TypeOnly
 from mailslot.text import plain_text
+
+pytestmark = pytest.mark.no_database
 
 
 def test_plain_text_drops_controls_but_keeps_line_breaks() -> None:

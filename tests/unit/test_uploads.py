@@ -19,8 +19,8 @@ from starlette.routing import Route
 from mailslot import crypto, errors
 from mailslot.filenames import safe_filename
 from mailslot.storage import FilesystemBlobStore
+from mailslot.web.downloads import content_disposition
 from mailslot.web.errors import CsrfError, status_for
-from mailslot.web.staff import content_disposition
 from mailslot.web.uploads import (
     BATCH_BYTES,
     Limits,
@@ -28,6 +28,8 @@ from mailslot.web.uploads import (
     receive_form,
     safe_content_type,
 )
+
+pytestmark = pytest.mark.no_database
 
 BOUNDARY = "----mailslot-test-boundary"
 
@@ -316,6 +318,7 @@ class _GatedBlobs:
 def test_cancelled_upload_is_cleaned_up_once_its_worker_is_done(
     tmp_path: Path, cancels: int
 ) -> None:
+
     # The request is cancelled while a worker thread still encrypts and writes a batch. The
     # parser is never used from two threads: the cleanup waits for the worker; cancelled
     # again while it waits (as anyio's cancel scopes do), it leaves the cleanup to run when

@@ -12,7 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailslot import crypto
+from mailslot.audit.models import AuditEvent
 from mailslot.errors import AuthenticationFailed, InvalidInput, NotFound
+from mailslot.limits.models import LoginThrottle
+from mailslot.limits.services import login_key
 from mailslot.recipients import services as recipients
 from mailslot.recipients import webauthn as keys
 from mailslot.recipients.models import Role, User, WebauthnCredential
@@ -63,7 +66,7 @@ def test_names_are_trimmed_and_bounded() -> None:
 def test_registration_options_exclude_known_keys_and_ask_for_no_attestation(
     runtime: Runtime,
 ) -> None:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         user = make_user(db, "ana")
         add_key(db, user, b"\x01" * 16)
         ceremony = keys.registration_options(db, user, rp_id=RP_ID)
@@ -79,7 +82,7 @@ def test_registration_options_exclude_known_keys_and_ask_for_no_attestation(
 
 
 def test_login_options_list_the_users_keys_or_stable_decoys(runtime: Runtime) -> None:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         ana = make_user(db, "ana")
         add_key(db, ana, b"\x02" * 16)
         add_key(db, ana, b"\x03" * 16)
@@ -125,7 +128,7 @@ def test_login_options_list_the_users_keys_or_stable_decoys(runtime: Runtime) ->
 def test_malformed_or_foreign_assertions_fail_with_the_generic_error(
     runtime: Runtime, response: str
 ) -> None:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         ana = make_user(db, "ana")
         bo = make_user(db, "bo")
         add_key(db, bo, b"\x04" * 16)  # someone else's key does not log ana in
@@ -143,7 +146,7 @@ def test_malformed_or_foreign_assertions_fail_with_the_generic_error(
 
 
 def test_a_broken_registration_is_refused_and_keys_are_bounded(runtime: Runtime) -> None:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         ana = make_user(db, "ana")
         with pytest.raises(InvalidInput) as failure:
             keys.register_key(
@@ -173,7 +176,7 @@ def test_a_broken_registration_is_refused_and_keys_are_bounded(runtime: Runtime)
 
 
 def test_removing_a_key_needs_the_password_and_ones_own_key(runtime: Runtime) -> None:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         ana = make_user(db, "ana")
         bo = make_user(db, "bo")
         mine = add_key(db, ana, b"\x05" * 16, "mine")
@@ -188,7 +191,7 @@ def test_removing_a_key_needs_the_password_and_ones_own_key(runtime: Runtime) ->
 
 
 def test_keys_go_with_their_account(runtime: Runtime) -> None:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         ana = make_user(db, "ana")
         add_key(db, ana, b"\x07" * 16)
         db.delete(ana)
@@ -197,7 +200,7 @@ def test_keys_go_with_their_account(runtime: Runtime) -> None:
 
 
 def test_password_and_unlock_are_separate_steps(runtime: Runtime) -> None:
-    with runtime.db() as db:
+    with runtime.default.db() as db:
         ana = make_user(db, "ana")
         right = password_keys(ana, PASSWORD)
         with pytest.raises(AuthenticationFailed):
@@ -214,3 +217,51 @@ def test_password_and_unlock_are_separate_steps(runtime: Runtime) -> None:
         ana.disabled = True
         with pytest.raises(AuthenticationFailed):
             recipients.unlock(ana, right.kek)
+
+
+def actions(runtime: Runtime) -> list[str]:
+    with runtime.default.db() as db:
+        return list(db.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
+
+
+def test_removing_a_key_checks_the_password_and_is_recorded(runtime: Runtime) -> None:
+    ctx = runtime.default
+    with ctx.db() as db:
+        ana = make_user(db, "ana")
+        key_id = add_key(db, ana, b"\x08" * 16)
+    with pytest.raises(AuthenticationFailed):
+        keys.delete_key(ctx, ana, key_id, "not the password")
+    assert actions(runtime) == []
+    keys.delete_key(ctx, ana, key_id, PASSWORD)
+    assert actions(runtime) == ["account.key_removed"]
+    with ctx.db() as db:
+        assert keys.list_keys(db, ana) == []
+
+
+def test_a_key_login_begun_with_a_wrong_password_is_counted_once_and_cannot_finish(
+    runtime: Runtime,
+) -> None:
+    ctx = runtime.default
+    with ctx.db() as db:
+        ana = make_user(db, "ana")
+        add_key(db, ana, b"\x09" * 16)
+    wrong, ceremony = keys.begin_login(ctx, "ana", "not the password", rp_id=RP_ID)
+    right, _ = keys.begin_login(ctx, "ana", PASSWORD, rp_id=RP_ID)
+    # The options do not say whether the password was right; only the server-side part does.
+    assert json.loads(ceremony.options_json)["allowCredentials"] == [
+        {"id": b64url(b"\x09" * 16), "type": "public-key"}
+    ]
+    assert (wrong.user_id, wrong.kek) == (None, None)
+    assert right.user_id == ana.id
+    assert right.kek is not None
+    assert actions(runtime) == ["auth.login_failed"]
+    with pytest.raises(AuthenticationFailed):
+        keys.finish_login(ctx, wrong, "{}", rp_id=RP_ID, origin=ORIGIN)
+    with ctx.db() as db:
+        throttle = db.get(LoginThrottle, login_key("ana"))
+        assert throttle is not None
+        assert throttle.failures == 1
+    # A right password with a wrong key's answer is a failure too, counted at the second step.
+    with pytest.raises(AuthenticationFailed):
+        keys.finish_login(ctx, right, "{}", rp_id=RP_ID, origin=ORIGIN)
+    assert actions(runtime) == ["auth.login_failed", "auth.login_failed"]

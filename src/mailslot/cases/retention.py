@@ -28,11 +28,13 @@ from sqlalchemy.orm import Session
 
 from mailslot.audit import services as audit
 from mailslot.cases.models import Case, CaseStatus
-from mailslot.cases.services import delete_blobs, delete_case
+from mailslot.cases.services import case_for_user, case_key, delete_blobs, delete_case
 from mailslot.cases.work import add_note
 from mailslot.channels.models import Channel
+from mailslot.context import OrgContext
 from mailslot.db.base import coarse
-from mailslot.errors import InvalidInput
+from mailslot.errors import InvalidInput, NotFound
+from mailslot.recipients.models import User
 from mailslot.sources.models import Source
 from mailslot.storage import BlobStore
 
@@ -203,9 +205,12 @@ def keep_until(
     user_id: str,
     username: str,
     now: int,
+    written: list[str] | None = None,
 ) -> int:
     """Keep the case at least until the end of the day ``until``, with a reason stored as a
-    sealed internal note (the audit trail keeps only the date). Returns the new expiry."""
+    sealed internal note (the audit trail keeps only the date). Returns the new expiry. The
+    note's blob id is appended to ``written``: the caller deletes it if its unit of work
+    fails."""
     moment = parse_until(until, now)
     reason = reason.strip()
     if not reason:
@@ -222,6 +227,7 @@ def keep_until(
         f"Retention extended to {day}: {reason}",
         author_id=user_id,
         now=now,
+        written=written,
     )
     case.keep_until = coarse(moment)
     db.flush()
@@ -235,6 +241,38 @@ def keep_until(
         until=day,
     )
     return expires_at(case, channel)
+
+
+def keep_case(
+    ctx: OrgContext, user: User, seed: bytes | None, case_id: str, *, until: str, reason: str
+) -> int:
+    """The use case behind the staff page and the API: keep a case the recipient holds a key
+    to until the end of ``until``; returns the new expiry. A recipient whose key is offline
+    cannot seal the reason, so is refused."""
+    now = ctx.now()
+    written: list[str] = []
+    try:
+        with ctx.db() as db:
+            case, wrap = case_for_user(db, user, case_id)
+            case_key(case, wrap, seed)  # the key must be online (raises KeyOffline)
+            channel = db.get(Channel, case.channel_id)
+            if channel is None:  # pragma: no cover - channels are never deleted under cases
+                raise NotFound("No such channel.")
+            return keep_until(
+                db,
+                ctx.blobs,
+                case,
+                channel,
+                until=until,
+                reason=reason,
+                user_id=user.id,
+                username=user.username,
+                now=now,
+                written=written,
+            )
+    except BaseException:
+        delete_blobs(ctx.blobs, written)
+        raise
 
 
 def is_expired(case: Case, channel: Channel, now: int) -> bool:

@@ -18,6 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from mailslot import crypto
 from mailslot.cases.deadlines import start_deadlines
 from mailslot.cases.errors import CaseNotFound, ChannelClosed, ItemNotFound, KeyOffline
+from mailslot.cases.meta import ItemMeta, open_item_meta, seal_item_meta
 from mailslot.cases.models import (
     Case,
     CaseAccess,
@@ -30,7 +31,7 @@ from mailslot.cases.models import (
     KeyHolder,
 )
 from mailslot.channels.models import Channel, ChannelMember
-from mailslot.db.base import coarse, new_id, shred_on_commit
+from mailslot.db.base import coarse, insert_ignoring_conflict, new_id, shred_on_commit
 from mailslot.errors import InvalidInput, TooLarge
 from mailslot.instance.models import Instance
 from mailslot.recipients.models import Role, User
@@ -45,6 +46,7 @@ _ITEMS: Final = cast(Table, Item.__table__)
 _ITEM_KEY_WRAPS: Final = cast(Table, ItemKeyWrap.__table__)
 _COUNTERS: Final = cast(Table, Counter.__table__)
 _INSTANCE: Final = cast(Table, Instance.__table__)
+_CASE_READS: Final = cast(Table, CaseRead.__table__)
 _ITEM_COLUMNS: Final = tuple(column.key for column in _ITEMS.columns)
 
 
@@ -104,7 +106,7 @@ class SealedItem:
 
     upload: ItemUpload
     kind: ItemKind
-    meta: dict[str, Any]
+    meta: ItemMeta
 
 
 # The hot path's statements, built once (each call then skips building and hashing them).
@@ -128,7 +130,7 @@ _INSERT_ITEMS: Final = insert(_ITEMS)
 _INSERT_ITEM_KEY_WRAPS: Final = insert(_ITEM_KEY_WRAPS)
 _SUBMISSION_TARGET: Final = (
     select(_CASES.c.id, _CASES.c.public_key, _INSTANCE.c.show_source_submissions)
-    .select_from(_CASES.join(_INSTANCE, _INSTANCE.c.id == 1))
+    .select_from(_CASES.join(_INSTANCE, _INSTANCE.c.id == bindparam("instance_id")))
     .where(_CASES.c.source_id == bindparam("source_id"))
     .order_by(_CASES.c.created_at)
     .limit(1)
@@ -231,7 +233,7 @@ def record_items(
     for number, sealed in enumerate(items):
         upload = sealed.upload
         item_id = bytes.fromhex(upload.item_id)
-        meta = dict(sealed.meta, time=int(now), size=upload.length)
+        meta: ItemMeta = {**sealed.meta, "time": int(now), "size": upload.length}
         rows.append(
             Item(
                 id=upload.item_id,
@@ -241,7 +243,7 @@ def record_items(
                 author_id=author_id,
                 blob_id=upload.blob_id,
                 stored_size=upload.stored_size,
-                sealed_meta=crypto.seal_meta(item_id, upload.data_key, meta),
+                sealed_meta=seal_item_meta(item_id, upload.data_key, meta),
                 created_at=coarse(now),
                 seen_by_source=False,
             )
@@ -298,12 +300,17 @@ def case_key(case: Case, wrap: CaseKeyWrap, user_seed: bytes | None) -> crypto.K
 
 
 def mark_read(db: Session, case: Case, user: User) -> None:
-    read = db.get(CaseRead, (case.id, user.id))
-    if read is None:
-        db.add(CaseRead(case_id=case.id, user_id=user.id, activity_seq=case.activity_seq))
-    else:
-        read.activity_seq = case.activity_seq
+    """Record that ``user`` has read ``case`` up to now. Two first views at once (two tabs,
+    two processes) both insert the row: the loser's insert does nothing and it updates."""
     db.flush()
+    values = {"case_id": case.id, "user_id": user.id, "activity_seq": case.activity_seq}
+    dialect = db.get_bind().dialect.name
+    db.execute(insert_ignoring_conflict(dialect, _CASE_READS, values, ["case_id", "user_id"]))
+    db.execute(
+        update(CaseRead)
+        .where(CaseRead.case_id == case.id, CaseRead.user_id == user.id)
+        .values(activity_seq=case.activity_seq)
+    )
 
 
 @dataclass
@@ -311,7 +318,7 @@ class ItemView:
     """An item as a recipient sees it. ``sealed`` views (key offline) carry no metadata."""
 
     item: Item
-    meta: dict[str, Any]
+    meta: ItemMeta
     data_key: bytes = field(repr=False)
     text: str | None = None
     author: str | None = None
@@ -324,23 +331,23 @@ class ItemView:
         every recipient's reply keeps its author)."""
         if self.item.kind != ItemKind.REPLY:
             return False
-        return bool(self.meta.get("auto")) or (self.sealed and self.item.author_id is None)
+        return self.meta.get("auto", False) or (self.sealed and self.item.author_id is None)
 
     @property
     def filename(self) -> str:
-        return str(self.meta.get("filename") or "")
+        return self.meta.get("filename", "")
 
     @property
     def content_type(self) -> str:
-        return str(self.meta.get("content_type") or "application/octet-stream")
+        return self.meta.get("content_type") or "application/octet-stream"
 
     @property
     def size(self) -> int:
-        return int(self.meta.get("size") or 0)
+        return self.meta.get("size", 0)
 
     @property
     def time(self) -> int:
-        return int(self.meta.get("time") or self.item.created_at)
+        return self.meta.get("time") or self.item.created_at
 
 
 def _data_key(db: Session, item: Item, holder: KeyHolder, key: crypto.KeyPair) -> bytes:
@@ -386,7 +393,7 @@ def case_items(
         if wrapped is None:
             raise ItemNotFound()
         data_key = key.unwrap(wrapped, crypto.WrapPurpose.ITEM_KEY, bytes.fromhex(item.id))
-        meta = crypto.open_meta(bytes.fromhex(item.id), data_key, item.sealed_meta)
+        meta = open_item_meta(bytes.fromhex(item.id), data_key, item.sealed_meta)
         view = ItemView(
             item=item,
             meta=meta,
@@ -419,7 +426,7 @@ def item_for_download(db: Session, case: Case, key: crypto.KeyPair, item_id: str
     if item is None or item.case_id != case.id:
         raise ItemNotFound()
     data_key = _data_key(db, item, KeyHolder.CASE, key)
-    meta = crypto.open_meta(bytes.fromhex(item.id), data_key, item.sealed_meta)
+    meta = open_item_meta(bytes.fromhex(item.id), data_key, item.sealed_meta)
     return ItemView(item=item, meta=meta, data_key=data_key)
 
 
@@ -484,11 +491,11 @@ def source_view(
         view = SourceItemView(item=item)
         if item.id in held:
             data_key = _data_key(db, item, KeyHolder.SOURCE, source_key)
-            meta = crypto.open_meta(bytes.fromhex(item.id), data_key, item.sealed_meta)
+            meta = open_item_meta(bytes.fromhex(item.id), data_key, item.sealed_meta)
             view.readable = True
             if item.kind == ItemKind.FILE:
-                view.filename = str(meta.get("filename") or "")
-                view.size = int(meta.get("size") or 0)
+                view.filename = meta.get("filename", "")
+                view.size = meta.get("size", 0)
             else:
                 view.text = read_text(blobs, item, data_key)
             if mark_seen and item.kind == ItemKind.REPLY:
@@ -523,9 +530,13 @@ class SubmissionTarget:
     share_with_source: bool
 
 
-def submission_target(db: Session, source_id: str) -> SubmissionTarget | None:
+def submission_target(db: Session, source_id: str, instance_id: int) -> SubmissionTarget | None:
     """The source's case and the instance's sharing setting, in one query."""
-    row = db.connection().execute(_SUBMISSION_TARGET, {"source_id": source_id}).first()
+    row = (
+        db.connection()
+        .execute(_SUBMISSION_TARGET, {"source_id": source_id, "instance_id": instance_id})
+        .first()
+    )
     if row is None:
         return None
     return SubmissionTarget(case=CaseRef(id=row[0], public_key=row[1]), share_with_source=row[2])

@@ -8,20 +8,11 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import IO, Any
+from typing import IO
 
 import click
 
-from mailslot import errors
-
-
-def _runtime(ctx: click.Context) -> Any:
-    from mailslot.runtime import open_runtime
-
-    try:
-        return open_runtime(ctx.obj["config"])
-    except errors.MailslotError as exc:
-        raise click.ClickException(str(exc)) from None
+from mailslot.cli.common import echo_json, organisation
 
 
 @click.group()
@@ -44,28 +35,26 @@ def verify(ctx: click.Context, anchor: str | None, as_json: bool) -> None:
         anchored = audit_services.parse_anchor(anchor) if anchor is not None else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--anchor") from None
-    runtime = _runtime(ctx)
-    try:
-        with runtime.db() as db:
-            result = audit_services.verify(db, anchor=anchored)
-    except audit_services.ChainBroken as exc:
-        if as_json:
-            click.echo(json.dumps({"ok": False, "seq": exc.seq, "reason": exc.reason}))
-        else:
-            click.echo(f"FAIL: the audit trail does not verify at event {exc.seq}: {exc.reason}.")
-        sys.exit(1)
-    finally:
-        runtime.close()
+    with organisation(ctx) as org:
+        try:
+            with org.db() as db:
+                result = audit_services.verify(db, anchor=anchored)
+        except audit_services.ChainBroken as exc:
+            if as_json:
+                echo_json({"ok": False, "seq": exc.seq, "reason": exc.reason})
+            else:
+                click.echo(
+                    f"FAIL: the audit trail does not verify at event {exc.seq}: {exc.reason}."
+                )
+            sys.exit(1)
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "ok": True,
-                    "events": result.events,
-                    "head": result.anchor,
-                    "anchored": anchored is not None,
-                }
-            )
+        echo_json(
+            {
+                "ok": True,
+                "events": result.events,
+                "head": result.anchor,
+                "anchored": anchored is not None,
+            }
         )
         return
     checked = " and passes through the anchor" if anchored is not None else ""
@@ -78,12 +67,8 @@ def head(ctx: click.Context) -> None:
     """Print the newest link as SEQ:HASH: keep it somewhere else to use as an anchor."""
     from mailslot.audit import services as audit_services
 
-    runtime = _runtime(ctx)
-    try:
-        with runtime.db() as db:
-            seq, digest = audit_services.head(db)
-    finally:
-        runtime.close()
+    with organisation(ctx) as org, org.db() as db:
+        seq, digest = audit_services.head(db)
     click.echo(f"{seq}:{digest.hex()}")
 
 
@@ -114,19 +99,11 @@ def export(
     filters = audit_services.Filters(
         actor=actor, action=action, case_id=case_id, since_seq=since_seq
     )
-    runtime = _runtime(ctx)
     count = 0
-    try:
-        with runtime.db() as db:
+    with organisation(ctx) as org:
+        with org.db() as db:
             for line in audit_services.exported(db, filters):
                 out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
                 count += 1
         out.flush()
-    finally:
-        runtime.close()
     click.echo(f"Wrote {count} events.", err=True)
-
-
-def register(group: click.Group) -> None:
-    """Add the audit commands to the ``mailslot`` group."""
-    group.add_command(audit)

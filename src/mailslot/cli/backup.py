@@ -14,7 +14,7 @@ from typing import IO
 
 import click
 
-from mailslot import __version__, crypto, errors
+from mailslot import __version__, errors
 from mailslot.config import Config
 from mailslot.sizes import human_size
 
@@ -92,7 +92,7 @@ def backup(ctx: click.Context, out_path: Path, passphrase_file: IO[str] | None) 
                 )
                 out.flush()
                 os.fsync(out.fileno())
-        except (BackupError, errors.StorageError, crypto.CryptoError) as exc:
+        except (BackupError, errors.StorageError) as exc:
             out_path.unlink(missing_ok=True)
             raise click.ClickException(f"The backup failed and was removed: {exc}") from None
         except BaseException:
@@ -130,7 +130,7 @@ def restore(ctx: click.Context, archive: Path, passphrase_file: IO[str] | None) 
 
     The whole archive is checked first; nothing is written unless it is intact.
     """
-    from mailslot.backup import RestoreTargetNotEmpty, check_target
+    from mailslot.backup import ArchiveUnreadable, RestoreTargetNotEmpty, check_target
     from mailslot.backup import restore as run_restore
 
     config: Config = ctx.obj["config"]
@@ -150,12 +150,12 @@ def restore(ctx: click.Context, archive: Path, passphrase_file: IO[str] | None) 
         summary = run_restore(config, archive, passphrase, echo=click.echo)
     except RestoreTargetNotEmpty as exc:
         raise click.ClickException(str(exc)) from None
-    except crypto.DecryptionError:
+    except ArchiveUnreadable:
         raise click.ClickException(
             "The passphrase is wrong, or the archive is damaged, altered, or from another "
             "Mailslot schema version. Nothing was restored."
         ) from None
-    except (errors.MailslotError, crypto.CryptoError) as exc:
+    except errors.MailslotError as exc:
         raise click.ClickException(f"The restore failed and was undone: {exc}") from None
     rows = sum(summary.rows.values())
     click.echo(
@@ -165,9 +165,3 @@ def restore(ctx: click.Context, archive: Path, passphrase_file: IO[str] | None) 
     if summary.dropped:
         click.echo(f"The backup had left out {summary.dropped} item(s) deleted while it ran.")
     click.echo("Start it with `mailslot serve`, with the same settings as here.")
-
-
-def register(group: click.Group) -> None:
-    """Add the backup commands to the ``mailslot`` group."""
-    for command in (backup, restore):
-        group.add_command(command)

@@ -9,13 +9,12 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import click
 
 from mailslot import crypto, errors
-from mailslot.crypto.keyfile import MAX_KEYFILE_SIZE
-from mailslot.offline.decrypt import check_output_dir, decrypt_bundle
+from mailslot.cli.common import fail, organisation
 
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
 
@@ -31,17 +30,20 @@ def _create_private(path: Path) -> IO[bytes]:
     return os.fdopen(fd, "wb")
 
 
-def _service_error(exc: errors.ServiceError) -> click.ClickException:
-    return click.ClickException(exc.message % exc.params if exc.params else exc.message)
-
-
-def _open_runtime(ctx: click.Context) -> Any:
-    from mailslot.runtime import open_runtime
-
+def _write_keyfile(path: Path, seed: bytes, passphrase: str) -> crypto.KeyPair:
+    """Write a new key file, then read back what reached the disk (before the server forgets
+    its own copies). If anything fails once the file exists, the file is removed."""
+    data = crypto.seal_keyfile(seed, passphrase)
+    handle = _create_private(path)
     try:
-        return open_runtime(ctx.obj["config"])
-    except errors.MailslotError as exc:
-        raise click.ClickException(str(exc)) from None
+        with handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return crypto.open_keyfile(path.read_bytes(), passphrase)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
 
 
 # -- keys export ----------------------------------------------------------------------------------
@@ -83,49 +85,41 @@ def keys_export(ctx: click.Context, username: str, out_path: Path) -> None:
     try:
         recipients.check_password(passphrase, username)
     except errors.ServiceError as exc:
-        raise _service_error(exc) from None
+        raise fail(exc) from None
     if passphrase == password:
         raise click.ClickException("Choose a passphrase that is not your password.")
 
-    runtime = _open_runtime(ctx)
     written = False
-    try:
-        with runtime.db() as db:
-            user = recipients.find_user(db, username)
-            keys = runtime.kdf(lambda: recipients.derive_for(user, password, runtime.config.kdf))
-            auth = recipients.authenticate(db, user, keys, code, runtime.now())
-            if auth.private_seed is None:
-                raise click.ClickException(f"The key of {username} is already offline.")
-            seed = auth.private_seed
-            data = crypto.seal_keyfile(seed, passphrase)
-            with _create_private(out_path) as handle:
+    with organisation(ctx) as org:
+        try:
+            with org.db() as db:
+                user = recipients.find_user(db, username)
+                keys = org.kdf(lambda: recipients.derive_for(user, password, org.config.kdf))
+                auth = recipients.authenticate(db, user, keys, code, org.now())
+                if auth.private_seed is None:
+                    raise click.ClickException(f"The key of {username} is already offline.")
+                seed = auth.private_seed
+                pair = _write_keyfile(out_path, seed, passphrase)
                 written = True
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            # Read back what reached the disk before the server forgets its own copies.
-            pair = crypto.open_keyfile(out_path.read_bytes(), passphrase)
-            if pair.seed != seed or pair.public_key != auth.user.public_key:
-                raise click.ClickException("The key file did not read back correctly.")
-            recipients.take_key_offline(db, auth.user)
-            audit.record(
-                db,
-                "account.key_offline",
-                now=runtime.now(),
-                actor_id=auth.user.id,
-                actor=auth.user.username,
-                via="cli",
-            )
-    except errors.ServiceError as exc:
-        if written:
-            out_path.unlink(missing_ok=True)
-        raise _service_error(exc) from None
-    except BaseException:
-        if written:
-            out_path.unlink(missing_ok=True)
-        raise
-    finally:
-        runtime.close()
+                if pair.seed != seed or pair.public_key != auth.user.public_key:
+                    raise click.ClickException("The key file did not read back correctly.")
+                recipients.take_key_offline(db, auth.user)
+                audit.record(
+                    db,
+                    "account.key_offline",
+                    now=org.now(),
+                    actor_id=auth.user.id,
+                    actor=auth.user.username,
+                    via="cli",
+                )
+        except errors.ServiceError as exc:
+            if written:
+                out_path.unlink(missing_ok=True)
+            raise fail(exc) from None
+        except BaseException:
+            if written:
+                out_path.unlink(missing_ok=True)
+            raise
     fingerprint = crypto.format_fingerprint(crypto.key_fingerprint(pair.public_key))
     click.echo(f"Wrote the private key of {username} to {out_path}.")
     click.echo(f"Key fingerprint: {fingerprint}")
@@ -158,33 +152,29 @@ def export(ctx: click.Context, case_refs: tuple[str, ...], all_cases: bool, out_
 
     if bool(case_refs) == all_cases:
         raise click.UsageError("Give either --case (one or more) or --all.")
-    runtime = _open_runtime(ctx)
-    try:
-        with runtime.db() as db:
-            try:
-                if all_cases:
-                    cases = exporting.all_cases(db)
-                else:
-                    cases = [exporting.find_case(db, ref) for ref in case_refs]
-            except errors.ServiceError as exc:
-                raise _service_error(exc) from None
-            handle = _create_private(out_path)
-            try:
-                with handle:
-                    summary = exporting.export_cases(db, runtime.blobs, cases, handle)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                # Ciphertext only, but it leaves the server: each case is recorded.
-                for case in cases:
-                    audit.record(db, "case.export", now=runtime.now(), case_id=case.id, via="cli")
-            except (errors.MailslotError, crypto.CryptoError) as exc:
-                out_path.unlink(missing_ok=True)
-                raise click.ClickException(f"The export failed and was removed: {exc}") from None
-            except BaseException:
-                out_path.unlink(missing_ok=True)
-                raise
-    finally:
-        runtime.close()
+    with organisation(ctx) as org, org.db() as db:
+        try:
+            if all_cases:
+                cases = exporting.all_cases(db)
+            else:
+                cases = [exporting.find_case(db, ref) for ref in case_refs]
+        except errors.ServiceError as exc:
+            raise fail(exc) from None
+        handle = _create_private(out_path)
+        try:
+            with handle:
+                summary = exporting.export_cases(db, org.blobs, cases, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            # Ciphertext only, but it leaves the server: each case is recorded.
+            for case in cases:
+                audit.record(db, "case.export", now=org.now(), case_id=case.id, via="cli")
+        except (errors.MailslotError, crypto.CryptoError) as exc:
+            out_path.unlink(missing_ok=True)
+            raise click.ClickException(f"The export failed and was removed: {exc}") from None
+        except BaseException:
+            out_path.unlink(missing_ok=True)
+            raise
     click.echo(
         f"Wrote {summary.cases} case(s) and {summary.items} item(s) to {out_path} "
         f"({summary.bytes} bytes of ciphertext)."
@@ -224,6 +214,9 @@ def decrypt(bundle: Path, key_path: Path, out_dir: Path, passphrase_file: IO[str
     Needs no database, data directory or network. Exits with status 1 if anything was damaged
     or nothing in the bundle is addressed to the key.
     """
+    from mailslot.crypto.keyfile import MAX_KEYFILE_SIZE
+    from mailslot.offline.decrypt import check_output_dir, decrypt_bundle
+
     try:
         check_output_dir(out_dir)
     except FileExistsError as exc:
@@ -275,9 +268,3 @@ def _check_version(path: Path, marker: bytes, magic: bytes, what: str) -> None:
             f"{path} is a {what} of format version {marker[4]}, which this version of Mailslot "
             "cannot read. Install the Mailslot version that wrote it."
         )
-
-
-def register(group: click.Group) -> None:
-    """Add the offline commands to the ``mailslot`` group."""
-    for command in (keys, export, decrypt):
-        group.add_command(command)

@@ -54,6 +54,7 @@ from mailslot.crypto.random import DeterministicRandom, RandomSource, system_ran
 from mailslot.crypto.stream import (
     ItemOpener,
     ItemSealer,
+    JsonValue,
     open_item,
     open_item_stream,
     open_meta,
@@ -75,6 +76,7 @@ __all__ = [
     "EncodingError",
     "ItemOpener",
     "ItemSealer",
+    "JsonValue",
     "KdfParams",
     "KeyFileInfo",
     "KeyPair",

@@ -1,17 +1,24 @@
 """Errors raised by the crypto core.
 
-    CryptoError
-    ├── DecryptionError   any failure to open, unwrap or parse stored ciphertext (opaque on purpose)
-    └── EncodingError     a caller handed the encoder something it must not encode
+    MailslotError
+    └── CryptoError
+        ├── DecryptionError   any failure to open, unwrap or parse stored ciphertext (opaque on
+        │                     purpose)
+        └── EncodingError     a caller handed the encoder something it must not encode
 
 Decryption failures are deliberately not told apart: a distinct error for "bad tag" and
 "truncated" would hand an attacker an oracle and the caller has nothing useful to do with it.
+
+The root comes from :mod:`mailslot.errors`, the one module of Mailslot the crypto core imports:
+it imports nothing itself (``tests/unit/test_errors.py`` keeps it so), so the island stays small.
 """
 
 from __future__ import annotations
 
+from mailslot.errors import MailslotError
 
-class CryptoError(Exception):
+
+class CryptoError(MailslotError):
     """Root of every error raised by :mod:`mailslot.crypto`."""
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Iterable, Iterator
-from typing import Any, Final
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Final, TypeAlias, cast
 
 from mailslot.crypto import _hazmat
 from mailslot.crypto.errors import DecryptionError, EncodingError
@@ -32,6 +32,9 @@ MAX_META_SIZE: Final = 64 * 1024
 # 11-byte counter in the nonce; one more than this and the nonce would wrap.
 _MAX_CHUNKS: Final = 1 << 88
 _ZERO_CHUNK: Final = bytes(CHUNK_PLAINTEXT_SIZE)
+
+# What the standard library's JSON decoder makes: the values sealed metadata can hold.
+JsonValue: TypeAlias = "str | int | float | bool | list[JsonValue] | dict[str, JsonValue] | None"
 
 
 def padded_length(length: int) -> int:
@@ -191,7 +194,7 @@ class ItemOpener:
         self._counter += 1
         if not final and len(plaintext) != CHUNK_PLAINTEXT_SIZE:
             raise DecryptionError()
-        (data_len,) = struct.unpack_from(">I", plaintext)
+        data_len = int.from_bytes(plaintext[:4], "big")
         content = len(plaintext) - 4
         if data_len > content or (self._padding_started and data_len != 0):
             raise DecryptionError()
@@ -282,10 +285,17 @@ def _meta_key(data_key: bytes, item_id: bytes) -> bytes:
 
 
 def seal_meta(
-    item_id: bytes, data_key: bytes, meta: dict[str, Any], rng: RandomSource = system_random
+    item_id: bytes, data_key: bytes, meta: Mapping[str, object], rng: RandomSource = system_random
 ) -> bytes:
-    """Encrypt an item's metadata (file name, type, exact size, time) padded to 256 bytes."""
-    encoded = json.dumps(meta, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    """Encrypt an item's metadata, a JSON object, padded to 256-byte blocks.
+
+    Which keys it holds is the caller's choice (Mailslot's: :mod:`mailslot.cases.meta`).
+    """
+    try:
+        text = json.dumps(meta, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        raise EncodingError("metadata must be a JSON object") from None
+    encoded = text.encode()
     if len(encoded) > MAX_META_SIZE - 4:
         raise EncodingError("metadata too large")
     body = struct.pack(">I", len(encoded)) + encoded
@@ -295,7 +305,8 @@ def seal_meta(
     return META_MAGIC + nonce + _hazmat.aead_seal(key, nonce, body, META_MAGIC + item_id)
 
 
-def open_meta(item_id: bytes, data_key: bytes, sealed: bytes) -> dict[str, Any]:
+def open_meta(item_id: bytes, data_key: bytes, sealed: bytes) -> dict[str, JsonValue]:
+    """Open sealed metadata: the JSON object, with whatever keys and values it holds."""
     prefix = len(META_MAGIC) + _hazmat.AEAD_NONCE_SIZE
     if not sealed.startswith(META_MAGIC) or len(sealed) > prefix + MAX_META_SIZE + 16:
         raise DecryptionError()
@@ -305,13 +316,18 @@ def open_meta(item_id: bytes, data_key: bytes, sealed: bytes) -> dict[str, Any]:
     )
     if len(body) < 4 or len(body) % META_BLOCK:
         raise DecryptionError()
-    (size,) = struct.unpack(">I", body[:4])
+    size = int.from_bytes(body[:4], "big")
     if size > len(body) - 4 or any(body[4 + size :]):
         raise DecryptionError()
+    return _json_object(body[4 : 4 + size])
+
+
+def _json_object(encoded: bytes) -> dict[str, JsonValue]:
     try:
-        meta = json.loads(body[4 : 4 + size].decode("utf-8"))
+        decoded: object = json.loads(encoded.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise DecryptionError() from None
-    if not isinstance(meta, dict):
+    if not isinstance(decoded, dict):
         raise DecryptionError()
-    return meta
+    # The standard decoder makes nothing but JSON values, and an object's keys are strings.
+    return cast("dict[str, JsonValue]", decoded)

@@ -18,8 +18,9 @@ MAX_GUIDANCE = 10_000
 
 
 def ensure_instance(db: Session, kdf: KdfParams, now: int) -> Instance:
-    """Create the settings row and the ``default`` channel on a fresh database."""
-    instance = db.get(Instance, 1)
+    """The organisation's settings row: its database holds one; on a fresh database, create
+    it and the ``default`` channel."""
+    instance = db.scalar(select(Instance).order_by(Instance.id).limit(1))
     if instance is None:
         instance = Instance(
             id=1,
@@ -36,15 +37,21 @@ def ensure_instance(db: Session, kdf: KdfParams, now: int) -> Instance:
     return instance
 
 
-def get_instance(db: Session) -> Instance:
-    instance = db.get(Instance, 1)
+def get_instance(db: Session, instance_id: int) -> Instance:
+    """The organisation's settings row (``OrgContext.instance_id``)."""
+    instance = db.get(Instance, instance_id)
     if instance is None:
         raise RuntimeError("the instance is not initialised")
     return instance
 
 
 def update_settings(
-    db: Session, *, name: str, guidance: str, show_source_submissions: bool
+    db: Session,
+    instance_id: int,
+    *,
+    name: str,
+    guidance: str,
+    show_source_submissions: bool,
 ) -> Instance:
     name = " ".join(plain_text(name).split())
     guidance = plain_text(guidance, multiline=True)
@@ -54,7 +61,7 @@ def update_settings(
         raise InvalidInput("The instance name is too long.")
     if len(guidance) > MAX_GUIDANCE:
         raise InvalidInput("The guidance text is too long.")
-    instance = get_instance(db)
+    instance = get_instance(db, instance_id)
     instance.name = name
     instance.guidance = guidance.strip()
     instance.show_source_submissions = show_source_submissions

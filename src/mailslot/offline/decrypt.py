@@ -14,9 +14,11 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Final
 
 from mailslot import crypto
+from mailslot.cases.meta import open_item_meta
+from mailslot.errors import MailslotError
 from mailslot.filenames import OutputNames
 from mailslot.offline.bundle import BundleReader, CaseRecord, ItemEntry, ItemRecord
 from mailslot.sizes import human_size
@@ -26,7 +28,7 @@ TEXT_KINDS: Final = frozenset({"message", "reply", "note"})
 _WRITE_FLAGS: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
 
 
-class BundleDamaged(Exception):
+class BundleDamaged(MailslotError):
     """The bundle's framing is broken: nothing after this point can be read."""
 
 
@@ -186,16 +188,16 @@ class _Decryptor:
         case.items.append(outcome)
         try:
             data_key = self.case_key.unwrap(record.wrap, crypto.WrapPurpose.ITEM_KEY, record.id)
-            meta = crypto.open_meta(record.id, data_key, record.sealed_meta)
+            meta = open_item_meta(record.id, data_key, record.sealed_meta)
         except crypto.DecryptionError:
             outcome.problem = "its key or description could not be opened (damaged or altered)"
             self.echo(f"Case {case.record.pseudonym}, item {record.position}: DAMAGED.")
             return
-        outcome.time = _int(meta.get("time"), record.created_at)
+        outcome.time = meta.get("time", record.created_at)
         if record.kind in TEXT_KINDS:
             name = self.names.take(f"{record.position:03d}-{record.kind}.txt")
         else:
-            original = str(meta.get("filename") or "")
+            original = meta.get("filename", "")
             outcome.original_name = original
             name = self.names.take(original, fallback=f"{record.position:03d}-file")
         try:
@@ -212,7 +214,7 @@ class _Decryptor:
             self.echo(f"Case {case.record.pseudonym}, item {record.position}: DAMAGED: {name}.")
             return
         expected = meta.get("size")
-        if type(expected) is int and expected != written:
+        if expected is not None and expected != written:
             (case.folder / name).unlink()
             outcome.problem = "its size does not match its description; not written"
             self.echo(f"Case {case.record.pseudonym}, item {record.position}: DAMAGED: {name}.")
@@ -229,10 +231,6 @@ class _Decryptor:
         _fsync_dir(case.folder)
         ok = sum(1 for i in case.items if i.problem is None)
         self.echo(f"Case {case.record.pseudonym}: {ok} of {len(case.items)} items in {case.folder}")
-
-
-def _int(value: Any, default: int) -> int:
-    return value if type(value) is int and value >= 0 else default
 
 
 def _index(case: CaseOutcome, fingerprint: bytes, now: int) -> str:

@@ -17,7 +17,7 @@ from mailslot import crypto
 from mailslot.channels import services as channels
 from mailslot.channels.models import Channel
 from mailslot.db.base import shred_on_commit
-from mailslot.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
+from mailslot.errors import AuthenticationFailed, Conflict, Forbidden, InvalidInput, NotFound
 from mailslot.recipients.models import Enrollment, Role, User
 from mailslot.sessions.services import end_user_sessions
 
@@ -383,6 +383,11 @@ def get_user(db: Session, user_id: str) -> User:
 
 def list_users(db: Session) -> list[User]:
     return list(db.scalars(select(User).order_by(User.username)))
+
+
+def require_admin(user: User) -> None:
+    if user.role != Role.ADMIN.value:
+        raise Forbidden("Only administrators can do this.")
 
 
 def admin_exists(db: Session) -> bool:

@@ -8,6 +8,10 @@ a name chosen by its owner, and coarse dates. No attestation and no authenticato
 Ceremonies (creation and login) use a random challenge that the caller keeps server-side
 (in the staff session, or a sealed pre-login session) and passes back to the ``verify``
 functions; the client's copy of the challenge is never trusted.
+
+The functions taking a :class:`~mailslot.context.OrgContext` are the use cases the staff
+pages call (adding and removing a key, the two steps of a key login, with their audit
+events); the others work inside a unit of work the caller holds.
 """
 
 from __future__ import annotations
@@ -37,12 +41,19 @@ from webauthn.helpers.structs import (
 )
 
 from mailslot import crypto
+from mailslot.audit import services as audit
+from mailslot.context import OrgContext
 from mailslot.db.base import coarse
 from mailslot.errors import AuthenticationFailed, InvalidInput, NotFound
 from mailslot.i18n import N_
+from mailslot.instance.services import get_instance
+from mailslot.limits import services as limits
+from mailslot.recipients import login
+from mailslot.recipients import services as recipients
 from mailslot.recipients.models import User, WebauthnCredential
 
 RP_NAME = "Mailslot"
+VIA_KEY = "security-key"
 MAX_KEYS = 10
 MAX_NAME = 64
 MAX_RESPONSE = 16 * 1024  # a registration or assertion in JSON is a few hundred bytes
@@ -256,3 +267,129 @@ def remove_key(db: Session, user: User, key_id: str, current: crypto.PasswordKey
     db.delete(key)
     db.flush()
     return name
+
+
+# Use cases.
+
+
+def start_registration(
+    ctx: OrgContext, user: User, *, rp_id: str
+) -> tuple[list[WebauthnCredential], Ceremony]:
+    """The user's keys, and a fresh ceremony to add one (the caller keeps its challenge)."""
+    with ctx.db() as db:
+        merged = db.merge(user)
+        return list_keys(db, merged), registration_options(db, merged, rp_id=rp_id)
+
+
+def add_key(
+    ctx: OrgContext,
+    user: User,
+    *,
+    name: str,
+    response: str,
+    challenge: bytes,
+    rp_id: str,
+    origin: str,
+) -> None:
+    """Store the key that answered ``challenge``; recorded as ``account.key_added``."""
+    now = ctx.now()
+    with ctx.db() as db:
+        key = register_key(
+            db,
+            db.merge(user),
+            name=name,
+            response=response,
+            challenge=challenge,
+            rp_id=rp_id,
+            origin=origin,
+            now=now,
+        )
+        audit.record(
+            db, "account.key_added", now=now, actor_id=user.id, actor=user.username, key_id=key.id
+        )
+
+
+def delete_key(ctx: OrgContext, user: User, key_id: str, password: str) -> None:
+    """Remove one of the user's keys if ``password`` is theirs (Argon2id under the KDF cap);
+    recorded as ``account.key_removed``."""
+    current = ctx.kdf(lambda: recipients.derive_for(user, password, ctx.config.kdf))
+    with ctx.db() as db:
+        remove_key(db, db.merge(user), key_id, current)
+        audit.record(
+            db,
+            "account.key_removed",
+            now=ctx.now(),
+            actor_id=user.id,
+            actor=user.username,
+            key_id=key_id,
+        )
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class PendingLogin:
+    """A key login between its two steps, kept server-side (sealed) by the caller: the
+    account and the password's KEK only if the password was right, and the challenge."""
+
+    username: str
+    user_id: str | None
+    kek: bytes | None
+    challenge: bytes
+
+
+def begin_login(
+    ctx: OrgContext, username: str, password: str, *, rp_id: str
+) -> tuple[PendingLogin, Ceremony]:
+    """The first step: the same throttle and Argon2id as a code login, then options for the
+    browser that depend on the username only. A wrong password is counted now but told only
+    after the key step, so this answer looks the same whether or not it was right."""
+    user, keys = login.first_factor(ctx, username, password)
+    try:
+        recipients.verify_password(user, keys)
+        password_ok = True
+    except AuthenticationFailed:
+        login.login_failed(ctx, username)
+        password_ok = False
+    with ctx.db() as db:
+        decoy = get_instance(db, ctx.instance_id).codename_salt
+        merged = db.merge(user) if user is not None else None
+        ceremony = authentication_options(
+            db, merged, username=username, rp_id=rp_id, decoy_key=decoy
+        )
+    pending = PendingLogin(
+        username=username,
+        user_id=user.id if user is not None and password_ok else None,
+        kek=keys.kek if password_ok else None,
+        challenge=ceremony.challenge,
+    )
+    return pending, ceremony
+
+
+def finish_login(
+    ctx: OrgContext, pending: PendingLogin, response: str, *, rp_id: str, origin: str
+) -> login.LoggedIn:
+    """The second step: a locked username is refused, the key's answer is checked against
+    the challenge and counter, and only then is the private key unwrapped with the KEK from
+    the first step. Recorded like any login (``auth.login`` via ``security-key``)."""
+    now = ctx.now()
+    with ctx.db() as db:
+        limits.check_login(db, pending.username, now)
+    try:
+        with ctx.db() as db:
+            user = db.get(User, pending.user_id) if pending.user_id else None
+            if user is None or pending.kek is None:
+                raise AuthenticationFailed(LOGIN_FAILED)
+            verify_key(
+                db,
+                user,
+                response=response,
+                challenge=pending.challenge,
+                rp_id=rp_id,
+                origin=origin,
+                now=now,
+            )
+            auth = recipients.unlock(user, pending.kek)
+    except AuthenticationFailed:
+        if pending.user_id:  # a wrong password was counted at the first step
+            login.login_failed(ctx, pending.username)
+        raise
+    return login.LoggedIn(auth, login.login_succeeded(ctx, pending.username, via=VIA_KEY))

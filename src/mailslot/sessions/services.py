@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, Final, cast
+from typing import Final, cast
 
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from mailslot import crypto
+from mailslot.sessions.data import BadSessionData, SessionData
 from mailslot.sessions.models import Session
 
 SOURCE = "source"
@@ -52,11 +52,7 @@ class SessionState:
     token: str
     row: SessionRow
     keys: crypto.SessionKeys = field(repr=False)
-    data: dict[str, Any] = field(repr=False)
-
-
-def _encode(data: dict[str, Any]) -> bytes:
-    return json.dumps(data, separators=(",", ":")).encode()
+    data: SessionData = field(repr=False)
 
 
 def _keys(token: str) -> crypto.SessionKeys | None:
@@ -73,7 +69,7 @@ def create(
     db: DbSession,
     *,
     kind: str,
-    data: dict[str, Any],
+    data: SessionData,
     now: int,
     absolute: int,
     user_id: str | None = None,
@@ -90,7 +86,7 @@ def create(
         created_at=now,
         last_seen_at=now,
         expires_at=now + absolute,
-        data=crypto.seal_session(keys, _encode(data)),
+        data=crypto.seal_session(keys, data.encode()),
     )
     db.flush()  # the user row this session may refer to must exist first
     db.connection().execute(
@@ -139,8 +135,8 @@ def load(
         connection.execute(_DELETE_ONE, {"id": row.id})
         return None
     try:
-        data = json.loads(crypto.open_session(keys, row.data))
-    except (crypto.DecryptionError, ValueError):
+        data = SessionData.decode(crypto.open_session(keys, row.data))
+    except (crypto.DecryptionError, BadSessionData):
         connection.execute(_DELETE_ONE, {"id": row.id})
         return None
     if now - row.last_seen_at >= TOUCH_INTERVAL:
@@ -150,7 +146,7 @@ def load(
 
 
 def save(db: DbSession, state: SessionState) -> None:
-    sealed = crypto.seal_session(state.keys, _encode(state.data))
+    sealed = crypto.seal_session(state.keys, state.data.encode())
     db.flush()
     db.connection().execute(update(_TABLE).where(_TABLE.c.id == state.row.id).values(data=sealed))
     state.row.data = sealed

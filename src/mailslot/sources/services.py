@@ -16,7 +16,7 @@ MAX_CODENAME_CHARS = 500
 
 
 def derive_keys(instance: Instance, codename: str) -> crypto.SourceKeys:
-    """The Argon2id step; call it through ``Runtime.kdf`` so concurrent runs stay capped."""
+    """The Argon2id step; call it through ``OrgContext.kdf`` so concurrent runs stay capped."""
     return crypto.derive_source_keys(
         codename[:MAX_CODENAME_CHARS],
         instance.codename_salt,

@@ -10,10 +10,13 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from mailslot import errors
-from mailslot.audit import services as audit
+from mailslot.channels import management as channel_management
 from mailslot.channels import services as channels
 from mailslot.instance import services as instance_services
+from mailslot.instance import settings as instance_settings
+from mailslot.instance.models import Instance
 from mailslot.notifications import services as notices
+from mailslot.recipients import management
 from mailslot.recipients import services as recipients
 from mailslot.recipients.models import Role
 from mailslot.tor import STAFF as STAFF_SERVICE
@@ -31,7 +34,6 @@ class AdminViews:
     def __init__(self, staff_views: StaffViews) -> None:
         self.staff_views = staff_views
         self.web = staff_views.web
-        self.config = self.web.runtime.config
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -72,23 +74,15 @@ class AdminViews:
     # Enrolment.
 
     async def _enrollment_context(self, request: Request, token: str) -> dict[str, Any]:
-        now = self.web.runtime.now()
-
-        def work(db: DbSession) -> dict[str, Any]:
-            enrollment = recipients.get_enrollment(db, token, now)
-            instance = instance_services.get_instance(db)
-            label = enrollment.username or "new account"
-            uri = recipients.totp_uri(label, enrollment.totp_secret, instance.name)
-            return {
-                "token": token,
-                "role": enrollment.role,
-                "fixed_username": enrollment.username,
-                "totp_secret": enrollment.totp_secret,
-                "qr": qr_data_uri(uri),
-                "first_admin": enrollment.created_by is None,
-            }
-
-        return await self.web.run(work)
+        form = await self.web.call(request, management.enrollment, token)
+        return {
+            "token": token,
+            "role": form.role,
+            "fixed_username": form.fixed_username,
+            "totp_secret": form.totp_secret,
+            "qr": qr_data_uri(form.totp_uri),
+            "first_admin": form.first_admin,
+        }
 
     async def enroll_form(self, request: Request) -> Response:
         token = request.path_params["token"]
@@ -100,36 +94,17 @@ class AdminViews:
 
     async def enroll(self, request: Request) -> Response:
         token = request.path_params["token"]
-        now = self.web.runtime.now()
         fields: dict[str, str] = {}
         try:
             fields = await self.staff_views.form(request, None, csrf=False)
-            kdf = self.config.kdf
-
-            def work(db: DbSession) -> tuple[str, str, str]:
-                account = recipients.complete_enrollment(
-                    db,
-                    token=token,
-                    username=fields.get("username", ""),
-                    password=fields.get("password", ""),
-                    password_again=fields.get("password_again", ""),
-                    totp_code=fields.get("totp", ""),
-                    kdf=kdf,
-                    now=now,
-                )
-                audit.record(
-                    db,
-                    "user.enrolled",
-                    now=now,
-                    actor_id=account.user.id,
-                    actor=account.user.username,
-                    role=account.user.role,
-                )
-                return account.user.username, account.user.role, account.recovery_key
-
-            # create_user runs Argon2id inside; keep it within the KDF cap.
-            username, role, recovery_key = await self.web.kdf(
-                lambda: self.web.runtime.transact(work)
+            enrolled = await self.web.call(
+                request,
+                management.enroll,
+                token,
+                username=fields.get("username", ""),
+                password=fields.get("password", ""),
+                again=fields.get("password_again", ""),
+                totp=fields.get("totp", ""),
             )
         except errors.ServiceError as exc:
             try:
@@ -141,7 +116,11 @@ class AdminViews:
         return await self.staff_views.page(
             request,
             "admin/enrolled.html",
-            {"username": username, "role": role, "recovery_key": recovery_key},
+            {
+                "username": enrolled.username,
+                "role": enrolled.role,
+                "recovery_key": enrolled.recovery_key,
+            },
         )
 
     # Overview.
@@ -151,23 +130,24 @@ class AdminViews:
         if staff is None:
             return await self.refuse(request)
 
+        org = self.web.org(request)
+
         def work(db: DbSession) -> dict[str, Any]:
             all_channels = channels.list_channels(db)
             return {
                 "users": recipients.list_users(db),
                 "channels": [(c, channels.members(db, c)) for c in all_channels],
-                "settings": instance_services.get_instance(db),
+                "settings": instance_services.get_instance(db, org.instance_id),
                 "notices": notices.status(db),
-                "mail_configured": bool(self.config.smtp_url),
+                "mail_configured": bool(org.config.smtp_url),
             }
 
-        context = await self.web.run(work)
+        context = await self.web.run(request, work)
         context["saved"] = "saved" in request.query_params
-        runtime = self.web.runtime
         context["onions"] = {
-            "source": runtime.source_onion_url(),
-            "staff": runtime.onions.address(STAFF_SERVICE),
-            "configured": runtime.config.tor_dir is not None,
+            "source": org.source_onion_url(),
+            "staff": org.onions.address(STAFF_SERVICE),
+            "configured": org.config.tor_dir is not None,
         }
         return await self.staff_views.page(request, "admin/overview.html", context)
 
@@ -177,54 +157,32 @@ class AdminViews:
         staff = await self.admin(request)
         if staff is None:
             return await self.refuse(request)
-        channel_list = await self.web.run(channels.list_channels)
+        channel_list = await self.web.run(request, channels.list_channels)
         return await self.staff_views.page(
             request, "admin/invite.html", {"channels": channel_list, "link": None}
         )
 
     async def invite(self, request: Request) -> Response:
-        now = self.web.runtime.now()
-        lifetime = self.config.setup_token_lifetime
         try:
             staff, fields = await self.admin_form(request)
             if staff is None:
                 return await self.refuse(request)
             form = await request.form()
-            channel_ids = [str(v) for v in form.getlist("channels")]
             roles = {"admin": Role.ADMIN, "analyst": Role.ANALYST}
-            role = roles.get(fields.get("role", ""), Role.RECIPIENT)
-            username = fields.get("username", "").strip() or None
-
-            def work(db: DbSession) -> str:
-                token = recipients.create_enrollment(
-                    db,
-                    role=role,
-                    now=now,
-                    lifetime=lifetime,
-                    username=username,
-                    channel_ids=channel_ids if role == Role.RECIPIENT else [],
-                    created_by=staff.user.id,
-                )
-                audit.record(
-                    db,
-                    "admin.invite",
-                    now=now,
-                    actor_id=staff.user.id,
-                    actor=staff.user.username,
-                    role=role.value,
-                    username=username,
-                    channel_ids=channel_ids if role == Role.RECIPIENT else [],
-                )
-                return token
-
-            token = await self.web.run(work)
+            link = await self.web.call(
+                request,
+                management.invite,
+                staff.user,
+                role=roles.get(fields.get("role", ""), Role.RECIPIENT),
+                username=fields.get("username", "").strip() or None,
+                channel_ids=[str(v) for v in form.getlist("channels")],
+            )
         except errors.ServiceError as exc:
-            channel_list = await self.web.run(channels.list_channels)
+            channel_list = await self.web.run(request, channels.list_channels)
             return await self.staff_views.error(
                 request, "admin/invite.html", exc, channels=channel_list, link=None
             )
-        channel_list = await self.web.run(channels.list_channels)
-        link = f"{self.config.resolved_staff_url}/setup/{token}"
+        channel_list = await self.web.run(request, channels.list_channels)
         return await self.staff_views.page(
             request, "admin/invite.html", {"channels": channel_list, "link": link}
         )
@@ -234,24 +192,13 @@ class AdminViews:
             staff, fields = await self.admin_form(request)
             if staff is None:
                 return await self.refuse(request)
-            user_id = request.path_params["user_id"]
-            disabled = fields.get("disabled") == "1"
-            now = self.web.runtime.now()
-
-            def work(db: DbSession) -> None:
-                user = recipients.get_user(db, user_id)
-                recipients.set_disabled(db, user, disabled, db.merge(staff.user))
-                audit.record(
-                    db,
-                    "admin.user_disabled" if disabled else "admin.user_enabled",
-                    now=now,
-                    actor_id=staff.user.id,
-                    actor=staff.user.username,
-                    user_id=user.id,
-                    username=user.username,
-                )
-
-            await self.web.run(work)
+            await self.web.call(
+                request,
+                management.set_disabled,
+                staff.user,
+                request.path_params["user_id"],
+                fields.get("disabled") == "1",
+            )
         except errors.ServiceError as exc:
             return await self.staff_views.error(request, "staff/error.html", exc)
         return self.web.redirect(request, "/admin", saved=1)
@@ -271,50 +218,26 @@ class AdminViews:
             return {"channel": channel, "members": members, "recipients": users}
 
         try:
-            context = await self.web.run(work)
+            context = await self.web.run(request, work)
         except errors.ServiceError as exc:
             return await self.staff_views.error(request, "staff/error.html", exc)
         return await self.staff_views.page(request, "admin/channel.html", context)
 
     async def channel_save(self, request: Request) -> Response:
-        channel_id = request.path_params.get("channel_id")
-        now = self.web.runtime.now()
         try:
             staff, fields = await self.admin_form(request)
             if staff is None:
                 return await self.refuse(request)
             form = await request.form()
-            members = [str(v) for v in form.getlist("members")]
-
-            def work(db: DbSession) -> None:
-                name, description = fields.get("name", ""), fields.get("description", "")
-                if channel_id:
-                    channel = channels.get_channel(db, channel_id)
-                    before = {u.username for u in channels.members(db, channel)}
-                    channels.update_channel(
-                        db, channel, name=name, description=description, recipients=members
-                    )
-                    action = "admin.channel_updated"
-                else:
-                    before = set()
-                    channel = channels.create_channel(
-                        db, name=name, description=description, recipients=members, now=now
-                    )
-                    action = "admin.channel_created"
-                after = {u.username for u in channels.members(db, channel)}
-                audit.record(
-                    db,
-                    action,
-                    now=now,
-                    actor_id=staff.user.id,
-                    actor=staff.user.username,
-                    channel_id=channel.id,
-                    name=channel.name,
-                    added=sorted(after - before),
-                    removed=sorted(before - after),
-                )
-
-            await self.web.run(work)
+            await self.web.call(
+                request,
+                channel_management.save_channel,
+                staff.user,
+                request.path_params.get("channel_id"),
+                name=fields.get("name", ""),
+                description=fields.get("description", ""),
+                members=[str(v) for v in form.getlist("members")],
+            )
         except errors.ServiceError as exc:
             return await self.staff_views.error(request, "staff/error.html", exc)
         return self.web.redirect(request, "/admin", saved=1)
@@ -325,37 +248,30 @@ class AdminViews:
         staff = await self.admin(request)
         if staff is None:
             return await self.refuse(request)
-        settings = await self.web.run(instance_services.get_instance)
+        settings = await self.settings(request)
         return await self.staff_views.page(request, "admin/settings.html", {"settings": settings})
+
+    async def settings(self, request: Request) -> Instance:
+        instance_id = self.web.org(request).instance_id
+        return await self.web.run(
+            request, lambda db: instance_services.get_instance(db, instance_id)
+        )
 
     async def settings_save(self, request: Request) -> Response:
         try:
             staff, fields = await self.admin_form(request)
             if staff is None:
                 return await self.refuse(request)
-
-            now = self.web.runtime.now()
-
-            def work(db: DbSession) -> None:
-                show = fields.get("show_source_submissions") == "1"
-                instance_services.update_settings(
-                    db,
-                    name=fields.get("name", ""),
-                    guidance=fields.get("guidance", ""),
-                    show_source_submissions=show,
-                )
-                audit.record(
-                    db,
-                    "admin.settings_changed",
-                    now=now,
-                    actor_id=staff.user.id,
-                    actor=staff.user.username,
-                    show_source_submissions=show,
-                )
-
-            await self.web.run(work)
+            await self.web.call(
+                request,
+                instance_settings.change_settings,
+                staff.user,
+                name=fields.get("name", ""),
+                guidance=fields.get("guidance", ""),
+                show_source_submissions=fields.get("show_source_submissions") == "1",
+            )
         except errors.ServiceError as exc:
-            settings = await self.web.run(instance_services.get_instance)
+            settings = await self.settings(request)
             return await self.staff_views.error(
                 request, "admin/settings.html", exc, settings=settings
             )

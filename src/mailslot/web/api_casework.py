@@ -1,23 +1,15 @@
 """Case work in the JSON API: status, the important mark, labels, assignees, internal notes and
-who has access. The services are in :mod:`mailslot.cases.work`; every action is audited."""
+who has access. The use cases are in :mod:`mailslot.cases.actions`; every action is audited."""
 
-from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session as DbSession
 
-from mailslot import errors
-from mailslot.cases import services as cases
-from mailslot.cases import work
-from mailslot.cases.models import Case, CaseKeyWrap
-from mailslot.recipients.models import Role
-from mailslot.web.api_common import BODY_ERRORS, ERRORS, ApiUser, Current, ErrorOut, Views
-from mailslot.web.casework import forget_blobs
+from mailslot.cases import actions, work
+from mailslot.web.api_common import BODY_ERRORS, ERRORS, Current, ErrorOut, Org, call
 
 router = APIRouter()
-T = TypeVar("T")
 
 FORBIDDEN: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorOut, "description": "Only recipients work on cases."}
@@ -124,40 +116,16 @@ class RecipientList(BaseModel):
     recipients: list[PersonOut]
 
 
-def recipient_only(me: ApiUser) -> None:
-    if me.user.role != Role.RECIPIENT.value:
-        raise errors.Forbidden("Only recipients work on cases.")
-
-
-async def on_case(
-    views: Views,
-    me: ApiUser,
-    case_id: str,
-    action: Callable[[DbSession, Case, CaseKeyWrap], T],
-    written: list[str] | None = None,
-) -> T:
-    """Run ``action`` on a case the caller holds a key to, in one unit of work. Blobs listed
-    in ``written`` (a note's) are deleted if it fails."""
-    recipient_only(me)
-    try:
-        return await views.web.run(
-            lambda db: action(db, *cases.case_for_user(db, me.user, case_id))
-        )
-    except BaseException:
-        await forget_blobs(views.web.runtime.blobs, written or [])
-        raise
-
-
-def work_out(db: DbSession, case: Case) -> CaseWorkOut:
-    panel = work.case_panel(db, case)
+def work_out(state: actions.WorkState) -> CaseWorkOut:
+    case = state.case
     return CaseWorkOut(
         id=case.id,
         status=case.status,
         custom_status_id=case.custom_status_id,
-        custom_status=panel.current_custom.name if panel.current_custom else None,
+        custom_status=state.custom_status,
         important=case.important,
-        labels=[LabelOut(id=label.id, name=label.name) for label in panel.labels],
-        assignees=[PersonOut(id=u.id, username=u.username) for u in panel.assignees],
+        labels=[LabelOut(id=label.id, name=label.name) for label in state.labels],
+        assignees=[PersonOut(id=u.id, username=u.username) for u in state.assignees],
         acknowledge_by=case.acknowledge_by,
         acknowledged_at=case.acknowledged_at,
         feedback_by=case.feedback_by,
@@ -167,9 +135,9 @@ def work_out(db: DbSession, case: Case) -> CaseWorkOut:
     )
 
 
-def access_out(db: DbSession, case: Case) -> AccessOut:
+def access_out(found: actions.Access) -> AccessOut:
     return AccessOut(
-        holders=[PersonOut(id=u.id, username=u.username) for u in work.holders(db, case)],
+        holders=[PersonOut(id=u.id, username=u.username) for u in found.holders],
         history=[
             AccessEntryOut(
                 user_id=e.user_id,
@@ -179,142 +147,84 @@ def access_out(db: DbSession, case: Case) -> AccessOut:
                 revoked_by=e.revoked_by,
                 revoked_at=e.revoked_at,
             )
-            for e in work.access_history(db, case)
+            for e in found.history
         ],
     )
 
 
 @router.post("/cases/{case_id}/status", response_model=CaseWorkOut, responses=WRITE_ERRORS)
-async def set_status(me: Current, views: Views, case_id: str, body: StatusRequest) -> CaseWorkOut:
-    now = views.web.runtime.now()
-    blobs = views.web.runtime.blobs
-
-    written: list[str] = []
-
-    def action(db: DbSession, case: Case, wrap: CaseKeyWrap) -> CaseWorkOut:
-        work.set_status(
-            db,
-            blobs,
-            case,
-            me.user,
-            status=body.status,
-            custom_status_id=body.custom_status_id,
-            reason=body.reason,
-            now=now,
-            written=written,
-        )
-        return work_out(db, case)
-
-    return await on_case(views, me, case_id, action, written)
+async def set_status(me: Current, ctx: Org, case_id: str, body: StatusRequest) -> CaseWorkOut:
+    state = await call(
+        ctx,
+        actions.set_status,
+        me.user,
+        case_id,
+        status=body.status,
+        custom_status_id=body.custom_status_id,
+        reason=body.reason,
+    )
+    return work_out(state)
 
 
 @router.put("/cases/{case_id}/important", response_model=CaseWorkOut, responses=WRITE_ERRORS)
-async def set_important(
-    me: Current, views: Views, case_id: str, body: ImportantRequest
-) -> CaseWorkOut:
-    now = views.web.runtime.now()
-
-    def action(db: DbSession, case: Case, wrap: CaseKeyWrap) -> CaseWorkOut:
-        work.set_important(db, case, me.user, body.important, now=now)
-        return work_out(db, case)
-
-    return await on_case(views, me, case_id, action)
+async def set_important(me: Current, ctx: Org, case_id: str, body: ImportantRequest) -> CaseWorkOut:
+    return work_out(await call(ctx, actions.set_important, me.user, case_id, body.important))
 
 
 @router.post("/cases/{case_id}/labels", response_model=CaseWorkOut, responses=WRITE_ERRORS)
-async def add_label(me: Current, views: Views, case_id: str, body: LabelRequest) -> CaseWorkOut:
-    now = views.web.runtime.now()
-
-    def action(db: DbSession, case: Case, wrap: CaseKeyWrap) -> CaseWorkOut:
-        work.add_label(db, case, me.user, body.name, now=now)
-        return work_out(db, case)
-
-    return await on_case(views, me, case_id, action)
+async def add_label(me: Current, ctx: Org, case_id: str, body: LabelRequest) -> CaseWorkOut:
+    return work_out(await call(ctx, actions.add_label, me.user, case_id, body.name))
 
 
 @router.delete("/cases/{case_id}/labels/{label_id}", status_code=204, responses=READ_ERRORS)
-async def remove_label(me: Current, views: Views, case_id: str, label_id: str) -> Response:
-    now = views.web.runtime.now()
-    await on_case(
-        views,
-        me,
-        case_id,
-        lambda db, case, _: work.remove_label(db, case, me.user, label_id, now=now),
-    )
+async def remove_label(me: Current, ctx: Org, case_id: str, label_id: str) -> Response:
+    await call(ctx, actions.remove_label, me.user, case_id, label_id)
     return Response(status_code=204)
 
 
 @router.post("/cases/{case_id}/assignees", response_model=CaseWorkOut, responses=WRITE_ERRORS)
-async def assign(me: Current, views: Views, case_id: str, body: UserRequest) -> CaseWorkOut:
-    now = views.web.runtime.now()
-
-    def action(db: DbSession, case: Case, wrap: CaseKeyWrap) -> CaseWorkOut:
-        work.assign(db, case, me.user, body.user_id, now=now)
-        return work_out(db, case)
-
-    return await on_case(views, me, case_id, action)
+async def assign(me: Current, ctx: Org, case_id: str, body: UserRequest) -> CaseWorkOut:
+    return work_out(await call(ctx, actions.assign, me.user, case_id, body.user_id))
 
 
 @router.delete("/cases/{case_id}/assignees/{user_id}", status_code=204, responses=READ_ERRORS)
-async def unassign(me: Current, views: Views, case_id: str, user_id: str) -> Response:
-    now = views.web.runtime.now()
-    await on_case(
-        views, me, case_id, lambda db, case, _: work.unassign(db, case, me.user, user_id, now=now)
-    )
+async def unassign(me: Current, ctx: Org, case_id: str, user_id: str) -> Response:
+    await call(ctx, actions.unassign, me.user, case_id, user_id)
     return Response(status_code=204)
 
 
 @router.post(
     "/cases/{case_id}/notes", status_code=201, response_model=NoteCreated, responses=WRITE_ERRORS
 )
-async def add_note(me: Current, views: Views, case_id: str, body: NoteRequest) -> NoteCreated:
-    now = views.web.runtime.now()
-    blobs = views.web.runtime.blobs
-
-    written: list[str] = []
-
-    def action(db: DbSession, case: Case, wrap: CaseKeyWrap) -> NoteCreated:
-        item_id = work.write_note(db, blobs, case, me.user, body.text, now=now, written=written)
-        return NoteCreated(id=item_id)
-
-    return await on_case(views, me, case_id, action, written)
+async def add_note(me: Current, ctx: Org, case_id: str, body: NoteRequest) -> NoteCreated:
+    return NoteCreated(id=await call(ctx, actions.write_note, me.user, case_id, body.text))
 
 
 @router.get("/cases/{case_id}/access", response_model=AccessOut, responses=READ_ERRORS)
-async def get_access(me: Current, views: Views, case_id: str) -> AccessOut:
-    return await on_case(views, me, case_id, lambda db, case, _: access_out(db, case))
+async def get_access(me: Current, ctx: Org, case_id: str) -> AccessOut:
+    return access_out(await call(ctx, actions.get_access, me.user, case_id))
 
 
 @router.post("/cases/{case_id}/access", response_model=AccessOut, responses=WRITE_ERRORS)
-async def grant_access(me: Current, views: Views, case_id: str, body: UserRequest) -> AccessOut:
-    now = views.web.runtime.now()
-
-    def action(db: DbSession, case: Case, wrap: CaseKeyWrap) -> AccessOut:
-        work.grant(db, case, wrap, me.user, granter_seed=me.seed, user_id=body.user_id, now=now)
-        return access_out(db, case)
-
-    return await on_case(views, me, case_id, action)
+async def grant_access(me: Current, ctx: Org, case_id: str, body: UserRequest) -> AccessOut:
+    found = await call(ctx, actions.grant_access, me.user, me.seed, case_id, body.user_id)
+    return access_out(found)
 
 
 @router.delete("/cases/{case_id}/access/{user_id}", status_code=204, responses=DELETE_ERRORS)
-async def revoke_access(me: Current, views: Views, case_id: str, user_id: str) -> Response:
-    now = views.web.runtime.now()
-    await on_case(
-        views, me, case_id, lambda db, case, _: work.revoke(db, case, me.user, user_id, now=now)
-    )
+async def revoke_access(me: Current, ctx: Org, case_id: str, user_id: str) -> Response:
+    await call(ctx, actions.revoke_access, me.user, case_id, user_id)
     return Response(status_code=204)
 
 
 @router.get("/labels", response_model=LabelList, responses=READ_ERRORS)
-async def labels(me: Current, views: Views) -> LabelList:
-    recipient_only(me)
-    rows = await views.web.run(work.all_labels)
+async def labels(me: Current, ctx: Org) -> LabelList:
+    rows = await call(ctx, actions.all_labels, me.user)
     return LabelList(labels=[LabelOut(id=label.id, name=label.name) for label in rows])
 
 
 @router.get("/recipients", response_model=RecipientList, responses=READ_ERRORS)
-async def recipients(me: Current, views: Views) -> RecipientList:
+async def recipients(me: Current, ctx: Org) -> RecipientList:
     """Active recipients, to assign or give access to (their usernames, nothing else)."""
-    recipient_only(me)
-    rows = await views.web.run(work.active_recipients)
+    rows = await call(ctx, actions.active_recipients, me.user)
     return RecipientList(recipients=[PersonOut(id=u.id, username=u.username) for u in rows])

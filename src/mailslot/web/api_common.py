@@ -1,22 +1,30 @@
-"""What every part of the staff API shares: the signed-in caller, error shapes, and the
-staff views (``request.app.state.views``) that endpoints call into.
+"""What every part of the staff API shares: the request's organisation, the signed-in
+caller, error shapes, and running use cases off the event loop.
 
 Each part of the API is an ``APIRouter`` in its own module (``api_*.py``), included by
-:func:`mailslot.web.api.create_api`.
+:func:`mailslot.web.api.create_api`. Endpoints parse, call one use case with the request's
+:class:`~mailslot.context.OrgContext` (``await call(ctx, use_case, ...)``), and shape the
+answer; they never import the HTML views.
 """
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from functools import partial
+from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
-from fastapi import Depends, Request
+import anyio.to_thread
+from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from sqlalchemy.orm import Session as DbSession
 
 from mailslot import errors
+from mailslot.context import OrgContext
 from mailslot.recipients.models import User
+from mailslot.runtime import Runtime
 from mailslot.sessions import services as sessions
-from mailslot.sessions.services import unb64
-from mailslot.web.staff import StaffViews
+
+T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class ErrorOut(BaseModel):
@@ -48,38 +56,57 @@ TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
 bearer = HTTPBearer(auto_error=False)
 
 
-def staff_views(request: Request) -> StaffViews:
-    views: StaffViews = request.app.state.views
-    return views
+def org(request: Request) -> OrgContext:
+    """The organisation the request is for (by its Host); 404 for a host none claims."""
+    runtime: Runtime = request.app.state.runtime
+    found = runtime.for_host(request.headers.get("host", ""))
+    if found is None:
+        raise HTTPException(404)
+    return found
+
+
+Org = Annotated[OrgContext, Depends(org)]
+
+
+async def call(
+    ctx: OrgContext,
+    use_case: Callable[Concatenate[OrgContext, P], T],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """Run a use case with the organisation's context in a worker thread."""
+    return await anyio.to_thread.run_sync(partial(use_case, ctx, *args, **kwargs))
+
+
+async def run(ctx: OrgContext, work: Callable[[DbSession], T]) -> T:
+    """Run ``work`` in one unit of work on the organisation's database (worker thread)."""
+    return await anyio.to_thread.run_sync(ctx.transact, work)
 
 
 async def current(
-    request: Request,
+    ctx: Org,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> ApiUser:
     """The caller behind ``Authorization: Bearer``; 401 without a live token."""
     if credentials is None:
         raise errors.AuthenticationFailed("Authentication required.")
     token = credentials.credentials
-    web = staff_views(request).web
-    now = web.runtime.now()
-    lifetime = web.runtime.config.api_token_lifetime
+    now = ctx.now()
+    lifetime = ctx.config.api_token_lifetime
 
     def work(db: DbSession) -> ApiUser | None:
         state = sessions.load(db, token, kind=sessions.API, idle=lifetime, now=now)
         if state is None:
             return None
-        user = db.get(User, state.data.get("user_id", ""))
+        user = db.get(User, state.data.user_id) if state.data.user_id else None
         if user is None or user.disabled:
             return None
-        seed = state.data.get("seed")
-        return ApiUser(user, unb64(seed) if seed else None, state)
+        return ApiUser(user, state.data.seed, state)
 
-    found = await web.run(work)
+    found = await run(ctx, work)
     if found is None:
         raise errors.AuthenticationFailed("Authentication required.")
     return found
 
 
 Current = Annotated[ApiUser, Depends(current)]
-Views = Annotated[StaffViews, Depends(staff_views)]

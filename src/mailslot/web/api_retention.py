@@ -1,5 +1,5 @@
 """Retention in the JSON API: keep a case longer than its channel's rule, with a reason.
-The service is :func:`mailslot.cases.retention.keep_until`; the action is audited."""
+The use case is :func:`mailslot.cases.retention.keep_case`; the action is audited."""
 
 from typing import Any
 
@@ -7,8 +7,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from mailslot.cases import retention
-from mailslot.web.api_common import BODY_ERRORS, Current, ErrorOut, Views
-from mailslot.web.retention import RetentionViews
+from mailslot.web.api_common import BODY_ERRORS, Current, ErrorOut, Org, call
 
 router = APIRouter()
 
@@ -38,8 +37,8 @@ class KeepOut(BaseModel):
 
 
 @router.post("/cases/{case_id}/retention", response_model=KeepOut, responses=KEEP_ERRORS)
-async def keep_case(me: Current, views: Views, case_id: str, body: KeepRequest) -> KeepOut:
-    expires_at = await RetentionViews(views).keep_case(
-        me.user, me.seed, case_id, until=body.until, reason=body.reason
+async def keep_case(me: Current, ctx: Org, case_id: str, body: KeepRequest) -> KeepOut:
+    expires_at = await call(
+        ctx, retention.keep_case, me.user, me.seed, case_id, until=body.until, reason=body.reason
     )
     return KeepOut(expires_at=expires_at)

@@ -4,10 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session as DbSession
 
+from mailslot.stats import reports
 from mailslot.stats import services as stats
-from mailslot.web.api_common import ERRORS, Current, ErrorOut, Views
+from mailslot.web.api_common import ERRORS, Current, ErrorOut, Org, call
 
 router = APIRouter()
 
@@ -123,7 +123,7 @@ MONTH = r"^\d{4}-\d{2}$"
 )
 async def get_stats(
     me: Current,
-    views: Views,
+    ctx: Org,
     first: Annotated[
         str | None, Query(alias="from", pattern=MONTH, description="First month, YYYY-MM.")
     ] = None,
@@ -135,13 +135,5 @@ async def get_stats(
     """Cases opened in the selected months (by default the last twelve), in one channel or
     all: counts per channel, status and month; time to acknowledge, give feedback and
     close; overdue counts; shares on time."""
-    stats.require_viewer(me.user)
-    runtime = views.web.runtime
-    now = runtime.now()
-    k = runtime.config.stats_min_count
-
-    def work(db: DbSession) -> stats.Stats:
-        chosen = stats.selection(first, last, channel, now=now)
-        return stats.compute(db, chosen, k=k, now=now)
-
-    return stats_out(await views.web.run(work))
+    found = await call(ctx, reports.report, me.user, first, last, channel)
+    return stats_out(found.figures)

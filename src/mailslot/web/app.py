@@ -7,6 +7,7 @@ from collections.abc import Callable
 from importlib import resources
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
@@ -34,10 +35,10 @@ from mailslot.web.webauthn import WebauthnViews
 log = logging.getLogger("mailslot.web")
 
 
-def _api(staff_views: StaffViews) -> ASGIApp:
+def _api(runtime: Runtime) -> ASGIApp:
     from mailslot.web.api import create_api  # noqa: PLC0415 - FastAPI loads on first use
 
-    return create_api(staff_views)
+    return create_api(runtime)
 
 
 class LazyApp:
@@ -160,12 +161,22 @@ def _handlers(web: Web, template: str) -> dict[type[Exception] | int, object]:
     }
 
 
+def _onion_location(runtime: Runtime) -> Callable[[Scope], str]:
+    """The source interface's onion address for a request: its organisation's, by Host."""
+
+    def for_request(scope: Scope) -> str:
+        context = runtime.for_host(Headers(scope=scope).get("host", ""))
+        return context.source_onion_url() if context is not None else ""
+
+    return for_request
+
+
 def create_source_app(runtime: Runtime, templates: Templates | None = None) -> Starlette:
     web = Web(runtime, templates or Templates(), kind="source")
     routes: list[BaseRoute] = [*SourceViews(web).routes(), _static()]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders, onion_location=runtime.source_onion_url)],
+        middleware=[Middleware(SecurityHeaders, onion_location=_onion_location(runtime))],
         exception_handlers=_handlers(web, "source/error.html"),  # type: ignore[arg-type]
     )
 
@@ -185,7 +196,7 @@ def create_staff_app(runtime: Runtime, templates: Templates | None = None) -> St
         *AccountViews(staff_views).routes(),
         *WebauthnViews(staff_views).routes(),
         *HealthViews(runtime).routes(),
-        Mount("/api/v1", app=BodyLimit(LazyApp(lambda: _api(staff_views)), API_MAX_BODY)),
+        Mount("/api/v1", app=BodyLimit(LazyApp(lambda: _api(runtime)), API_MAX_BODY)),
         _static(),
     ]
     return Starlette(

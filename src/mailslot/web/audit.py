@@ -8,13 +8,13 @@ import json
 import math
 from typing import Any
 
-from sqlalchemy.orm import Session as DbSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from mailslot import errors
 from mailslot.audit import services as audit
+from mailslot.audit import trail
 from mailslot.web.staff import StaffViews
 
 DAY = 86400
@@ -69,7 +69,7 @@ class AuditViews:
             page = max(1, min(int(query.get("page", "1")), 1_000_000))
         except ValueError:
             page = 1
-        size = self.web.runtime.config.page_size
+        size = self.web.org(request).config.page_size
         try:
             end = _day(form["to"])
             filters = audit.Filters(
@@ -84,15 +84,20 @@ class AuditViews:
                 request, "staff/audit.html", exc, **self._empty(form)
             )
 
-        def work(db: DbSession) -> dict[str, Any]:
-            rows, total = audit.search(db, filters, limit=size, offset=(page - 1) * size)
-            return {
-                "events": [(e, _detail_text(e.detail)) for e in rows],
-                "total": total,
-                "actions": audit.action_names(db),
-            }
-
-        context = await self.web.run(work)
+        found = await self.web.call(
+            request,
+            trail.browse,
+            staff.user,
+            filters,
+            limit=size,
+            offset=(page - 1) * size,
+            with_actions=True,
+        )
+        context: dict[str, Any] = {
+            "events": [(e, _detail_text(e.detail)) for e in found.events],
+            "total": found.total,
+            "actions": found.actions,
+        }
         context.update(
             form=form,
             page=page,

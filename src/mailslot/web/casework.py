@@ -1,59 +1,29 @@
 """Staff pages for case work: status, labels, assignees, the important flag, internal notes
 and who has access. One form post per action, each answered with a redirect back to the case
-page; the services are in :mod:`mailslot.cases.work`."""
+page; the use cases are in :mod:`mailslot.cases.actions`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
-import anyio.to_thread
-from sqlalchemy.orm import Session as DbSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from mailslot import errors
-from mailslot.cases import services as cases
-from mailslot.cases import work
-from mailslot.cases.models import Case, CaseKeyWrap
-from mailslot.recipients.models import Role
-from mailslot.storage import BlobStore
+from mailslot.cases import actions
 from mailslot.web.staff import Staff, StaffViews
-
-
-async def forget_blobs(blobs: BlobStore, blob_ids: list[str]) -> None:
-    """Delete the blobs of a unit of work that failed (shared with the API)."""
-    if blob_ids:
-        await anyio.to_thread.run_sync(lambda: cases.delete_blobs(blobs, blob_ids))
-
 
 # What each action says on the case page afterwards (``?done=...``; the template words it).
 DONE = ("status", "important", "label", "assignee", "note", "access", "revoked")
 
-
-class CaseWork:
-    """One action's inputs, handed to the service call in the database thread."""
-
-    def __init__(
-        self,
-        staff: Staff,
-        fields: dict[str, str],
-        path: dict[str, str],
-        now: int,
-    ) -> None:
-        self.staff = staff
-        self.fields = fields
-        self.path = path
-        self.now = now
-        # Blobs a note wrote: deleted if the unit of work fails, so none is left orphaned.
-        self.written: list[str] = []
-
-    @property
-    def user_id(self) -> str:
-        return self.path.get("user_id") or self.fields.get("user_id", "")
+# One action: the request, the signed-in recipient, the case id and the posted fields;
+# returns the ``done`` word (or ``revoked-self``).
+Action = Callable[[Request, Staff, str, dict[str, str]], Awaitable[str]]
 
 
-Action = Callable[[DbSession, Case, CaseKeyWrap, CaseWork], str | None]
+def _user_id(request: Request, fields: dict[str, str]) -> str:
+    return str(request.path_params.get("user_id") or fields.get("user_id", ""))
 
 
 class CaseWorkViews:
@@ -62,7 +32,7 @@ class CaseWorkViews:
         self.web = staff_views.web
 
     def routes(self) -> list[BaseRoute]:
-        actions: list[tuple[str, Action]] = [
+        table: list[tuple[str, Action]] = [
             ("/cases/{case_id}/status", self.status),
             ("/cases/{case_id}/important", self.important),
             ("/cases/{case_id}/labels", self.add_label),
@@ -73,18 +43,17 @@ class CaseWorkViews:
             ("/cases/{case_id}/access", self.grant),
             ("/cases/{case_id}/access/{user_id}/revoke", self.revoke),
         ]
-        return [Route(path, self.endpoint(action), methods=["POST"]) for path, action in actions]
+        return [Route(path, self.endpoint(action), methods=["POST"]) for path, action in table]
 
-    def endpoint(self, action: Action) -> Callable[[Request], object]:
+    def endpoint(self, action: Action) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
             return await self.act(request, action)
 
         return handle
 
     async def act(self, request: Request, action: Action) -> Response:
-        """CSRF and origin first, then the signed-in recipient, then the case (only someone
-        holding its key may act; admins and analysts never), then the action, all in one
-        unit of work with its audit event."""
+        """CSRF and origin first, then the signed-in recipient, then the action (a use case
+        that finds the case among those the recipient holds a key to)."""
         views = self.staff_views
         staff = await views.staff(request)
         case_id = request.path_params["case_id"]
@@ -92,87 +61,70 @@ class CaseWorkViews:
             fields = await views.form(request, staff)
             if staff is None:
                 return views.login_redirect(request)
-            if staff.user.role != Role.RECIPIENT.value:
-                raise errors.Forbidden("Only recipients work on cases.")
-            context = CaseWork(staff, fields, dict(request.path_params), self.web.runtime.now())
-
-            def unit(db: DbSession) -> str | None:
-                case, wrap = cases.case_for_user(db, staff.user, case_id)
-                return action(db, case, wrap, context)
-
-            try:
-                done = await self.web.run(unit)
-            except BaseException:
-                await forget_blobs(self.web.runtime.blobs, context.written)
-                raise
+            done = await action(request, staff, case_id, fields)
         except errors.ServiceError as exc:
             return await views.error(request, "staff/error.html", exc)
         if done == "revoked-self":
             return self.web.redirect(request, "/", revoked=1)
         return self.web.redirect(request, f"/cases/{case_id}", done=done)
 
-    # The actions (each runs in the database thread).
+    # The actions.
 
-    def status(self, db: DbSession, case: Case, wrap: CaseKeyWrap, c: CaseWork) -> str:
-        choice = c.fields.get("status", "")
-        status, _, custom = choice.partition(":")
-        work.set_status(
-            db,
-            self.web.runtime.blobs,
-            case,
-            c.staff.user,
+    async def status(self, request: Request, staff: Staff, case_id: str, f: dict[str, str]) -> str:
+        status, _, custom = f.get("status", "").partition(":")
+        await self.web.call(
+            request,
+            actions.set_status,
+            staff.user,
+            case_id,
             status=status or None,
             custom_status_id=custom or None,
-            reason=c.fields.get("reason", ""),
-            now=c.now,
-            written=c.written,
+            reason=f.get("reason", ""),
         )
         return "status"
 
-    def important(self, db: DbSession, case: Case, wrap: CaseKeyWrap, c: CaseWork) -> str:
-        work.set_important(db, case, c.staff.user, c.fields.get("important") == "1", now=c.now)
+    async def important(
+        self, request: Request, staff: Staff, case_id: str, f: dict[str, str]
+    ) -> str:
+        important = f.get("important") == "1"
+        await self.web.call(request, actions.set_important, staff.user, case_id, important)
         return "important"
 
-    def add_label(self, db: DbSession, case: Case, wrap: CaseKeyWrap, c: CaseWork) -> str:
-        work.add_label(db, case, c.staff.user, c.fields.get("name", ""), now=c.now)
+    async def add_label(
+        self, request: Request, staff: Staff, case_id: str, f: dict[str, str]
+    ) -> str:
+        await self.web.call(request, actions.add_label, staff.user, case_id, f.get("name", ""))
         return "label"
 
-    def remove_label(self, db: DbSession, case: Case, wrap: CaseKeyWrap, c: CaseWork) -> str:
-        work.remove_label(db, case, c.staff.user, c.path["label_id"], now=c.now)
+    async def remove_label(
+        self, request: Request, staff: Staff, case_id: str, f: dict[str, str]
+    ) -> str:
+        label_id = request.path_params["label_id"]
+        await self.web.call(request, actions.remove_label, staff.user, case_id, label_id)
         return "label"
 
-    def assign(self, db: DbSession, case: Case, wrap: CaseKeyWrap, c: CaseWork) -> str:
-        work.assign(db, case, c.staff.user, c.user_id, now=c.now)
+    async def assign(self, request: Request, staff: Staff, case_id: str, f: dict[str, str]) -> str:
+        user_id = _user_id(request, f)
+        await self.web.call(request, actions.assign, staff.user, case_id, user_id)
         return "assignee"
 
-    def unassign(self, db: DbSession, case: Case, wrap: CaseKeyWrap, c: CaseWork) -> str:
-        work.unassign(db, case, c.staff.user, c.user_id, now=c.now)
+    async def unassign(
+        self, request: Request, staff: Staff, case_id: str, f: dict[str, str]
+    ) -> str:
+        user_id = _user_id(request, f)
+        await self.web.call(request, actions.unassign, staff.user, case_id, user_id)
         return "assignee"
 
-    def note(self, db: DbSession, case: Case, wrap: CaseKeyWrap, c: CaseWork) -> str:
-        work.write_note(
-            db,
-            self.web.runtime.blobs,
-            case,
-            c.staff.user,
-            c.fields.get("text", ""),
-            now=c.now,
-            written=c.written,
-        )
+    async def note(self, request: Request, staff: Staff, case_id: str, f: dict[str, str]) -> str:
+        await self.web.call(request, actions.write_note, staff.user, case_id, f.get("text", ""))
         return "note"
 
-    def grant(self, db: DbSession, case: Case, wrap: CaseKeyWrap, c: CaseWork) -> str:
-        work.grant(
-            db,
-            case,
-            wrap,
-            c.staff.user,
-            granter_seed=c.staff.seed,
-            user_id=c.user_id,
-            now=c.now,
-        )
+    async def grant(self, request: Request, staff: Staff, case_id: str, f: dict[str, str]) -> str:
+        user_id = _user_id(request, f)
+        await self.web.call(request, actions.grant_access, staff.user, staff.seed, case_id, user_id)
         return "access"
 
-    def revoke(self, db: DbSession, case: Case, wrap: CaseKeyWrap, c: CaseWork) -> str:
-        work.revoke(db, case, c.staff.user, c.user_id, now=c.now)
-        return "revoked-self" if c.user_id == c.staff.user.id else "revoked"
+    async def revoke(self, request: Request, staff: Staff, case_id: str, f: dict[str, str]) -> str:
+        user_id = _user_id(request, f)
+        await self.web.call(request, actions.revoke_access, staff.user, case_id, user_id)
+        return "revoked-self" if user_id == staff.user.id else "revoked"

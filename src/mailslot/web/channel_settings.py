@@ -1,8 +1,6 @@
 """Admin pages for a channel's case settings: deadlines, retention, custom statuses and the
-automatic acknowledgement (routes under ``/admin/channels/{channel_id}/settings``).
-
-Admins never read cases; nothing here touches one, except that removing a custom status
-takes it off the cases that had it (they keep their phase).
+automatic acknowledgement (routes under ``/admin/channels/{channel_id}/settings``). The use
+cases are in :mod:`mailslot.channels.management`.
 """
 
 from __future__ import annotations
@@ -15,9 +13,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from mailslot import errors, i18n
-from mailslot.audit import services as audit
+from mailslot.channels import management, settings
 from mailslot.channels import services as channels
-from mailslot.channels import settings
 from mailslot.web.admin import AdminViews
 
 
@@ -39,7 +36,7 @@ class ChannelSettingsViews:
     def _path(self, channel_id: str) -> str:
         return f"/admin/channels/{channel_id}/settings"
 
-    async def _context(self, channel_id: str) -> dict[str, Any]:
+    async def _context(self, request: Request, channel_id: str) -> dict[str, Any]:
         def work(db: DbSession) -> dict[str, Any]:
             channel = channels.get_channel(db, channel_id)
             return {
@@ -50,7 +47,7 @@ class ChannelSettingsViews:
                 "statuses": settings.statuses(db, channel.id),
             }
 
-        context = await self.web.run(work)
+        context = await self.web.run(request, work)
         context["phases"] = settings.STATUS_PHASES
         context["languages"] = [(code, i18n.display_name(code)) for code in i18n.SUPPORTED_LOCALES]
         return context
@@ -59,7 +56,7 @@ class ChannelSettingsViews:
         self, request: Request, channel_id: str, error: errors.ServiceError | None = None, **kw: Any
     ) -> Response:
         try:
-            context = await self._context(channel_id)
+            context = await self._context(request, channel_id)
         except errors.ServiceError as exc:
             return await self.staff_views.error(request, "staff/error.html", exc)
         context.update(kw)
@@ -78,63 +75,39 @@ class ChannelSettingsViews:
 
     async def save(self, request: Request) -> Response:
         channel_id = request.path_params["channel_id"]
-        now = self.web.runtime.now()
         fields: dict[str, str] = {}
         try:
             staff, fields = await self.admin_views.admin_form(request)
             if staff is None:
                 return await self.admin_views.refuse(request)
-            days = settings.parse_days({name: fields.get(name) for name in settings.DAY_FIELDS})
-            texts = {code: fields.get(f"auto_reply_{code}", "") for code in i18n.SUPPORTED_LOCALES}
-
-            def work(db: DbSession) -> None:
-                channel = channels.get_channel(db, channel_id)
-                changed = settings.set_days(channel, days)
-                languages = settings.set_auto_replies(db, channel, texts)
-                if changed or languages:
-                    # The texts themselves stay out of the audit trail: only which changed.
-                    audit.record(
-                        db,
-                        "channel.settings",
-                        now=now,
-                        actor_id=staff.user.id,
-                        actor=staff.user.username,
-                        channel_id=channel.id,
-                        changed=changed,
-                        auto_reply_languages=languages,
-                    )
-
-            await self.web.run(work)
+            await self.web.call(
+                request,
+                management.save_case_settings,
+                staff.user,
+                channel_id,
+                days={name: fields.get(name) for name in settings.DAY_FIELDS},
+                auto_replies={
+                    code: fields.get(f"auto_reply_{code}", "") for code in i18n.SUPPORTED_LOCALES
+                },
+            )
         except errors.ServiceError as exc:
             return await self._show(request, channel_id, exc, submitted=fields)
         return self.web.redirect(request, self._path(channel_id), saved=1)
 
     async def add_status(self, request: Request) -> Response:
         channel_id = request.path_params["channel_id"]
-        now = self.web.runtime.now()
         try:
             staff, fields = await self.admin_views.admin_form(request)
             if staff is None:
                 return await self.admin_views.refuse(request)
-
-            def work(db: DbSession) -> None:
-                channel = channels.get_channel(db, channel_id)
-                status = settings.add_status(
-                    db, channel, phase=fields.get("phase", ""), name=fields.get("name", "")
-                )
-                audit.record(
-                    db,
-                    "channel.status.add",
-                    now=now,
-                    actor_id=staff.user.id,
-                    actor=staff.user.username,
-                    channel_id=channel.id,
-                    status_id=status.id,
-                    phase=status.phase,
-                    name=status.name,
-                )
-
-            await self.web.run(work)
+            await self.web.call(
+                request,
+                management.add_status,
+                staff.user,
+                channel_id,
+                phase=fields.get("phase", ""),
+                name=fields.get("name", ""),
+            )
         except errors.ServiceError as exc:
             return await self._show(request, channel_id, exc)
         return self.web.redirect(request, self._path(channel_id), saved=1)
@@ -143,43 +116,19 @@ class ChannelSettingsViews:
         """One form per status, with the action in the button pressed: rename, up, down,
         remove."""
         channel_id = request.path_params["channel_id"]
-        status_id = request.path_params["status_id"]
-        now = self.web.runtime.now()
         try:
             staff, fields = await self.admin_views.admin_form(request)
             if staff is None:
                 return await self.admin_views.refuse(request)
-            action = fields.get("action", "")
-
-            def work(db: DbSession) -> None:
-                channel = channels.get_channel(db, channel_id)
-                status = settings.get_status(db, channel, status_id)
-                detail: dict[str, Any] = {"channel_id": channel.id, "status_id": status.id}
-                if action == "rename":
-                    old = settings.rename_status(db, status, fields.get("name", ""))
-                    if old == status.name:
-                        return
-                    event, detail = "channel.status.rename", dict(detail, old=old, name=status.name)
-                elif action in ("up", "down"):
-                    if not settings.move_status(db, status, -1 if action == "up" else 1):
-                        return
-                    event, detail = "channel.status.move", dict(detail, direction=action)
-                elif action == "remove":
-                    name = status.name
-                    cases = settings.remove_status(db, status)
-                    event, detail = "channel.status.remove", dict(detail, name=name, cases=cases)
-                else:
-                    raise errors.InvalidInput("Choose what to do with the status.")
-                audit.record(
-                    db,
-                    event,
-                    now=now,
-                    actor_id=staff.user.id,
-                    actor=staff.user.username,
-                    **detail,
-                )
-
-            await self.web.run(work)
+            await self.web.call(
+                request,
+                management.change_status,
+                staff.user,
+                channel_id,
+                request.path_params["status_id"],
+                action=fields.get("action", ""),
+                name=fields.get("name", ""),
+            )
         except errors.ServiceError as exc:
             return await self._show(request, channel_id, exc)
         return self.web.redirect(request, self._path(channel_id), saved=1)

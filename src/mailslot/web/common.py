@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import secrets
 from collections.abc import Callable, Mapping
 from functools import partial
 from importlib import resources
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import urlencode
 
 import anyio.to_thread
 import jinja2
 from markupsafe import Markup
 from sqlalchemy.orm import Session as DbSession
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from mailslot import errors, i18n
+from mailslot.context import OrgContext
 from mailslot.runtime import Runtime
 from mailslot.sessions import services as sessions
+from mailslot.sessions.data import SessionData
 from mailslot.sizes import human_size
 from mailslot.web.errors import CsrfError, status_for
 from mailslot.web.security import SAFE_METHODS, cross_site
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def _no_nul(value: Any) -> Any:
@@ -81,13 +86,38 @@ class Web:
         else:
             self.idle, self.absolute = config.staff_session_idle, config.staff_session_absolute
 
-    # Threads: database work and key derivation never run on the event loop.
+    # The organisation: resolved once per request from its Host.
 
-    async def run(self, work: Callable[[DbSession], T]) -> T:
-        return await anyio.to_thread.run_sync(self.runtime.transact, work)
+    def org(self, request: Request) -> OrgContext:
+        """The organisation this request is for; 404 for a host that none claims."""
+        cached = request.scope.get("mailslot.org")
+        if isinstance(cached, OrgContext):
+            return cached
+        found = self.runtime.for_host(request.headers.get("host", ""))
+        if found is None:
+            raise HTTPException(404)
+        request.scope["mailslot.org"] = found
+        return found
 
-    async def kdf(self, work: Callable[[], T]) -> T:
-        return await anyio.to_thread.run_sync(partial(self.runtime.kdf, work))
+    # Threads: use cases, database work and key derivation never run on the event loop.
+
+    async def call(
+        self,
+        request: Request,
+        use_case: Callable[Concatenate[OrgContext, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run a use case with the request's organisation, in a worker thread."""
+        context = self.org(request)
+        return await anyio.to_thread.run_sync(partial(use_case, context, *args, **kwargs))
+
+    async def run(self, request: Request, work: Callable[[DbSession], T]) -> T:
+        """Run ``work`` in one unit of work on the request's organisation (worker thread)."""
+        return await anyio.to_thread.run_sync(self.org(request).transact, work)
+
+    async def kdf(self, request: Request, work: Callable[[], T]) -> T:
+        return await anyio.to_thread.run_sync(partial(self.org(request).kdf, work))
 
     # Locale.
 
@@ -134,13 +164,13 @@ class Web:
             state: sessions.SessionState | None = request.scope["mailslot.session"]
             if state is not None and also is not None:
                 live = state
-                await self.run(lambda db: also(db, live))
+                await self.run(request, lambda db: also(db, live))
             return state
         token = request.cookies.get(self.cookie_name(request))
         if not token:
             request.scope["mailslot.session"] = None
             return None
-        now = self.runtime.now()
+        now = self.org(request).now()
         loaded: list[sessions.SessionState | None] = [None]
 
         def work(db: DbSession) -> sessions.SessionState | None:
@@ -150,17 +180,18 @@ class Web:
             return loaded[0]
 
         try:
-            return await self.run(work)
+            return await self.run(request, work)
         finally:
             request.scope["mailslot.session"] = loaded[0]
 
     async def start_session(
-        self, request: Request, data: dict[str, Any], user_id: str | None = None
+        self, request: Request, data: SessionData, user_id: str | None = None
     ) -> sessions.SessionState:
-        """A fresh session (the old one, if any, is destroyed: rotation on privilege change)."""
+        """A fresh session (the old one, if any, is destroyed: rotation on privilege change)
+        holding ``data`` and a new CSRF token."""
         old = await self.session(request)
-        data = dict(data, csrf=secrets.token_urlsafe(24))
-        now = self.runtime.now()
+        data = dataclasses.replace(data, csrf=secrets.token_urlsafe(24))
+        now = self.org(request).now()
 
         def work(db: DbSession) -> sessions.SessionState:
             if old is not None:
@@ -169,18 +200,18 @@ class Web:
                 db, kind=self.kind, data=data, now=now, absolute=self.absolute, user_id=user_id
             )
 
-        state = await self.run(work)
+        state = await self.run(request, work)
         request.scope["mailslot.session"] = state
         request.scope["mailslot.set_cookie"] = state.token
         return state
 
-    async def save_session(self, state: sessions.SessionState) -> None:
-        await self.run(lambda db: sessions.save(db, state))
+    async def save_session(self, request: Request, state: sessions.SessionState) -> None:
+        await self.run(request, lambda db: sessions.save(db, state))
 
     async def end_session(self, request: Request) -> None:
         state = await self.session(request)
         if state is not None:
-            await self.run(lambda db: sessions.destroy(db, state))
+            await self.run(request, lambda db: sessions.destroy(db, state))
         request.scope["mailslot.session"] = None
         request.scope["mailslot.set_cookie"] = ""
 
@@ -212,7 +243,7 @@ class Web:
 
     @staticmethod
     def check_csrf(state: sessions.SessionState | None, token: str | None) -> None:
-        expected = state.data.get("csrf") if state is not None else None
+        expected = state.data.csrf if state is not None else None
         if not expected or not token or not secrets.compare_digest(str(expected), token):
             raise CsrfError()
 
@@ -235,7 +266,7 @@ class Web:
             "dir": i18n.text_direction(locale),
             "url": partial(self.url, request),
             "lang_url": lambda code: request.url.path + "?" + urlencode({"lang": code}),
-            "csrf_token": state.data.get("csrf", "") if state is not None else "",
+            "csrf_token": state.data.csrf if state is not None else "",
             "instance_name": instance_name,
             "error": None,
             "notice": None,

@@ -2,7 +2,8 @@
 
 ``/healthz`` answers while the process serves requests at all. ``/readyz`` also checks what a
 request needs: the database answers and is migrated to this version's head, and the blob
-store accepts a write. Neither reveals anything beyond "ok" or the name of what failed.
+store accepts a write (the default organisation's database and blob store). Neither reveals
+anything beyond "ok" or the name of what failed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from mailslot.context import OrgContext
 from mailslot.db.migrate import HEAD, stored_revision
 from mailslot.runtime import Runtime
 
@@ -36,28 +38,32 @@ class HealthViews:
         )
 
     def check(self) -> dict[str, bool]:
+        org = self.runtime.default
         return {
-            "database": self._database(),
-            "migrations": self._migrations(),
-            "blob_store": self._blob_store(),
+            "database": self._database(org),
+            "migrations": self._migrations(org),
+            "blob_store": self._blob_store(org),
         }
 
-    def _database(self) -> bool:
+    @staticmethod
+    def _database(org: OrgContext) -> bool:
         try:
-            with self.runtime.engine.connect() as connection:
-                return connection.execute(text("SELECT 1")).scalar() == 1
+            with org.engine.connect() as connection:
+                return bool(connection.execute(text("SELECT 1")).scalar() == 1)
         except Exception:  # any failure at all means "not ready"
             return False
 
-    def _migrations(self) -> bool:
+    @staticmethod
+    def _migrations(org: OrgContext) -> bool:
         try:
-            return stored_revision(self.runtime.engine) == HEAD
+            return stored_revision(org.engine) == HEAD
         except Exception:  # any failure at all means "not ready"
             return False
 
-    def _blob_store(self) -> bool:
+    @staticmethod
+    def _blob_store(org: OrgContext) -> bool:
         try:
-            writer = self.runtime.blobs.create()
+            writer = org.blobs.create()
             writer.abort()
             return True
         except Exception:  # any failure at all means "not ready"

@@ -32,7 +32,9 @@ SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 class SecurityHeaders:
     """Pure ASGI middleware (streaming-safe) that sets the same strict headers everywhere."""
 
-    def __init__(self, app: ASGIApp, *, onion_location: Callable[[], str] | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, *, onion_location: Callable[[Scope], str] | None = None
+    ) -> None:
         self.app = app
         self.onion_location = onion_location
 
@@ -62,7 +64,7 @@ class SecurityHeaders:
                 else:
                     headers["Cache-Control"] = "no-store"
                     headers["Pragma"] = "no-cache"
-                onion = self.onion_location() if self.onion_location and not api else ""
+                onion = self.onion_location(scope) if self.onion_location and not api else ""
                 if onion:
                     query = scope.get("query_string", b"").decode("latin-1")
                     headers["Onion-Location"] = onion + path + ("?" + query if query else "")

@@ -4,32 +4,23 @@ from __future__ import annotations
 
 import math
 from typing import Any
-from urllib.parse import quote
 
-import anyio.to_thread
-from sqlalchemy.orm import Session as DbSession
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from mailslot import crypto, errors
-from mailslot.audit import services as audit
-from mailslot.cases import deadlines, retention
+from mailslot import errors
+from mailslot.cases import deletion, listing, reading, replies
 from mailslot.cases import inbox as case_inbox
-from mailslot.cases import services as cases
-from mailslot.cases import work as work_services
-from mailslot.cases.models import CaseStatus, ItemKind
-from mailslot.channels.models import Channel
+from mailslot.cases.models import CaseStatus
 from mailslot.instance.services import get_instance
-from mailslot.limits import services as limits
-from mailslot.recipients import services as recipients
+from mailslot.recipients import login as staff_login
 from mailslot.recipients.models import Role, User
-from mailslot.sessions.services import SessionState, b64, unb64
-from mailslot.sources.models import Source
-from mailslot.web.archive import case_zip
+from mailslot.sessions.data import SessionData
+from mailslot.sessions.services import SessionState
 from mailslot.web.common import Web
+from mailslot.web.downloads import item_response, zip_response
 from mailslot.web.errors import retry_headers
-from mailslot.web.security import DOWNLOAD_CSP
 
 
 class Staff:
@@ -54,15 +45,6 @@ def home(user: User) -> str:
     """Where a staff member lands: admins on administration, analysts on statistics (they
     never see an inbox: they hold no case keys), recipients on their inbox."""
     return {Role.ADMIN.value: "/admin", Role.ANALYST.value: "/stats"}.get(user.role, "/")
-
-
-def content_disposition(filename: str) -> str:
-    """``attachment`` with an ASCII fallback and the exact name in RFC 5987 form."""
-    fallback = "".join(
-        c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in filename
-    )
-    encoded = quote(filename, safe="")
-    return f"attachment; filename=\"{fallback or 'file'}\"; filename*=UTF-8''{encoded}"
 
 
 class StaffViews:
@@ -94,30 +76,30 @@ class StaffViews:
         if cached is not None and cached[0] is state:
             staff: Staff | None = cached[1]
             return staff
-        staff = await self._load_staff(state)
+        staff = await self._load_staff(request, state)
         request.scope["mailslot.staff"] = (state, staff)
         return staff
 
-    async def _load_staff(self, state: SessionState | None) -> Staff | None:
-        if state is None or "user_id" not in state.data:
+    async def _load_staff(self, request: Request, state: SessionState | None) -> Staff | None:
+        user_id = state.data.user_id if state is not None else None
+        if state is None or user_id is None:
             return None
-        user_id = str(state.data["user_id"])
-        user = await self.web.run(lambda db: db.get(User, user_id))
+        user = await self.web.run(request, lambda db: db.get(User, user_id))
         if user is None or user.disabled:
             return None
-        seed = state.data.get("seed")
-        return Staff(user, unb64(seed) if seed else None, state)
+        return Staff(user, state.data.seed, state)
 
     async def page(
         self, request: Request, template: str, context: dict[str, Any] | None = None, **kw: Any
     ) -> Response:
-        instance = await self.web.run(get_instance)
+        instance_id = self.web.org(request).instance_id
+        instance = await self.web.run(request, lambda db: get_instance(db, instance_id))
         staff = await self.staff(request)
         failed_logins = 0
-        if staff is not None and staff.state.data.get("failed_logins"):
+        if staff is not None and staff.state.data.failed_logins:
             # Told once, on the first page after the login.
-            failed_logins = int(staff.state.data.pop("failed_logins"))
-            await self.web.save_session(staff.state)
+            failed_logins, staff.state.data.failed_logins = staff.state.data.failed_logins, 0
+            await self.web.save_session(request, staff.state)
         full = {
             "me": staff.user if staff else None,
             "is_admin": bool(staff and staff.is_admin),
@@ -154,95 +136,32 @@ class StaffViews:
         return await self.page(request, "staff/login.html")
 
     async def login(self, request: Request) -> Response:
-        now = self.web.runtime.now()
         try:
             fields = await self.form(request, None, csrf=False)
             username = fields.get("username", "")[:64]
-            auth, failures = await self.authenticate(
-                username, fields.get("password", ""), fields.get("totp", ""), now
+            result = await self.web.call(
+                request,
+                staff_login.log_in,
+                username,
+                fields.get("password", ""),
+                fields.get("totp", ""),
             )
         except errors.ServiceError as exc:
             return await self.error(request, "staff/login.html", exc)
-        return await self.logged_in(request, auth, failures)
+        return await self.logged_in(request, result)
 
-    async def logged_in(
-        self, request: Request, auth: recipients.Authenticated, failures: int
-    ) -> Response:
+    async def logged_in(self, request: Request, result: staff_login.LoggedIn) -> Response:
         """Start the real session (a new cookie) after both factors; shared with the
         security-key login (``web/webauthn.py``)."""
+        auth = result.auth
         await self.web.start_session(
             request,
-            {
-                "user_id": auth.user.id,
-                "seed": b64(auth.private_seed) if auth.private_seed is not None else None,
-                "failed_logins": failures,
-            },
+            SessionData(
+                user_id=auth.user.id, seed=auth.private_seed, failed_logins=result.failures
+            ),
             user_id=auth.user.id,
         )
         return self.web.redirect(request, home(auth.user))
-
-    async def authenticate(
-        self, username: str, password: str, code: str, now: int, *, via: str = "password"
-    ) -> tuple[recipients.Authenticated, int]:
-        """A staff login, shared with the API: throttled per username (known or not), then
-        Argon2id under the KDF cap, then the password, code and key checks.
-
-        Returns the account and how many failed attempts preceded this login unreported.
-        """
-        user, keys = await self.first_factor(username, password, now)
-        try:
-            auth = await self.web.run(
-                lambda db: recipients.authenticate(
-                    db, db.merge(user) if user else None, keys, code, now
-                )
-            )
-        except errors.AuthenticationFailed:
-            await self.login_failed(username, now)
-            raise
-        return auth, await self.login_succeeded(username, via=via)
-
-    # The steps of a login, shared with the security-key login (``web/webauthn.py``), which
-    # runs the first factor when the key is asked for and unwraps only after the key answers.
-
-    async def first_factor(
-        self, username: str, password: str, now: int
-    ) -> tuple[User | None, crypto.PasswordKeys]:
-        """Refuse a locked username, then Argon2id under the KDF cap (the same work whether
-        or not the username exists). The caller checks the result."""
-        kdf = self.config.kdf
-        await self.web.run(lambda db: limits.check_login(db, username, now))
-        user = await self.web.run(lambda db: recipients.find_user(db, username))
-        keys = await self.web.kdf(lambda: recipients.derive_for(user, password, kdf))
-        return user, keys
-
-    async def login_failed(self, username: str, now: int) -> None:
-        threshold = self.config.login_failures_before_lock
-
-        def work(db: DbSession) -> None:
-            limits.login_failed(db, username, now=now, threshold=threshold)
-            # Only for an existing account: a mistyped or guessed name is not recorded.
-            user = recipients.find_user(db, username)
-            if user is not None:
-                audit.record(
-                    db, "auth.login_failed", now=now, actor_id=user.id, actor=user.username
-                )
-
-        await self.web.run(work)
-
-    async def login_succeeded(self, username: str, *, via: str = "password") -> int:
-        """Clear the throttle; return the failures to tell the account holder about."""
-        now = self.web.runtime.now()
-
-        def work(db: DbSession) -> int:
-            failures = limits.login_succeeded(db, username)
-            user = recipients.find_user(db, username)
-            if user is not None:
-                audit.record(
-                    db, "auth.login", now=now, actor_id=user.id, actor=user.username, via=via
-                )
-            return failures
-
-        return await self.web.run(work)
 
     async def logout(self, request: Request) -> Response:
         await self.web.session(request)
@@ -252,12 +171,7 @@ class StaffViews:
             return await self.error(request, "staff/error.html", exc)
         staff = await self.staff(request)
         if staff is not None:
-            user, now = staff.user, self.web.runtime.now()
-            await self.web.run(
-                lambda db: audit.record(
-                    db, "auth.logout", now=now, actor_id=user.id, actor=user.username
-                )
-            )
+            await self.web.call(request, staff_login.log_out, staff.user)
         await self.web.end_session(request)
         return self.web.redirect(request, "/login", bye=1)
 
@@ -276,7 +190,6 @@ class StaffViews:
         page, with the filters as they were typed."""
         params = {k: v[:200] for k, v in request.query_params.items()}
         size = self.config.page_size
-        now = self.web.runtime.now()
         kept = {k: v for k, v in params.items() if v and k not in ("page", "lang")}
 
         def filter_url(**changes: Any) -> str:
@@ -305,18 +218,12 @@ class StaffViews:
                 params, me=staff.user.id, limit=size, offset=(page - 1) * size
             )
         except errors.ServiceError as exc:
-            context["choices"] = await self.web.run(
-                lambda db: case_inbox.inbox_choices(db, staff.user)
-            )
+            context["choices"] = await self.web.call(request, listing.inbox_choices, staff.user)
             return await self.error(request, "staff/inbox.html", exc, **context)
-
-        def work(db: DbSession) -> tuple[case_inbox.InboxChoices, case_inbox.InboxPage]:
-            return case_inbox.inbox_choices(db, staff.user), case_inbox.inbox(
-                db, staff.user, query, now
-            )
-
-        context["choices"], result = await self.web.run(work)
+        shown = await self.web.call(request, listing.inbox_page, staff.user, query)
+        result = shown.result
         context.update(
+            choices=shown.choices,
             result=result,
             page=page,
             pages=max(1, math.ceil(result.total / size)),
@@ -328,42 +235,22 @@ class StaffViews:
         staff = await self.staff(request)
         if staff is None:
             return self.login_redirect(request)
-        case_id = request.path_params["case_id"]
-        blobs = self.web.runtime.blobs
-        now = self.web.runtime.now()
-
-        def work(db: DbSession) -> dict[str, Any]:
-            case, wrap = cases.case_for_user(db, staff.user, case_id)
-            if staff.seed is None:
-                items = cases.sealed_items(db, case)
-            else:
-                items = cases.case_items(db, blobs, case, cases.case_key(case, wrap, staff.seed))
-            cases.mark_read(db, case, staff.user)
-            channel = db.get(Channel, case.channel_id)
-            # Opening a case is access to its content (sealed or not): always recorded.
-            audit.record(
-                db,
-                "case.view",
-                now=now,
-                actor_id=staff.user.id,
-                actor=staff.user.username,
-                case_id=case.id,
-            )
-            return {
-                "case": case,
-                "items": items,
-                "channel": channel,
-                "can_reply": case.source_id is not None,
-                "key_offline": staff.seed is None,
-                "work": work_services.case_panel(db, case),
-                "expiry": retention.expiry(case, channel) if channel else None,
-            }
-
         try:
-            context = await self.web.run(work)
+            content = await self.web.call(
+                request, reading.read_case, staff.user, staff.seed, request.path_params["case_id"]
+            )
         except errors.ServiceError as exc:
             return await self.error(request, "staff/error.html", exc)
-        context["sent"] = "sent" in request.query_params
+        context = {
+            "case": content.case,
+            "items": content.items,
+            "channel": content.channel,
+            "can_reply": content.can_reply,
+            "key_offline": staff.seed is None,
+            "work": content.panel,
+            "expiry": content.expiry,
+            "sent": "sent" in request.query_params,
+        }
         return await self.page(request, "staff/case.html", context)
 
     async def reply(self, request: Request) -> Response:
@@ -373,100 +260,21 @@ class StaffViews:
             fields = await self.form(request, staff)
             if staff is None:
                 return self.login_redirect(request)
-            await self.send_reply(staff.user, case_id, fields.get("text", ""))
+            await self.web.call(
+                request, replies.send_reply, staff.user, case_id, fields.get("text", "")
+            )
         except errors.ServiceError as exc:
             return await self.error(request, "staff/error.html", exc)
         return self.web.redirect(request, f"/cases/{case_id}", sent=1)
-
-    async def send_reply(self, user: User, case_id: str, text: str) -> str:
-        """Shared with the API: seal a reply readable by the case key and the source's key."""
-        text = cases.check_reply(text, self.config.max_message_chars)
-        blobs = self.web.runtime.blobs
-        now = self.web.runtime.now()
-        # Refuse someone without access before any encryption or disk write happens.
-        await self.web.run(lambda db: cases.case_for_user(db, user, case_id))
-        upload = await anyio.to_thread.run_sync(lambda: cases.seal_text(blobs, text))
-
-        def work(db: DbSession) -> str:
-            case, _ = cases.case_for_user(db, user, case_id)
-            source = db.get(Source, case.source_id) if case.source_id else None
-            if source is None:
-                raise errors.Forbidden(
-                    "The source has deleted this conversation; replies are no longer possible."
-                )
-            item = cases.SealedItem(upload=upload, kind=ItemKind.REPLY, meta={})
-            rows = cases.record_items(
-                db, case, [item], now=now, author_id=user.id, source_public_key=source.public_key
-            )
-            cases.mark_read(db, case, user)
-            # A reply acknowledges receipt if nothing had, and gives the feedback the
-            # Directive asks for.
-            channel = db.get(Channel, case.channel_id)
-            if channel is not None:
-                deadlines.give_feedback(case, channel, now)
-            audit.record(
-                db,
-                "case.reply",
-                now=now,
-                actor_id=user.id,
-                actor=user.username,
-                case_id=case.id,
-                item_id=rows[0].id,
-            )
-            return rows[0].id
-
-        try:
-            return await self.web.run(work)
-        except BaseException:
-            blobs.delete(upload.blob_id)
-            raise
-
-    async def open_download(
-        self, user: User, seed: bytes | None, case_id: str, item_id: str
-    ) -> cases.ItemView:
-        now = self.web.runtime.now()
-
-        def work(db: DbSession) -> cases.ItemView:
-            case, wrap = cases.case_for_user(db, user, case_id)
-            key = cases.case_key(case, wrap, seed)
-            view = cases.item_for_download(db, case, key, item_id)
-            audit.record(
-                db,
-                "case.download",
-                now=now,
-                actor_id=user.id,
-                actor=user.username,
-                case_id=case.id,
-                item_id=view.item.id,
-            )
-            return view
-
-        return await self.web.run(work)
-
-    def download_response(self, view: cases.ItemView) -> Response:
-        if view.item.kind == ItemKind.FILE:
-            filename, media_type = view.filename, view.content_type
-        else:
-            filename, media_type = (
-                f"{view.item.kind}-{view.item.position}.txt",
-                "text/plain; charset=utf-8",
-            )
-        headers = {
-            "Content-Disposition": content_disposition(filename),
-            "Content-Length": str(view.size),
-            "Content-Security-Policy": DOWNLOAD_CSP,
-            "X-Content-Type-Options": "nosniff",
-        }
-        # A plain iterator: Starlette reads and decrypts each chunk in its threadpool.
-        plaintext = cases.stream_item(self.web.runtime.blobs, view.item, view.data_key)
-        return StreamingResponse(plaintext, media_type=media_type, headers=headers)
 
     async def download(self, request: Request) -> Response:
         staff = await self.staff(request)
         if staff is None:
             return self.login_redirect(request)
         try:
-            view = await self.open_download(
+            view = await self.web.call(
+                request,
+                reading.open_item,
                 staff.user,
                 staff.seed,
                 request.path_params["case_id"],
@@ -474,54 +282,29 @@ class StaffViews:
             )
         except errors.ServiceError as exc:
             return await self.error(request, "staff/error.html", exc)
-        return self.download_response(view)
+        return item_response(self.web.org(request).blobs, view)
 
     async def download_all(self, request: Request) -> Response:
         """Every item of the case in one zip, decrypted as it streams out."""
         staff = await self.staff(request)
         if staff is None:
             return self.login_redirect(request)
-        case_id = request.path_params["case_id"]
-        seed = staff.seed
-
-        now = self.web.runtime.now()
-
-        def work(db: DbSession) -> tuple[str, list[cases.ItemView]]:
-            case, wrap = cases.case_for_user(db, staff.user, case_id)
-            key = cases.case_key(case, wrap, seed)
-            views = cases.case_items(db, blobs, case, key, texts=False)
-            audit.record(
-                db,
-                "case.download_all",
-                now=now,
-                actor_id=staff.user.id,
-                actor=staff.user.username,
-                case_id=case.id,
-                items=len(views),
-            )
-            return case.pseudonym, views
-
-        blobs = self.web.runtime.blobs
         try:
-            pseudonym, views = await self.web.run(work)
+            pseudonym, views = await self.web.call(
+                request, reading.open_all, staff.user, staff.seed, request.path_params["case_id"]
+            )
         except errors.ServiceError as exc:
             return await self.error(request, "staff/error.html", exc)
-        headers = {
-            "Content-Disposition": content_disposition(f"{pseudonym}.zip"),
-            "Content-Security-Policy": DOWNLOAD_CSP,
-            "X-Content-Type-Options": "nosniff",
-        }
-        return StreamingResponse(
-            case_zip(blobs, views), media_type="application/zip", headers=headers
-        )
+        return zip_response(self.web.org(request).blobs, pseudonym, views)
 
     async def delete_form(self, request: Request) -> Response:
         staff = await self.staff(request)
         if staff is None:
             return self.login_redirect(request)
-        case_id = request.path_params["case_id"]
         try:
-            case, _ = await self.web.run(lambda db: cases.case_for_user(db, staff.user, case_id))
+            case = await self.web.call(
+                request, listing.find_case, staff.user, request.path_params["case_id"]
+            )
         except errors.ServiceError as exc:
             return await self.error(request, "staff/error.html", exc)
         return await self.page(request, "staff/delete.html", {"case": case})
@@ -535,22 +318,7 @@ class StaffViews:
                 return self.login_redirect(request)
             if fields.get("confirm") != "yes":
                 raise errors.InvalidInput("Tick the box to confirm.")
-            await self.delete_case(staff.user, case_id)
+            await self.web.call(request, deletion.delete_case, staff.user, case_id)
         except errors.ServiceError as exc:
             return await self.error(request, "staff/error.html", exc)
         return self.web.redirect(request, "/", deleted=1)
-
-    async def delete_case(self, user: User, case_id: str) -> None:
-        now = self.web.runtime.now()
-
-        def work(db: DbSession) -> list[str]:
-            case, _ = cases.case_for_user(db, user, case_id)
-            blob_ids = cases.delete_case(db, case)
-            audit.record(
-                db, "case.delete", now=now, actor_id=user.id, actor=user.username, case_id=case_id
-            )
-            return blob_ids
-
-        blob_ids = await self.web.run(work)
-        blobs = self.web.runtime.blobs
-        await anyio.to_thread.run_sync(lambda: cases.delete_blobs(blobs, blob_ids))

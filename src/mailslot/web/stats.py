@@ -3,25 +3,22 @@ administrators and analysts, never for recipients; aggregates only, small counts
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy.orm import Session as DbSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from mailslot import errors
-from mailslot.audit import services as audit
 from mailslot.channels import services as channels
 from mailslot.i18n import N_
-from mailslot.recipients.models import User
+from mailslot.stats import reports
 from mailslot.stats import services as stats
 from mailslot.stats.charts import Bar, bar_chart
-from mailslot.web.staff import Staff, StaffViews, content_disposition
+from mailslot.web.downloads import content_disposition
+from mailslot.web.staff import Staff, StaffViews
 
 HIDDEN = N_("hidden")
 STATUS_LABELS = {
@@ -35,30 +32,12 @@ MEASURE_LABELS = {
     "feedback": N_("Feedback"),
     "close": N_("Closing"),
 }
-# Spreadsheets run a cell that starts with one of these as a formula (channel names are
-# typed by admins, but an export should never carry a formula).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: object) -> str:
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
-def figure(value: stats.Count | float | None) -> str:
-    """A published figure as text: a number, or ``hidden``."""
-    if isinstance(value, stats.Count):
-        value = value.value
-    if value is None:
-        return "hidden"
-    return str(value)
 
 
 class StatsViews:
     def __init__(self, staff_views: StaffViews) -> None:
         self.staff_views = staff_views
         self.web = staff_views.web
-        self.config = self.web.runtime.config
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -77,27 +56,6 @@ class StatsViews:
             return await self.staff_views.error(request, "staff/error.html", exc)
         return staff
 
-    async def figures(
-        self,
-        request: Request,
-        also: Callable[[DbSession, stats.Stats], None] | None = None,
-    ) -> tuple[stats.Stats, list[Any]]:
-        """The protected aggregates for the request's selection, and the channel list."""
-        now = self.web.runtime.now()
-        params = request.query_params
-        k = self.config.stats_min_count
-
-        def work(db: DbSession) -> tuple[stats.Stats, list[Any]]:
-            chosen = stats.selection(
-                params.get("from"), params.get("to"), params.get("channel"), now=now
-            )
-            figures = stats.compute(db, chosen, k=k, now=now)
-            if also is not None:
-                also(db, figures)
-            return figures, channels.list_channels(db)
-
-        return await self.web.run(work)
-
     async def dashboard(self, request: Request) -> Response:
         staff = await self.viewer(request)
         if isinstance(staff, Response):
@@ -105,12 +63,21 @@ class StatsViews:
         params = request.query_params
         form = {key: params.get(key, "") for key in ("from", "to", "channel")}
         try:
-            figures, channel_list = await self.figures(request)
+            params = request.query_params
+            found = await self.web.call(
+                request,
+                reports.report,
+                staff.user,
+                params.get("from"),
+                params.get("to"),
+                params.get("channel"),
+            )
         except errors.ServiceError as exc:
-            channel_list = await self.web.run(channels.list_channels)
+            channel_list = await self.web.run(request, channels.list_channels)
             return await self.staff_views.error(
                 request, "staff/stats.html", exc, stats=None, form=form, channels=channel_list
             )
+        figures, channel_list = found.figures, found.channels
         chosen = figures.selection
         form = {
             "from": str(chosen.first),
@@ -186,44 +153,20 @@ class StatsViews:
         staff = await self.viewer(request)
         if isinstance(staff, Response):
             return staff
-        user = staff.user
-        now = self.web.runtime.now()
-
-        def recorded(db: DbSession, figures: stats.Stats) -> None:
-            record_export(db, user, figures, now=now)
-
         try:
-            figures, _ = await self.figures(request, also=recorded)
+            params = request.query_params
+            export = await self.web.call(
+                request,
+                reports.export_csv,
+                staff.user,
+                params.get("from"),
+                params.get("to"),
+                params.get("channel"),
+            )
         except errors.ServiceError as exc:
             return await self.staff_views.error(request, "staff/error.html", exc)
-        chosen = figures.selection
-        filename = f"mailslot-stats-{chosen.first}-{chosen.last}.csv"
         return Response(
-            to_csv(figures),
+            export.text,
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": content_disposition(filename)},
+            headers={"Content-Disposition": content_disposition(export.filename)},
         )
-
-
-def to_csv(figures: stats.Stats) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["section", "item", "value"])
-    for section, item, value in stats.rows(figures):
-        writer.writerow([section, csv_cell(item), figure(value)])
-    return out.getvalue()
-
-
-def record_export(db: DbSession, user: User, figures: stats.Stats, *, now: int) -> None:
-    """Audit an export (the dashboard itself is not: it shows aggregates only)."""
-    chosen = figures.selection
-    audit.record(
-        db,
-        "stats.export",
-        now=now,
-        actor_id=user.id,
-        actor=user.username,
-        first=str(chosen.first),
-        last=str(chosen.last),
-        channel_id=chosen.channel_id,
-    )

@@ -32,7 +32,7 @@ MAX_FIELD_BYTES: Final = 1024 * 1024
 # After a refusal, read (and discard) at most this much more so the browser sees our page.
 DRAIN_LIMIT: Final = 64 * 1024 * 1024
 # Network pieces are gathered up to this size before parsing and encryption (see receive_form).
-BATCH_BYTES: Final = 1024 * 1024
+BATCH_BYTES: Final = 2 * 1024 * 1024
 # The size of a piece from a sender that is keeping up with the server (uvicorn reads 64 KiB).
 FULL_PIECE: Final = 32 * 1024
 _CONTENT_TYPE: Final = re.compile(

@@ -29,13 +29,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from mailslot import errors
-from mailslot.audit import services as audit
-from mailslot.instance.services import get_instance
-from mailslot.limits import services as limits
-from mailslot.recipients import services as recipients
-from mailslot.recipients.models import User
 from mailslot.sessions import services as sessions
-from mailslot.sessions.services import b64, unb64
+from mailslot.sessions.data import KeyRegistration, SessionData
 from mailslot.web.security import STAFF_SCRIPT_CSP
 from mailslot.web.staff import Staff, StaffViews
 
@@ -56,7 +51,6 @@ else:
 
 PRE_LOGIN = "staff-prelogin"
 PRE_LOGIN_LIFETIME = 300
-REGISTRATION = "webauthn_registration"
 REGISTRATION_LIFETIME = 600
 
 
@@ -70,7 +64,6 @@ class WebauthnViews:
     def __init__(self, staff_views: StaffViews) -> None:
         self.staff_views = staff_views
         self.web = staff_views.web
-        self.config = self.web.runtime.config
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -92,18 +85,14 @@ class WebauthnViews:
         staff = staff or await self.staff_views.staff(request)
         if staff is None:
             return self.staff_views.login_redirect(request)
-        user = staff.user
         rp_id, _ = relying_party(request)
-        now = self.web.runtime.now()
-
-        def work(db: DbSession) -> tuple[list[Any], keys.Ceremony]:
-            merged = db.merge(user)
-            return keys.list_keys(db, merged), keys.registration_options(db, merged, rp_id=rp_id)
-
-        rows, ceremony = await self.web.run(work)
+        rows, ceremony = await self.web.call(
+            request, keys.start_registration, staff.user, rp_id=rp_id
+        )
         # A fresh challenge for each view of the page; the last one shown is the one accepted.
-        staff.state.data[REGISTRATION] = {"challenge": b64(ceremony.challenge), "at": now}
-        await self.web.save_session(staff.state)
+        now = self.web.org(request).now()
+        staff.state.data.key_registration = KeyRegistration(ceremony.challenge, now)
+        await self.web.save_session(request, staff.state)
         context = {
             "keys": rows,
             "options": ceremony.options_json,
@@ -126,67 +115,41 @@ class WebauthnViews:
             if staff is None:
                 return self.staff_views.login_redirect(request)
             # The challenge is used once, whatever the outcome.
-            pending = staff.state.data.pop(REGISTRATION, None)
-            await self.web.save_session(staff.state)
-            now = self.web.runtime.now()
-            if not isinstance(pending, dict) or pending.get("at", 0) + REGISTRATION_LIFETIME < now:
+            pending, staff.state.data.key_registration = staff.state.data.key_registration, None
+            await self.web.save_session(request, staff.state)
+            now = self.web.org(request).now()
+            if pending is None or pending.at + REGISTRATION_LIFETIME < now:
                 raise errors.InvalidInput(keys.REGISTRATION_FAILED)
             if not fields.get("credential"):
                 raise errors.InvalidInput("Adding a security key needs JavaScript.")
             rp_id, origin = relying_party(request)
-            user = staff.user
-            challenge = unb64(str(pending["challenge"]))
-
-            def work(db: DbSession) -> None:
-                key = keys.register_key(
-                    db,
-                    db.merge(user),
-                    name=fields.get("name", ""),
-                    response=fields.get("credential", ""),
-                    challenge=challenge,
-                    rp_id=rp_id,
-                    origin=origin,
-                    now=now,
-                )
-                audit.record(
-                    db,
-                    "account.key_added",
-                    now=now,
-                    actor_id=user.id,
-                    actor=user.username,
-                    key_id=key.id,
-                )
-
-            await self.web.run(work)
+            await self.web.call(
+                request,
+                keys.add_key,
+                staff.user,
+                name=fields.get("name", ""),
+                response=fields.get("credential", ""),
+                challenge=pending.challenge,
+                rp_id=rp_id,
+                origin=origin,
+            )
         except errors.ServiceError as exc:
             return await self.keys_page(request, staff, exc)
         return self.web.redirect(request, "/account/keys", added=1)
 
     async def remove_key(self, request: Request) -> Response:
         staff = await self.staff_views.staff(request)
-        kdf = self.config.kdf
         try:
             fields = await self.staff_views.form(request, staff)
             if staff is None:
                 return self.staff_views.login_redirect(request)
-            user = staff.user
-            current = fields.get("current", "")
-            current_keys = await self.web.kdf(lambda: recipients.derive_for(user, current, kdf))
-            key_id = fields.get("key", "")
-            now = self.web.runtime.now()
-
-            def work(db: DbSession) -> None:
-                keys.remove_key(db, db.merge(user), key_id, current_keys)
-                audit.record(
-                    db,
-                    "account.key_removed",
-                    now=now,
-                    actor_id=user.id,
-                    actor=user.username,
-                    key_id=key_id,
-                )
-
-            await self.web.run(work)
+            await self.web.call(
+                request,
+                keys.delete_key,
+                staff.user,
+                fields.get("key", ""),
+                fields.get("current", ""),
+            )
         except errors.ServiceError as exc:
             return await self.keys_page(request, staff, exc)
         return self.web.redirect(request, "/account/keys", removed=1)
@@ -194,48 +157,32 @@ class WebauthnViews:
     # Login with a key.
 
     async def begin(self, request: Request) -> Response:
-        now = self.web.runtime.now()
         rp_id, _ = relying_party(request)
         try:
             fields = await self.staff_views.form(request, None, csrf=False)
             username = fields.get("username", "")[:64]
-            user, password_keys = await self.staff_views.first_factor(
-                username, fields.get("password", ""), now
+            pending, ceremony = await self.web.call(
+                request, keys.begin_login, username, fields.get("password", ""), rp_id=rp_id
             )
-            try:
-                recipients.verify_password(user, password_keys)
-                password_ok = True
-            except errors.AuthenticationFailed:
-                # Counted now, told only after the key step: this answer looks the same
-                # whether or not the password was right.
-                await self.staff_views.login_failed(username, now)
-                password_ok = False
-
-            def work(db: DbSession) -> keys.Ceremony:
-                decoy = get_instance(db).codename_salt
-                merged = db.merge(user) if user is not None else None
-                return keys.authentication_options(
-                    db, merged, username=username, rp_id=rp_id, decoy_key=decoy
-                )
-
-            ceremony = await self.web.run(work)
         except errors.ServiceError as exc:
             return await self.staff_views.error(request, "staff/login.html", exc)
         csrf = secrets.token_urlsafe(24)
-        data = {
-            "username": username,
-            "pre_user_id": user.id if user is not None and password_ok else None,
+        data = SessionData(
+            username=pending.username,
+            pre_user_id=pending.user_id,
             # The password's KEK stays sealed server-side until the key has answered.
-            "kek": b64(password_keys.kek) if password_ok else None,
-            "challenge": b64(ceremony.challenge),
-            "csrf": csrf,
-        }
+            kek=pending.kek,
+            challenge=pending.challenge,
+            csrf=csrf,
+        )
         # Any session this browser had ends; the pre-login one takes its cookie.
         await self.web.end_session(request)
+        now = self.web.org(request).now()
         state = await self.web.run(
+            request,
             lambda db: sessions.create(
                 db, kind=PRE_LOGIN, data=data, now=now, absolute=PRE_LOGIN_LIFETIME
-            )
+            ),
         )
         request.scope["mailslot.set_cookie"] = state.token
         response = await self.staff_views.page(
@@ -247,7 +194,7 @@ class WebauthnViews:
         return response
 
     async def finish(self, request: Request) -> Response:
-        now = self.web.runtime.now()
+        now = self.web.org(request).now()
         rp_id, origin = relying_party(request)
         token = request.cookies.get(self.web.cookie_name(request))
 
@@ -259,48 +206,33 @@ class WebauthnViews:
 
         try:
             fields = await self.staff_views.form(request, None, csrf=False)
-            pre = await self.web.run(take)
+            pre = await self.web.run(request, take)
             # The cookie is spent: the browser forgets it, and no staff session is loaded.
             request.scope["mailslot.set_cookie"] = ""
             request.scope["mailslot.session"] = None
             if pre is None:  # expired, already used, or never made: nothing to count against
                 raise errors.AuthenticationFailed(keys.LOGIN_FAILED)
             self.web.check_csrf(pre, fields.get("csrf"))
-            data = pre.data
-            username = str(data.get("username", ""))
-            await self.web.run(lambda db: limits.check_login(db, username, now))
-            response = fields.get("credential", "")
-            try:
-                auth = await self.web.run(
-                    lambda db: self.second_factor(
-                        db, data, response, rp_id=rp_id, origin=origin, now=now
-                    )
-                )
-            except errors.AuthenticationFailed:
-                if data.get("pre_user_id"):  # a wrong password was counted at the first step
-                    await self.staff_views.login_failed(username, now)
-                raise
+            result = await self.web.call(
+                request,
+                keys.finish_login,
+                pending_login(pre.data),
+                fields.get("credential", ""),
+                rp_id=rp_id,
+                origin=origin,
+            )
         except errors.ServiceError as exc:
             return await self.staff_views.error(request, "staff/login.html", exc)
-        failures = await self.staff_views.login_succeeded(username, via="security-key")
-        return await self.staff_views.logged_in(request, auth, failures)
+        return await self.staff_views.logged_in(request, result)
 
-    @staticmethod
-    def second_factor(
-        db: DbSession, data: dict[str, Any], response: str, *, rp_id: str, origin: str, now: int
-    ) -> recipients.Authenticated:
-        """Check the key's answer, then unwrap the private key with the KEK from step 1."""
-        user_id, kek = data.get("pre_user_id"), data.get("kek")
-        user = db.get(User, str(user_id)) if user_id and kek else None
-        if user is None:
-            raise errors.AuthenticationFailed(keys.LOGIN_FAILED)
-        keys.verify_key(
-            db,
-            user,
-            response=response,
-            challenge=unb64(str(data["challenge"])),
-            rp_id=rp_id,
-            origin=origin,
-            now=now,
-        )
-        return recipients.unlock(user, unb64(str(kek)))
+
+def pending_login(data: SessionData) -> keys.PendingLogin:
+    """The key login kept in a pre-login session, as ``begin`` stored it."""
+    if data.challenge is None:
+        raise errors.AuthenticationFailed(keys.LOGIN_FAILED)
+    return keys.PendingLogin(
+        username=data.username,
+        user_id=data.pre_user_id,
+        kek=data.kek,
+        challenge=data.challenge,
+    )

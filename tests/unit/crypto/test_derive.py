@@ -29,6 +29,8 @@ from mailslot.crypto import (
     verify,
 )
 
+pytestmark = pytest.mark.no_database
+
 SALT = bytes(range(16))
 OTHER_SALT = bytes(range(1, 17))
 CODENAME = "acorn bakery cinder dusk ember fable garnet"

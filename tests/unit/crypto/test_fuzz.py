@@ -28,7 +28,7 @@ from mailslot.crypto import (
 from mailslot.crypto.keys import WRAP_SIZE
 from mailslot.crypto.stream import CHUNK_CIPHERTEXT_SIZE
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.no_database]
 
 ITEM_ID = bytes(range(16))
 DATA_KEY = bytes(range(32, 64))

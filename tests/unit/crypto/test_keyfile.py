@@ -31,6 +31,8 @@ from mailslot.crypto import (
     seal_keyfile,
 )
 
+pytestmark = pytest.mark.no_database
+
 VECTORS = Path(__file__).resolve().parents[3] / "tests" / "vectors" / "keyfile.json"
 Vector = dict[str, Any]
 PASSPHRASE = "a long offline passphrase"

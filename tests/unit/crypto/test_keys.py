@@ -21,6 +21,8 @@ from mailslot.crypto import (
 )
 from mailslot.crypto.keys import PUBLIC_KEY_SIZE, SECRET_WRAP_SIZE, WRAP_SIZE
 
+pytestmark = pytest.mark.no_database
+
 PURPOSES = [WrapPurpose.CASE_KEY, WrapPurpose.ITEM_KEY]
 secrets_32 = st.binary(min_size=32, max_size=32)
 context_ids = st.binary(max_size=40)

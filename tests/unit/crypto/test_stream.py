@@ -33,6 +33,8 @@ from mailslot.crypto.stream import (
     MAX_META_SIZE,
 )
 
+pytestmark = pytest.mark.no_database
+
 ITEM_ID = bytes(range(16))
 DATA_KEY = bytes(range(32, 64))
 CAP = CHUNK_DATA_CAPACITY
@@ -337,6 +339,7 @@ def test_sealer_and_opener_hold_at_most_one_chunk() -> None:
 json_values = st.one_of(
     st.none(), st.booleans(), st.integers(-(1 << 53), 1 << 53), st.text(max_size=40)
 )
+
 metas = st.dictionaries(st.text(max_size=20), json_values | st.lists(json_values, max_size=4))
 
 
@@ -385,6 +388,12 @@ def test_meta_size_limit() -> None:
     assert open_meta(ITEM_ID, DATA_KEY, sealed) == largest
     with pytest.raises(EncodingError):
         seal_meta(ITEM_ID, DATA_KEY, {"n": largest["n"] + "x"})
+
+
+@pytest.mark.parametrize("value", [b"bytes", {1, 2}, object()])
+def test_meta_that_is_not_json_is_an_encoding_error(value: object) -> None:
+    with pytest.raises(EncodingError):
+        seal_meta(ITEM_ID, DATA_KEY, {"name": "a.txt", "value": value})
 
 
 def test_meta_hides_name_length_within_a_block() -> None:

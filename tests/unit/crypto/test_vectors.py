@@ -46,6 +46,9 @@ from mailslot.crypto import (
     wrap_key,
 )
 
+pytestmark = pytest.mark.no_database
+
+
 ROOT = Path(__file__).resolve().parents[3]
 VECTORS = ROOT / "tests" / "vectors"
 SPEC = ROOT / "docs" / "spec" / "format.md"

@@ -1,0 +1,215 @@
+"""Restoring an archive into an empty data directory and an empty database.
+
+Restoring reads the archive twice. The first pass decrypts and checks everything and writes
+nothing; the second creates the schema and inserts the rows table by table, with the blobs
+written through the blob store. The dump is logical (typed JSON values), so an archive made on
+SQLite restores onto PostgreSQL and the other way round. If the second pass fails, what it wrote
+is removed again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from sqlalchemy import Connection, Engine, Integer, Table, inspect, text
+from sqlalchemy.engine import make_url
+
+from mailslot.backup.errors import ArchiveUnreadable, RestoreTargetNotEmpty
+from mailslot.backup.format import ITEMS_TABLE
+from mailslot.backup.read import Blob, Entry, Row, check_all, read_key, reopen
+from mailslot.config import Config
+from mailslot.db import migrate
+from mailslot.db.base import make_engine
+from mailslot.db.models import Base
+from mailslot.storage import BlobStore, FilesystemBlobStore
+
+INSERT_BATCH: Final = 200
+
+
+def _sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    return None if database in ("", ":memory:") else Path(database)
+
+
+def check_target(config: Config) -> None:
+    """Refuse unless the data directory and the database are empty (or do not exist yet)."""
+    data_dir = config.data_dir
+    if data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
+        raise RestoreTargetNotEmpty(
+            f"The data directory {data_dir} is not empty. Restore into a new, empty directory; "
+            "nothing was changed."
+        )
+    url = config.resolved_database_url
+    sqlite_file = _sqlite_path(url)
+    if sqlite_file is not None and not sqlite_file.exists():
+        return
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            tables = inspect(connection).get_table_names()
+    finally:
+        engine.dispose()
+    if tables:
+        raise RestoreTargetNotEmpty(
+            "The database is not empty (it has tables). Restore into a new, empty database; "
+            "nothing was changed."
+        )
+
+
+@dataclass
+class RestoreSummary:
+    rows: dict[str, int]
+    blobs: int
+    bytes: int
+    dropped: int
+    created_at: int
+    mailslot: str
+
+
+def restore(
+    config: Config,
+    path: Path,
+    passphrase: str,
+    *,
+    echo: Callable[[str], None] = lambda _: None,
+) -> RestoreSummary:
+    """Verify the archive completely, then rebuild the instance into an empty target.
+
+    Raises :class:`RestoreTargetNotEmpty` before reading anything if the target holds data,
+    and :class:`~mailslot.backup.errors.ArchiveUnreadable` if the archive is damaged, altered,
+    of another schema, or the passphrase is wrong; nothing is written in either case. If the
+    restore itself fails, what it wrote is removed again.
+    """
+    check_target(config)
+    with path.open("rb") as source:
+        header, key = read_key(source, passphrase)
+    echo("Checking the archive (nothing is written yet)…")
+    manifest, checked = check_all(reopen(path, header, key))
+    echo("The archive is complete and intact. Restoring…")
+    check_target(config)  # again: time has passed
+    _rebuild(config, reopen(path, header, key))
+    return RestoreSummary(
+        rows=checked.rows,
+        blobs=checked.blobs,
+        bytes=checked.bytes,
+        dropped=checked.dropped,
+        created_at=checked.created_at,
+        mailslot=manifest.mailslot,
+    )
+
+
+def _rebuild(config: Config, entries: Iterator[Entry]) -> None:
+    """Create the data directory and the schema, and insert every entry; undone on failure."""
+    created_dir = not config.data_dir.exists()
+    config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    config.data_dir.chmod(0o700)
+    engine = make_engine(config.resolved_database_url)
+    try:
+        migrate.upgrade(engine, migrate.HEAD)  # the archive's revision, checked before
+        with engine.begin() as connection:
+            _Inserter(connection, FilesystemBlobStore(config.blob_dir)).insert_all(entries)
+            if engine.dialect.name == "postgresql":
+                _reset_sequences(connection)
+    except BaseException:
+        _undo(config, engine, created_dir)
+        raise
+    finally:
+        engine.dispose()
+
+
+class _Inserter:
+    """Inserts rows in batches, table by table; an item row waits for its blob, which is stored
+    under a new id first."""
+
+    def __init__(self, connection: Connection, blobs: BlobStore) -> None:
+        self._connection = connection
+        self._blobs = blobs
+        self._batch: list[dict[str, Any]] = []
+        self._table: Table | None = None
+        self._item: dict[str, Any] | None = None
+
+    def insert_all(self, entries: Iterator[Entry]) -> None:
+        for entry in entries:
+            if isinstance(entry, Row):
+                self._row(entry)
+            elif isinstance(entry, Blob):
+                self._blob(entry)
+            if len(self._batch) >= INSERT_BATCH:
+                self._flush()
+        self._flush()
+
+    def _flush(self) -> None:
+        if self._batch and self._table is not None:
+            self._connection.execute(self._table.insert(), self._batch)
+            self._batch.clear()
+
+    def _row(self, row: Row) -> None:
+        if row.table is not self._table:
+            self._flush()
+            self._table = row.table
+        if row.table.name == ITEMS_TABLE:
+            self._item = row.values  # inserted once its blob is stored, under the new id
+        else:
+            self._batch.append(row.values)
+
+    def _blob(self, blob: Blob) -> None:
+        if self._item is None:  # pragma: no cover - read_payload pairs them
+            raise ArchiveUnreadable()
+        writer = self._blobs.create()
+        try:
+            for piece in blob.pieces():
+                writer.write(piece)
+            writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+        self._batch.append({**self._item, "blob_id": writer.blob_id})
+        self._item = None
+
+
+def _reset_sequences(connection: Connection) -> None:
+    """Move any serial column's sequence past the restored ids (ids are mostly random
+    strings; the one-row ``instance`` table has the only integer key)."""
+    for table in Base.metadata.sorted_tables:
+        for column in table.primary_key.columns:
+            if not isinstance(column.type, Integer):
+                continue
+            sequence = connection.execute(
+                text("SELECT pg_get_serial_sequence(:table, :column)"),
+                {"table": table.name, "column": column.name},
+            ).scalar()
+            if sequence is None:
+                continue
+            connection.execute(
+                text(
+                    f'SELECT setval(:sequence, COALESCE(MAX("{column.name}"), 1), '  # noqa: S608 - names from our own metadata
+                    f'MAX("{column.name}") IS NOT NULL) FROM "{table.name}"'
+                ),
+                {"sequence": sequence},
+            )
+
+
+def _undo(config: Config, engine: Engine, created_dir: bool) -> None:
+    """Remove what a failed restore wrote (the target was empty before it began)."""
+    with contextlib.suppress(Exception), engine.begin() as connection:
+        Base.metadata.drop_all(connection)
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    engine.dispose()
+    shutil.rmtree(config.blob_dir, ignore_errors=True)
+    sqlite_file = _sqlite_path(config.resolved_database_url)
+    if sqlite_file is not None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{sqlite_file}{suffix}")
+    if created_dir:
+        with contextlib.suppress(OSError):
+            config.data_dir.rmdir()

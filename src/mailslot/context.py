@@ -1,0 +1,114 @@
+"""The organisation context every use case takes, and the process-wide parts it borrows.
+
+An :class:`OrgContext` is one organisation's world: its database (its engine and a session
+factory bound to it), its blob store, its settings, its clock and onion addresses, and the id
+of its instance row. Use cases (``sources.submissions.submit``, ``cases.replies.send_reply``,
+``recipients.login.log_in`` …) take one as their first argument, open their unit of work
+with :meth:`OrgContext.db`, and record their own audit events; the HTML views, the JSON API
+and the CLI only resolve the context and translate to and from their medium.
+
+What stays process-wide lives in :class:`mailslot.runtime.Runtime`: engine pools, the
+Argon2id limiter (:class:`KdfLimiter`, shared so that every organisation's logins count
+against one memory bound) and, in the web layer, the templates. A context only borrows the
+limiter.
+
+Layering::
+
+    Runtime (process)  ── engines, KdfLimiter, contexts by organisation
+      └── OrgContext   ── engine, session_factory, blobs, config, clock, onions, instance_id
+            └── use cases (blocking; run in a worker thread by the web layer)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailslot.config import Config
+from mailslot.db.base import unit_of_work
+from mailslot.errors import TooManyRequests
+from mailslot.storage import BlobStore
+from mailslot.tor import SOURCE, OnionAddresses
+
+T = TypeVar("T")
+
+DEFAULT_ORG = "default"
+
+
+class KdfLimiter:
+    """A cap on concurrent Argon2id computations (each costs its memory parameter), with a
+    bounded queue: past ``concurrency + queue`` waiting or running, work is refused at once
+    with :class:`TooManyRequests`, so a flood cannot pile up threads without limit."""
+
+    def __init__(self, concurrency: int, queue: int) -> None:
+        self.concurrency = concurrency
+        self.queue = queue
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._lock = threading.Lock()
+        self.pending = 0
+
+    def run(self, work: Callable[[], T]) -> T:
+        """Run ``work`` within the cap (blocking: call it from a worker thread)."""
+        with self._lock:
+            if self.pending >= self.concurrency + self.queue:
+                raise TooManyRequests(
+                    "Mailslot is very busy right now. Please wait a minute and try again; "
+                    "nothing was sent.",
+                    retry_after=30,
+                )
+            self.pending += 1
+        try:
+            with self._slots:
+                return work()
+        finally:
+            with self._lock:
+                self.pending -= 1
+
+
+@dataclass(frozen=True, eq=False)
+class OrgContext:
+    """One organisation, as its use cases see it. Immutable; shared by every request of the
+    organisation; safe to use from several threads (each unit of work is its own session)."""
+
+    slug: str
+    instance_id: int
+    config: Config
+    engine: Engine = field(repr=False)
+    session_factory: sessionmaker[Session] = field(repr=False)
+    blobs: BlobStore = field(repr=False)
+    limiter: KdfLimiter = field(repr=False)
+    onions: OnionAddresses = field(repr=False)
+    clock: Callable[[], float] = field(default=time.time, repr=False)
+
+    def now(self) -> int:
+        return int(self.clock())
+
+    @contextmanager
+    def db(self) -> Iterator[Session]:
+        """One unit of work on this organisation's database: committed when the block ends,
+        rolled back if it raises."""
+        with unit_of_work(self.session_factory) as session:
+            yield session
+
+    def transact(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in one unit of work (blocking: call it from a worker thread)."""
+        with self.db() as session:
+            return work(session)
+
+    def kdf(self, work: Callable[[], T]) -> T:
+        """Run an Argon2id computation under the process-wide cap (blocking)."""
+        return self.limiter.run(work)
+
+    def source_onion_url(self) -> str:
+        """The source interface's onion URL: configured, or as tor created it; else ""."""
+        if self.config.source_onion:
+            return self.config.source_onion
+        address = self.onions.address(SOURCE)
+        return f"http://{address}" if address else ""

@@ -1,0 +1,235 @@
+"""Submitting, as use cases: a new codename, then each submission (the first one creates the
+source and opens its case).
+
+The web layer receives the body as a stream (``web/uploads.py`` encrypts each file into the
+blob store as it arrives) and calls :func:`submit` in the worker thread that parsed the end
+of the form, with the session it loaded; this module does the rest. Sources are never in the
+audit trail: no use case here records an event. Each function is blocking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy.orm import Session as DbSession
+
+from mailslot.cases import deadlines
+from mailslot.cases import services as cases
+from mailslot.cases.errors import ChannelClosed
+from mailslot.cases.models import Case, ItemKind
+from mailslot.channels import services as channels
+from mailslot.channels import settings as channel_settings
+from mailslot.channels.models import Channel
+from mailslot.context import OrgContext
+from mailslot.errors import AuthenticationFailed, InvalidInput
+from mailslot.instance.services import get_instance
+from mailslot.limits import services as limits
+from mailslot.notifications import services as notices
+from mailslot.sessions import services as session_services
+from mailslot.sessions.data import SessionData
+from mailslot.sessions.services import SessionState
+from mailslot.sources import services as sources
+from mailslot.sources.access import SESSION_ENDED, source_key
+from mailslot.sources.codenames import generate_codename
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class NewSource:
+    """A fresh codename, shown once, and the session that holds its derived keys until the
+    first submission creates the source (nothing is stored about it before that)."""
+
+    codename: str
+    session: SessionData
+
+
+def start(ctx: OrgContext) -> NewSource:
+    """Make a codename and derive its keys (a NEW_SOURCES rate token first, then Argon2id
+    under the process-wide cap)."""
+    codename = generate_codename()
+    with ctx.db() as db:
+        instance = get_instance(db, ctx.instance_id)
+        limits.take(db, limits.NEW_SOURCES, per_minute=ctx.config.new_source_rate, now=ctx.clock())
+    keys = ctx.kdf(lambda: sources.derive_keys(instance, codename))
+    return NewSource(codename, SessionData(new_lookup=keys.lookup, seed=keys.key_pair.seed))
+
+
+def take_token(ctx: OrgContext, db: DbSession) -> None:
+    """Spend a SUBMISSIONS rate token, in the caller's unit of work (the web layer does it in
+    the transaction that loads the session: one thread hop before the body is read)."""
+    limits.take(db, limits.SUBMISSIONS, per_minute=ctx.config.submission_rate, now=ctx.clock())
+
+
+class ReceivedFile(Protocol):
+    """A file of the form, already sealed into its blob (``web.uploads.UploadedFile``)."""
+
+    @property
+    def upload(self) -> cases.ItemUpload: ...
+    @property
+    def filename(self) -> str: ...
+    @property
+    def content_type(self) -> str: ...
+
+
+def submit(
+    ctx: OrgContext,
+    session: SessionState,
+    channel_id: str | None,
+    message: str,
+    files: Sequence[ReceivedFile],
+    *,
+    locale: str,
+) -> str:
+    """Check and store a submission; return the source's id. ``locale`` is the source's
+    language, for a new case's automatic acknowledgement.
+
+    The submission owns the blobs of ``files``: if it is refused or fails, every blob it was
+    given or made is deleted before the error propagates."""
+    uploads = [f.upload for f in files]
+    try:
+        if len(message) > ctx.config.max_message_chars:
+            raise InvalidInput(
+                "The message is too long (at most %(n)s characters).",
+                n=ctx.config.max_message_chars,
+            )
+        if not message.strip() and not files:
+            raise InvalidInput("Write a message or choose at least one file to send.")
+        items = [
+            cases.SealedItem(
+                upload=f.upload,
+                kind=ItemKind.FILE,
+                meta={"filename": f.filename, "content_type": f.content_type},
+            )
+            for f in files
+        ]
+        text = message if message.strip() else None
+        return store(ctx, session, channel_id, items, text, uploads=uploads, locale=locale)
+    except BaseException:
+        cases.delete_blobs(ctx.blobs, [u.blob_id for u in uploads])
+        raise
+
+
+def choose_channel(db: DbSession, channel_id: str | None) -> Channel:
+    """The open channel a new source chose (the only one, if there is one and none was
+    named)."""
+    open_channels = channels.open_channels(db)
+    if not open_channels:
+        raise ChannelClosed()
+    if len(open_channels) == 1 and not channel_id:
+        return open_channels[0]
+    for channel in open_channels:
+        if channel.id == channel_id:
+            return channel
+    raise InvalidInput("Choose where to send your submission.")
+
+
+@dataclass(frozen=True, slots=True)
+class _Acknowledgement:
+    """A new case's automatic acknowledgement, sealed, and what recording it needs."""
+
+    upload: cases.ItemUpload
+    case: Case
+    channel: Channel
+    source_public_key: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """Where a submission's items go."""
+
+    source_id: str
+    case: Case | cases.CaseRef
+    source_public_key: bytes | None  # set if the items are wrapped to the source too
+    ack: _Acknowledgement | None = None
+
+
+def store(
+    ctx: OrgContext,
+    session: SessionState,
+    channel_id: str | None,
+    items: list[cases.SealedItem],
+    message: str | None,
+    *,
+    uploads: list[cases.ItemUpload],
+    locale: str,
+) -> str:
+    """Seal ``message`` (if any) into its blob, then record every item, in one transaction.
+    The blob is sealed before the first statement, so no database lock is held while it is
+    written and fsynced; ``uploads`` learns it at once, so the caller can delete it if
+    anything after fails.
+
+    The first submission creates the source and opens its case; a new case gets the
+    channel's automatic acknowledgement in the source's language (if the channel has one): a
+    reply with no author, sealed like a staff reply, which acknowledges receipt for the
+    deadline (the status stays "new" for triage). If mail is configured, the case's
+    recipients are notified. The session learns its source in the same commit."""
+    now = ctx.now()
+    if message is not None:
+        text_upload = cases.seal_text(ctx.blobs, message)
+        uploads.append(text_upload)
+        items.insert(0, cases.SealedItem(upload=text_upload, kind=ItemKind.MESSAGE, meta={}))
+    with ctx.db() as db:
+        if session.data.source_id:
+            target = _returning(ctx, db, session)
+        else:
+            target = _first(ctx, db, session, channel_id, uploads, now=now, locale=locale)
+        cases.record_items(
+            db, target.case, items, now=now, source_public_key=target.source_public_key
+        )
+        if (ack := target.ack) is not None:
+            auto = cases.SealedItem(upload=ack.upload, kind=ItemKind.REPLY, meta={"auto": True})
+            cases.record_items(
+                db, ack.case, [auto], now=now, source_public_key=ack.source_public_key
+            )
+            deadlines.acknowledge(ack.case, ack.channel, now)
+        if ctx.config.smtp_url:  # mail is configured: recipients hear of it
+            notices.queue_for_case(db, target.case.id, now=now, interval=ctx.config.notify_interval)
+        # A returning source's session does not change, so it is not rewritten.
+        if session.data.new_lookup is not None or session.data.source_id != target.source_id:
+            session.data.new_lookup = None
+            session.data.source_id = target.source_id
+            session_services.save(db, session)
+        return target.source_id
+
+
+def _returning(ctx: OrgContext, db: DbSession, session: SessionState) -> _Target:
+    """A returning source's case; its key only if the instance wraps submissions to it."""
+    source_id = str(session.data.source_id)
+    found = cases.submission_target(db, source_id, ctx.instance_id)
+    if found is None:
+        raise AuthenticationFailed(SESSION_ENDED)
+    public_key = source_key(session.data.seed).public_key if found.share_with_source else None
+    return _Target(source_id, found.case, public_key)
+
+
+def _first(
+    ctx: OrgContext,
+    db: DbSession,
+    session: SessionState,
+    channel_id: str | None,
+    uploads: list[cases.ItemUpload],
+    *,
+    now: int,
+    locale: str,
+) -> _Target:
+    """Create the source and open its case in the chosen channel, with the channel's
+    automatic acknowledgement if it has one."""
+    public_key = source_key(session.data.seed).public_key
+    share = get_instance(db, ctx.instance_id).show_source_submissions
+    lookup = session.data.new_lookup
+    if lookup is None:
+        raise AuthenticationFailed(SESSION_ENDED)
+    channel = choose_channel(db, channel_id)
+    # Sealed before the first write, like the message (no lock held meanwhile).
+    ack_text = channel_settings.auto_reply_for(db, channel.id, locale)
+    ack_upload = None
+    if ack_text is not None:
+        ack_upload = cases.seal_text(ctx.blobs, ack_text)
+        uploads.append(ack_upload)
+    source = sources.create_source(db, lookup, public_key, now)
+    case = cases.open_case(db, channel, source.id, now)
+    ack = (
+        _Acknowledgement(ack_upload, case, channel, public_key) if ack_upload is not None else None
+    )
+    return _Target(source.id, case, public_key if share else None, ack)
