@@ -8,8 +8,8 @@
 
 Encoding and decoding both live here, so the two cannot drift apart. Decoding is strict (one
 spelling for each value, no duplicate keys, no JSON floats) and fails with the one opaque
-:class:`~mailslot.backup.errors.ArchiveUnreadable`. The frame decoder is this package's own, not
-the export bundle's, although the rules match. The frame order (tables in schema order, a blob
+:class:`~mailslot.backup.errors.ArchiveUnreadable`. Frames are read and written by
+:mod:`mailslot.framing`, which the export bundle shares; each format raises its own error. The frame order (tables in schema order, a blob
 after each item) is checked by :mod:`mailslot.backup.read`.
 """
 
@@ -17,17 +17,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 import re
-import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from sqlalchemy import Boolean, Column, Float, Integer, LargeBinary, String, Table
 
-from mailslot import __version__
+from mailslot import __version__, framing
 from mailslot.backup.errors import ArchiveUnreadable, NotEncodable
 from mailslot.db import migrate
 from mailslot.db.models import Base
@@ -205,45 +203,22 @@ class ByteReader(Protocol):
 
 def encode_frame(obj: dict[str, Any]) -> bytes:
     """u32 length, then canonical JSON (sorted keys, no spaces, UTF-8)."""
-    data = json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
-    if len(data) > MAX_FRAME_SIZE:
-        raise NotEncodable("backup frame too large")
-    return struct.pack(">I", len(data)) + data
+    return framing.encode(
+        obj, limit=MAX_FRAME_SIZE, too_large=lambda: NotEncodable("backup frame too large")
+    )
 
 
 def read_frame(source: ByteReader) -> dict[str, Any]:
     """The next frame's JSON object (its length is checked before its bytes are read)."""
-    (size,) = struct.unpack(">I", source.read(4))
+    (size,) = framing.LENGTH.unpack(source.read(4))
     if size > MAX_FRAME_SIZE:
         raise ArchiveUnreadable()
     return decode_frame_json(source.read(size))
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise ArchiveUnreadable()
-    return result
-
-
-def _refuse(_: str) -> Any:
-    raise ArchiveUnreadable()
-
-
 def decode_frame_json(data: bytes) -> dict[str, Any]:
     """Parse one frame's JSON strictly: UTF-8, an object, no duplicate keys, integers only."""
-    try:
-        value = json.loads(
-            data.decode("utf-8"),
-            object_pairs_hook=_no_duplicates,
-            parse_float=_refuse,
-            parse_constant=_refuse,
-        )
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise ArchiveUnreadable() from None
-    if type(value) is not dict:
-        raise ArchiveUnreadable()
-    return value
+    return framing.decode(data, malformed=ArchiveUnreadable)
 
 
 def check_keys(obj: dict[str, Any], expected: frozenset[str]) -> dict[str, Any]:

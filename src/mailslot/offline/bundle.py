@@ -17,7 +17,6 @@ opaque :class:`~mailslot.crypto.DecryptionError`; the reader never tells which r
 
 from __future__ import annotations
 
-import json
 import re
 import struct
 import unicodedata
@@ -25,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Final
 
+from mailslot import framing
 from mailslot.crypto import DecryptionError, EncodingError, check_public_key
 
 BUNDLE_MAGIC: Final = b"MSLB\x01"
@@ -188,37 +188,14 @@ def item_frame(item: ItemRecord) -> dict[str, Any]:
 
 def encode_frame(obj: dict[str, Any]) -> bytes:
     """A frame's bytes: its length, then canonical JSON (sorted keys, no spaces, UTF-8)."""
-    text = json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
-    if len(text) > MAX_FRAME_SIZE:
-        raise EncodingError("bundle frame too large")
-    return struct.pack(">I", len(text)) + text
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise DecryptionError()
-    return result
-
-
-def _refuse(_: str) -> Any:
-    raise DecryptionError()
+    return framing.encode(
+        obj, limit=MAX_FRAME_SIZE, too_large=lambda: EncodingError("bundle frame too large")
+    )
 
 
 def decode_frame_json(data: bytes) -> dict[str, Any]:
     """Parse one frame's JSON strictly: UTF-8, an object, no duplicate keys, integers only."""
-    try:
-        value = json.loads(
-            data.decode("utf-8"),
-            object_pairs_hook=_no_duplicates,
-            parse_float=_refuse,
-            parse_constant=_refuse,
-        )
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise DecryptionError() from None
-    if type(value) is not dict:
-        raise DecryptionError()
-    return value
+    return framing.decode(data, malformed=DecryptionError)
 
 
 # -- sequence -------------------------------------------------------------------------------------
