@@ -9,8 +9,9 @@
 Encoding and decoding both live here, so the two cannot drift apart. Decoding is strict (one
 spelling for each value, no duplicate keys, no JSON floats) and fails with the one opaque
 :class:`~mailslot.backup.errors.ArchiveUnreadable`. Frames are read and written by
-:mod:`mailslot.framing`, which the export bundle shares; each format raises its own error. The frame order (tables in schema order, a blob
-after each item) is checked by :mod:`mailslot.backup.read`.
+:mod:`mailslot.framing`, which the export bundle shares; each format raises its own error.
+The frame order (tables in schema order, a blob after each item) is checked by
+:mod:`mailslot.backup.read`.
 """
 
 from __future__ import annotations
