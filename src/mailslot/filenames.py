@@ -3,16 +3,22 @@
 ``safe_filename`` keeps what a person would recognise and drops what could act as a path or a
 control character. ``OutputNames`` goes further for names written to disk: it also bounds the
 length in bytes, avoids characters and names that other file systems refuse (a USB stick is
-often FAT or exFAT), and never hands out the same name twice in one folder.
+often FAT or exFAT), and never hands out the same name twice in one folder, nor a name of the
+form the writing tool keeps for its own files.
+
+No output name starts with a dot, so a writer can keep its temporary files under names that
+start with one: nobody who chooses a file name can make it collide with them.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Final
 
 MAX_FILENAME_CHARS: Final = 255
-# Room for " (99999)" and ".partial" under the 255-byte limit of common file systems.
+# Room for a leading "_", " (99999)" and a suffix under the 255-byte limit of common file
+# systems.
 MAX_OUTPUT_NAME_BYTES: Final = 200
 _DROPPED_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 # Refused by FAT, exFAT and NTFS; replaced so that output can be copied anywhere.
@@ -69,16 +75,35 @@ def output_filename(raw: str, *, fallback: str = "file") -> str:
 
 class OutputNames:
     """Hands out distinct output names within one folder (compared without case, since many
-    file systems ignore it): ``report.pdf``, then ``report (2).pdf``, …"""
+    file systems ignore it): ``report.pdf``, then ``report (2).pdf``, …
 
-    def __init__(self) -> None:
+    ``own`` matches the names the tool gives its own files (an index, numbered messages). A
+    name from someone else that has such a form gets a leading ``_``, so that it can neither
+    take one of those names nor pass for one of those files.
+    """
+
+    def __init__(self, own: re.Pattern[str] | None = None) -> None:
         self._taken: set[str] = set()
+        self._own = own
 
     def reserve(self, name: str) -> None:
         self._taken.add(name.casefold())
 
     def take(self, raw: str, *, fallback: str = "file") -> str:
-        name = output_filename(raw, fallback=fallback)
+        """A name for ``raw``, which someone else chose; ``fallback`` (the tool's own name)
+        when nothing of it is left."""
+        name = output_filename(raw, fallback="")
+        if not name:
+            return self.take_own(output_filename(fallback))
+        if self._own is not None and self._own.fullmatch(name):
+            name = "_" + name
+        return self._distinct(name)
+
+    def take_own(self, name: str) -> str:
+        """A name that the tool chose itself: kept as it is unless already taken."""
+        return self._distinct(name)
+
+    def _distinct(self, name: str) -> str:
         stem, dot, ext = name.rpartition(".")
         if not dot or not stem:
             stem, ext = name, ""

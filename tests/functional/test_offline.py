@@ -227,3 +227,44 @@ def test_decrypt_ignores_a_stray_server_configuration(air_gap: Path) -> None:
     result = cli([*args, "--passphrase-file", "pass.txt"], env, cwd=air_gap)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (air_gap / "stray-out").is_dir()
+
+
+def test_no_file_name_stops_the_decryption(
+    server: LiveServer, air_gap: Path, offline: dict[str, object]
+) -> None:
+    """A source names its files after the tool's temporary and own files; the bundle holds that
+    case first and another after it: both are decrypted whole, with no traceback."""
+    reader = server.add_user("recipient")  # its own logins: see the module fixture
+    source = httpx.Client(base_url=server.source_url, timeout=60)
+    new_source(source)
+    hostile = ["x.pdf.partial", "x.pdf", "conversation.txt.partial", "conversation.txt"]
+    files = [(name, f"content of {name}".encode(), "application/pdf") for name in hostile]
+    response = submit(source, "Names chosen to get in the way.", files=files)
+    assert response.status_code == 303, response.text
+    source.close()
+    with server.api_client(reader) as api:
+        case = find_case(api, "Names chosen to get in the way.")
+    first = offline["case"]
+    assert isinstance(first, dict)
+    work = air_gap / "hostile"
+    work.mkdir()
+    for name, refs in {
+        "ordered.bundle": ["--case", case["pseudonym"], "--case", first["pseudonym"]],
+        "all.bundle": ["--all"],
+    }.items():
+        result = cli(["export", *refs, "--out", str(work / name)], server.env)
+        assert result.returncode == 0, result.stderr
+        shutil.copy(work / name, air_gap / name)
+        out = name.removesuffix(".bundle") + "-out"
+        result = decrypt(air_gap, name, out)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "Traceback" not in result.stderr
+        folder = air_gap / out / case["pseudonym"]
+        for original in hostile:
+            written = "_conversation.txt" if original == "conversation.txt" else original
+            assert (folder / written).read_bytes() == f"content of {original}".encode()
+        assert (folder / "conversation.txt").read_text().startswith("Case: ")
+        later = air_gap / out / first["pseudonym"]
+        assert (later / "001-message.txt").read_bytes() == MESSAGE.encode()
+        assert (later / "memo 3.pdf").read_bytes() == DOCUMENT
+        assert not [p for p in (air_gap / out).rglob("*") if p.name.startswith(".")]

@@ -212,7 +212,7 @@ def decrypt(bundle: Path, key_path: Path, out_dir: Path, passphrase_file: IO[str
     """Decrypt a bundle with an offline key file, verifying every item.
 
     Needs no database, data directory or network. Exits with status 1 if anything was damaged
-    or nothing in the bundle is addressed to the key.
+    or could not be written, or if nothing in the bundle is addressed to the key.
     """
     from mailslot.crypto.keyfile import MAX_KEYFILE_SIZE
     from mailslot.offline.decrypt import check_output_dir, decrypt_bundle
@@ -252,11 +252,20 @@ def decrypt(bundle: Path, key_path: Path, out_dir: Path, passphrase_file: IO[str
         out_dir.rmdir()
 
     click.echo(f"Wrote {report.files} file(s) for {len(report.opened)} case(s) into {out_dir}.")
-    if report.failures:
-        raise click.ClickException(
-            f"{report.failures} problem(s): something in the bundle is damaged or was altered. "
-            "Damaged items were not written; everything written has been verified."
+    damaged = report.failures - report.write_errors
+    problems = []
+    if damaged:
+        problems.append(
+            f"{damaged} problem(s): something in the bundle is damaged or was altered. "
+            "Damaged items were not written."
         )
+    if report.write_errors:
+        problems.append(
+            f"{report.write_errors} item(s) or case(s) could not be written into {out_dir} "
+            "(named above); the rest of the bundle was decrypted."
+        )
+    if problems:
+        raise click.ClickException(" ".join([*problems, "Everything written has been verified."]))
     if not report.opened:
         raise click.ClickException("Nothing in this bundle is addressed to this key.")
 

@@ -1,15 +1,23 @@
 """Decrypt an export bundle with an offline key into a folder, verifying every item.
 
-Runs without a database, a data directory or a network. Each output file is written as
-``NAME.partial`` and renamed to ``NAME`` only after the item's last chunk has authenticated;
-a damaged item leaves no file behind. What the key cannot open (a case not addressed to it) is
+Runs without a database, a data directory or a network. Each output file is written under a
+temporary name and renamed to its own only after the item's last chunk has authenticated; a
+damaged item leaves no file behind. What the key cannot open (a case not addressed to it) is
 reported and skipped; what fails verification is reported as damage.
+
+File names come from sources (and folder names from the unsigned bundle), so none of them may
+stop the run: temporary names start with a dot, which no output name does; the tool's own names
+(``conversation.txt``, ``001-message.txt`` …) are never given to a source's file; nothing is ever
+replaced; and an item or case that cannot be written is reported and the run goes on.
 """
 
 from __future__ import annotations
 
 import datetime
+import errno
 import os
+import re
+import tempfile
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,7 +33,16 @@ from mailslot.sizes import human_size
 
 INDEX_NAME: Final = "conversation.txt"
 TEXT_KINDS: Final = frozenset({"message", "reply", "note"})
-_WRITE_FLAGS: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+# The names this tool gives its own files in a case folder, with or without a " (2)": a source's
+# file name of this form is written as "_NAME" instead (filenames.OutputNames).
+OWN_NAMES: Final = re.compile(
+    r"(?:conversation|\d+-(?:message|reply|note))(?: \(\d+\))?\.txt|\d+-file(?: \(\d+\))?",
+    re.IGNORECASE,
+)
+# Output names never start with a dot (filenames.output_filename), so no name in a bundle can
+# collide with a temporary file.
+TEMP_PREFIX: Final = ".mailslot-"
+TEMP_SUFFIX: Final = ".partial"
 
 
 class BundleDamaged(MailslotError):
@@ -40,6 +57,7 @@ class ItemOutcome:
     filename: str | None = None
     original_name: str | None = None
     problem: str | None = None
+    write_error: bool = False  # the problem is the output folder's, not the bundle's
 
 
 @dataclass
@@ -48,6 +66,7 @@ class CaseOutcome:
     folder: Path | None = None
     items: list[ItemOutcome] = field(default_factory=list)
     problem: str | None = None
+    write_error: bool = False
 
 
 @dataclass
@@ -68,6 +87,12 @@ class Report:
         count = sum(1 for c in self.cases if c.problem is not None)
         count += sum(1 for c in self.cases for i in c.items if i.problem is not None)
         return count + (1 if self.damaged else 0)
+
+    @property
+    def write_errors(self) -> int:
+        """Failures to write to the output folder (a full disk, a refused name), not damage."""
+        count = sum(1 for c in self.cases if c.write_error)
+        return count + sum(1 for c in self.cases for i in c.items if i.write_error)
 
     @property
     def files(self) -> int:
@@ -112,12 +137,17 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
 def _write_verified(folder: Path, name: str, chunks: Iterator[bytes]) -> int:
-    """Write ``chunks`` to ``name.partial`` and rename it to ``name`` once all have been read
-    (the last one is yielded only after the stream authenticated). On any error the partial
-    file is removed and the error propagates."""
-    partial = folder / (name + ".partial")
-    fd = os.open(partial, _WRITE_FLAGS, 0o600)
+    """Write ``chunks`` to a new temporary file (``.mailslot-XXXXXXXX.partial``, private) and
+    rename it to ``name`` once all have been read (the last one is yielded only after the stream
+    authenticated). An existing ``name`` is never replaced. On any error the temporary file is
+    removed and the error propagates."""
+    fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=folder)
+    partial = Path(temp)
     written = 0
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -126,7 +156,12 @@ def _write_verified(folder: Path, name: str, chunks: Iterator[bytes]) -> int:
                 written += len(chunk)
             handle.flush()
             os.fsync(handle.fileno())
-        os.rename(partial, folder / name)
+        target = folder / name
+        # Names are distinct ignoring case, but the file system has the last word (and rename
+        # would silently replace a file).
+        if os.path.lexists(target):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target))
+        os.rename(partial, target)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -137,7 +172,7 @@ def _bundle_stream(entry: ItemEntry) -> Iterator[bytes]:
     """The item's ciphertext; a bundle that ends inside it is damage to the whole bundle."""
     try:
         yield from entry.stream()
-    except crypto.DecryptionError:
+    except (crypto.DecryptionError, OSError):
         raise BundleDamaged() from None
 
 
@@ -154,7 +189,7 @@ class _Decryptor:
         self.folders = OutputNames()
         self.case: CaseOutcome | None = None
         self.case_key: crypto.KeyPair | None = None
-        self.names = OutputNames()
+        self.names = OutputNames(OWN_NAMES)
 
     def start_case(self, record: CaseRecord) -> None:
         self.finish_case()
@@ -174,9 +209,15 @@ class _Decryptor:
             self.echo(f"Case {record.pseudonym}: DAMAGED: {outcome.problem}.")
             return
         folder = self.out_dir / self.folders.take(record.pseudonym, fallback="case")
-        folder.mkdir(mode=0o700)
+        try:
+            folder.mkdir(mode=0o700)
+        except OSError as exc:
+            outcome.problem = f"its folder could not be created ({_reason(exc)}); not written"
+            outcome.write_error = True
+            self.echo(f"Case {record.pseudonym}: NOT WRITTEN: {outcome.problem}.")
+            return
         outcome.folder, self.case_key = folder, case_key
-        self.names = OutputNames()
+        self.names = OutputNames(OWN_NAMES)
         self.names.reserve(INDEX_NAME)
 
     def item(self, entry: ItemEntry) -> None:
@@ -195,7 +236,7 @@ class _Decryptor:
             return
         outcome.time = meta.get("time", record.created_at)
         if record.kind in TEXT_KINDS:
-            name = self.names.take(f"{record.position:03d}-{record.kind}.txt")
+            name = self.names.take_own(f"{record.position:03d}-{record.kind}.txt")
         else:
             original = meta.get("filename", "")
             outcome.original_name = original
@@ -213,6 +254,14 @@ class _Decryptor:
             outcome.problem = "its content failed verification (damaged or altered); not written"
             self.echo(f"Case {case.record.pseudonym}, item {record.position}: DAMAGED: {name}.")
             return
+        except OSError as exc:
+            outcome.problem = f"it could not be written as {name} ({_reason(exc)})"
+            outcome.write_error = True
+            self.echo(
+                f"Case {case.record.pseudonym}, item {record.position}: NOT WRITTEN: "
+                f"{outcome.problem}."
+            )
+            return
         expected = meta.get("size")
         if expected is not None and expected != written:
             (case.folder / name).unlink()
@@ -227,8 +276,13 @@ class _Decryptor:
             return
         self.case = None
         lines = _index(case, self.fingerprint, self.now)
-        _write_verified(case.folder, INDEX_NAME, iter([lines.encode()]))
-        _fsync_dir(case.folder)
+        try:
+            _write_verified(case.folder, INDEX_NAME, iter([lines.encode()]))
+            _fsync_dir(case.folder)
+        except OSError as exc:
+            case.problem = f"its index {INDEX_NAME} could not be written ({_reason(exc)})"
+            case.write_error = True
+            self.echo(f"Case {case.record.pseudonym}: NOT WRITTEN: {case.problem}.")
         ok = sum(1 for i in case.items if i.problem is None)
         self.echo(f"Case {case.record.pseudonym}: {ok} of {len(case.items)} items in {case.folder}")
 
@@ -267,7 +321,8 @@ def decrypt_bundle(
     now: int,
 ) -> Report:
     """Decrypt everything in the bundle that ``key`` can open into ``out_dir`` (which must
-    exist and be empty). Never raises for damage: it is counted in the returned report."""
+    exist and be empty). Never raises for damage, nor for an item or case that cannot be
+    written: each is counted in the returned report, and the rest is still decrypted."""
     work = _Decryptor(key, out_dir, echo, now)
     try:
         for entry in BundleReader(source):
@@ -275,7 +330,8 @@ def decrypt_bundle(
                 work.start_case(entry)
             else:
                 work.item(entry)
-    except (crypto.DecryptionError, BundleDamaged):
+    except (crypto.DecryptionError, BundleDamaged, OSError):
+        # Writing errors are handled where they happen: an OSError here is from reading.
         work.report.damaged = True
         echo("The bundle is damaged, altered or incomplete; reading stopped there.")
     work.finish_case()
