@@ -42,6 +42,7 @@ from sqlalchemy import MetaData, func, select
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from mailslot.audit.models import AuditEvent
 from mailslot.cases.models import (
     Case,
     CaseAssignee,
@@ -1123,7 +1124,19 @@ def test_password_change_needs_a_session_and_the_current_password(world: World) 
         },
     )
     assert attempt.status_code in (400, 401, 403), attempt.text
-    assert world.snapshot() == before
+    after = world.snapshot()
+    # Nothing changed but the trail: the wrong current password counts as a failed login
+    # of the caller (issue 18), like one at the login form.
+    audit = ("audit_events", "audit_head")
+    assert {k: v for k, v in after.items() if k not in audit} == {
+        k: v for k, v in before.items() if k not in audit
+    }
+    with world.runtime.default.db() as db:
+        newest = db.execute(
+            select(AuditEvent.action, AuditEvent.actor).order_by(AuditEvent.seq.desc()).limit(1)
+        ).one()
+    assert tuple(newest) == ("auth.login_failed", world.accounts[OTHER].username)
+    assert len(after["audit_events"]) == len(before["audit_events"]) + 1
 
 
 def test_security_key_pages_are_ones_own(world: World) -> None:

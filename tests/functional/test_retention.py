@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ from mailslot import crypto
 from mailslot.audit.models import AuditEvent
 from mailslot.cases.models import Case, CaseKeyWrap, Item, ItemKeyWrap
 from mailslot.recipients import services as recipients
+from mailslot.sources.codenames import generate_codename
 from mailslot.sources.models import Source
 from tests.conftest import Account, LiveServer, start_server, stop_server
 from tests.functional.helpers import csrf, find_case, login, new_source, submit
@@ -252,6 +254,61 @@ def test_a_purged_case_is_unrecoverable_even_with_a_recipients_key(
     assert purged_events(server, sent.case_id) == [("case.purged", "", "{}")]
 
 
+def refused_login(server: LiveServer, codename: str) -> tuple[int, str, bool]:
+    """What a login with ``codename`` answers: status, page (without its per-response nonce)
+    and whether a session cookie was set."""
+    with httpx.Client(base_url=server.source_url, timeout=60) as source:
+        answer = login(source, codename)
+        page = re.sub(r'nonce="[^"]*"', "", answer.text)
+        return answer.status_code, page, "set-cookie" in answer.headers
+
+
+@pytest.mark.parametrize("how", ["web", "api", "purge"])
+def test_a_deleted_case_forgets_its_codename_as_the_purge_does(
+    server: LiveServer, recipient: Account, how: str
+) -> None:
+    """Whoever deletes the codename's only case, the codename then logs in exactly like one
+    never issued, and a session still open from before has ended (issue 18)."""
+    with (
+        server.api_client(recipient) as api,
+        httpx.Client(base_url=server.source_url, timeout=60) as open_session,
+    ):
+        codename = new_source(open_session)
+        message = server.unique("Delete me entirely ")
+        assert submit(open_session, message).status_code == 303
+        case_id = find_case(api, message)["id"]
+        (source_id,) = db_run(
+            server, lambda db: db.execute(select(Case.source_id).where(Case.id == case_id)).one()
+        )
+        with httpx.Client(base_url=server.source_url, timeout=60) as other:
+            assert login(other, codename).status_code == 303  # it works before
+        if how == "web":
+            with closing(server.staff_client(recipient)) as web:
+                form = web.get(f"/cases/{case_id}/delete")
+                done = web.post(
+                    f"/cases/{case_id}/delete", data={"csrf": csrf(form.text), "confirm": "yes"}
+                )
+                assert done.status_code == 303
+        elif how == "api":
+            assert api.delete(f"/cases/{case_id}").status_code == 204
+        else:
+            set_case(server, case_id, last_activity_at=now() - 100 * DAY)
+            assert case_id in purge_cli(server)["cases"]
+        assert api.get(f"/cases/{case_id}").status_code == 404
+        assert db_run(server, lambda db: db.get(Source, source_id)) is None
+        # The codename is refused exactly like a codename never issued.
+        refused = refused_login(server, codename)
+        assert refused[0] == 401
+        assert "That codename is not right." in refused[1]
+        assert refused == refused_login(server, generate_codename())
+        # The session open from before has ended: no empty conversation, no sending.
+        page = open_session.get("/conversation")
+        assert (page.status_code, page.headers["location"]) == (303, "/login?expired=1")
+        assert open_session.get("/conversation").headers["location"] == "/login?expired=1"
+        form = open_session.get("/submit")
+        assert (form.status_code, form.headers["location"]) == (303, "/login?expired=1")
+
+
 def test_dry_run_lists_and_changes_nothing_and_closed_cases_follow_their_rule(
     server: LiveServer, recipient: Account
 ) -> None:
@@ -330,6 +387,7 @@ def test_the_case_page_shows_the_expiry_and_keeping_longer_moves_it(
         for data, message in (
             ({"until": iso(now()), "reason": "x"}, "Choose a date after tomorrow."),
             ({"until": iso(now() + 6 * 366 * DAY), "reason": "x"}, "days ahead"),
+            ({"until": "9999-12-31", "reason": "x"}, "days ahead"),  # no day after it: no 500
             ({"until": iso(now() + 500 * DAY), "reason": " "}, "Give a reason"),
             ({"until": "soon", "reason": "x"}, "YYYY-MM-DD"),
         ):
@@ -354,6 +412,11 @@ def test_the_case_page_shows_the_expiry_and_keeping_longer_moves_it(
             ).status_code
             == 400
         )
+        too_far = api.post(
+            f"/cases/{sent.case_id}/retention", json={"until": "9999-12-31", "reason": "x"}
+        )
+        assert too_far.status_code == 400, too_far.text
+        assert "days ahead" in too_far.text
         # The reason is a sealed internal note; the audit trail has only the date.
         notes = [
             i["text"]

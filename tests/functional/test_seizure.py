@@ -90,6 +90,7 @@ class Deleted:
     """What a case was, captured through the database before a recipient deleted it."""
 
     case_id: str
+    source_id: str
     pseudonym: str
     public_key: bytes
     case_wraps: list[bytes]
@@ -215,9 +216,12 @@ def capture_case(server: LiveServer, case_id: str) -> Deleted:
     )
     item_ids = [row[0] for row in item_rows]
     marks = ",".join("?" * len(item_ids))
-    case = db_rows(server, "SELECT pseudonym, public_key FROM cases WHERE id = ?", case_id)[0]
+    case = db_rows(
+        server, "SELECT pseudonym, public_key, source_id FROM cases WHERE id = ?", case_id
+    )[0]
     return Deleted(
         case_id=case_id,
+        source_id=case[2],
         pseudonym=case[0],
         public_key=case[1],
         case_wraps=[
@@ -728,7 +732,8 @@ def test_the_report_sees_the_metadata_it_should(seized: Seized) -> None:
     assert staff[accounts["carol"].username]["key_offline"] is True
     assert not staff[accounts["carol"].username]["password_wrap"]
     assert derived["cases_per_channel"] == {"default": 4, "investigations": 1}
-    assert derived["sources"]["rows"] == 5  # one forgot their conversation
+    # One forgot their conversation; the deleted case's source went with its only case.
+    assert derived["sources"]["rows"] == 4
     assert derived["sources"]["cases_without_a_source"] == 1
     # Five replies by staff and four automatic acknowledgements (the deleted case's went
     # with it); three sealed notes: one written, the reason for closing, the reason for
@@ -762,6 +767,9 @@ def test_the_deleted_case_left_no_rows_and_no_blobs(seized: Seized) -> None:
     assert deleted is not None
     tables = seized.report["tables"]
     assert all(r["id"] != deleted.case_id for r in tables["cases"]["values"])
+    # Its source opened no other case, so its row (lookup tag, public key) went with it.
+    assert deleted.source_id
+    assert all(r["id"] != deleted.source_id for r in tables["sources"]["values"])
     for table in ("case_key_wraps", "case_reads", "items"):
         assert all(r["case_id"] != deleted.case_id for r in tables[table]["values"]), table
     assert all(r["item_id"] not in deleted.item_ids for r in tables["item_key_wraps"]["values"])

@@ -238,6 +238,21 @@ def test_keep_until_refuses_bad_dates_and_empty_reasons(
     assert count(runtime, Item, Item.case_id == case_id, Item.kind == "note") == 0
 
 
+@pytest.mark.parametrize("until", ["9999-12-31", "9999-12-30", "3000-01-01"])
+def test_keep_until_refuses_far_dates_without_overflowing(until: str) -> None:
+    """The day after 9999-12-31 does not exist: it is refused like any date too far ahead,
+    not an OverflowError (a 500)."""
+    with pytest.raises(InvalidInput) as caught:
+        retention.parse_until(until, NOW)
+    assert caught.value.message == "Choose a date at most %(n)s days ahead."
+    assert caught.value.params == {"n": retention.MAX_KEEP_DAYS}
+    # The limit itself has not moved.
+    furthest = iso(NOW + retention.MAX_KEEP_DAYS * DAY)
+    assert retention.parse_until(furthest, NOW) > NOW + (retention.MAX_KEEP_DAYS - 1) * DAY
+    with pytest.raises(InvalidInput, match="days ahead"):
+        retention.parse_until(iso(NOW + (retention.MAX_KEEP_DAYS + 2) * DAY), NOW)
+
+
 # Channel settings.
 
 

@@ -7,10 +7,10 @@ date, with a reason (``case.keep_until``). Whichever is later wins:
     open      expires = max(last_activity_at + retention_days,        keep_until)
     closed    expires = max(closed_at        + closed_retention_days, keep_until)
 
-The purge deletes expired cases like a recipient's deletion does (:func:`delete_case`):
-key wraps first (crypto-shredding), then rows, then, after the commit, the blobs; the
-source's codename goes with its case (its lookup tag and public key are deleted, so it no
-longer logs in). It runs in
+The purge deletes expired cases exactly as a recipient's deletion does
+(:func:`mailslot.cases.deletion.forget_case`): key wraps first (crypto-shredding), then rows,
+then, after the commit, the blobs; the source's codename goes with its last case (its lookup
+tag and public key are deleted, so it logs in like a codename never issued). It runs in
 every process's background job and from ``mailslot purge``; each case is deleted by whoever
 locks its row first, and the others find nothing to do, so running it concurrently is safe
 and each purge is recorded once.
@@ -23,19 +23,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, case, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from mailslot.audit import services as audit
+from mailslot.cases.deletion import forget_case
 from mailslot.cases.models import Case, CaseStatus
-from mailslot.cases.services import case_for_user, case_key, delete_blobs, delete_case
+from mailslot.cases.services import case_for_user, case_key, delete_blobs
 from mailslot.cases.work import add_note
 from mailslot.channels.models import Channel
 from mailslot.context import OrgContext
 from mailslot.db.base import coarse
 from mailslot.errors import InvalidInput, NotFound
 from mailslot.recipients.models import User
-from mailslot.sources.models import Source
 from mailslot.storage import BlobStore
 
 T = TypeVar("T")
@@ -130,14 +130,7 @@ def purge_one(db: Session, case_id: str, now: int) -> list[str] | None:
     found = _still_expired(db, case_id, now)
     if found is None:
         return None
-    source_id = found.source_id
-    blob_ids = delete_case(db, found)
-    # The codename opened only this case: it stops working too (its lookup tag and key go).
-    if (
-        source_id is not None
-        and db.scalar(select(Case.id).where(Case.source_id == source_id).limit(1)) is None
-    ):
-        db.execute(delete(Source).where(Source.id == source_id))
+    blob_ids = forget_case(db, found)
     # The purge is the system's act: no actor. Only the case id, nothing about its content.
     audit.record(db, "case.purged", now=now, actor="", case_id=case_id)
     return blob_ids
@@ -182,6 +175,10 @@ def parse_until(value: str, now: int) -> int:
         day = datetime.date.fromisoformat(value.strip())
     except ValueError:
         raise InvalidInput("Enter the date as YYYY-MM-DD.") from None
+    # Checked as a date first: the day after 9999-12-31 does not exist (OverflowError).
+    today = datetime.datetime.fromtimestamp(now, tz=datetime.UTC).date()
+    if day > today + datetime.timedelta(days=MAX_KEEP_DAYS + 1):
+        raise InvalidInput("Choose a date at most %(n)s days ahead.", n=MAX_KEEP_DAYS)
     until = int(
         datetime.datetime.combine(
             day + datetime.timedelta(days=1), datetime.time(), tzinfo=datetime.UTC

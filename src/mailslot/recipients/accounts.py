@@ -17,6 +17,7 @@ from mailslot.crypto import PasswordKeys
 from mailslot.errors import AuthenticationFailed
 from mailslot.limits import services as limits
 from mailslot.recipients import services as recipients
+from mailslot.recipients.login import login_failed
 from mailslot.recipients.models import User
 from mailslot.sessions import services as sessions
 from mailslot.sessions.models import Session
@@ -67,8 +68,12 @@ def change_password(
     ctx: OrgContext, user: User, *, current: str, new: str, again: str, keep_session: str
 ) -> None:
     """Check the current password, set the new one (the private key is re-wrapped under it)
-    and end every other session of the user than ``keep_session``."""
+    and end every other session of the user than ``keep_session``. A wrong current password
+    counts against the username's login throttle, as a failed login does (a locked username
+    is refused before any Argon2id work), and the holder hears of it at the next login."""
     kdf = ctx.config.kdf
+    with ctx.db() as db:
+        limits.check_login(db, user.username, ctx.now())
 
     def derive() -> tuple[PasswordKeys, bytes, PasswordKeys]:
         salt, new_keys = recipients.derive_new(new, kdf)
@@ -76,19 +81,25 @@ def change_password(
 
     current_keys, salt, new_keys = ctx.kdf(derive)
     now = ctx.now()
-    with ctx.db() as db:
-        recipients.change_password(
-            db,
-            db.merge(user),
-            current=current_keys,
-            new_password=new,
-            new_password_again=again,
-            new_keys=new_keys,
-            new_salt=salt,
-            kdf=kdf,
-            keep_session=keep_session,
-        )
-        audit.record(db, "account.password_changed", now=now, actor_id=user.id, actor=user.username)
+    try:
+        with ctx.db() as db:
+            recipients.change_password(
+                db,
+                db.merge(user),
+                current=current_keys,
+                new_password=new,
+                new_password_again=again,
+                new_keys=new_keys,
+                new_salt=salt,
+                kdf=kdf,
+                keep_session=keep_session,
+            )
+            audit.record(
+                db, "account.password_changed", now=now, actor_id=user.id, actor=user.username
+            )
+    except AuthenticationFailed:  # the current password is wrong
+        login_failed(ctx, user.username)
+        raise
 
 
 def set_email(ctx: OrgContext, user: User, email: str) -> None:

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from mailslot.cases import services as cases
 from mailslot.cases.models import Case
 from mailslot.context import OrgContext
-from mailslot.errors import NotFound
-from mailslot.sources.access import source_key
+from mailslot.errors import AuthenticationFailed, NotFound
+from mailslot.sources.access import SESSION_ENDED, source_key
+from mailslot.sources.models import Source
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,9 +24,13 @@ class Conversation:
 
 def read(ctx: OrgContext, source_id: str, seed: bytes | None) -> Conversation:
     """Open the source's conversation with the key from ``seed`` (as the session holds it);
-    the replies shown are marked as seen by the source."""
+    the replies shown are marked as seen by the source. A session whose source is gone (its
+    last case deleted or purged, or the conversation forgotten) has ended: raises
+    :class:`AuthenticationFailed`, as a session that timed out does."""
     key_pair = source_key(seed)
     with ctx.db() as db:
+        if db.get(Source, source_id) is None:
+            raise AuthenticationFailed(SESSION_ENDED)
         case = cases.source_case(db, source_id)
         if case is None:
             return Conversation(case=None)

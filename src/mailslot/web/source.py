@@ -164,6 +164,8 @@ class SourceViews:
         except ClientDisconnect:
             return Response(status_code=400)
         except errors.ServiceError as exc:
+            if isinstance(exc, errors.AuthenticationFailed):
+                await self.web.end_session(request)  # no session, or its source is gone
             # Once the form was read, the page shows the message again, so nothing is lost.
             context = {"message": received[0].fields.get("message", "")} if received else {}
             return await self._error(request, "source/submit.html", exc, **context)
@@ -193,7 +195,12 @@ class SourceViews:
         source_id = access.source_id(state)
         if state is None or source_id is None:
             return self.web.redirect(request, "/login", expired=1)
-        found = await self.web.call(request, conversation.read, source_id, state.data.seed)
+        try:
+            found = await self.web.call(request, conversation.read, source_id, state.data.seed)
+        except errors.AuthenticationFailed:
+            # Its source is gone (deleted or purged): the session has ended.
+            await self.web.end_session(request)
+            return self.web.redirect(request, "/login", expired=1)
         context = {"items": found.items, "case": found.case}
         return await self._page(request, "source/conversation.html", context)
 
