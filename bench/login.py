@@ -17,9 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 from _common import (
     Server,
+    browser_client,
     clean_up_on_sigterm,
     machine,
     markdown_table,
@@ -93,19 +93,19 @@ def timed(call: Callable[[], object]) -> Callable[[], float]:
 
 
 def post_new(server: Server) -> None:
-    with httpx.Client(base_url=server.source_url, timeout=120) as client:
+    with browser_client(server.source_url, 120) as client:
         new_source(client)
 
 
 def new_source_and_submit(server: Server) -> None:
-    with httpx.Client(base_url=server.source_url, timeout=120) as client:
+    with browser_client(server.source_url, 120) as client:
         new_source(client)
         post_submission(client, submit_csrf(client), "A first message.")
 
 
 def codename_login(server: Server, codename: str) -> Callable[[], float]:
     def run() -> float:
-        with httpx.Client(base_url=server.source_url, timeout=120) as client:
+        with browser_client(server.source_url, 120) as client:
             start = time.perf_counter()
             response = client.post("/login", data={"codename": codename})
             took = time.perf_counter() - start
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     with running_server(parent, rate_limits=args.rate_limits) as server:
         server.add_recipient()
         # A source that exists (the row is made by the first submission).
-        with httpx.Client(base_url=server.source_url, timeout=120) as client:
+        with browser_client(server.source_url, 120) as client:
             codename = new_source(client)
             post_submission(client, submit_csrf(client), "Hello.")
         login_once = codename_login(server, codename)

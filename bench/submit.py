@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from _common import (
+    browser_client,
     clean_up_on_sigterm,
     idle_rss_kib,
     machine,
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     with running_server(parent, rate_limits=args.rate_limits) as server:
         idle_start = idle_rss_kib(server.pid, settle=2.0)
         server.add_recipient()
-        with httpx.Client(base_url=server.source_url, timeout=120) as client:
+        with browser_client(server.source_url, 120) as client:
             # Log in as a source that exists: /new, then a first submission creates the row.
             new_source(client)
             post_submission(client, submit_csrf(client), "First message.")

@@ -25,6 +25,7 @@ from _common import (
     MiB,
     RssSampler,
     Server,
+    browser_client,
     check_free_space,
     clean_up_on_sigterm,
     cpu_seconds,
@@ -120,14 +121,14 @@ def timed_upload(client: httpx.Client, pid: int, csrf: str, part: FilePart) -> d
 
 def upload(server: Server, part: FilePart) -> dict[str, Any]:
     """A new source's submission of ``part`` to Mailslot."""
-    with httpx.Client(base_url=server.source_url, timeout=600) as client:
+    with browser_client(server.source_url, 600) as client:
         new_source(client)
         return timed_upload(client, server.pid, submit_csrf(client), part)
 
 
 def ceiling_upload(ceiling: Ceiling, part: FilePart) -> dict[str, Any]:
     """The same body, sent the same way, to the do-nothing app."""
-    with httpx.Client(base_url=ceiling.url, timeout=600) as client:
+    with browser_client(ceiling.url, 600) as client:
         # A token as long as Mailslot's, so that both bodies have the same length.
         return timed_upload(client, ceiling.pid, "x" * 32, part)
 

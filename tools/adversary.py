@@ -610,7 +610,8 @@ def try_sessions(
         if row is None:
             continue
         try:
-            data = json.loads(crypto.open_session(keys, row["data"]))
+            # The body is the JSON padded with zero bytes to one size (docs/spec/format.md).
+            data = json.loads(crypto.open_session(keys, row["data"]).rstrip(b"\x00"))
         except (crypto.DecryptionError, ValueError):
             continue
         opened.append({"session": row["id"], "kind": row["kind"], "data": data})

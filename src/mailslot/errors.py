@@ -20,6 +20,7 @@
     ├── audit.ChainBroken             mailslot.audit: the audit trail's hash chain does not verify
     ├── backup.BackupError            mailslot.backup: a backup or restore cannot go ahead
     ├── sessions.BadSessionData       mailslot.sessions: stored session data that does not decode
+    ├── sessions.SessionDataTooLarge  mailslot.sessions: session data over the fixed body size
     └── offline.BundleDamaged         mailslot.offline: an export bundle's framing is broken
 
 A package with its own ``errors`` module (crypto, backup, audit) draws its subtree there. This

@@ -269,6 +269,7 @@ def test_a_dropped_upload_leaves_nothing(server: LiveServer, source: httpx.Clien
     port = int(server.source_url.rsplit(":", 1)[1])
     request = (
         f"POST /submit HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Origin: http://127.0.0.1:{port}\r\n"  # as a browser sends it
         f"Cookie: mailslot_source={cookie}\r\nContent-Type: {MULTIPART}\r\n"
         f"Content-Length: {len(head) + 10_000_000}\r\n\r\n"
     ).encode() + head

@@ -209,6 +209,7 @@ def test_retry_after_a_dropped_upload_works(server: LiveServer) -> None:
     partial = head(token, "dropped.bin") + b"d" * 300_000
     request = (
         f"POST /submit HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Origin: http://127.0.0.1:{port}\r\n"  # as a browser sends it, so the body is read
         f"Cookie: mailslot_source={cookie}\r\nContent-Type: {MULTIPART}\r\n"
         f"Content-Length: {len(partial) + 5_000_000}\r\n\r\n"
     ).encode() + partial

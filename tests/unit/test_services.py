@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pyotp
 import pytest
-from sqlalchemy import func, orm, select
+from sqlalchemy import func, orm, select, update
 
 from mailslot import crypto
 from mailslot.cases import inbox
@@ -21,7 +21,7 @@ from mailslot.recipients import services as recipients
 from mailslot.recipients.models import Role, User
 from mailslot.runtime import Runtime
 from mailslot.sessions import services as sessions
-from mailslot.sessions.data import SessionData
+from mailslot.sessions.data import BODY_SIZE, KeyRegistration, SessionData
 from mailslot.sessions.models import Session
 from mailslot.sources import services as sources
 from mailslot.sources.codenames import generate_codename
@@ -341,6 +341,75 @@ def test_garbage_tokens_load_nothing(runtime: Runtime, token: str | None) -> Non
     with runtime.default.db() as db:
         sessions.create(db, kind=sessions.SOURCE, data=SessionData(), now=NOW, absolute=60)
         assert sessions.load(db, token, kind=sessions.SOURCE, idle=60, now=NOW) is None
+
+
+# Each kind of session as the code that starts it fills it in (csrf as web/common.py sets it).
+CSRF = "c" * 32
+KINDS = {
+    "source-before-sending": (sessions.SOURCE, SessionData(csrf=CSRF, new_lookup=SEED, seed=SEED)),
+    "source-after-sending": (
+        sessions.SOURCE,
+        SessionData(csrf=CSRF, source_id="s" * 36, seed=SEED),
+    ),
+    "staff-with-seed": (sessions.STAFF, SessionData(csrf=CSRF, user_id="u" * 36, seed=SEED)),
+    "staff-offline": (sessions.STAFF, SessionData(csrf=CSRF, user_id="u" * 36, failed_logins=3)),
+    "staff-registering-a-key": (
+        sessions.STAFF,
+        SessionData(
+            csrf=CSRF,
+            user_id="u" * 36,
+            seed=SEED,
+            key_registration=KeyRegistration(challenge=SEED, at=NOW),
+        ),
+    ),
+    "api": (sessions.API, SessionData(user_id="u" * 36, seed=SEED)),
+    "pre-login": (
+        sessions.STAFF,
+        SessionData(csrf=CSRF, username="a" * 64, pre_user_id="u" * 36, kek=SEED, challenge=SEED),
+    ),
+    "empty": (sessions.SOURCE, SessionData()),
+}
+
+
+def test_every_kind_of_session_is_stored_at_one_length(runtime: Runtime) -> None:
+    """A stored row's length must not tell a source who has sent from one who has not."""
+    with runtime.default.db() as db:
+        made = {
+            name: sessions.create(db, kind=kind, data=data, now=NOW, absolute=3600)
+            for name, (kind, data) in KINDS.items()
+        }
+    with runtime.default.db() as db:
+        lengths = {
+            name: len(db.get_one(Session, state.row.id).data) for name, state in made.items()
+        }
+        assert set(lengths.values()) == {5 + 12 + BODY_SIZE + 16}, lengths
+        for name, state in made.items():
+            kind, data = KINDS[name]
+            loaded = sessions.load(db, state.token, kind=kind, idle=600, now=NOW + 1)
+            assert loaded is not None
+            assert loaded.data == data
+            # Saving a session whose contents grew keeps the length.
+            loaded.data.failed_logins = 10**6
+            sessions.save(db, loaded)
+            assert len(db.get_one(Session, state.row.id).data) == lengths[name]
+
+
+def test_a_session_whose_padding_was_altered_is_no_session(runtime: Runtime) -> None:
+    with runtime.default.db() as db:
+        state = sessions.create(
+            db, kind=sessions.SOURCE, data=SessionData(csrf=CSRF), now=NOW, absolute=3600
+        )
+        for body in (b'{"csrf":"x"}', SessionData(csrf=CSRF).body() + b"\x00"):
+            db.execute(
+                update(Session)
+                .where(Session.id == state.row.id)
+                .values(data=crypto.seal_session(state.keys, body))
+            )
+            assert sessions.load(db, state.token, kind=sessions.SOURCE, idle=60, now=NOW) is None
+            assert db.get(Session, state.row.id) is None  # deleted on sight
+            state = sessions.create(
+                db, kind=sessions.SOURCE, data=SessionData(csrf=CSRF), now=NOW, absolute=3600
+            )
 
 
 def test_rotate_replaces_the_token(runtime: Runtime) -> None:

@@ -1,4 +1,5 @@
-"""Session contents (sessions/data.py): one typed object, stored as checked JSON."""
+"""Session contents (sessions/data.py): one typed object, stored as checked JSON padded to one
+size."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ import json
 
 import pytest
 
-from mailslot.sessions.data import BadSessionData, KeyRegistration, SessionData
+from mailslot.sessions.data import (
+    BODY_SIZE,
+    BadSessionData,
+    KeyRegistration,
+    SessionData,
+    SessionDataTooLarge,
+)
 
 pytestmark = pytest.mark.no_database
 
@@ -80,3 +87,62 @@ def test_secrets_are_not_in_its_repr() -> None:
     for secret in ("SEEDSEED", "KEKKEK", "LOOKUP"):
         assert secret not in shown
     assert "user_id='u'" in shown
+
+
+# The body: JSON padded to one size, so a stored session's length tells nothing.
+
+EVERY_FIELD = SessionData(
+    csrf="c" * 32,
+    seed=b"\x05" * 32,
+    source_id="s" * 36,
+    new_lookup=b"\x06" * 32,
+    user_id="u" * 36,
+    failed_logins=10**9,
+    key_registration=KeyRegistration(b"\x07" * 32, 10**10),
+    username="a" * 64,
+    pre_user_id="p" * 36,
+    kek=b"\x08" * 32,
+    challenge=b"\x09" * 32,
+)
+
+
+@pytest.mark.parametrize("data", [SessionData(), SessionData(user_id="u"), EVERY_FIELD])
+def test_every_body_has_one_size_and_opens(data: SessionData) -> None:
+    body = data.body()
+    assert len(body) == BODY_SIZE
+    assert body == data.encode() + bytes(BODY_SIZE - len(data.encode()))
+    assert SessionData.from_body(body) == data
+
+
+def test_a_session_with_every_field_at_its_largest_fits() -> None:
+    assert len(EVERY_FIELD.encode()) < 700
+
+
+def test_data_too_large_for_a_body_is_never_stored() -> None:
+    fits = SessionData(username="x" * (BODY_SIZE - 1 - len(b'{"username":""}')))
+    assert len(fits.encode()) == BODY_SIZE - 1
+    assert SessionData.from_body(fits.body()) == fits
+    too_large = SessionData(username="x" * (BODY_SIZE - len(b'{"username":""}')))
+    with pytest.raises(SessionDataTooLarge):
+        too_large.body()
+
+
+GOOD = SessionData(user_id="u").body()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b'{"user_id":"u"}', id="unpadded"),
+        pytest.param(GOOD[:-1], id="one-short"),
+        pytest.param(GOOD + b"\x00", id="one-long"),
+        pytest.param(GOOD[:-1] + b"\x01", id="non-zero-last-byte"),
+        pytest.param(GOOD[:20] + b"x" + GOOD[21:], id="non-zero-after-the-json"),
+        pytest.param(bytes(BODY_SIZE), id="no-json"),
+        pytest.param(b"{" + b" " * (BODY_SIZE - 2) + b"}", id="no-zero-byte"),
+        pytest.param(b"[]" + bytes(BODY_SIZE - 2), id="not-an-object"),
+    ],
+)
+def test_a_body_that_breaks_the_padding_rules_is_refused(body: bytes) -> None:
+    with pytest.raises(BadSessionData):
+        SessionData.from_body(body)

@@ -6,6 +6,11 @@ stored form is a JSON object (sealed under the session's token by
 :mod:`mailslot.sessions.services`) with bytes in standard base64; decoding checks the type
 of every field and refuses anything else, so a session that does not decode is treated as
 no session at all.
+
+What is sealed is the *body* (:meth:`SessionData.body`): that JSON followed by zero bytes to
+exactly :data:`BODY_SIZE` bytes, so every stored session has one length whatever its kind
+(a source with a codename but nothing sent yet, a source that has sent, staff, API token,
+pre-login). Opening checks the padding (:meth:`SessionData.from_body`).
 """
 
 from __future__ import annotations
@@ -18,10 +23,20 @@ from typing import Final
 
 from mailslot.errors import MailslotError
 
+# The length of every session body. The largest session (a pre-login one with every field
+# set) takes under 700 bytes of JSON.
+BODY_SIZE: Final = 1024
+
 
 class BadSessionData(MailslotError):
     """Stored session data that does not decode (an older format, or damage): the session
     is then treated as no session at all."""
+
+
+class SessionDataTooLarge(MailslotError):
+    """Session data whose JSON, and the zero byte that ends it, do not fit in
+    :data:`BODY_SIZE` bytes: never stored, since a longer body would tell this session from
+    the others."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +83,23 @@ class SessionData:
                 value = {"challenge": _b64(value.challenge), "at": value.at}
             out[_STORED.get(name, name)] = value
         return json.dumps(out, separators=(",", ":")).encode()
+
+    def body(self) -> bytes:
+        """The JSON padded with zero bytes to exactly :data:`BODY_SIZE` bytes (JSON as written
+        here is ASCII and never holds a zero byte, so the first zero ends it)."""
+        encoded = self.encode()
+        if len(encoded) >= BODY_SIZE:  # at least one zero byte ends the JSON
+            raise SessionDataTooLarge
+        return encoded + bytes(BODY_SIZE - len(encoded))
+
+    @classmethod
+    def from_body(cls, body: bytes) -> SessionData:
+        """Refuse a body that is not exactly :data:`BODY_SIZE` bytes, has no JSON before its
+        first zero byte, or has any non-zero byte after it; then decode the JSON."""
+        end = body.find(b"\x00")
+        if len(body) != BODY_SIZE or end < 1 or body.count(0, end) != BODY_SIZE - end:
+            raise BadSessionData
+        return cls.decode(body[:end])
 
     @classmethod
     def decode(cls, raw: bytes) -> SessionData:

@@ -86,7 +86,7 @@ def create(
         created_at=now,
         last_seen_at=now,
         expires_at=now + absolute,
-        data=crypto.seal_session(keys, data.encode()),
+        data=crypto.seal_session(keys, data.body()),
     )
     db.flush()  # the user row this session may refer to must exist first
     db.connection().execute(
@@ -135,7 +135,7 @@ def load(
         connection.execute(_DELETE_ONE, {"id": row.id})
         return None
     try:
-        data = SessionData.decode(crypto.open_session(keys, row.data))
+        data = SessionData.from_body(crypto.open_session(keys, row.data))
     except (crypto.DecryptionError, BadSessionData):
         connection.execute(_DELETE_ONE, {"id": row.id})
         return None
@@ -146,7 +146,7 @@ def load(
 
 
 def save(db: DbSession, state: SessionState) -> None:
-    sealed = crypto.seal_session(state.keys, state.data.encode())
+    sealed = crypto.seal_session(state.keys, state.data.body())
     db.flush()
     db.connection().execute(update(_TABLE).where(_TABLE.c.id == state.row.id).values(data=sealed))
     state.row.data = sealed

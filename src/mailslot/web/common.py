@@ -8,8 +8,8 @@ import secrets
 from collections.abc import Callable, Mapping
 from functools import partial
 from importlib import resources
-from typing import Any, Concatenate, ParamSpec, TypeVar
-from urllib.parse import urlencode
+from typing import Any, Concatenate, Final, ParamSpec, TypeVar
+from urllib.parse import quote, urlencode
 
 import anyio.to_thread
 import jinja2
@@ -42,6 +42,24 @@ def _format_time(locale: str, timestamp: int, *, hour: bool = True) -> str:
     if locale == "ko":
         return moment.strftime("%Y년 %m월 %d일 %H:%M UTC" if hour else "%Y년 %m월 %d일")
     return moment.strftime("%d %b %Y, %H:%M UTC" if hour else "%d %b %Y")
+
+
+# A deleted cookie's expiry: a fixed date in the past, never the server's clock.
+COOKIE_EPOCH: Final = "Thu, 01 Jan 1970 00:00:00 GMT"
+# A path we link to ourselves: one "/" then only unreserved characters, "/" and "%" escapes.
+_SAFE_PATH = "/-._~"
+
+
+def self_link(request: Request) -> str:
+    """This page's own path for a link on it (the language links): the request's path only
+    if a route matched it, escaped, and always a same-origin path that starts with exactly one
+    "/"; else the site's root. A raw path such as ``//evil.example/x`` or ``/\\evil`` would
+    be a link off the site."""
+    path = request.scope.get("path", "") if "endpoint" in request.scope else ""
+    if not path.startswith("/") or path[1:2] in ("/", "\\") or "\\" in path:
+        return "/"
+    link = quote(path, safe=_SAFE_PATH)
+    return link if link.startswith("/") and not link.startswith("//") else "/"
 
 
 class Templates:
@@ -227,8 +245,17 @@ class Web:
                 name, token, path="/", httponly=True, samesite="strict", secure=self.secure(request)
             )
         else:
-            response.delete_cookie(
-                name, path="/", httponly=True, samesite="strict", secure=self.secure(request)
+            # Not Starlette's delete_cookie: its Expires is the server's clock to the second,
+            # which leaving out the Date header hides.
+            response.set_cookie(
+                name,
+                "",
+                max_age=0,
+                expires=COOKIE_EPOCH,
+                path="/",
+                httponly=True,
+                samesite="strict",
+                secure=self.secure(request),
             )
         return response
 
@@ -260,12 +287,13 @@ class Web:
     ) -> Response:
         locale = self.locale(request)
         state: sessions.SessionState | None = request.scope.get("mailslot.session")
+        here = self_link(request) if status != 404 else "/"  # a missing page: the site's root
         full = {
             "request": request,
             "lang": locale,
             "dir": i18n.text_direction(locale),
             "url": partial(self.url, request),
-            "lang_url": lambda code: request.url.path + "?" + urlencode({"lang": code}),
+            "lang_url": lambda code: here + "?" + urlencode({"lang": code}),
             "csrf_token": state.data.csrf if state is not None else "",
             "instance_name": instance_name,
             "error": None,
