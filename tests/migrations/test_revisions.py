@@ -17,7 +17,7 @@ from sqlalchemy import Engine, inspect
 from mailslot.db.base import make_engine
 from mailslot.db.migrate import alembic_config, downgrade, stored_revision, upgrade
 from mailslot.db.models import Base
-from tests.migrations.rows import DAY, REVISIONS, ROWS, rows_up_to
+from tests.migrations.rows import DAY, REVISIONS, ROWS, SOURCE_1, SOURCE_2, rows_up_to
 from tests.migrations.snapshots import (
     Snapshot,
     assert_holds,
@@ -220,6 +220,31 @@ def test_0006_backfills_deadlines_and_access_history_for_existing_cases(engine: 
 
     down = downgrade_one(engine, "0006")
     assert_same_data(down, used, new_tables=CASE_WORK_TABLES, new_columns=CASE_WORK_COLUMNS)
+    assert schema(down) == schema(before)
+
+
+def test_0007_forgets_sources_left_without_a_case(engine: Engine) -> None:
+    upgrade(engine, "0006")
+    insert_rows(engine, *rows_up_to("0006"))
+    # A source whose only case a recipient deleted before 0007: its row stayed behind.
+    orphan = {"id": "0" * 32, "lookup": bytes(32), "public_key": bytes(32), "created_at": 0}
+    insert_rows(engine, {"sources": [orphan]})
+    before = snapshot(engine)
+    assert {row["id"] for row in before["sources"].rows} == {SOURCE_1, SOURCE_2, orphan["id"]}
+    upgrade(engine, "0007")
+    after = snapshot(engine)
+    # Only the orphan goes (its lookup tag and public key with it); every other row stays.
+    assert project(after["sources"].rows, before["sources"].columns) == [
+        row for row in before["sources"].rows if row["id"] != orphan["id"]
+    ]
+    rest = {name: table for name, table in before.items() if name != "sources"}
+    assert_same_data(rest, {name: after[name] for name in rest})
+    assert schema(after) == schema(before)
+
+    insert_new_rows(engine, "0007")
+    down = downgrade_one(engine, "0007")
+    # Nothing comes back: a forgotten codename must stay unusable.
+    assert down == after
     assert schema(down) == schema(before)
 
 
