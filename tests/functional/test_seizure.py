@@ -891,10 +891,10 @@ def test_positive_control_weak_password_token_and_codename_open_everything(
     weaken(throwaway, seized.scenario.accounts["weak"])
     report = adversary(
         throwaway,
-        "--session-token",
-        seized.scenario.api_token,
-        "--codename",
-        seized.scenario.live_codename,
+        # One argument with "=": a token may begin with "-", which argparse would take for
+        # an option if the value came on its own.
+        f"--session-token={seized.scenario.api_token}",
+        f"--codename={seized.scenario.live_codename}",
         "--codename",
         "not a codename at all",
     )
