@@ -343,6 +343,10 @@ def clean_up_on_sigterm() -> None:
 # The benchmarks measure capacity. Instance-wide rate limits are policy, set below capacity
 # on purpose (a flood gets a calm "busy" page), so they are turned off unless asked for.
 # Unknown variables are ignored by servers that have no such limits.
+# `./scripts/run`: what a user starts (it installs what the configuration needs, then execs
+# `mailslot serve`); its arguments go to `mailslot serve`.
+RUN_SCRIPT: tuple[str, ...] = (str(REPO / "scripts" / "run"),)
+
 RATE_LIMITS_OFF: dict[str, str] = {
     "MAILSLOT_NEW_SOURCE_RATE": "0",
     "MAILSLOT_SUBMISSION_RATE": "0",
@@ -351,12 +355,17 @@ RATE_LIMITS_OFF: dict[str, str] = {
 
 @contextlib.contextmanager
 def running_server(
-    data_parent: Path | None = None, *, rate_limits: bool = False
+    data_parent: Path | None = None,
+    *,
+    rate_limits: bool = False,
+    command: Sequence[str] = (sys.executable, "-m", "mailslot.cli.main", "serve"),
+    settings: dict[str, str] | None = None,
 ) -> Iterator[Server]:
     """Start a server in a fresh temporary directory; stop it and delete the directory after,
     whatever happens. ``MAILSLOT_*`` variables from the caller's environment are dropped so
     the server runs with its defaults (Argon2id cost included), except that rate limits are
-    off unless ``rate_limits``."""
+    off unless ``rate_limits``, and ``settings`` (more ``MAILSLOT_*`` variables) are added.
+    ``command`` starts it (``RUN_SCRIPT``: as a user's ``./scripts/run`` does)."""
     base = Path(tempfile.mkdtemp(prefix="mailslot-bench-", dir=data_parent))
     try:
         source_port, staff_port = free_port(), free_port()
@@ -370,10 +379,11 @@ def running_server(
         }
         if not rate_limits:
             env |= RATE_LIMITS_OFF
+        env |= settings or {}
         (base / "tmp").mkdir()
         with (base / "server.log").open("wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "mailslot.cli.main", "serve"],
+                list(command),
                 env=env,
                 stdout=log,
                 stderr=log,

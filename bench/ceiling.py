@@ -18,17 +18,14 @@ from typing import Any
 
 import uvicorn
 
-# The keyword arguments of uvicorn.Config in `mailslot serve` (src/mailslot/cli/main.py),
-# apart from the app, the address and the log level. Change them together.
-SERVE_SETTINGS: dict[str, Any] = {
-    "access_log": False,
-    "server_header": False,
-    "date_header": False,
-    "log_config": None,
-    "timeout_keep_alive": 30,
-    "lifespan": "off",
-    "http": "httptools",
-}
+from mailslot.config import Config
+from mailslot.web.server import uvicorn_settings
+
+# The keyword arguments of uvicorn.Config that `mailslot serve` gives both interfaces (its
+# HTTP protocol with the header and body timeouts included), apart from the app, the address
+# and the log level, with the default configuration: the same function, so they cannot drift
+# apart.
+SERVE_SETTINGS: dict[str, Any] = uvicorn_settings(Config())
 
 
 async def discard(scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -2,17 +2,23 @@
 server, sent the same bodies in turns), download throughput, server memory, and the machine's
 raw AES-256-GCM and disk write+fsync throughput, all measured in one run.
 
-    .venv/bin/python bench/throughput.py [--sizes 64MiB,512MiB,2GiB] [--repeat 5]
+    .venv/bin/python bench/throughput.py [--sizes 64MiB,512MiB,2GiB] [--repeat 5] [--s3]
+
+With ``--s3`` the server keeps its blobs in a bucket of a local S3 server (moto's server mode,
+from the test extras) instead of files; the results go to ``throughput-s3.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +35,7 @@ from _common import (
     check_free_space,
     clean_up_on_sigterm,
     cpu_seconds,
+    free_port,
     idle_rss_kib,
     machine,
     markdown_table,
@@ -94,6 +101,57 @@ def disk_throughput(directory: Path, size: int) -> float:
         os.close(fd)
         os.unlink(name)
     return size / elapsed
+
+
+@contextlib.contextmanager
+def s3_bucket(parent: Path) -> Iterator[dict[str, str]]:
+    """A local S3 server (``moto.server``) with one bucket; the settings that put a Mailslot
+    server's blobs in it. The S3 server runs in its own process, so its memory is not the
+    Mailslot server's."""
+    import boto3  # noqa: PLC0415 - only with --s3 (test extras)
+
+    port = free_port()
+    aws = {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    with tempfile.TemporaryFile(dir=parent) as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log,
+            stderr=log,
+            env={**os.environ, **aws},
+            start_new_session=True,
+        )
+        try:
+            endpoint = f"http://127.0.0.1:{port}"
+            client = boto3.session.Session(
+                aws_access_key_id=aws["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=aws["AWS_SECRET_ACCESS_KEY"],
+                region_name=aws["AWS_DEFAULT_REGION"],
+            ).client("s3", endpoint_url=endpoint)
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    client.create_bucket(Bucket="mailslot-bench")
+                    break
+                except Exception:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("the local S3 server did not start") from None
+                    time.sleep(0.1)
+            yield {
+                **aws,
+                "MAILSLOT_BLOB_URL": "s3://mailslot-bench/blobs",
+                "MAILSLOT_S3_ENDPOINT_URL": endpoint,
+            }
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 # One file through the real server.
@@ -252,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--data-parent", type=Path, default=None, help="where data dirs go")
     parser.add_argument("--no-verify", action="store_true", help="skip the content check")
+    parser.add_argument(
+        "--s3", action="store_true", help="blobs in a bucket of a local S3 server (moto)"
+    )
     args = parser.parse_args(argv)
     clean_up_on_sigterm()
     sizes = [parse_size(s, "--sizes") for s in args.sizes.split(",") if s.strip()]
@@ -259,7 +320,11 @@ def main(argv: list[str] | None = None) -> int:
     # One blob at a time (deleted after its download) or one disk test file, plus room.
     check_free_space(parent, max(sizes) * 11 // 10 + GiB)
     info = machine(parent)
-    print(f"# Throughput ({info['date']}, {info['nproc']} CPUs, {info['cpu']})", flush=True)
+    store = "a local S3 server" if args.s3 else "files"
+    print(
+        f"# Throughput ({info['date']}, {info['nproc']} CPUs, {info['cpu']}; blobs in {store})",
+        flush=True,
+    )
 
     aead_seal = [aead_throughput(args.aead_seconds, decrypt=False) for _ in range(3)]
     aead_open = [aead_throughput(args.aead_seconds, decrypt=True) for _ in range(3)]
@@ -277,8 +342,12 @@ def main(argv: list[str] | None = None) -> int:
 
     results: list[dict[str, Any]] = []
     block = os.urandom(MiB)
+    blobs: contextlib.AbstractContextManager[dict[str, str]] = (
+        s3_bucket(parent) if args.s3 else contextlib.nullcontext({})
+    )
     with (
-        running_server(parent, rate_limits=args.rate_limits) as server,
+        blobs as settings,
+        running_server(parent, rate_limits=args.rate_limits, settings=settings) as server,
         running_ceiling() as ceiling,
     ):
         recipient = server.add_recipient()
@@ -363,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     data = {
         "machine": info,
         "rate_limits": args.rate_limits,
+        "blob_store": "s3" if args.s3 else "files",
         "limits": limits,
         "repeat": args.repeat,
         "server_idle_rss_mib": {"after_start": start_idle / 1024, "at_end": end_idle / 1024},
@@ -373,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
             "rss_growth_mib": TARGET_RSS_MIB,
         },
     }
-    print(f"\nwrote {write_results('throughput', data)}")
+    print(f"\nwrote {write_results('throughput-s3' if args.s3 else 'throughput', data)}")
     return 0
 
 

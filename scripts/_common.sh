@@ -62,29 +62,65 @@ _deps_hash() {
     fi
 }
 
-# _install STAMP_FILE PIP_TARGET: pip install -c constraints.txt -e TARGET unless the
-# stamp holds the current hash of pyproject.toml + constraints.txt.
+# The extras the configuration in the environment needs, comma-separated: postgresql (the
+# psycopg driver) for a PostgreSQL MAILSLOT_DATABASE_URL, s3 (the S3 client) for an s3://
+# MAILSLOT_BLOB_URL.
+app_extras() {
+    local extras=()
+    case "${MAILSLOT_DATABASE_URL:-}" in postgresql*) extras+=(postgresql) ;; esac
+    case "${MAILSLOT_BLOB_URL:-}" in s3://*) extras+=(s3) ;; esac
+    local IFS=,
+    printf '%s\n' "${extras[*]}"
+}
+
+# True if STAMP records the hash WANT and every extra of the comma-separated list EXTRAS.
+_stamp_covers() {
+    local stamp="$1" want="$2" extras="$3" hash="" have="" extra
+    [[ -f "$stamp" ]] || return 1
+    { IFS= read -r hash || true; IFS= read -r have || true; } <"$stamp"
+    [[ "$hash" == "$want" ]] || return 1
+    local IFS=,
+    for extra in $extras; do
+        [[ ",$have," == *",$extra,"* ]] || return 1
+    done
+}
+
+# _install STAMP_FILE EXTRAS: pip install -c constraints.txt -e ".[EXTRAS]" unless the stamp
+# holds the current hash of pyproject.toml + constraints.txt and those extras. The stamp
+# records the extras installed (second line), so a new backend installs its driver.
 _install() {
-    local stamp="$1" target="$2" want
+    local stamp="$1" extras="$2" want target="."
     want="$(_deps_hash)"
-    if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -x "$VENV/bin/mailslot" ]]; then
+    if [[ -x "$VENV/bin/mailslot" ]] && _stamp_covers "$stamp" "$want" "$extras"; then
         return 0
     fi
+    [[ -z "$extras" ]] || target=".[$extras]"
     log "Installing $target into $VENV"
     rm -f -- "$stamp"
     (cd "$REPO_ROOT" && "$VENV/bin/python" -m pip install --quiet -c constraints.txt -e "$target")
-    printf '%s\n' "$want" >"$stamp"
+    printf '%s\n%s\n' "$want" "$extras" >"$stamp"
 }
 
-# Install the application (editable) with pinned dependencies.
+# Install the application (editable) with pinned dependencies, and the drivers that the
+# configured database and blob store need.
 install_app() {
-    _install "$APP_STAMP" "."
+    _install "$APP_STAMP" "$(app_extras)"
+    compile_catalogues
 }
 
-# Install the application with the test extras. Also satisfies install_app.
+# Install the application with the test extras. Also satisfies install_app, whatever the
+# backends: the test extras include the PostgreSQL driver and the S3 client.
 install_test() {
-    _install "$TEST_STAMP" ".[test]"
-    cp -f -- "$TEST_STAMP" "$APP_STAMP"
+    _install "$TEST_STAMP" "test"
+    printf '%s\n%s\n' "$(_deps_hash)" "test,postgresql,s3" >"$APP_STAMP"
+    compile_catalogues
+}
+
+# Compile the message catalogues (.po to .mo) and the formatting data (python -m
+# mailslot.i18n). Cheap, so every run does it: a catalogue changed since the last install is
+# never served from a stale .mo (and if one were, Mailslot notices and compiles it anew).
+compile_catalogues() {
+    (cd "$REPO_ROOT" && "$VENV/bin/python" -m mailslot.i18n >/dev/null)
 }
 
 # Run a command as root: directly if we are root, else through sudo if present.

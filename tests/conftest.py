@@ -32,6 +32,9 @@ from tests.databases import (
 
 TEST_KDF_TEXT = TEST_KDF.encode()
 
+# A real S3 server (moto's server mode) and a bucket per test, for the object-storage tests.
+pytest_plugins = ("tests.s3",)
+
 
 def _as_a_browser(send: Any) -> Any:
     """Every test client posts as a browser does: a browser sends ``Origin`` on every POST
@@ -64,8 +67,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 # spread over parallel workers (pytest-xdist, --dist loadfile), starting these first keeps
 # one long file from running alone at the end.
 SLOW_FILES = (
+    "tests/functional/test_languages.py",
+    "tests/functional/test_rtl.py",
     "tests/functional/test_authz.py",
+    "tests/functional/test_authz_orgs.py",
+    "tests/functional/test_seizure_orgs.py",
+    "tests/functional/test_orgs.py",
     "tests/functional/test_stats.py",
+    "tests/functional/test_questionnaires.py",
+    "tests/functional/test_pages.py",
+    "tests/functional/test_never_lose_browser.py",
     "tests/unit/test_atheris.py",
     "tests/functional/test_audit.py",
     "tests/functional/test_bench.py",
@@ -76,6 +87,14 @@ SLOW_FILES = (
     "tests/functional/test_limits.py",
     "tests/functional/test_reminders.py",
     "tests/functional/test_no_identifiers.py",
+    "tests/unit/test_s3_store.py",
+    "tests/functional/test_s3.py",
+    "tests/unit/drops/test_interop.py",
+    "tests/functional/test_drops_web.py",
+    "tests/functional/test_documents.py",
+    "tests/unit/test_documents_sandbox.py",
+    "tests/functional/test_http_limits.py",
+    "tests/functional/test_planner.py",
 )
 
 

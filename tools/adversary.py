@@ -12,7 +12,9 @@ what the clear parts reveal, and tries the attacks that person would try:
 - opening sealed sessions (they need the token held by the browser);
 - guessing codenames and recovery keys (bounded and hopeless by design, but tried);
 - reading the raw bytes of every file, including SQLite free pages, the unused space inside
-  pages and the write-ahead log, for readable text and for key wraps that are no longer live.
+  pages and the write-ahead log, for readable text and for key wraps that are no longer live;
+- recovering the order in which rows were written (SQLite's rowid counts up with each
+  insert), and the times and emptiness of the blob directories.
 
 It never writes into the data directory: the database is copied to a scratch directory first,
 because opening an SQLite file with a WAL next to it can checkpoint and delete that WAL.
@@ -57,6 +59,8 @@ from sqlalchemy.engine import make_url
 from mailslot import crypto
 
 DB_NAME = "mailslot.sqlite3"
+# The host registry (docs/hosting.md): organisations, their hosts and quotas; no case data.
+REGISTRY_NAME = "host.sqlite3"
 MARKERS: dict[bytes, str] = {
     b"MSLK\x01": "MSLK",
     b"MSLW\x01": "MSLW",
@@ -165,6 +169,45 @@ def read_database(url: str) -> dict[str, Table]:
         return tables
     finally:
         engine.dispose()
+
+
+def insertion_order(url: str) -> dict[str, int]:
+    """The tables whose rows can be put in the order they were written, through SQLite's
+    rowid (a hidden counter every table has unless it is ``WITHOUT ROWID``), with how many
+    rows each orders. Gaps in the counter would also show deletions."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            if conn.dialect.name != "sqlite":
+                return {}
+            schema = conn.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql IS NOT NULL"
+            ).all()
+            ordered = {}
+            for name, sql in schema:
+                if "WITHOUT ROWID" in sql.upper():
+                    continue
+                quoted = name.replace('"', '""')
+                # S608: a table name from the file's own schema, quoted as an identifier.
+                statement = f'SELECT count(rowid) FROM "{quoted}"'  # noqa: S608
+                count = conn.exec_driver_sql(statement).scalar()
+                ordered[str(name)] = int(count or 0)
+            return ordered
+    finally:
+        engine.dispose()
+
+
+def scan_directories(root: Path) -> list[dict[str, Any]]:
+    """Every directory with its modification time and whether it is empty."""
+    return [
+        {
+            "path": str(path.relative_to(root)),
+            "mtime": path.lstat().st_mtime,
+            "empty": not any(path.iterdir()),
+        }
+        for path in sorted([root, *(p for p in root.rglob("*") if p.is_dir())])
+        if not path.is_symlink()
+    ]
 
 
 @contextlib.contextmanager
@@ -462,6 +505,8 @@ def classify_file(path: Path, root: Path, head: bytes) -> str:
     parts = relative.parts
     if path.name == DB_NAME and head.startswith(SQLITE_MAGIC):
         return "database"
+    if relative == Path(REGISTRY_NAME) and head.startswith(SQLITE_MAGIC):
+        return "host-registry"
     if path.name == DB_NAME + "-wal":
         return "wal"
     if path.name == DB_NAME + "-shm":
@@ -678,21 +723,26 @@ def open_with_seed(
     item_wraps = {
         (w["item_id"], w["holder"]): w["wrapped"] for w in rows_of(tables, "item_key_wraps")
     }
-    recovered = []
-    for wrap in rows_of(tables, "case_key_wraps"):
+    # Every version of each case key the user holds: the current one (its version is the
+    # case's), and the earlier ones a revocation left behind (``case_past_key_wraps``).
+    versions = {c["id"]: c["key_version"] for c in rows_of(tables, "cases")}
+    held = [(w, versions.get(w["case_id"], 0)) for w in rows_of(tables, "case_key_wraps")]
+    held += [(w, w["version"]) for w in rows_of(tables, "case_past_key_wraps")]
+    case_keys: dict[str, dict[int, crypto.KeyPair]] = defaultdict(dict)
+    for wrap, version in held:
         if wrap["user_id"] != user_id:
             continue
-        try:
-            case_seed = recipient.unwrap(
-                wrap["wrapped"], crypto.WrapPurpose.CASE_KEY, bytes.fromhex(wrap["case_id"])
-            )
-        except crypto.DecryptionError:
-            continue
-        case_key = crypto.KeyPair.from_seed(case_seed)
-        for item in sorted(items_by_case[wrap["case_id"]], key=lambda i: i["position"]):
+        context = crypto.case_key_context(bytes.fromhex(wrap["case_id"]), version)
+        with contextlib.suppress(crypto.DecryptionError):
+            seed = recipient.unwrap(wrap["wrapped"], crypto.WrapPurpose.CASE_KEY, context)
+            case_keys[wrap["case_id"]][version] = crypto.KeyPair.from_seed(seed)
+    recovered = []
+    for case_id, keys in case_keys.items():
+        for item in sorted(items_by_case[case_id], key=lambda i: i["position"]):
             wrapped = item_wraps.get((item["id"], "case"))
-            if wrapped is not None:
-                recovered.append(open_item(root, item, case_key, wrapped, via=f"user {user_id}"))
+            key = keys.get(item["key_version"])
+            if wrapped is not None and key is not None:
+                recovered.append(open_item(root, item, key, wrapped, via=f"user {user_id}"))
     return recovered
 
 
@@ -893,10 +943,12 @@ def investigate(
     files = scan_files(root)
     if database_url:
         tables = read_database(database_url)
+        ordered = insertion_order(database_url)
         where = make_url(database_url).render_as_string(hide_password=True)
     else:
         with sqlite_copy(root / DB_NAME) as url:
             tables = read_database(url)
+            ordered = insertion_order(url)
         where = str(root / DB_NAME)
     blob_names = {Path(f["path"]).name for f in files if f["kind"] == "blob"}
     classified = classify_tables(tables, blob_names)
@@ -926,6 +978,7 @@ def investigate(
         "database": where,
         "raw_database_scan": database_url is None,
         "files": files,
+        "directories": scan_directories(root),
         "file_kinds": sorted({f["kind"] for f in files}),
         "tables": classified,
         "columns": {
@@ -942,6 +995,7 @@ def investigate(
                 instance, rows_of(tables, "sources"), codename_guesses or []
             ),
             "stale_ciphertext": stale_ciphertext(files, root, tables),
+            "insertion_order": ordered,
             "login_throttles": name_throttles(
                 rows_of(tables, "login_throttles"),
                 [u["username"] for u in users]

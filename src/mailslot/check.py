@@ -1,7 +1,8 @@
 """``mailslot check``: is this instance set up safely, and what should be fixed?
 
 Each check returns a :class:`Finding`: what was looked at, whether it is fine, and if not,
-what to do. Nothing here changes anything.
+what to do. Nothing here changes anything that stays: the only writes are probes that are
+removed at once (one small object in an S3 bucket; a test document through a sandbox worker).
 
 The service unit runs it before every start, the first one included, so what a new
 instance lacks until its first start (the schema, the instance row, an administrator) is
@@ -26,6 +27,9 @@ from mailslot import crypto
 from mailslot.config import Config
 from mailslot.db.base import make_engine
 from mailslot.db.migrate import HEAD, stored_revision
+from mailslot.db.planner import planner_state
+from mailslot.documents.sandbox import Limits, bubblewrap
+from mailslot.documents.sandbox import inspect as inspect_in_sandbox
 from mailslot.instance.models import Instance
 from mailslot.recipients.models import Role, User
 from mailslot.tor import SOURCE, STAFF
@@ -56,9 +60,12 @@ def run_checks(config: Config, torrc: Path | None = None) -> list[Finding]:
             findings.append(migrations)
             if migrations.ok:  # at the head revision: the tables read below exist
                 findings.extend(_keys(engine))
+                findings.extend(_planner(engine))
     finally:
         engine.dispose()
+    findings.extend(_object_store(config))
     findings.extend(_tor(config, torrc))
+    findings.append(_document_sandbox())
     return findings
 
 
@@ -178,6 +185,71 @@ def _keys(engine: Engine) -> Iterator[Finding]:
     )
 
 
+def _planner(engine: Engine) -> Iterator[Finding]:
+    """PostgreSQL: the statistics its planner needs (db/planner.py); nothing on SQLite."""
+    with engine.connect() as connection:
+        state = planner_state(connection)
+    if state is None:
+        return
+    yield Finding(
+        "postgresql autovacuum",
+        state.autovacuum,
+        "on"
+        if state.autovacuum
+        else "off (or track_counts off): nothing keeps the planner's statistics up to date",
+        "turn autovacuum on (postgresql.conf), or run ANALYZE after large changes "
+        "(a cron job running `vacuumdb --analyze-only` works)",
+        warn=True,
+    )
+    missing = state.without_statistics
+    yield Finding(
+        "postgresql statistics",
+        not missing,
+        "present for every table with rows"
+        if not missing
+        else f"missing or out of date for {', '.join(missing[:8])}"
+        + (f" and {len(missing) - 8} more" if len(missing) > 8 else ""),
+        "run ANALYZE in the database (psql -c 'ANALYZE'); queries are slow without them",
+        warn=True,
+    )
+
+
+def _object_store(config: Config) -> Iterator[Finding]:
+    """With MAILSLOT_BLOB_URL set: the bucket takes a small random object, gives it back and
+    deletes it (the one write ``check`` makes, undone at once); versioning is reported,
+    because a versioned bucket keeps what Mailslot deletes."""
+    if config.s3_location is None:
+        return
+    from mailslot.errors import MailslotError  # noqa: PLC0415 - with the store below
+    from mailslot.storage.s3 import S3BlobStore  # noqa: PLC0415 - boto3 only when configured
+
+    name = f"object storage {config.blob_url}"
+    try:
+        store = S3BlobStore.from_config(config)
+        store.probe()
+        versioning = store.versioning()
+    except MailslotError as exc:
+        yield Finding(
+            name,
+            False,
+            str(exc),
+            "check MAILSLOT_BLOB_URL, MAILSLOT_S3_ENDPOINT_URL, the AWS_* credentials, and that "
+            "they allow PutObject, GetObject, DeleteObject, ListBucket, "
+            "ListBucketMultipartUploads and AbortMultipartUpload on the bucket",
+        )
+        return
+    yield Finding(name, True, "reachable: a test blob was written, read back and deleted")
+    yield Finding(
+        "object storage versioning",
+        versioning == "",
+        f"versioning {versioning or 'never enabled'}",
+        "a versioned bucket keeps deleted blobs as old versions (ciphertext whose keys are "
+        "gone, but still there), and versioning cannot be turned off: use a bucket that never "
+        "had it, or a lifecycle rule that expires noncurrent versions after a day",
+        warn=versioning != "",
+    )
+
+
 def _tor(config: Config, torrc: Path | None) -> Iterator[Finding]:
     if config.tor_dir is None and torrc is None:
         yield Finding(
@@ -207,6 +279,50 @@ def _tor(config: Config, torrc: Path | None) -> Iterator[Finding]:
         )
     if torrc is not None:
         yield _verify_torrc(torrc)
+
+
+def _sandbox_trial() -> str | None:
+    """Run one worker on a tiny document, as a recipient's request would; the failure, if any.
+    Under a service manager's system-call filter the worker may be killed before it starts."""
+    inspection = inspect_in_sandbox(
+        b"mailslot check\n", "check.txt", limits=Limits(wall_seconds=30)
+    )
+    return inspection.failure.value if inspection.failure is not None else None
+
+
+def _document_sandbox(
+    which: Callable[[str], str | None] = shutil.which,
+    trial: Callable[[], str | None] = _sandbox_trial,
+) -> Finding:
+    """Whether documents can be parsed in the sandbox, and inside bubblewrap
+    (documents/sandbox.py)."""
+    found = bubblewrap(which)
+    problem = trial()
+    if problem is not None:
+        return Finding(
+            "document sandbox",
+            False,
+            f"a test document could not be processed ({problem}): recipients cannot inspect "
+            "or sanitise documents",
+            "let the service lower its own resource limits (setrlimit, prlimit64) and, for "
+            "bubblewrap, create namespaces; see docs/threat-model.md, Documents",
+            warn=True,
+        )
+    if found is not None:
+        return Finding(
+            "document sandbox",
+            True,
+            f"bubblewrap ({found}): documents are parsed with no network and no view of the "
+            "data directory",
+        )
+    return Finding(
+        "document sandbox",
+        False,
+        "bubblewrap is not installed: documents are parsed in a child process with resource "
+        "limits and no network, which can still read what this account can read",
+        "apt install bubblewrap",
+        warn=True,
+    )
 
 
 def _verify_torrc(torrc: Path, which: Callable[[str], str | None] = shutil.which) -> Finding:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from collections.abc import Mapping
@@ -58,6 +59,11 @@ class Config:
     source_addr: tuple[str, int] = ("127.0.0.1", 8080)
     staff_addr: tuple[str, int] = ("127.0.0.1", 8081)
     database_url: str = ""
+    # Where blobs go: empty for files under <data_dir>/blobs, or s3://BUCKET/PREFIX for an
+    # S3-compatible object store (credentials from the usual AWS_* variables).
+    blob_url: str = ""
+    # The object store's endpoint, for services other than AWS (AWS_ENDPOINT_URL works too).
+    s3_endpoint_url: str = ""
     # Public base URL of the staff interface (for the setup and invitation links).
     staff_url: str = ""
     # The source interface's onion address (http://<56 letters>.onion); when set, clearnet
@@ -101,9 +107,21 @@ class Config:
     page_size: int = 25
     # Statistics hide every count from 1 to this minus one (so that none singles out a case).
     stats_min_count: int = 5
+    # The HTTP limits of both interfaces (mailslot.web.server): seconds for a request's
+    # headers to arrive, seconds a request's body may send nothing, and connections at once.
+    header_timeout: int = 30
+    body_timeout: int = 60
+    max_connections: int = 500
+    # Where the source interface's quick exit leads: empty for a random Wikipedia article in
+    # the source's language; else an http(s) URL, in which {lang} becomes the language's
+    # BCP 47 tag (ko, zh-Hant, …).
+    quick_exit_url: str = ""
     log_level: str = "info"
     # "text" (one line per record) or "json" (one JSON object per line, for a log collector).
     log_format: str = "text"
+    # Organisations whose database engine (and pool) stays open at once; the least recently
+    # used beyond this is closed, and opened again on its next request.
+    org_cache_size: int = 64
 
     def __post_init__(self) -> None:
         if self.max_file_size <= 0:
@@ -118,6 +136,14 @@ class Config:
             raise ConfigError("Rates cannot be negative (0 turns a rate limit off)")
         if self.smtp_url and not self.smtp_url.startswith(("smtp://", "smtps://")):
             raise ConfigError("MAILSLOT_SMTP_URL must start with smtp:// or smtps://")
+        if self.database_url:
+            check_database_driver(self.database_url)
+        if self.blob_url:
+            split_blob_url(self.blob_url)
+            if not _installed("boto3"):
+                raise ConfigError(S3_MISSING)
+        if self.s3_endpoint_url and not self.s3_endpoint_url.startswith(("http://", "https://")):
+            raise ConfigError("MAILSLOT_S3_ENDPOINT_URL must start with http:// or https://")
         if self.job_interval < 1:
             raise ConfigError("MAILSLOT_JOB_INTERVAL must be at least 1 second")
         if not 0 <= self.reminder_lead_hours <= 24 * 365:
@@ -126,12 +152,25 @@ class Config:
             raise ConfigError("MAILSLOT_LOGIN_FAILURES_BEFORE_LOCK must be at least 1")
         if self.stats_min_count < 1:
             raise ConfigError("MAILSLOT_STATS_MIN_COUNT must be at least 1")
+        if self.header_timeout < 1 or self.body_timeout < 1:
+            raise ConfigError(
+                "MAILSLOT_HEADER_TIMEOUT and MAILSLOT_BODY_TIMEOUT must be at least 1"
+            )
+        if self.max_connections < 2:
+            raise ConfigError("MAILSLOT_MAX_CONNECTIONS must be at least 2")
+        if self.org_cache_size < 1:
+            raise ConfigError("MAILSLOT_ORG_CACHE_SIZE must be at least 1")
+        if self.quick_exit_url and not _QUICK_EXIT_RE.fullmatch(self.quick_exit_url):
+            raise ConfigError(
+                "MAILSLOT_QUICK_EXIT_URL must be an http:// or https:// URL without spaces, "
+                "quotes or braces other than {lang}"
+            )
 
     def __repr__(self) -> str:
         shown = []
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name in ("database_url", "smtp_url"):
+            if f.name in ("database_url", "smtp_url", "s3_endpoint_url"):
                 value = mask_url(value)
             shown.append(f"{f.name}={value!r}")
         return f"Config({', '.join(shown)})"
@@ -147,6 +186,11 @@ class Config:
         return self.data_dir / "blobs"
 
     @property
+    def s3_location(self) -> tuple[str, str] | None:
+        """The bucket and key prefix of ``MAILSLOT_BLOB_URL``; None for blobs in files."""
+        return split_blob_url(self.blob_url) if self.blob_url else None
+
+    @property
     def resolved_staff_url(self) -> str:
         if self.staff_url:
             return self.staff_url.rstrip("/")
@@ -155,6 +199,62 @@ class Config:
 
     def with_overrides(self, **changes: Any) -> Config:
         return replace(self, **changes)
+
+
+S3_MISSING = (
+    "MAILSLOT_BLOB_URL is an s3:// URL, which needs the S3 client: pip install 'mailslot[s3]'"
+)
+# S3's rules for bucket names; key prefixes are kept to plain path segments.
+_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_SEGMENT_RE = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def split_blob_url(url: str) -> tuple[str, str]:
+    """``s3://BUCKET/PREFIX`` as (bucket, prefix), the prefix empty or ending in ``/``."""
+    scheme, sep, rest = url.partition("://")
+    bucket, _, prefix = rest.partition("/")
+    segments = [s for s in prefix.split("/") if s]
+    if (
+        scheme != "s3"
+        or not sep
+        or not _BUCKET_RE.fullmatch(bucket)
+        or not all(_SEGMENT_RE.fullmatch(s) and s not in (".", "..") for s in segments)
+    ):
+        raise ConfigError(
+            f"MAILSLOT_BLOB_URL must look like s3://BUCKET/PREFIX (S3 bucket rules; a prefix "
+            f"of letters, digits, '.', '_', '-' and '/'), got {url!r}"
+        )
+    return bucket, "".join(f"{s}/" for s in segments)
+
+
+POSTGRESQL_MISSING = (
+    "MAILSLOT_DATABASE_URL is a PostgreSQL URL, which needs the psycopg driver: "
+    "pip install 'mailslot[postgresql]'"
+)
+
+
+def check_database_driver(url: str) -> None:
+    """Refuse a PostgreSQL URL whose driver is not installed, with the command that installs
+    it (not a traceback when the first connection imports it)."""
+    backend, _, driver = url.partition("://")[0].partition("+")
+    if backend != "postgresql":
+        return
+    if driver not in ("", "psycopg"):
+        return  # another driver, chosen on purpose: SQLAlchemy names it if it is missing
+    if driver == "" and not _installed("psycopg2"):
+        raise ConfigError(
+            "MAILSLOT_DATABASE_URL must name Mailslot's PostgreSQL driver: "
+            "postgresql+psycopg://USER:PASSWORD@HOST/DATABASE"
+        )
+    if driver == "psycopg" and not _installed("psycopg"):
+        raise ConfigError(POSTGRESQL_MISSING)
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # ValueError: set to None in sys.modules (blocked)
+        return False
 
 
 def mask_url(url: str) -> str:
@@ -173,6 +273,9 @@ def _parse_int(value: str, name: str) -> int:
 
 
 _ONION_RE = re.compile(r"https?://[a-z2-7]{56}\.onion")
+# An absolute http(s) URL of printable ASCII without quotes, angle brackets or braces, but
+# for any number of "{lang}".
+_QUICK_EXIT_RE = re.compile(r"https?://[^\s\"'<>{}\\]+(?:\{lang\}[^\s\"'<>{}\\]*)*")
 
 
 def _parse_onion(value: str, name: str) -> str:
@@ -201,6 +304,8 @@ _ENV: dict[str, tuple[str, Any]] = {
     "MAILSLOT_SOURCE_ADDR": ("source_addr", parse_addr),
     "MAILSLOT_STAFF_ADDR": ("staff_addr", parse_addr),
     "MAILSLOT_DATABASE_URL": ("database_url", lambda v, n: v),
+    "MAILSLOT_BLOB_URL": ("blob_url", lambda v, n: v),
+    "MAILSLOT_S3_ENDPOINT_URL": ("s3_endpoint_url", lambda v, n: v),
     "MAILSLOT_STAFF_URL": ("staff_url", lambda v, n: v),
     "MAILSLOT_SOURCE_ONION": ("source_onion", _parse_onion),
     "MAILSLOT_SMTP_URL": ("smtp_url", lambda v, n: v),
@@ -217,8 +322,13 @@ _ENV: dict[str, tuple[str, Any]] = {
     "MAILSLOT_SUBMISSION_RATE": ("submission_rate", _parse_int),
     "MAILSLOT_LOGIN_FAILURES_BEFORE_LOCK": ("login_failures_before_lock", _parse_int),
     "MAILSLOT_STATS_MIN_COUNT": ("stats_min_count", _parse_int),
+    "MAILSLOT_HEADER_TIMEOUT": ("header_timeout", _parse_int),
+    "MAILSLOT_BODY_TIMEOUT": ("body_timeout", _parse_int),
+    "MAILSLOT_MAX_CONNECTIONS": ("max_connections", _parse_int),
     "MAILSLOT_LOG_LEVEL": ("log_level", lambda v, n: _parse_choice(v, n, LOG_LEVELS)),
     "MAILSLOT_LOG_FORMAT": ("log_format", lambda v, n: _parse_choice(v, n, ("text", "json"))),
+    "MAILSLOT_ORG_CACHE_SIZE": ("org_cache_size", _parse_int),
+    "MAILSLOT_QUICK_EXIT_URL": ("quick_exit_url", lambda v, n: v.strip()),
     "MAILSLOT_KDF": ("kdf", _parse_kdf),
 }
 

@@ -1,21 +1,23 @@
 """The organisation context every use case takes, and the process-wide parts it borrows.
 
 An :class:`OrgContext` is one organisation's world: its database (its engine and a session
-factory bound to it), its blob store, its settings, its clock and onion addresses, and the id
-of its instance row. Use cases (``sources.submissions.submit``, ``cases.replies.send_reply``,
-``recipients.login.log_in`` …) take one as their first argument, open their unit of work
-with :meth:`OrgContext.db`, and record their own audit events; the HTML views, the JSON API
-and the CLI only resolve the context and translate to and from their medium.
+factory bound to it), its blob store, its settings, its clock and onion addresses, the id
+of its instance row and its quotas. Use cases (``sources.submissions.submit``,
+``cases.replies.send_reply``, ``recipients.login.log_in`` …) take one as their first
+argument, open their unit of work with :meth:`OrgContext.db`, and record their own audit
+events; the HTML views, the JSON API and the CLI only resolve the context and translate to
+and from their medium.
 
-What stays process-wide lives in :class:`mailslot.runtime.Runtime`: engine pools, the
-Argon2id limiter (:class:`KdfLimiter`, shared so that every organisation's logins count
-against one memory bound) and, in the web layer, the templates. A context only borrows the
-limiter.
+What stays process-wide lives in :class:`mailslot.runtime.Runtime`: the host registry, the
+open contexts, the Argon2id limiter (:class:`KdfLimiter`, shared so that every
+organisation's logins count against one memory bound) and, in the web layer, the
+templates. A context only borrows the limiter.
 
 Layering::
 
-    Runtime (process)  ── engines, KdfLimiter, contexts by organisation
-      └── OrgContext   ── engine, session_factory, blobs, config, clock, onions, instance_id
+    Runtime (process)  ── registry, KdfLimiter, contexts by organisation (bounded, LRU)
+      └── OrgContext   ── engine, session_factory, blobs, config, clock, onions, instance_id,
+                          quotas
             └── use cases (blocking; run in a worker thread by the web layer)
 """
 
@@ -72,6 +74,15 @@ class KdfLimiter:
                 self.pending -= 1
 
 
+@dataclass(frozen=True, slots=True)
+class Quotas:
+    """An organisation's quotas, set by the host operator (``mailslot.orgs.quotas`` checks
+    them); None: no limit."""
+
+    storage: int | None = None
+    cases: int | None = None
+
+
 @dataclass(frozen=True, eq=False)
 class OrgContext:
     """One organisation, as its use cases see it. Immutable; shared by every request of the
@@ -86,6 +97,7 @@ class OrgContext:
     limiter: KdfLimiter = field(repr=False)
     onions: OnionAddresses = field(repr=False)
     clock: Callable[[], float] = field(default=time.time, repr=False)
+    quotas: Quotas = field(default_factory=Quotas)
 
     def now(self) -> int:
         return int(self.clock())

@@ -11,20 +11,25 @@
     │   │   ├── cases.KeyOffline      the recipient's key is offline; decrypt an export instead
     │   │   └── web.CsrfError         a form that expired or came from elsewhere
     │   ├── InvalidInput              a field is missing, too long or malformed
+    │   │   └── questionnaires.QuestionnaireError  a questionnaire definition that is not valid
     │   ├── Conflict                  a name is taken, a token was already used
     │   ├── AuthenticationFailed      wrong password, code or codename (one message for all)
     │   ├── TooLarge                  an upload exceeds a configured limit
-    │   └── TooManyRequests           a rate limit or an account's login throttle; retry later
+    │   ├── TooManyRequests           a rate limit or an account's login throttle; retry later
+    │   └── orgs.QuotaReached         the organisation's storage or case quota is full
     ├── StorageError                  mailslot.storage: the blob store failed
     ├── crypto.CryptoError            mailslot.crypto: DecryptionError (opaque), EncodingError
     ├── audit.ChainBroken             mailslot.audit: the audit trail's hash chain does not verify
     ├── backup.BackupError            mailslot.backup: a backup or restore cannot go ahead
+    ├── documents.DocumentError       mailslot.documents: a document cannot be inspected or cleaned
     ├── sessions.BadSessionData       mailslot.sessions: stored session data that does not decode
     ├── sessions.SessionDataTooLarge  mailslot.sessions: session data over the fixed body size
-    └── offline.BundleDamaged         mailslot.offline: an export bundle's framing is broken
+    ├── orgs.OrgError                 mailslot.orgs: the host operator's change cannot go ahead
+    ├── offline.BundleDamaged         mailslot.offline: an export bundle's framing is broken
+    └── drops.DropError               mailslot.drops: an age file, a drop or a key manifest
 
-A package with its own ``errors`` module (crypto, backup, audit) draws its subtree there. This
-module imports nothing, so that every package can derive from it, the crypto core included.
+A package with its own ``errors`` module (crypto, backup, audit, drops) draws its subtree there.
+This module imports nothing, so that every package can derive from it, the crypto core included.
 ``tests/unit/test_errors.py`` checks that every exception class in Mailslot is in this tree and
 that the drawing above names every package's root.
 

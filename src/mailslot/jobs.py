@@ -3,11 +3,14 @@ expired sessions, purge expired cases, queue deadline reminders, deliver the not
 due, and empty SQLite's write-ahead log if a reader kept it from being emptied right after a
 deletion.
 
-Each round works on one organisation's :class:`~mailslot.context.OrgContext` (today the
-default one). Every process runs the loop; claims in the database (see
+Each round works on every enabled organisation's :class:`~mailslot.context.OrgContext` in
+turn (``Runtime.each``: one not open already is opened for its turn only). Every process
+runs the loop; claims in the database (see
 :mod:`mailslot.notifications.services`) make sure each notice is sent by one of them, a
 guarded update queues each reminder once (:mod:`mailslot.notifications.reminders`), and a
 row lock lets one process purge each case (:mod:`mailslot.cases.retention`).
+
+:func:`watch_registry` runs beside it, reloading the host registry when it changes.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Final
 
 import anyio.to_thread
 
@@ -29,6 +33,8 @@ from mailslot.runtime import Runtime
 from mailslot.sessions import services as sessions
 
 log = logging.getLogger("mailslot.jobs")
+# Seconds between two looks at the host registry's generation.
+REGISTRY_INTERVAL: Final = 1.0
 
 
 def smtp_settings(config: Config) -> SmtpSettings | None:
@@ -61,15 +67,38 @@ def run_once(ctx: OrgContext, send: Callable[[str], None] | None) -> int:
     return notices.deliver_due(ctx.transact, send, now=now)
 
 
+def run_round(runtime: Runtime, send: Callable[[str], None] | None) -> int:
+    """One round for every enabled organisation in turn (blocking); one organisation's
+    failure is logged (its type only) and the round goes on to the next."""
+    sent = 0
+    for ctx in runtime.each():
+        try:
+            sent += run_once(ctx, send)
+        except Exception as exc:  # keep the round going; the type is enough to act on
+            log.error("background job failed: %s", type(exc).__name__)
+    return sent
+
+
 async def run_forever(runtime: Runtime) -> None:
     settings = smtp_settings(runtime.config)
     send = (lambda to: send_notice(settings, to)) if settings is not None else None
-    ctx = runtime.context()
     while True:
         try:
-            sent = await anyio.to_thread.run_sync(run_once, ctx, send)
+            sent = await anyio.to_thread.run_sync(run_round, runtime, send)
             if sent:
                 log.info("sent %d notice(s)", sent)
         except Exception as exc:  # keep the loop alive; the type is enough to act on
             log.error("background job failed: %s", type(exc).__name__)
         await asyncio.sleep(runtime.config.job_interval)
+
+
+async def watch_registry(runtime: Runtime, interval: float = REGISTRY_INTERVAL) -> None:
+    """Reload the host registry whenever it changes (one small query a second), so that an
+    organisation added, disabled, removed or given new hosts or quotas by ``mailslot orgs``
+    is served accordingly by every process within about a second."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await anyio.to_thread.run_sync(runtime.refresh)
+        except Exception as exc:  # keep watching; the type is enough to act on
+            log.error("registry refresh failed: %s", type(exc).__name__)

@@ -1,84 +1,244 @@
-"""What one Mailslot process shares: configuration, engines, the Argon2id limiter, and the
-organisation contexts built on them.
+"""What one Mailslot process shares: configuration, the host registry, the Argon2id limiter,
+and the organisation contexts built on them.
 
 Built once by :func:`open_runtime` and handed to ``create_app`` and the CLI; nothing here is a
 module-level singleton. Use cases never take a ``Runtime``: they take the
 :class:`~mailslot.context.OrgContext` of one organisation, which a request resolves with
 :meth:`Runtime.for_host` and a CLI command with :meth:`Runtime.context`.
+
+Organisations other than the default are opened lazily, on their first request or command,
+and kept in a least-recently-used cache of ``MAILSLOT_ORG_CACHE_SIZE`` contexts: the one
+pushed out has its engine disposed (its pool's idle connections closed), so a thousand
+organisations do not hold a thousand idle pools. A request still using a context that was
+pushed out finishes normally. The default organisation is always open.
+
+Which host belongs to which organisation comes from an in-memory :class:`Directory`, a
+snapshot of the registry: resolving a request costs no query. :meth:`Runtime.refresh` reads
+the registry's generation (one small query) and reloads the snapshot only when it moved;
+``mailslot serve`` calls it every second (``mailslot.jobs.watch_registry``), so a change made
+by ``mailslot orgs`` reaches every serving process within about a second.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import sessionmaker
 
 from mailslot.config import Config
-from mailslot.context import DEFAULT_ORG, KdfLimiter, OrgContext
+from mailslot.context import DEFAULT_ORG, KdfLimiter, OrgContext, Quotas
 from mailslot.db.base import make_engine
-from mailslot.db.migrate import upgrade_if_needed
+from mailslot.db.migrate import HEAD, stored_revision, upgrade, upgrade_if_needed
 from mailslot.errors import NotFound
 from mailslot.instance.services import ensure_instance
-from mailslot.storage import FilesystemBlobStore
+from mailslot.orgs import placement
+from mailslot.orgs.registry import Directory, OrgRecord, Registry
+from mailslot.storage import open_blob_store
 from mailslot.tor import OnionAddresses
+
+Progress = Callable[[str], None]
+
+
+def _quotas(record: OrgRecord) -> Quotas:
+    return Quotas(storage=record.storage_quota, cases=record.case_quota)
 
 
 @dataclass(eq=False)
 class Runtime:
-    """The process: its configuration, the KDF limiter, and one context per organisation
-    (today only the default one)."""
+    """The process: its configuration, the KDF limiter, the registry, and the organisations'
+    contexts (the default always; the others in a bounded LRU cache)."""
 
     config: Config
     limiter: KdfLimiter
     default: OrgContext
-    _contexts: dict[str, OrgContext] = field(default_factory=dict, repr=False)
-
-    def __post_init__(self) -> None:
-        self._contexts.setdefault(self.default.slug, self.default)
+    registry: Registry = field(repr=False)
+    directory: Directory = field(repr=False)
+    _open: OrderedDict[str, OrgContext] = field(default_factory=OrderedDict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def context(self, slug: str | None = None) -> OrgContext:
-        """An organisation's context by slug (the default organisation when None)."""
-        found = self._contexts.get(slug or DEFAULT_ORG)
-        if found is None:
+        """An organisation's context by slug (the default organisation when None), enabled or
+        not: the CLI works on disabled organisations too."""
+        if not slug or slug == DEFAULT_ORG:
+            return self.default
+        record = self.directory.by_slug.get(slug)
+        if record is None and self.refresh():
+            record = self.directory.by_slug.get(slug)
+        if record is None:
             raise NotFound("No such organisation.")
-        return found
+        return self._context(record)
 
-    def for_host(self, host: str) -> OrgContext | None:
-        """The organisation that serves a request's ``Host``, or None for a host no
-        organisation claims. With one organisation, it serves every host."""
-        del host  # one organisation: every host is its own
-        return self.default
+    def for_host(self, host: str, kind: str) -> OrgContext | None:
+        """The organisation that serves a request's ``Host`` on its ``kind`` interface
+        (``source`` or ``staff``), or None for a host no enabled organisation claims. With
+        only the default organisation, it serves every host."""
+        record = self.directory.resolve(host, kind)
+        if record is None:
+            return None
+        return self.default if record.is_default else self._context(record)
+
+    def each(self) -> Iterator[OrgContext]:
+        """Every enabled organisation's context in turn (blocking: from a worker thread).
+        One not already open is opened for its turn only, and closed after it, so that a
+        round over every organisation does not push the busy ones out of the cache."""
+        for record in self.directory.orgs:
+            if not record.enabled:
+                continue
+            if record.is_default:
+                yield self.default
+                continue
+            with self._lock:
+                cached = self._open.get(record.id)
+            if cached is not None:
+                yield cached
+                continue
+            passing = self._build(record)
+            try:
+                yield passing
+            finally:
+                passing.engine.dispose()
+
+    def open_count(self) -> int:
+        """How many organisations other than the default have an open context."""
+        with self._lock:
+            return len(self._open)
+
+    def refresh(self) -> bool:
+        """Reload the registry if it changed since the last look (blocking: one small query
+        when nothing changed). Contexts of removed or disabled organisations are closed;
+        the others learn their new quotas and addresses. True if something changed."""
+        if self.registry.generation() == self.directory.generation:
+            return False
+        directory = self.registry.load()
+        with self._lock:
+            self.directory = directory
+            for org_id, context in list(self._open.items()):
+                record = directory.by_id.get(org_id)
+                if record is None or not record.enabled:
+                    del self._open[org_id]
+                    context.engine.dispose()
+                else:
+                    self._open[org_id] = dataclasses.replace(
+                        context, config=self._org_config(record), quotas=_quotas(record)
+                    )
+            default = directory.by_slug.get(DEFAULT_ORG)
+            if default is not None:
+                self.default = dataclasses.replace(self.default, quotas=_quotas(default))
+        return True
 
     def close(self) -> None:
-        for context in self._contexts.values():
-            context.engine.dispose()
+        with self._lock:
+            for context in self._open.values():
+                context.engine.dispose()
+            self._open.clear()
+        self.default.engine.dispose()
+        self.registry.close()
+
+    def _context(self, record: OrgRecord) -> OrgContext:
+        with self._lock:
+            found = self._open.get(record.id)
+            if found is not None:
+                self._open.move_to_end(record.id)
+                return found
+            made = self._build(record)
+            self._open[record.id] = made
+            while len(self._open) > self.config.org_cache_size:
+                _, evicted = self._open.popitem(last=False)
+                evicted.engine.dispose()
+            return made
+
+    def _org_config(self, record: OrgRecord) -> Config:
+        return placement.org_config(
+            self.config, list(record.source_hosts), list(record.staff_hosts)
+        )
+
+    def _build(self, record: OrgRecord) -> OrgContext:
+        """A context for an organisation other than the default (its engine connects only
+        when first used)."""
+        engine = placement.engine(self.config, record.id)
+        return OrgContext(
+            slug=record.slug,
+            instance_id=record.instance_id,
+            config=self._org_config(record),
+            engine=engine,
+            session_factory=sessionmaker(engine, expire_on_commit=False),
+            blobs=placement.blob_store(self.config, record.id, shared=self.default.blobs),
+            limiter=self.limiter,
+            onions=OnionAddresses(placement.tor_dir(self.config, record.id)),
+            clock=self.default.clock,
+            quotas=_quotas(record),
+        )
 
 
-def open_runtime(config: Config, *, migrate: bool = True) -> Runtime:
-    """Create the data directory, connect, migrate, and make sure the instance exists."""
+def migrate_organisations(
+    config: Config, directory: Directory, progress: Progress | None = None
+) -> int:
+    """Bring every organisation's database other than the default's to the head revision,
+    saying which as it goes; returns how many it migrated."""
+    others = [org for org in directory.orgs if not org.is_default]
+    migrated = 0
+    for number, record in enumerate(others, start=1):
+        engine = placement.engine(config, record.id)
+        try:
+            if stored_revision(engine) != HEAD:
+                if progress is not None:
+                    progress(f"Migrating organisation {number} of {len(others)} ({record.slug})")
+                upgrade(engine)
+                migrated += 1
+        finally:
+            engine.dispose()
+    return migrated
+
+
+def open_runtime(
+    config: Config, *, migrate: bool = True, progress: Progress | None = None
+) -> Runtime:
+    """Create the data directory and the host registry (with the default organisation in it)
+    if they are missing, connect, migrate every organisation's database, and make sure the
+    default organisation's instance exists."""
     config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     config.data_dir.chmod(0o700)
-    engine = make_engine(config.resolved_database_url)
-    if migrate:
-        upgrade_if_needed(engine)
-    blobs = FilesystemBlobStore(config.blob_dir)
-    blobs.cleanup_incomplete()
-    factory = sessionmaker(engine, expire_on_commit=False)
     limiter = KdfLimiter(config.kdf_concurrency, config.kdf_queue)
-    context = OrgContext(
-        slug=DEFAULT_ORG,
-        instance_id=0,
-        config=config,
-        engine=engine,
-        session_factory=factory,
-        blobs=blobs,
-        limiter=limiter,
-        onions=OnionAddresses(config.tor_dir),
-    )
-    with context.db() as db:
-        instance = ensure_instance(db, config.kdf, context.now())
-        instance_id = instance.id
+    registry = Registry(placement.registry_engine(config))
+    engine = make_engine(config.resolved_database_url)
+    try:
+        if migrate:
+            upgrade_if_needed(engine)
+        blobs = open_blob_store(config)
+        blobs.cleanup_incomplete()
+        context = OrgContext(
+            slug=DEFAULT_ORG,
+            instance_id=0,
+            config=config,
+            engine=engine,
+            session_factory=sessionmaker(engine, expire_on_commit=False),
+            blobs=blobs,
+            limiter=limiter,
+            onions=OnionAddresses(config.tor_dir),
+        )
+        registry.ensure(context.now())
+        directory = registry.load()
+        if migrate:
+            migrate_organisations(config, directory, progress)
+        for record in directory.orgs:
+            if not record.is_default:
+                placement.blob_store(config, record.id, shared=blobs).cleanup_incomplete()
+        with context.db() as db:
+            instance_id = ensure_instance(db, config.kdf, context.now()).id
+    except BaseException:
+        engine.dispose()
+        registry.close()
+        raise
     # The context is immutable: made again with the id its database gave the instance.
-    context = dataclasses.replace(context, instance_id=instance_id)
-    return Runtime(config=config, limiter=limiter, default=context)
+    default = dataclasses.replace(
+        context,
+        instance_id=instance_id,
+        quotas=_quotas(directory.by_slug[DEFAULT_ORG]),
+    )
+    return Runtime(
+        config=config, limiter=limiter, default=default, registry=registry, directory=directory
+    )

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 CSRF_RE = re.compile(r'name="csrf" value="([^"]*)"')
-CODENAME_RE = re.compile(r'<p class="codename" id="codename" lang="en">([^<]+)</p>')
+CODENAME_RE = re.compile(r'<p class="codename" id="codename" lang="[^"]+">([^<]+)</p>')
 
 
 def csrf(html: str) -> str:

@@ -540,6 +540,9 @@ def test_admin_page_lists_and_filters(server: LiveServer, session: Session_) -> 
         korean = web.get("/admin/audit", params={"lang": "ko", "action": "case"})
         assert korean.status_code == 200
         assert 'lang="ko"' in korean.text
+        # The choice of language stays (a cookie) until another is made.
+        assert 'lang="ko"' in web.get("/admin/audit").text
+        assert 'lang="en"' in web.get("/admin/audit", params={"lang": "en"}).text
         assert 'href="/admin/audit"' in web.get("/admin").text
         assert session.member.username in page.text
         by_case = web.get("/admin/audit", params={"case_id": case_id})

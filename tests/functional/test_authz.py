@@ -42,6 +42,7 @@ from sqlalchemy import MetaData, func, select
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from mailslot import drops
 from mailslot.audit.models import AuditEvent
 from mailslot.cases.models import (
     Case,
@@ -58,6 +59,7 @@ from mailslot.runtime import Runtime
 from mailslot.web.app import create_staff_app
 from tests.conftest import Account, LiveServer
 from tests.functional.helpers import csrf, find_case, new_source, submit
+from tests.unit.test_documents_sandbox import photo
 
 
 class Access(StrEnum):
@@ -68,6 +70,7 @@ class Access(StrEnum):
     PUBLIC = "public by design"
     RECIPIENT = "recipient: any signed-in recipient; never administrators"
     STATS = "stats: administrators and analysts; aggregates only, small counts hidden"
+    STAFF = "staff: anyone signed in; public-key fingerprints only, never case content"
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,15 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/settings"): Rule(Access.ADMIN, "instance name, guidance, policy"),
     ("GET", "/admin/audit"): Rule(Access.ADMIN, "who did what to which case, and when"),
     ("GET", "/api/v1/audit"): Rule(Access.ADMIN, "the audit trail, for scripts and a SIEM"),
+    ("GET", "/api/v1/channels/{channel_id}/questionnaire"): Rule(
+        Access.ADMIN, "a channel's questionnaire, for export"
+    ),
+    ("PUT", "/api/v1/channels/{channel_id}/questionnaire"): Rule(
+        Access.ADMIN, "sets what sources are asked"
+    ),
+    ("DELETE", "/api/v1/channels/{channel_id}/questionnaire"): Rule(
+        Access.ADMIN, "removes a channel's questionnaire"
+    ),
     ("GET", "/account"): Rule(Access.SELF, "the caller's own sessions"),
     ("POST", "/account/password"): Rule(Access.SELF, "changes the caller's own password"),
     ("POST", "/account/sessions/end"): Rule(Access.SELF, "ends one of the caller's sessions"),
@@ -161,6 +173,22 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/stats"): Rule(Access.STATS, "counts and times per channel, status and month"),
     ("GET", "/stats.csv"): Rule(Access.STATS, "the same figures as CSV (audited)"),
     ("GET", "/api/v1/stats"): Rule(Access.STATS, "the same figures as JSON"),
+    # Documents (web/documents.py, web/api_documents.py).
+    ("GET", "/cases/{case_id}/items/{item_id}/inspect"): Rule(Access.CASE, "what a file reveals"),
+    ("GET", "/cases/{case_id}/items/{item_id}/drop"): Rule(Access.CASE, "a sealed drop's note"),
+    ("GET", "/cases/{case_id}/items/{item_id}/drop/{index}"): Rule(Access.CASE, "a drop's file"),
+    ("GET", "/api/v1/cases/{case_id}/items/{item_id}/drop"): Rule(Access.CASE, "a drop's note"),
+    ("GET", "/api/v1/cases/{case_id}/items/{item_id}/drop/{index}"): Rule(
+        Access.CASE, "a file of a sealed drop"
+    ),
+    ("GET", "/keys"): Rule(Access.STAFF, "every account's public-key fingerprint"),
+    ("GET", "/cases/{case_id}/items/{item_id}/sanitized"): Rule(Access.CASE, "a file's copy"),
+    ("GET", "/api/v1/cases/{case_id}/items/{item_id}/metadata"): Rule(
+        Access.CASE, "what a file reveals"
+    ),
+    ("GET", "/api/v1/cases/{case_id}/items/{item_id}/sanitized"): Rule(
+        Access.CASE, "a file's sanitised copy"
+    ),
 }
 
 ANONYMOUS, OTHER, ADMIN, MEMBER = "anonymous", "other", "admin", "member"
@@ -170,6 +198,10 @@ ELSEWHERE_MEMBERS = "the current members of the other channel"
 MESSAGE = "Authz marker: the minister signed the order on Tuesday."
 FILE_NAME = "authz-evidence.txt"
 FILE_BYTES = b"AUTHZ-FILE-BYTES " * 200
+IMAGE_NAME = "authz-photo.jpg"
+IMAGE_BYTES = photo()  # with a position, a camera and its serial number
+DROP_NAME = "authz-drop.txt"  # sent as authz-drop.txt.age: a file sealed with age
+DROP_BYTES = b"AUTHZ-DROP-BYTES " * 100
 REPLY = "Authz reply marker"
 WORK_LABEL = "Authz label"
 # Bookkeeping that legitimately changes on any request (session idle times, rate limits).
@@ -244,15 +276,19 @@ class World:
     case_id: str
     message_id: str
     file_id: str
+    image_id: str
     other_channel_id: str
     default_channel_id: str
     victim: Account
     label_id: str = ""  # a label on the case (case work probes remove it)
+    drop_id: str = ""  # the sealed drop among the case's files
 
     def path(self, template: str, case_id: str | None = None) -> str:
         return template.format(
             case_id=case_id or self.case_id,
             item_id=self.file_id,
+            image_id=self.image_id,
+            drop_id=self.drop_id,
             user_id=self.victim.id,
             channel_id=self.other_channel_id,
             token="not-a-real-setup-token-" + "x" * 20,
@@ -279,12 +315,19 @@ class World:
         return self.api[MEMBER].get(f"/cases/{case_id}").status_code == 200
 
 
+def sealed_drop(server: LiveServer) -> bytes:
+    """DROP_BYTES sealed to the default channel's published drop key."""
+    chain = drops.load_chain(httpx.get(f"{server.source_url}/keys.json", timeout=60).content)
+    key = drops.PqRecipient.parse(chain[-1].channel("default").drop_recipient)
+    return b"".join(drops.seal_stream([key], [DROP_BYTES]))
+
+
 def send_case(server: LiveServer, message: str, channel: str) -> None:
     with httpx.Client(base_url=server.source_url, timeout=60) as client:
         new_source(client)
-        sent = submit(
-            client, message, files=[(FILE_NAME, FILE_BYTES, "text/plain")], channel=channel
-        )
+        files = [(FILE_NAME, FILE_BYTES, "text/plain"), (IMAGE_NAME, IMAGE_BYTES, "image/jpeg")]
+        files.append((f"{DROP_NAME}.age", sealed_drop(server), "application/octet-stream"))
+        sent = submit(client, message, files=files, channel=channel)
         assert sent.status_code == 303, sent.text
 
 
@@ -310,6 +353,7 @@ def world(server: LiveServer) -> Iterator[World]:
         tokens = {name: csrf(web[name].get("/account").text) for name in accounts}
         case = find_case(api[MEMBER], MESSAGE)
         kinds = {item["kind"]: item["id"] for item in case["items"]}
+        files = {item["filename"]: item["id"] for item in case["items"] if item["kind"] == "file"}
         # Something for the case work probes to try to remove: a label and an assignee.
         label_added = api[MEMBER].post(f"/cases/{case['id']}/labels", json={"name": WORK_LABEL})
         api[MEMBER].post(f"/cases/{case['id']}/assignees", json={"user_id": member.id})
@@ -323,11 +367,13 @@ def world(server: LiveServer) -> Iterator[World]:
             tokens=tokens,
             case_id=case["id"],
             message_id=kinds["message"],
-            file_id=kinds["file"],
+            file_id=files[FILE_NAME],
+            image_id=files[IMAGE_NAME],
             other_channel_id=other_channel,
             default_channel_id=default_channel,
             victim=victim,
             label_id=label_added.json()["labels"][0]["id"],
+            drop_id=files[f"{DROP_NAME}.age"],
         )
 
 
@@ -342,8 +388,9 @@ def assert_refused(response: httpx.Response, principal: str, *, api: bool) -> No
     elif principal == ANONYMOUS and response.request.method == "GET":
         assert (status, where) == (303, "/login"), (status, where)
     elif principal == ANONYMOUS:
-        # A form post with no session has no valid CSRF token: refused before anything else.
-        assert status == 403 or (status, where) == (303, "/login"), (status, where)
+        # A form post with no session is refused before anything else: as forged (403), or,
+        # when it carries a form token, as sent after the session ended (401).
+        assert status in (401, 403) or (status, where) == (303, "/login"), (status, where)
     else:
         assert status in (403, 404) or (status, where) == (303, "/login"), (status, where)
     assert_no_case_content(response)
@@ -353,6 +400,10 @@ def assert_no_case_content(response: httpx.Response) -> None:
     assert MESSAGE.encode() not in response.content
     assert FILE_BYTES[:40] not in response.content
     assert FILE_NAME.encode() not in response.content
+    assert IMAGE_NAME.encode() not in response.content
+    assert IMAGE_BYTES[-200:] not in response.content
+    assert DROP_BYTES[:40] not in response.content
+    assert DROP_NAME.encode() not in response.content
     assert response.headers.get("content-type", "").split(";")[0] != "application/zip"
 
 
@@ -677,6 +728,72 @@ CASE_PROBES["POST", "/cases/{case_id}/retention"] = (keep_probe(api=False), kept
 CASE_PROBES["POST", "/api/v1/cases/{case_id}/retention"] = (keep_probe(api=True), kept)
 
 
+# Documents: the report and the copy, of the photo (the text file is not a type Mailslot reads).
+
+
+def granted_report_page(world: World, response: httpx.Response) -> None:
+    assert response.status_code == 200
+    assert IMAGE_NAME in response.text
+    assert "Location (GPS)" in response.text
+
+
+def granted_copy(world: World, response: httpx.Response) -> None:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/jpeg"
+    assert response.headers["content-disposition"].startswith("attachment;")
+    assert response.content.startswith(b"\xff\xd8")
+    assert response.content != IMAGE_BYTES
+
+
+def granted_report_json(world: World, response: httpx.Response) -> None:
+    assert response.status_code == 200
+    (report,) = response.json()
+    assert (report["file"], report["type"]) == (IMAGE_NAME, "jpeg")
+    assert "gps" in {finding["kind"] for finding in report["findings"]}
+
+
+for _route, _probe, _granted in (
+    ("/cases/{case_id}/items/{item_id}/inspect", web_probe, granted_report_page),
+    ("/cases/{case_id}/items/{item_id}/sanitized", web_probe, granted_copy),
+    ("/api/v1/cases/{case_id}/items/{item_id}/metadata", api_probe, granted_report_json),
+    ("/api/v1/cases/{case_id}/items/{item_id}/sanitized", api_probe, granted_copy),
+):
+    CASE_PROBES["GET", _route] = (_probe("GET", _route.replace("item_id", "image_id")), _granted)
+
+
+# Sealed drops: what one holds, and its file (a plain age file: one file, named without .age).
+
+
+def granted_drop_page(world: World, response: httpx.Response) -> None:
+    assert response.status_code == 200
+    assert DROP_NAME in response.text
+
+
+def granted_drop_json(world: World, response: httpx.Response) -> None:
+    assert response.status_code == 200
+    assert response.json() == {
+        "problem": None,
+        "note": None,
+        "files": [{"index": 0, "name": DROP_NAME, "size": len(DROP_BYTES)}],
+    }
+
+
+def granted_drop_file(world: World, response: httpx.Response) -> None:
+    assert response.status_code == 200
+    assert response.content == DROP_BYTES
+    assert response.headers["content-disposition"].startswith("attachment;")
+
+
+for _route, _probe, _granted, _path in (
+    ("/cases/{case_id}/items/{item_id}/drop", web_probe, granted_drop_page, ""),
+    ("/cases/{case_id}/items/{item_id}/drop/{index}", web_probe, granted_drop_file, "0"),
+    ("/api/v1/cases/{case_id}/items/{item_id}/drop", api_probe, granted_drop_json, ""),
+    ("/api/v1/cases/{case_id}/items/{item_id}/drop/{index}", api_probe, granted_drop_file, "0"),
+):
+    _concrete = _route.replace("item_id", "drop_id").replace("{index}", _path)
+    CASE_PROBES["GET", _route] = (_probe("GET", _concrete), _granted)
+
+
 def test_case_rules_have_probes() -> None:
     case_routes = {key for key, rule in TABLE.items() if rule.access == Access.CASE}
     assert case_routes == CASE_PROBES.keys() | DELETE_PROBES.keys()
@@ -994,6 +1111,17 @@ def test_recipient_lists_are_for_recipients_only(world: World) -> None:
     assert {key for key, rule in TABLE.items() if rule.access == Access.RECIPIENT} == checked
 
 
+def test_key_fingerprints_are_for_signed_in_staff_and_hold_no_case_content(world: World) -> None:
+    assert_refused(world.web[ANONYMOUS].get("/keys"), ANONYMOUS, api=False)
+    for principal in (MEMBER, OTHER, ADMIN, ANALYST):
+        page = world.web[principal].get("/keys")
+        assert page.status_code == 200, principal
+        assert world.accounts[MEMBER].username in page.text
+        assert_no_case_content(page)
+    checked = {("GET", "/keys")}
+    assert {key for key, rule in TABLE.items() if rule.access == Access.STAFF} == checked
+
+
 def test_a_notice_address_is_set_only_on_ones_own_account(world: World) -> None:
     def emails() -> dict[str, str | None]:
         with world.runtime.default.db() as db:
@@ -1036,7 +1164,7 @@ def test_analysts_reach_nothing_but_statistics(world: World) -> None:
     forbidden = {
         key
         for key, rule in TABLE.items()
-        if rule.access not in (Access.PUBLIC, Access.SELF, Access.STATS)
+        if rule.access not in (Access.PUBLIC, Access.SELF, Access.STATS, Access.STAFF)
     }
     assert forbidden == probes.keys() | DELETE_PROBES.keys()
     for (method, path), probe in probes.items():
@@ -1266,3 +1394,36 @@ def test_self_rules_have_checks() -> None:
 
 def test_every_rule_says_why() -> None:
     assert all(rule.why for rule in TABLE.values())
+
+
+# A channel's questionnaire (web/api_questionnaires.py): administrators only.
+
+QUESTIONNAIRE = {
+    "version": 1,
+    "title": {"en": "Authz report"},
+    "steps": [
+        {
+            "title": {"en": "What happened"},
+            "fields": [{"id": "detail", "type": "long_text", "label": {"en": "Describe it"}}],
+        }
+    ],
+}
+
+
+def test_only_administrators_read_set_and_remove_a_questionnaire(world: World) -> None:
+    path = "/api/v1/channels/{channel_id}/questionnaire"
+    put = api_probe("PUT", path, QUESTIONNAIRE)
+    get = api_probe("GET", path)
+    delete = api_probe("DELETE", path)
+    nobody = (ANONYMOUS, OTHER, MEMBER)
+    refused_for(world, nobody, put, api=True)
+    set_by_admin = put(world, ADMIN, None)
+    assert set_by_admin.status_code == 200, set_by_admin.text
+    for probe in (get, delete):
+        refused_for(world, nobody, probe, api=True)
+    read = get(world, ADMIN, None)
+    assert read.status_code == 200, read.text
+    assert "Authz report" in read.text
+    removed = delete(world, ADMIN, None)
+    assert removed.status_code == 204, removed.text
+    assert get(world, ADMIN, None).status_code == 404

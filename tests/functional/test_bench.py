@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,31 @@ def test_bench_run_quick(tmp_path: Path) -> None:
     assert "| new source ≤ 0.5 s |" in section
     # The committed report and results are left alone.
     assert (REPO / "docs" / "performance.md").read_text() == original
+
+
+@pytest.mark.timeout(600)
+def test_slow_uploads_quick(tmp_path: Path) -> None:
+    """`bench/slow_uploads.py --quick` starts the server with ./scripts/run, sends its slow
+    uploads with the page sampler running, and writes its figures (not judged here)."""
+    results = tmp_path / "results"
+    env = os.environ | {"BENCH_RESULTS_DIR": str(results)}
+    done = subprocess.run(
+        [sys.executable, "bench/slow_uploads.py", "--quick", "--no-stalls"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=580,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    data = json.loads((results / "slow_uploads.json").read_text())
+    assert data["uploads"] == 20
+    assert data["succeeded"] == 20
+    assert data["server_alive"]
+    assert data["idle_rss_mib"]["before_load"] > 0
+    assert data["idle_rss_mib"]["peak"] >= data["idle_rss_mib"]["before_load"]
+    assert data["pages"]["source /"]["n"] > 0
+    assert data["pages"]["staff GET /api/v1/cases"]["n"] > 0
+    assert data["page_errors"] == 0
+    assert "| uploads that succeeded | 20 of 20 | all | pass |" in done.stdout

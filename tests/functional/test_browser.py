@@ -243,7 +243,11 @@ def test_source_journey_without_javascript(
         assert page.locator("li.entry.mine").count() == 3  # one message, two files
         source_step(browser_session, shots, "source-conversation-with-reply")
 
-        reply_entry.get_by_role("button", name="Delete this reply").click()
+        reply_entry.get_by_role("link", name="Delete this reply (around").click()
+        page.wait_for_url(server.source_url + f"/replies/{reply_id}/delete")
+        assert reply_text not in page.content()  # asked first, on a page of its own
+        source_step(browser_session, shots, "source-delete-reply-confirm")
+        page.get_by_role("button", name="Delete the reply").click()
         page.wait_for_url(server.source_url + "/conversation?deleted=1")
         assert page.get_by_role("status").filter(has_text="The reply was deleted.").is_visible()
         assert page.locator("li.entry.reply").count() == 0
@@ -257,11 +261,22 @@ def test_source_journey_without_javascript(
         assert kept[0]["text"] == reply_text
         assert kept[0]["seen_by_source"] is True
 
-    # Language switch in the footer.
-    page.locator('footer nav.lang a[hreflang="ko"]').click()
-    page.wait_for_url(server.source_url + "/conversation?lang=ko")
+    # The language menu at the top. On a page with the send form, each language is a button
+    # of that form, so what was being typed comes back in the new language.
+    page.locator("#message").fill("반쯤 쓴 글 half written")
+    page.locator("header .lang-menu summary").click()
+    source_step(browser_session, shots, "source-language-menu")
+    page.locator('header .lang-menu button[lang="ko"]').click()
+    page.wait_for_url(server.source_url + "/conversation/language")
     assert page.get_by_role("heading", level=1).inner_text() == "내 대화"
-    assert page.locator('footer nav.lang strong[aria-current="true"]').get_attribute("lang") == "ko"
+    assert page.locator("#message").input_value() == "반쯤 쓴 글 half written"
+    menu = page.locator('header .lang-menu strong[aria-current="true"]')
+    assert menu.get_attribute("lang") == "ko"
+    # The choice is kept (a cookie with the code only), without ?lang= in any link.
+    page.get_by_role("link", name="대화", exact=True).click()
+    page.wait_for_url(server.source_url + "/conversation")
+    assert page.get_by_role("heading", level=1).inner_text() == "내 대화"
+    assert [c["value"] for c in browser_session.cookies("mailslot_source_lang")] == ["ko"]
     source_step(browser_session, shots, "source-conversation-korean", lang="ko")
 
     token = browser_session.cookies(SOURCE_COOKIE)[0]["value"]

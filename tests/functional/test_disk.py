@@ -26,7 +26,8 @@ from tests.functional.helpers import csrf, find_case, login, new_source, submit
 
 BIG_FILE = 300 * 1024
 TOO_BIG = 2 * 1024 * 1024
-REPLY_DELETE_RE = re.compile(r'action="/replies/([0-9a-f]+)/delete"')
+# The link to the confirmation page (or, before it, the form itself).
+REPLY_DELETE_RE = re.compile(r'"/replies/([0-9a-f]+)/delete"')
 # The only log lines allowed to name the loopback address: startup, not requests.
 STARTUP_LINES = ("Uvicorn running on", "/setup/", "Source interface:", "Staff interface:")
 
@@ -122,11 +123,11 @@ def run_scenario(server: LiveServer) -> tuple[list[str], list[str]]:
                 conversation = client.get("/conversation")
                 assert replies[number] in conversation.text
                 if number == 0:
-                    reply_ids = REPLY_DELETE_RE.findall(conversation.text)
+                    reply_ids = set(REPLY_DELETE_RE.findall(conversation.text))
                     assert len(reply_ids) == 1
-                    deleted = client.post(
-                        f"/replies/{reply_ids[0]}/delete", data={"csrf": csrf(conversation.text)}
-                    )
+                    confirm = client.get(f"/replies/{reply_ids.pop()}/delete")
+                    assert confirm.status_code == 200, confirm.text
+                    deleted = client.post(str(confirm.url.path), data={"csrf": csrf(confirm.text)})
                     assert deleted.status_code == 303, deleted.text
                     assert replies[0] not in client.get("/conversation").text
                 logout = client.post("/logout")

@@ -24,6 +24,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from mailslot import i18n
 from mailslot.recipients.models import User
 from mailslot.sessions.models import Session
 from tests.conftest import Account, LiveServer
@@ -152,14 +153,17 @@ def test_language_links_never_leave_the_site(
             assert_same_origin(base, url)
     if page.status == 404:
         # A page with no route links to the site's root in the other languages.
-        assert set(found.languages.values()) <= {"/?lang=en", "/?lang=ko"}, found.languages
+        roots = {f"/?lang={i18n.language(code).tag}" for code in i18n.SUPPORTED_LOCALES}
+        assert set(found.languages.values()) <= roots, found.languages
 
 
 @pytest.mark.parametrize("interface", ["source", "staff"])
 def test_a_known_pages_language_links_keep_its_path(server: LiveServer, interface: str) -> None:
     base = server.source_url if interface == "source" else server.staff_url
     found = links(raw(base, "GET", "/login?lang=ko").body)
-    assert found.languages == {"en": "/login?lang=en"}  # Korean is this page: no link
+    # Korean is this page: no link to it; every other language links to the same path.
+    tags = [i18n.language(code).tag for code in i18n.SUPPORTED_LOCALES if code != "ko"]
+    assert found.languages == {tag: f"/login?lang={tag}" for tag in tags}
 
 
 # -- deleted cookies ------------------------------------------------------------------------------

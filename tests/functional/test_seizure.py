@@ -34,14 +34,14 @@ import time
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import cbor2
 import httpx
 import pyotp
 import pytest
 
-from mailslot import crypto
+from mailslot import crypto, drops
 from mailslot.db.base import coarse
 from mailslot.notifications import reminders
 from mailslot.notifications.models import PendingNotice
@@ -58,7 +58,7 @@ THREAT_MODEL = ROOT / "docs" / "threat-model.md"
 SECRET_RE = re.compile(r'<code class="secret">([A-Z2-7]+)</code>')
 INVITE_RE = re.compile(r'<code class="secret">(http://[^<]+/setup/[^<]+)</code>')
 RECOVERY_RE = re.compile(r'<p class="codename" lang="en">([A-Z2-7-]+)</p>')
-REPLY_DELETE_RE = re.compile(r'action="/replies/([0-9a-f]+)/delete"')
+REPLY_DELETE_RE = re.compile(r'"/replies/([0-9a-f]+)/delete"')  # the link or the form
 CHANNEL_RE = re.compile(r'name="channels" value="([0-9a-f]{32})"> <span>default</span>')
 # In the adversary's built-in dictionary, and strong enough for zxcvbn: the positive control.
 WEAK_PASSWORD = "correct horse battery staple"
@@ -267,6 +267,9 @@ def run_scenario(server: LiveServer, work: Path) -> Scenario:
     assert link, invited.text
     with httpx.Client(timeout=60) as client:
         accounts["invitee"] = enroll(client, link[1], invited_name, server)
+    # The keys for sealed drops are published: the default channel's first drop key (to the
+    # invitee), the signing key and the first manifest version.
+    assert httpx.get(f"{server.source_url}/keys", timeout=60).status_code == 200
     # The channel acknowledges new cases automatically and names a step of its own.
     settings_url = f"/admin/channels/{channel_id[1]}/settings"
     page = admin_web.get(settings_url)
@@ -310,6 +313,8 @@ def run_scenario(server: LiveServer, work: Path) -> Scenario:
     s5, _ = send(server, scenario, channel=investigations)
     for client in (s0, s1, s2, s3, s4, s5):
         client.close()
+    courier_drop(server, scenario, default)
+    questionnaire_sources(server, scenario, work, investigations)
 
     alice = server.staff_client(accounts["alice"])
     alice_api = server.api_client(accounts["alice"])
@@ -448,6 +453,66 @@ def run_scenario(server: LiveServer, work: Path) -> Scenario:
     return scenario
 
 
+QUESTIONNAIRE: Final = {
+    "version": 1,
+    "title": {"en": "Report"},
+    "steps": [
+        {"title": {"en": "What"}, "fields": [
+            {"id": "what", "type": "long_text", "required": True, "label": {"en": "What?"}}]},
+        {"title": {"en": "Who"}, "fields": [
+            {"id": "name", "type": "short_text", "identity": True, "label": {"en": "Name"}}]},
+    ],
+}  # fmt: skip
+
+
+def questionnaire_sources(
+    server: LiveServer, scenario: Scenario, work: Path, channel_id: str
+) -> None:
+    """The operator gives the second channel a questionnaire (two versions); one source
+    answers it and sends (answers and identity sealed into its case), another leaves a draft
+    behind, its session never ended. Every answer carries a marker."""
+    definition = work / "questionnaire.json"
+    for title in ("Old report", "Report"):
+        definition.write_text(json.dumps({**QUESTIONNAIRE, "title": {"en": title}}))
+        done = cli(server, ["questionnaires", "import", "--channel", "investigations",
+                            str(definition)])  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    for sends in (True, False):
+        client = source_session(server)
+        scenario.codenames.append(new_source(client))
+        answer, name = f"Answer {marker('FORM')}", marker("IDENTITY")
+        scenario.markers += [answer.split()[1], name]
+        base = f"/questionnaire/{channel_id}"
+        page = client.get(f"{base}/step/0")
+        step = {"csrf": csrf(page.text), "shown": "what", "go": "next", "what": answer}
+        assert client.post(f"{base}/step/0", data=step).status_code == 303
+        step = {"csrf": csrf(page.text), "shown": "name", "go": "next", "name": name}
+        assert client.post(f"{base}/step/1", data=step).status_code == 303
+        if sends:
+            review = client.get(f"{base}/review")
+            sent = client.post(f"{base}/review", data={"csrf": csrf(review.text)})
+            assert sent.status_code == 303, sent.text
+            assert sent.headers["location"] == "/submitted"
+        client.close()
+
+
+def courier_drop(server: LiveServer, scenario: Scenario, channel: str) -> None:
+    """The keys published again (the operator's new recipients rotate the default channel's
+    drop key: one retired, a second manifest version), then a courier sends a drop."""
+    chain = drops.load_chain(httpx.get(f"{server.source_url}/keys.json", timeout=60).content)
+    latest = drops.verify_chain(chain)
+    assert latest.version >= 2
+    assert latest.previous is not None
+    text = marker("DROP")
+    scenario.markers.append(text)
+    recipient = drops.PqRecipient.parse(latest.channel("default").drop_recipient)
+    sealed = b"".join(drops.seal_stream([recipient], [text.encode()]))
+    with httpx.Client(base_url=server.source_url, timeout=60) as courier:
+        part = ("drop.age", sealed, "application/octet-stream")
+        sent = courier.post("/drop", data={"channel": channel}, files=[("files", part)])
+    assert sent.status_code == 303, sent.text
+
+
 def case_work(
     server: LiveServer,
     scenario: Scenario,
@@ -584,7 +649,7 @@ def every_file(root: Path) -> list[Path]:
 def test_no_marker_or_codename_in_any_file_or_in_the_report(seized: Seized) -> None:
     secrets = seized.scenario.markers + seized.scenario.codenames
     assert len(seized.scenario.markers) > 25
-    assert len(seized.scenario.codenames) == 6
+    assert len(seized.scenario.codenames) == 8  # six free-text sources, two questionnaires
     assert seized.scenario.hot_copy is not None
     places = {str(p): p.read_bytes() for p in every_file(seized.copy)}
     places.update({f"hot:{p}": p.read_bytes() for p in every_file(seized.scenario.hot_copy)})
@@ -731,10 +796,13 @@ def test_the_report_sees_the_metadata_it_should(seized: Seized) -> None:
     assert staff[accounts["bob"].username]["email"] == "bob@example.org"
     assert staff[accounts["carol"].username]["key_offline"] is True
     assert not staff[accounts["carol"].username]["password_wrap"]
-    assert derived["cases_per_channel"] == {"default": 4, "investigations": 1}
-    # One forgot their conversation; the deleted case's source went with its only case.
-    assert derived["sources"]["rows"] == 4
-    assert derived["sources"]["cases_without_a_source"] == 1
+    # Five sources and the courier sent to "default" (one source case was deleted); one
+    # source wrote to "investigations" and one answered its questionnaire.
+    assert derived["cases_per_channel"] == {"default": 5, "investigations": 2}
+    # One forgot their conversation; the deleted case's source went with its only case; the
+    # courier's case never had one.
+    assert derived["sources"]["rows"] == 5  # with the questionnaire's
+    assert derived["sources"]["cases_without_a_source"] == 2
     # Five replies by staff and four automatic acknowledgements (the deleted case's went
     # with it); three sealed notes: one written, the reason for closing, the reason for
     # keeping a case longer.
@@ -823,6 +891,66 @@ def test_free_space_in_the_database_file_holds_no_content(seized: Seized) -> Non
         assert not database["content_may_remain"]
         assert database["strings_in_free_space"] == []
         assert database["markers_in_free_space"] == {}
+
+
+# (c2) No order and no exact times at rest (issue 18).
+
+# The tables keyed by an integer: one row each, or the audit trail, whose order is by design.
+# Likewise the organisation's signing key (one row) and the key manifests, whose versions are
+# published in order.
+ORDERED_BY_DESIGN = {
+    "alembic_version",
+    "instance",
+    "audit_head",
+    "audit_events",
+    "signing_key",
+    "key_manifests",
+}
+
+
+def test_no_table_keeps_the_order_rows_were_written(seized: Seized) -> None:
+    assert set(seized.report["attacks"]["insertion_order"]) == ORDERED_BY_DESIGN
+    # Rows sit in the order of their random ids, not in the order they were written.
+    with closing(
+        sqlite3.connect(f"file:{seized.copy / 'mailslot.sqlite3'}?mode=ro", uri=True)
+    ) as db:
+        for table, key in (
+            ("sources", "id"),
+            ("cases", "id"),
+            ("items", "id"),
+            ("sessions", "id"),
+            ("item_key_wraps", "item_id"),
+        ):
+            # Every column, so that no covering index answers instead of the table itself.
+            rows = db.execute(f"SELECT * FROM {table} NOT INDEXED")  # noqa: S608
+            names = [column[0] for column in rows.description]
+            stored = [row[names.index(key)] for row in rows]
+            assert len(stored) > 1, table
+            assert stored == sorted(stored), table
+
+
+def test_the_order_attack_works_on_a_table_with_a_rowid(tmp_path: Path) -> None:
+    """Positive control: the adversary recovers the order from a rowid when there is one."""
+    path = tmp_path / "ordered.sqlite3"
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.execute("CREATE TABLE kept (id TEXT PRIMARY KEY)")
+        db.execute("CREATE TABLE unordered (id TEXT PRIMARY KEY) WITHOUT ROWID")
+        for n in range(5):
+            db.execute("INSERT INTO kept VALUES (?)", (os.urandom(16).hex(),))
+            db.execute("INSERT INTO unordered VALUES (?)", (f"row {n}",))
+    assert load_adversary().insertion_order(f"sqlite:///{path}") == {"kept": 5}
+
+
+def test_blob_files_and_directories_show_only_the_hour(seized: Seized) -> None:
+    blobs = [f for f in seized.report["files"] if f["kind"] == "blob"]
+    assert len(blobs) > 10
+    exact = [f["path"] for f in blobs if (seized.copy / f["path"]).stat().st_mtime % 3600]
+    assert exact == []
+    directories = [d for d in seized.report["directories"] if d["path"].startswith("blobs")]
+    assert len(directories) > 1
+    assert [d["path"] for d in directories if d["mtime"] % 3600] == []
+    # The deleted case's blobs went; so did every bucket they left empty.
+    assert [d["path"] for d in directories if d["empty"]] == []
 
 
 # (d) Sessions do not open.

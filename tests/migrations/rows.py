@@ -19,7 +19,7 @@ from typing import Any, Final
 Row = dict[str, Any]
 Rows = Mapping[str, Sequence[Row]]
 
-REVISIONS: Final = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
+REVISIONS: Final = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010")
 
 HOUR: Final = 3600
 DAY: Final = 86400
@@ -38,12 +38,14 @@ def blob(size: int = 48) -> bytes:
 
 
 DEFAULT, PROCUREMENT, TIPS = ident(), ident(), ident()
+DRAFT_SESSION: Final = secrets.token_hex(32)  # a source's session with a questionnaire draft
 ADMIN, ANA, BEN, DAN, CHI = (ident() for _ in range(5))
 SOURCE_1, SOURCE_2 = ident(), ident()
-CASE_1, CASE_2, CASE_3 = ident(), ident(), ident()
+CASE_1, CASE_2, CASE_3, CASE_4 = ident(), ident(), ident(), ident()
 LEGAL_REVIEW = ident()
 URGENT, FOLLOW_UP = ident(), ident()
 AUDIT_HEAD = blob(32)
+DROP_KEY_1, DROP_KEY_2 = ident(), ident()
 
 
 def _user(user_id: str, username: str, role: str, **columns: Any) -> Row:
@@ -196,7 +198,7 @@ ROWS: Final[Mapping[str, Rows]] = {
                 "data": blob(120),
             },
             {
-                "id": secrets.token_hex(32),
+                "id": DRAFT_SESSION,
                 "kind": "source",
                 "user_id": None,
                 "created_at": T0 - 300,
@@ -399,6 +401,89 @@ ROWS: Final[Mapping[str, Rows]] = {
     },
     # 0007 changes no schema (it forgets sources left without a case; see its test).
     "0007": {},
+    # A fourth case whose key was rotated twice (two revocations): Ana holds versions 0 and
+    # 1 as past keys and version 2 as the current one; its items were sealed under 0 and 2.
+    "0008": {
+        "cases": [
+            _case(CASE_4, "ochre plover", DEFAULT, None, created_at=T0 - 3 * DAY, key_version=2)
+        ],
+        "case_key_wraps": [{"case_id": CASE_4, "user_id": ANA, "wrapped": blob(1173)}],
+        "case_past_key_wraps": [
+            {"case_id": CASE_4, "user_id": ANA, "version": 0, "wrapped": blob(1173)},
+            {"case_id": CASE_4, "user_id": ANA, "version": 1, "wrapped": blob(1173)},
+        ],
+        "items": [
+            {**_item(CASE_4, 0, "message"), "key_version": 0},
+            {**_item(CASE_4, 1, "note", ANA), "key_version": 2},
+        ],
+    },
+    # Sealed drops: the default channel's first drop key, retired when Ben joined, and the
+    # current one; the signing key and two manifest versions.
+    "0009": {
+        "drop_keys": [
+            {
+                "id": DROP_KEY_1,
+                "channel_id": DEFAULT,
+                "recipient": "age1pq1" + "q" * 1950,
+                "created_at": T0 - 2 * DAY,
+                "retired_at": T0 - DAY,
+            },
+            {
+                "id": DROP_KEY_2,
+                "channel_id": DEFAULT,
+                "recipient": "age1pq1" + "p" * 1950,
+                "created_at": T0 - DAY,
+                "retired_at": None,
+            },
+        ],
+        "drop_key_wraps": [
+            {"drop_key_id": DROP_KEY_1, "user_id": ANA, "wrapped": blob(1173)},
+            {"drop_key_id": DROP_KEY_2, "user_id": ANA, "wrapped": blob(1173)},
+            {"drop_key_id": DROP_KEY_2, "user_id": BEN, "wrapped": blob(1173)},
+        ],
+        "signing_key": [{"id": 1, "seed": blob(32), "created_at": T0 - 2 * DAY}],
+        "key_manifests": [
+            {
+                "version": 1,
+                "digest": "a" * 64,
+                "previous": None,
+                "body": '{"version":1,"organisation":"Ünïcode news"}',
+                "created_at": T0 - 2 * DAY - (T0 - 2 * DAY) % DAY,
+            },
+            {
+                "version": 2,
+                "digest": "b" * 64,
+                "previous": "a" * 64,
+                "body": '{"version":2}',
+                "created_at": T0 - DAY - (T0 - DAY) % DAY,
+            },
+        ],
+    },
+    # Questionnaires: the default channel's first version, replaced by a second (current);
+    # a source's draft, sealed under its session.
+    "0010": {
+        "questionnaires": [
+            {
+                "id": ident(),
+                "channel_id": DEFAULT,
+                "version": 1,
+                "content_hash": "sha256:" + "c" * 64,
+                "definition": '{"version":1,"title":{"en":"Rapport Ünïcode"},"steps":[]}',
+                "current": False,
+                "created_at": T0 - 2 * DAY - (T0 - 2 * DAY) % DAY,
+            },
+            {
+                "id": ident(),
+                "channel_id": DEFAULT,
+                "version": 2,
+                "content_hash": "sha256:" + "d" * 64,
+                "definition": '{"version":1,"title":{"en":"Report"},"steps":[]}',
+                "current": True,
+                "created_at": T0 - DAY - (T0 - DAY) % DAY,
+            },
+        ],
+        "questionnaire_drafts": [{"session_id": DRAFT_SESSION, "data": blob(4096)}],
+    },
 }
 
 

@@ -400,6 +400,7 @@ def test_an_item_without_its_blob_is_refused() -> None:
         "sealed_meta": "bWV0YQ==",
         "created_at": 3600,
         "seen_by_source": False,
+        "key_version": 0,
     }
     with pytest.raises(ArchiveUnreadable):
         check(row_archive("items", [item[c] for c in columns]))

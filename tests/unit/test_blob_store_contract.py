@@ -1,8 +1,10 @@
 """The ``BlobStore`` contract: what every implementation must do, whatever it stores on.
 
-Only the protocol is used here (no paths, no files), so an object-storage implementation
-joins by adding a factory to ``IMPLEMENTATIONS``. Implementation details (file modes,
-containment of paths) are tested next to each implementation (tests/unit/test_storage.py).
+Only the protocol is used here (no paths, no files), so an implementation joins by adding a
+factory to ``IMPLEMENTATIONS``: files in a temporary directory, and objects in a new bucket of
+a real S3 server (moto's server mode, over HTTP; tests/s3.py). Implementation details (file
+modes, containment of paths, multipart parts) are tested next to each implementation
+(tests/unit/test_storage.py, tests/unit/test_s3_store.py).
 """
 
 from __future__ import annotations
@@ -15,18 +17,26 @@ import pytest
 
 from mailslot.errors import StorageError
 from mailslot.storage import BlobStore, FilesystemBlobStore
+from mailslot.storage.s3 import PART_SIZE, S3BlobStore
 
 pytestmark = pytest.mark.no_database
 
 
-IMPLEMENTATIONS: dict[str, Callable[[Path], BlobStore]] = {
-    "filesystem": lambda tmp: FilesystemBlobStore(tmp / "blobs"),
+def _s3(request: pytest.FixtureRequest, tmp: Path) -> BlobStore:
+    moto = request.getfixturevalue("moto_server")
+    # Every unfinished upload counts as stale here, as after a crash.
+    return S3BlobStore(moto.client(), moto.new_bucket(), "blobs/", stale_after=0)
+
+
+IMPLEMENTATIONS: dict[str, Callable[[pytest.FixtureRequest, Path], BlobStore]] = {
+    "filesystem": lambda request, tmp: FilesystemBlobStore(tmp / "blobs"),
+    "s3": _s3,
 }
 
 
 @pytest.fixture(params=sorted(IMPLEMENTATIONS))
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
-    return IMPLEMENTATIONS[request.param](tmp_path)
+    return IMPLEMENTATIONS[request.param](request, tmp_path)
 
 
 def put(store: BlobStore, data: bytes) -> str:
@@ -99,9 +109,15 @@ def test_cleanup_removes_only_what_never_committed(store: BlobStore) -> None:
     kept = put(store, b"kept")
     unfinished = store.create()
     unfinished.write(b"lost in a crash")
+    # Past S3's smallest part, so that an object store has begun an upload too (a smaller
+    # write may still be only in the writer's memory, which a crash takes with it).
+    larger = store.create()
+    larger.write(bytes(PART_SIZE + 1))
     assert store.cleanup_incomplete() >= 1
     assert store.exists(kept)
     assert not store.exists(unfinished.blob_id)
+    assert not store.exists(larger.blob_id)
+    assert store.cleanup_incomplete() == 0
 
 
 def test_concurrent_writers_do_not_mix(store: BlobStore) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from mailslot import crypto
 from mailslot.audit.models import AuditEvent
-from mailslot.cases import actions, deadlines, reading, work
+from mailslot.cases import actions, deadlines, inbox, reading, work
 from mailslot.cases import services as cases
 from mailslot.cases.errors import CaseNotFound
 from mailslot.cases.models import (
@@ -20,17 +20,19 @@ from mailslot.cases.models import (
     CaseAccess,
     CaseAssignee,
     CaseKeyWrap,
+    CasePastKeyWrap,
     CaseRead,
     CustomStatus,
     Item,
     ItemKeyWrap,
+    ItemKind,
     Label,
 )
 from mailslot.channels import services as channels
 from mailslot.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mailslot.recipients.models import Role, User
 from mailslot.runtime import Runtime
-from tests.unit.test_services import NOW, add_user, count, log_in, new_case
+from tests.unit.test_services import NOW, Person, add_user, count, log_in, new_case
 
 HOUR = 3600
 DAY = deadlines.DAY
@@ -113,7 +115,9 @@ def test_status_moves_the_deadlines_and_closing_needs_a_reason(runtime: Runtime)
         assert case.due_at is None
         wrap = db.get(CaseKeyWrap, (case.id, alice.id))
         assert wrap is not None
-        views = cases.case_items(db, runtime.default.blobs, case, cases.case_key(case, wrap, seed))
+        views = cases.case_items(
+            db, runtime.default.blobs, case, cases.case_keys(db, case, wrap, seed)
+        )
         assert (views[-1].item.kind, views[-1].text) == (
             "note",
             "Closed: Referred to the regulator",
@@ -201,7 +205,7 @@ def test_custom_statuses_set_their_phase(runtime: Runtime) -> None:
             )
         work.set_status(db, runtime.default.blobs, case, me, status="in_progress", now=NOW)
         assert (case.status, case.custom_status_id) == ("in_progress", None)
-        assert work.case_panel(db, case).current_custom is None
+        assert work.case_panel(db, case, me).current_custom is None
 
 
 def test_labels_are_created_on_first_use_and_cleaned(runtime: Runtime) -> None:
@@ -283,7 +287,9 @@ def test_a_note_is_wrapped_to_the_case_key_only(runtime: Runtime) -> None:
         wrap = db.get(CaseKeyWrap, (case_id, alice.id))
         assert case is not None
         assert wrap is not None
-        views = cases.case_items(db, runtime.default.blobs, case, cases.case_key(case, wrap, seed))
+        views = cases.case_items(
+            db, runtime.default.blobs, case, cases.case_keys(db, case, wrap, seed)
+        )
         assert views[-1].text == "Call the lawyer"
         item = db.get(Item, item_id)
         assert item is not None
@@ -310,7 +316,7 @@ def test_grant_and_revoke_access(runtime: Runtime) -> None:
     with runtime.default.db() as db:
         case, wrap = cases.case_for_user(db, user(db, bob.id), case_id)
         views = cases.case_items(
-            db, runtime.default.blobs, case, cases.case_key(case, wrap, bob_seed)
+            db, runtime.default.blobs, case, cases.case_keys(db, case, wrap, bob_seed)
         )
         assert views[0].text == "the memo"
         work.assign(db, case, user(db, bob.id), bob.id, now=NOW)
@@ -344,6 +350,95 @@ def test_grant_and_revoke_access(runtime: Runtime) -> None:
     ]
 
 
+def _items_opened(runtime: Runtime, person: Person, seed: bytes, case_id: str) -> list[str]:
+    with runtime.default.db() as db:
+        case, wrap = cases.case_for_user(db, user(db, person.id), case_id)
+        views = cases.case_items(
+            db, runtime.default.blobs, case, cases.case_keys(db, case, wrap, seed)
+        )
+        return [view.text or view.filename for view in views]
+
+
+def _add_message(runtime: Runtime, case_id: str, text: str) -> str:
+    """What a returning source's new message does: sealed under the case's key as it is now."""
+    message = cases.seal_text(runtime.default.blobs, text)
+    with runtime.default.db() as db:
+        target = cases.CaseRef(id=case_id, public_key=b"not used: the row's key is")
+        sealed = cases.SealedItem(upload=message, kind=ItemKind.MESSAGE, meta={})
+        return cases.record_items(db, target, [sealed], now=NOW)[0].id
+
+
+def test_revoking_access_rotates_the_case_key(runtime: Runtime) -> None:
+    """A revoked holder who kept the case key (and any wrap they saw) opens nothing sealed
+    after the revocation; everyone who still holds the case opens old and new items."""
+    alice, bob, carol = (add_user(runtime, name) for name in ("alice", "bob", "carol"))
+    seeds = {p.username: log_in(runtime, p) for p in (alice, bob, carol)}
+    case_id = new_case(runtime, text="before")
+    ctx = runtime.default
+    with ctx.db() as db:
+        case, wrap = cases.case_for_user(db, user(db, carol.id), case_id)
+        kept = cases.case_key(case, wrap, seeds["carol"])  # Carol keeps the key she had
+        old_public_key = case.public_key
+    with ctx.db() as db:
+        alice_user = user(db, alice.id)
+    actions.revoke_access(ctx, alice_user, case_id, carol.id)  # needs no private key at all
+    note = actions.write_note(ctx, alice_user, case_id, "after: a note")
+    message = _add_message(runtime, case_id, "after: a message")
+
+    with ctx.db() as db:
+        case = db.get(Case, case_id)
+        assert case is not None
+        assert case.key_version == 1
+        assert case.public_key != old_public_key
+        rows = db.execute(select(Item.id, Item.key_version).where(Item.case_id == case_id))
+        versions = dict(rows.all())
+        assert [versions[note], versions[message]] == [1, 1]
+        assert sorted(versions.values()) == [0, 0, 1, 1]
+        # Carol holds no wrap of any version any more.
+        assert count(runtime, CaseKeyWrap, CaseKeyWrap.user_id == carol.id) == 0
+        assert count(runtime, CasePastKeyWrap, CasePastKeyWrap.user_id == carol.id) == 0
+        # Her saved key opens the items from before (documented), and none sealed after.
+        wrap_rows = db.execute(
+            select(ItemKeyWrap.item_id, ItemKeyWrap.wrapped).where(
+                ItemKeyWrap.holder == "case", ItemKeyWrap.item_id.in_(list(versions))
+            )
+        )
+        wraps = dict(wrap_rows.all())
+        for item_id, version in versions.items():
+            context = bytes.fromhex(item_id)
+            if version == 0:
+                kept.unwrap(wraps[item_id], crypto.WrapPurpose.ITEM_KEY, context)
+            else:
+                with pytest.raises(crypto.DecryptionError):
+                    kept.unwrap(wraps[item_id], crypto.WrapPurpose.ITEM_KEY, context)
+        # Nor do the new case key's wraps to Alice and Bob open with anything Carol has.
+        for row in db.scalars(select(CaseKeyWrap).where(CaseKeyWrap.case_id == case_id)):
+            with pytest.raises(crypto.DecryptionError):
+                crypto.KeyPair.from_seed(seeds["carol"]).unwrap(
+                    row.wrapped, crypto.WrapPurpose.CASE_KEY, bytes.fromhex(case_id) + b"\0\0\0\1"
+                )
+    expected = ["before", "doc.pdf", "after: a note", "after: a message"]
+    assert _items_opened(runtime, alice, seeds["alice"], case_id) == expected
+    assert _items_opened(runtime, bob, seeds["bob"], case_id) == expected
+    with ctx.db() as db, pytest.raises(CaseNotFound):
+        cases.case_for_user(db, user(db, carol.id), case_id)
+
+    # A second revocation: version 2, and everything still opens for the last holder.
+    actions.revoke_access(ctx, alice_user, case_id, bob.id)
+    later = _add_message(runtime, case_id, "after bob left")
+    assert _items_opened(runtime, alice, seeds["alice"], case_id) == [*expected, "after bob left"]
+    with ctx.db() as db:
+        assert db.scalar(select(Item.key_version).where(Item.id == later)) == 2
+        past = db.scalars(
+            select(CasePastKeyWrap.version).where(CasePastKeyWrap.user_id == alice.id)
+        )
+        assert sorted(past) == [0, 1]
+
+    # Given access again, Carol gets every version (from Alice's key) and reads it all.
+    actions.grant_access(ctx, alice_user, seeds["alice"], case_id, carol.id)
+    assert _items_opened(runtime, carol, seeds["carol"], case_id) == [*expected, "after bob left"]
+
+
 def test_a_recipient_added_later_gets_only_new_cases(runtime: Runtime) -> None:
     add_user(runtime, "alice")
     bob = add_user(runtime, "bob", channel_names=())
@@ -356,7 +451,8 @@ def test_a_recipient_added_later_gets_only_new_cases(runtime: Runtime) -> None:
         held = set(db.scalars(select(CaseKeyWrap.case_id).where(CaseKeyWrap.user_id == bob.id)))
         assert held == {new}
         assert old not in held
-        candidates = [u.username for u in work.case_panel(db, db.get(Case, old)).grantable]  # type: ignore[arg-type]
+        panel = work.case_panel(db, db.get(Case, old), user(db, bob.id))  # type: ignore[arg-type]
+        candidates = [u.username for u in panel.grantable]
         assert candidates == ["bob"]
 
 
@@ -440,8 +536,34 @@ def test_the_use_cases_act_and_answer_with_the_case_state(runtime: Runtime) -> N
     ]
     with ctx.db() as db:
         case, wrap = cases.case_for_user(db, user(db, alice.id), case_id)
-        views = cases.case_items(db, ctx.blobs, case, cases.case_key(case, wrap, seed))
+        views = cases.case_items(db, ctx.blobs, case, cases.case_keys(db, case, wrap, seed))
         assert (views[-1].item.id, views[-1].text) == (item_id, "Call the lawyer")
+
+
+def test_labels_are_offered_only_from_cases_the_reader_can_open(runtime: Runtime) -> None:
+    """A label a colleague put on a case someone cannot open is never shown to them: not as
+    a suggestion on the case page, not in the inbox filter, not in the API's list."""
+    alice, bob = add_user(runtime, "alice"), add_user(runtime, "bob")
+    shared, hidden = new_case(runtime), new_case(runtime)
+    ctx = runtime.default
+    with ctx.db() as db:
+        me, colleague = user(db, alice.id), user(db, bob.id)
+    actions.revoke_access(ctx, colleague, hidden, alice.id)
+    actions.add_label(ctx, colleague, hidden, "Merger at Acme")
+    actions.add_label(ctx, me, shared, "Urgent")
+    assert [label.name for label in actions.all_labels(ctx, colleague)] == [
+        "Merger at Acme",
+        "Urgent",
+    ]
+    assert [label.name for label in actions.all_labels(ctx, me)] == ["Urgent"]
+    with ctx.db() as db:
+        assert [name for _, name in inbox.inbox_choices(db, me).labels] == ["Urgent"]
+        case = db.get(Case, shared)
+        assert case is not None
+        assert [label.name for label in work.case_panel(db, case, me).all_labels] == ["Urgent"]
+    # Once a label is on a case Alice can open, she sees it (and only then).
+    actions.add_label(ctx, colleague, shared, "Merger at Acme")
+    assert [label.name for label in actions.all_labels(ctx, me)] == ["Merger at Acme", "Urgent"]
 
 
 def test_only_a_recipient_holding_the_key_acts_on_a_case(runtime: Runtime) -> None:

@@ -33,8 +33,8 @@ from mailslot.filenames import (
 )
 from mailslot.storage import FilesystemBlobStore
 from mailslot.web.uploads import (
-    FULL_PIECE,
     MAX_FIELDS,
+    SLOW_BATCH,
     Limits,
     ReceivedForm,
     receive_form,
@@ -104,7 +104,7 @@ def encode(boundary: str, parts: list[Part]) -> bytes:
 def contents(draw: st.DrawFn, max_size: int = 2000) -> bytes:
     """Small random bytes, or a long run (cheap to draw) that crosses the batching sizes."""
     if draw(st.integers(0, 9)) == 0:
-        size = draw(st.integers(FULL_PIECE - 2, 5 * FULL_PIECE))
+        size = draw(st.integers(SLOW_BATCH - 2, 5 * SLOW_BATCH))
         return os.urandom(8) * (size // 8)
     return draw(st.binary(max_size=max_size))
 
@@ -138,7 +138,7 @@ def splits(draw: st.DrawFn, body: bytes) -> list[bytes]:
     if draw(st.booleans()):
         cuts = sorted(draw(st.lists(st.integers(0, len(body)), max_size=30)))
     else:
-        step = draw(st.sampled_from([1, 2, 3, 7, 64, 1000, FULL_PIECE, 4 * FULL_PIECE]))
+        step = draw(st.sampled_from([1, 2, 3, 7, 64, 1000, SLOW_BATCH, 4 * SLOW_BATCH]))
         if step == 1 and len(body) > 5000:
             step = 97
         cuts = list(range(step, len(body), step))
@@ -303,8 +303,10 @@ def test_damaged_forms_are_refused_cleanly(
 
 # (c) Limits: a form is refused exactly when it breaks one, and with that limit's message.
 
-FILE_TOO_LARGE = "A file is larger than the limit of %(limit)s."
+FILE_TOO_LARGE = "The file “%(name)s” is larger than the limit of %(limit)s."
 SUBMISSION_TOO_LARGE = "This submission is larger than the limit of %(limit)s."
+# The total broken inside a file names that file.
+FILES_TOO_LARGE = "The files together are larger than the limit of %(limit)s (with “%(name)s”)."
 TOO_MANY_FILES = "You can send at most %(n)s files at once."
 
 
@@ -343,7 +345,7 @@ def broken_limits(limits: Limits, parts: list[Part]) -> set[str]:
     if any(len(p.content) > limits.max_file_size for p in files):
         broken.add(FILE_TOO_LARGE)
     if total > limits.max_submission_size:
-        broken.add(SUBMISSION_TOO_LARGE)
+        broken |= {SUBMISSION_TOO_LARGE, FILES_TOO_LARGE}
     return broken
 
 

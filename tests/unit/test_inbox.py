@@ -294,7 +294,7 @@ def test_a_case_page_costs_the_same_statements_whatever_its_items(
             user = db.get_one(User, world["ann"])
             case, wrap = cases.case_for_user(db, user, case_id)
             items = cases.case_items(
-                db, runtime.default.blobs, case, cases.case_key(case, wrap, seed)
+                db, runtime.default.blobs, case, cases.case_keys(db, case, wrap, seed)
             )
             inbox.case_row(db, user, case, now)
             cases.mark_read(db, case, user)

@@ -27,6 +27,7 @@ HTML_VIEWS = {
     "mailslot.web.admin",
     "mailslot.web.audit",
     "mailslot.web.casework",
+    "mailslot.web.documents",
     "mailslot.web.channel_settings",
     "mailslot.web.retention",
     "mailslot.web.stats",

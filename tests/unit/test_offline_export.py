@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pyotp
 import pytest
+from sqlalchemy import select
 
 from mailslot import crypto
 from mailslot.cases import services as cases
+from mailslot.cases import work
 from mailslot.cases.errors import CaseNotFound
 from mailslot.cases.models import Case, ItemKind
 from mailslot.channels import services as channels
@@ -18,7 +20,7 @@ from mailslot.offline import export as exporting
 from mailslot.offline.bundle import CaseRecord, ItemRecord, read_all
 from mailslot.offline.decrypt import decrypt_bundle
 from mailslot.recipients import services as recipients
-from mailslot.recipients.models import Role
+from mailslot.recipients.models import Role, User
 from mailslot.runtime import Runtime
 
 NOW = 1_800_000_000
@@ -120,3 +122,36 @@ def test_recipient_added_later_is_not_a_reader(
     assert report.opened == []
     assert len(report.skipped) == 1
     del alice
+
+
+def test_a_rotated_case_exports_and_decrypts_across_key_versions(
+    runtime: Runtime, alice: crypto.KeyPair, tmp_path: Path
+) -> None:
+    """Alice revokes Carol: the bundle opens both the items from before and those after for
+    Alice, and nothing new for Carol, who kept her key file."""
+    carol = add_recipient(runtime, "carol")
+    case = new_case(runtime, "before the revocation", b"old document")
+    with runtime.default.db() as db:
+        users = {u.username: u for u in db.scalars(select(User))}
+        row = db.get(Case, case.id)
+        assert row is not None
+        work.revoke(db, row, users["alice"], users["carol"].id, now=NOW)
+        later = cases.seal_text(runtime.default.blobs, "after the revocation")
+        cases.record_items(db, row, [cases.SealedItem(later, ItemKind.MESSAGE, {})], now=NOW)
+    out = io.BytesIO()
+    with runtime.default.db() as db:
+        exporting.export_cases(db, runtime.default.blobs, exporting.all_cases(db), out)
+    records = read_all(io.BytesIO(out.getvalue()))
+    assert [r.key_version for r in records if isinstance(r, ItemRecord)] == [0, 0, 1]
+    (tmp_path / "a").mkdir()
+    (tmp_path / "c").mkdir()
+    report = decrypt_bundle(io.BytesIO(out.getvalue()), alice, tmp_path / "a", echo=print, now=NOW)
+    assert report.failures == 0
+    folder = tmp_path / "a" / case.pseudonym
+    assert (folder / "001-message.txt").read_text() == "before the revocation"
+    assert (folder / "leak.pdf").read_bytes() == b"old document"
+    assert (folder / "003-message.txt").read_text() == "after the revocation"
+    # Carol's key is no longer addressed at all: the case is skipped, nothing is written.
+    report = decrypt_bundle(io.BytesIO(out.getvalue()), carol, tmp_path / "c", echo=print, now=NOW)
+    assert report.opened == []
+    assert list((tmp_path / "c").iterdir()) == []

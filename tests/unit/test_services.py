@@ -526,7 +526,9 @@ def test_record_items_and_read_them_back(runtime: Runtime) -> None:
         case, wrap = cases.case_for_user(db, user, case_id)
         assert case.item_count == 2
         assert case.created_at % 3600 == 0  # only the hour is kept in clear
-        views = cases.case_items(db, runtime.default.blobs, case, cases.case_key(case, wrap, seed))
+        views = cases.case_items(
+            db, runtime.default.blobs, case, cases.case_keys(db, case, wrap, seed)
+        )
         assert [v.item.position for v in views] == [1, 2]
         assert [v.item.kind for v in views] == ["message", "file"]
         assert views[0].text == "Grüße, 세계"
@@ -541,7 +543,7 @@ def test_record_items_and_read_them_back(runtime: Runtime) -> None:
         stored = b"".join(runtime.default.blobs.open(views[1].item.blob_id))
         assert "Grüße".encode() not in stored
         with pytest.raises(ItemNotFound):
-            cases.item_for_download(db, case, cases.case_key(case, wrap, seed), "0" * 32)
+            cases.item_for_download(db, case, cases.case_keys(db, case, wrap, seed), "0" * 32)
         outsider = db.get(User, bob.id)
         assert outsider is not None
         with pytest.raises(CaseNotFound):
@@ -664,7 +666,7 @@ def test_forget_source_removes_source_wraps(runtime: Runtime) -> None:
         assert user is not None
         _, wrap = cases.case_for_user(db, user, case_id)
         views_for_staff = cases.case_items(
-            db, runtime.default.blobs, case, cases.case_key(case, wrap, seed)
+            db, runtime.default.blobs, case, cases.case_keys(db, case, wrap, seed)
         )
         assert [v.text for v in views_for_staff][::2] == ["hello", "We got it."]
 
@@ -748,7 +750,9 @@ def test_an_automatic_acknowledgement_is_known_with_the_key_online_or_offline(
             cases.seal_text(runtime.default.blobs, "Thanks"), ItemKind.REPLY, {}
         )
         cases.record_items(db, case, [reply], now=NOW + 3000, author_id=user.id)
-        online = cases.case_items(db, runtime.default.blobs, case, cases.case_key(case, wrap, seed))
+        online = cases.case_items(
+            db, runtime.default.blobs, case, cases.case_keys(db, case, wrap, seed)
+        )
         offline = cases.sealed_items(db, case)
     for views in (online, offline):
         assert [v.item.kind for v in views] == ["message", "file", "reply", "reply"]

@@ -146,3 +146,21 @@ GOOD = SessionData(user_id="u").body()
 def test_a_body_that_breaks_the_padding_rules_is_refused(body: bytes) -> None:
     with pytest.raises(BadSessionData):
         SessionData.from_body(body)
+
+
+def test_a_new_source_session_with_the_longest_codename_fits() -> None:
+    """Until the first submission a source's session keeps its codename (to show it again):
+    the longest any list can make, with every other field a new source has, still fits."""
+    from mailslot.sources.codenames import all_wordlists
+
+    longest = max(
+        (
+            chosen.separator.join([max(chosen.words, key=lambda w: len(json.dumps(w)))] * n)
+            for chosen in all_wordlists()
+            for n in (chosen.codename_words,)
+        ),
+        key=lambda c: len(json.dumps(c)),
+    )
+    data = SessionData(csrf="c" * 32, seed=b"\x05" * 32, new_lookup=b"\x06" * 32, codename=longest)
+    assert len(data.encode()) < BODY_SIZE - 100
+    assert SessionData.from_body(data.body()) == data

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from mailslot.errors import StorageError
 from mailslot.storage import FilesystemBlobStore
+from mailslot.storage.filesystem import _scan
 
 pytestmark = pytest.mark.no_database
 
@@ -154,3 +156,77 @@ def test_modes(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(store.root.stat().st_mode) == 0o700
+
+
+# -- what a seized blob directory shows (issue 18) ------------------------------------------------
+
+
+def everything_under(root: Path) -> list[Path]:
+    """Listed without touching the directories' access times (as the store lists them)."""
+    found = [root]
+    for path, is_dir in _scan(root):
+        found.append(Path(path))
+        if is_dir:
+            found.extend(Path(child) for child, _ in _scan(path))
+    return found
+
+
+def exact_times(root: Path) -> list[tuple[str, float]]:
+    """Every access or modification time under ``root`` that is not on the hour."""
+    found = []
+    for path in everything_under(root):
+        info = path.stat()
+        found += [
+            (f"{path.name} {kind}", t)
+            for kind, t in (("atime", info.st_atime), ("mtime", info.st_mtime))
+            if t % 3600
+        ]
+    return found
+
+
+def test_no_empty_bucket_is_left_after_deletes_and_aborts(store: FilesystemBlobStore) -> None:
+    kept = store.create()
+    kept.write(b"kept")
+    kept.commit()
+    for _ in range(20):
+        gone = store.create()
+        gone.write(b"deleted later")
+        gone.commit()
+        store.delete(gone.blob_id)
+        refused = store.create()
+        refused.write(b"refused upload")
+        refused.abort()
+    buckets = [p for p in store.root.iterdir() if p.is_dir()]
+    assert buckets == [store.path_for(kept.blob_id).parent]
+    store.delete(kept.blob_id)
+    assert list(store.root.iterdir()) == []
+
+
+def test_blobs_and_directories_carry_only_the_hour(store: FilesystemBlobStore) -> None:
+    writers = [store.create() for _ in range(5)]
+    for writer in writers:
+        writer.write(b"content")
+        writer.commit()
+    store.delete(writers[0].blob_id)
+    aborted = store.create()
+    aborted.write(b"x")
+    aborted.abort()
+    for writer in writers[1:]:
+        assert b"".join(store.open(writer.blob_id)) == b"content"  # reading sets no atime
+    assert exact_times(store.root) == []
+
+
+def test_cleanup_rounds_old_times_and_removes_empty_buckets(store: FilesystemBlobStore) -> None:
+    kept = store.create()
+    kept.write(b"from an older version")
+    kept.commit()
+    path = store.path_for(kept.blob_id)
+    os.utime(path, (1_764_165_601.5, 1_764_165_777.25))  # as an older version left it
+    os.utime(path.parent, (1_764_165_601, 1_764_165_601))
+    (store.root / "ff").mkdir(mode=0o700)  # an empty bucket left by an older version
+    assert exact_times(store.root) != []
+    assert store.cleanup_incomplete() == 0
+    assert exact_times(store.root) == []
+    assert path.stat().st_mtime == 1_764_165_600  # rounded down, never forward
+    assert list(store.root.iterdir()) == [path.parent]
+    assert b"".join(store.open(kept.blob_id)) == b"from an older version"

@@ -98,9 +98,29 @@ def test_start_derives_keys_and_stores_nothing(ctx: OrgContext) -> None:
     new = submissions.start(ctx)
     assert len(new.codename.split()) == CODENAME_WORDS
     keys = access.derive_keys(ctx, new.codename)
-    assert new.session == SessionData(new_lookup=keys.lookup, seed=keys.key_pair.seed)
+    # The sealed session keeps the codename (to show it again) until the first submission.
+    assert new.session == SessionData(
+        new_lookup=keys.lookup, seed=keys.key_pair.seed, codename=new.codename
+    )
     assert count(ctx, Source) == 0
     assert new.codename not in repr(new)
+
+
+def test_a_codename_in_the_sources_language_opens_its_source(ctx: OrgContext) -> None:
+    new = submissions.start(ctx, locale="ko")
+    words = new.codename.split(" ")
+    assert len(words) == 8
+    assert all("가" <= ch <= "힣" for word in words for ch in word)
+    state = session_for(ctx, new.session)
+    source_id = submissions.submit(ctx, state, None, "안녕하세요", [], locale="ko")
+    assert reloaded(ctx, state).codename == ""  # forgotten at the first submission
+    typed = "\u3000".join(words).replace(words[0], words[0] + "\u00a0")  # other spaces
+    assert access.log_in(ctx, typed).source_id == source_id
+    japanese = submissions.start(ctx, locale="ja")
+    assert japanese.codename.count("\u3000") == 7  # as BIP-39 writes Japanese
+    assert access.derive_keys(ctx, japanese.codename.replace("\u3000", " ")).lookup == (
+        japanese.session.new_lookup
+    )
 
 
 def test_start_takes_a_new_source_token(ctx: OrgContext) -> None:

@@ -220,12 +220,12 @@ def test_wrong_csrf_stores_nothing(harness: Harness) -> None:
         (
             [part("files", b"ok", "1.txt"), part("files", b"x" * 1001, "2.txt")],
             413,
-            "A file is larger than the limit of %(limit)s.",
+            "The file “%(name)s” is larger than the limit of %(limit)s.",
         ),
         (
             [part("files", b"x" * 900, f"{i}.txt") for i in range(3)],
             413,
-            "This submission is larger than the limit of %(limit)s.",
+            "The files together are larger than the limit of %(limit)s (with “%(name)s”).",
         ),
         (
             [part("files", b"x", f"{i}.txt") for i in range(4)],

@@ -39,6 +39,7 @@ from mailslot.crypto import (
     _hazmat,
     backup_key,
     backup_sealer,
+    case_key_context,
     check_public_key,
     derive_password_keys,
     derive_source_keys,
@@ -69,6 +70,7 @@ from mailslot.offline.bundle import (
     CaseRecord,
     CaseWrap,
     ItemRecord,
+    PastWrap,
     case_frame,
     encode_frame,
     read_all,
@@ -1574,6 +1576,7 @@ class BundleItem:
     meta: dict[str, Any]
     item_id: bytes
     data_key: bytes
+    key_version: int = 0  # the case key version its data key is wrapped to
 
     @property
     def sealed(self) -> bytes:
@@ -1603,10 +1606,22 @@ class BundleCase:
     pseudonym: str
     readers: tuple[str, ...]
     items: tuple[BundleItem, ...]
+    # After a revocation the case key is rotated: ``seed`` is the current version's seed,
+    # and these are the earlier versions' (version 0 first).
+    past_seeds: tuple[bytes, ...] = ()
+
+    @property
+    def key_version(self) -> int:
+        return len(self.past_seeds)
+
+    def seed_of(self, version: int) -> bytes:
+        return self.seed if version == self.key_version else self.past_seeds[version]
 
 
 def bundle_cases() -> list[BundleCase]:
-    def item(label: str, position: int, kind: str, plaintext: bytes, **meta: Any) -> BundleItem:
+    def item(
+        label: str, position: int, kind: str, plaintext: bytes, key_version: int = 0, **meta: Any
+    ) -> BundleItem:
         return BundleItem(
             label,
             position,
@@ -1615,6 +1630,7 @@ def bundle_cases() -> list[BundleCase]:
             meta,
             det_bytes("bundle-item-id/" + label, 16),
             det_bytes("bundle-data-key/" + label, 32),
+            key_version,
         )
 
     reply = BundleItem(
@@ -1646,13 +1662,19 @@ def bundle_cases() -> list[BundleCase]:
                 reply,
             ),
         ),
+        # Alice's access to the second case was revoked: the key was rotated to version 1,
+        # she holds no wrap of any version, and bob holds both.
         BundleCase(
             "second",
             det_bytes("case-id/2", 16),
-            det_bytes("case-seed/2", 32),
+            det_bytes("case-seed/2-v1", 32),
             "quiet harbour",
             ("recipient-bob",),
-            (item("second-message", 1, "message", b"Only bob may read this."),),
+            (
+                item("second-message", 1, "message", b"Only bob may read this."),
+                item("after-rotation", 2, "message", b"Sent after the key was rotated.", 1),
+            ),
+            past_seeds=(det_bytes("case-seed/2", 32),),
         ),
     ]
 
@@ -1666,6 +1688,7 @@ def wrap_pool() -> list[bytes]:
             for record in read_all(io.BytesIO(bytes.fromhex(vector["bundle"]))):
                 if isinstance(record, CaseRecord):
                     pool += [w.wrapped for w in record.wraps]
+                    pool += [w.wrapped for w in record.past_wraps]
                 else:
                     pool.append(record.wrap)
     return pool
@@ -1688,11 +1711,17 @@ def bundle_bytes(cases: list[BundleCase], pool: list[bytes]) -> bytes:
     writer = BundleWriter(out)
     for case in cases:
         case_key = KeyPair.from_seed(case.seed)
-        wraps = []
+        wraps, past = [], []
         for reader in case.readers:
             pair = KeyPair.from_seed(KEY_SEEDS[reader])
-            wrapped = stable_wrap(pool, pair, case.seed, WrapPurpose.CASE_KEY, case.case_id)
-            wraps.append(CaseWrap(key_fingerprint(pair.public_key), wrapped))
+            fingerprint = key_fingerprint(pair.public_key)
+            context = case_key_context(case.case_id, case.key_version)
+            wrapped = stable_wrap(pool, pair, case.seed, WrapPurpose.CASE_KEY, context)
+            wraps.append(CaseWrap(fingerprint, wrapped))
+            for version, seed in enumerate(case.past_seeds):
+                context = case_key_context(case.case_id, version)
+                wrapped = stable_wrap(pool, pair, seed, WrapPurpose.CASE_KEY, context)
+                past.append(PastWrap(fingerprint, version, wrapped))
         writer.case(
             CaseRecord(
                 id=case.case_id,
@@ -1701,11 +1730,16 @@ def bundle_bytes(cases: list[BundleCase], pool: list[bytes]) -> bytes:
                 public_key=case_key.public_key,
                 wraps=tuple(wraps),
                 items=len(case.items),
+                key_version=case.key_version,
+                past_wraps=tuple(past),
             )
         )
         for item in case.items:
             sealed = item.sealed
-            wrapped = stable_wrap(pool, case_key, item.data_key, WrapPurpose.ITEM_KEY, item.item_id)
+            item_case_key = KeyPair.from_seed(case.seed_of(item.key_version))
+            wrapped = stable_wrap(
+                pool, item_case_key, item.data_key, WrapPurpose.ITEM_KEY, item.item_id
+            )
             record = ItemRecord(
                 case=case.case_id,
                 id=item.item_id,
@@ -1715,6 +1749,7 @@ def bundle_bytes(cases: list[BundleCase], pool: list[bytes]) -> bytes:
                 sealed_meta=item.sealed_meta,
                 wrap=wrapped,
                 size=len(sealed),
+                key_version=item.key_version,
             )
             writer.item(record, [sealed])
     writer.finish()
@@ -1725,7 +1760,10 @@ def bundle_vector(cases: list[BundleCase], pool: list[bytes]) -> dict[str, Any]:
     data = bundle_bytes(cases, pool)
     return {
         "name": "two-cases",
-        "note": "alice can open the first case only, bob both",
+        "note": (
+            "alice can open the first case only, bob both; the second case's key was rotated "
+            "(alice's access revoked), so its items are under key versions 0 and 1"
+        ),
         "keys": {
             name: {
                 "seed": KEY_SEEDS[name].hex(),
@@ -1737,6 +1775,8 @@ def bundle_vector(cases: list[BundleCase], pool: list[bytes]) -> dict[str, Any]:
             {
                 "id": case.case_id.hex(),
                 "seed": case.seed.hex(),
+                "key_version": case.key_version,
+                "past_seeds": [seed.hex() for seed in case.past_seeds],
                 "pseudonym": case.pseudonym,
                 "created_at": BUNDLE_TIME,
                 "readers": list(case.readers),
@@ -1745,6 +1785,7 @@ def bundle_vector(cases: list[BundleCase], pool: list[bytes]) -> dict[str, Any]:
                         "id": item.item_id.hex(),
                         "position": item.position,
                         "kind": item.kind,
+                        "key_version": item.key_version,
                         "data_key": item.data_key.hex(),
                         "meta_rng_seed": rng_seed("bundle-meta/" + item.label).hex(),
                         "item_rng_seed": rng_seed("bundle-item/" + item.label).hex(),
@@ -1787,6 +1828,7 @@ def bundle_rejects(good: bytes) -> tuple[dict[str, str], list[dict[str, Any]]]:
         "sealed_meta": det_bytes("bundle-reject/meta", 40).hex(),
         "wrap": det_bytes("bundle-reject/wrap", 1173).hex(),
         "size": 8,
+        "key_version": 0,
     }
     item_1 = base_item
     item_2 = dict(base_item, id=item_id_2.hex(), position=2)
@@ -1823,7 +1865,7 @@ def bundle_rejects(good: bytes) -> tuple[dict[str, str], list[dict[str, Any]]]:
             {"name": name, "rule": rule, "note": note, "bundle": encoded, "length": len(built)}
         )
 
-    magic = b"MSLB\x01"
+    magic = b"MSLB\x02"
     body = ("case", "item-1", stream, "item-2", stream)
     ok = (magic, *body, frame(end))
     assert (
@@ -1831,7 +1873,7 @@ def bundle_rejects(good: bytes) -> tuple[dict[str, str], list[dict[str, Any]]]:
     )
     add("empty", "BUNDLE-MAGIC", "no bytes")
     add("wrong-magic", "BUNDLE-MAGIC", "magic MSLX", b"MSLX\x01", *body, frame(end))
-    add("version-2", "BUNDLE-MAGIC", "version 2", b"MSLB\x02", *body, frame(end))
+    add("version-3", "BUNDLE-MAGIC", "version 3", b"MSLB\x03", *body, frame(end))
     add("item-stream", "BUNDLE-MAGIC", "an item stream's marker", b"MSLI\x01", *body, frame(end))
     add("marker-only", "BUNDLE-TRUNCATED", "the marker and nothing else", magic)
     add("no-end-frame", "BUNDLE-TRUNCATED", "cut exactly before the end frame", magic, *body)
@@ -2143,6 +2185,59 @@ def bundle_rejects(good: bytes) -> tuple[dict[str, str], list[dict[str, Any]]]:
         "two wraps for one fingerprint",
         *with_end(case_with(wraps=[case["wraps"][0], case["wraps"][0]]), e=empty_end),
     )
+    # Key versions (version 2 of the format).
+    past_wrap = {
+        "recipient": case["wraps"][0]["recipient"],
+        "version": 0,
+        "wrapped": case["wraps"][0]["wrapped"],
+    }
+    add(
+        "past-wrap-not-earlier",
+        "BUNDLE-FIELD",
+        "a past wrap of version 1 in a case at version 1",
+        *with_end(case_with(key_version=1, past_wraps=[dict(past_wrap, version=1)]), e=empty_end),
+    )
+    add(
+        "key-version-too-large",
+        "BUNDLE-FIELD",
+        "key_version 2^32",
+        *with_end(case_with(key_version=2**32), e=empty_end),
+    )
+    add(
+        "past-wrap-missing-key",
+        "BUNDLE-FIELD",
+        "a past wrap without its version",
+        *with_end(
+            case_with(
+                key_version=1, past_wraps=[{k: v for k, v in past_wrap.items() if k != "version"}]
+            ),
+            e=empty_end,
+        ),
+    )
+    add(
+        "version-1-with-key-versions",
+        "BUNDLE-FIELD",
+        "a version 1 bundle whose case frame has version 2's keys",
+        b"MSLB\x01",
+        frame(dict(case, items=0)),
+        frame(empty_end),
+    )
+    add(
+        "past-wrap-twice",
+        "BUNDLE-DUPLICATE",
+        "one fingerprint and version twice",
+        *with_end(case_with(key_version=1, past_wraps=[past_wrap, past_wrap]), e=empty_end),
+    )
+    add(
+        "item-after-the-case-key",
+        "BUNDLE-SEQUENCE",
+        "an item under key version 1 in a case at version 0",
+        magic,
+        frame(dict(case, items=1)),
+        frame(dict(item_1, key_version=1)),
+        stream,
+        frame({"type": "end", "cases": 1, "items": 1}),
+    )
     return {name: data.hex() for name, data in (pieces | common).items()}, out
 
 
@@ -2150,6 +2245,28 @@ def build_bundle_parts(parts: list[Any], pieces: dict[str, str]) -> bytes:
     return b"".join(
         bytes.fromhex(pieces[p]) if isinstance(p, str) else bytes.fromhex(p["hex"]) for p in parts
     )
+
+
+def version_1_vectors() -> list[dict[str, Any]]:
+    """The bundles of format version 1 from earlier runs, kept as they are: readers still open
+    them (their wraps were made once and cannot be made again)."""
+    path = HERE / "bundle.json"
+    if not path.exists():
+        return []
+    kept = []
+    for vector in json.loads(path.read_text())["vectors"]:
+        if bytes.fromhex(vector["bundle"][:10]) == b"MSLB\x01":
+            kept.append(
+                dict(
+                    vector,
+                    name="two-cases-version-1",
+                    note=(
+                        "format version 1 (before key versions), written by an earlier Mailslot: "
+                        "alice can open the first case only, bob both"
+                    ),
+                )
+            )
+    return kept
 
 
 def bundle_file() -> dict[str, Any]:
@@ -2164,7 +2281,7 @@ def bundle_file() -> dict[str, Any]:
             "concatenation of its parts: a string names an entry of 'pieces', an object holds hex. "
             + RNG_NOTE
         ),
-        "vectors": [vector],
+        "vectors": [vector, *version_1_vectors()],
         "pieces": pieces,
         "reject": rejects,
     }
@@ -2197,6 +2314,7 @@ BACKUP_ITEM = {
     "sealed_meta": b"MSLM\x01" + det_bytes("backup/meta", 40),
     "created_at": BACKUP_TIME,
     "seen_by_source": False,
+    "key_version": 0,
 }
 
 

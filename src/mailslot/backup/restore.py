@@ -27,7 +27,8 @@ from mailslot.config import Config
 from mailslot.db import migrate
 from mailslot.db.base import make_engine
 from mailslot.db.models import Base
-from mailslot.storage import BlobStore, FilesystemBlobStore
+from mailslot.db.planner import analyze
+from mailslot.storage import BlobStore, open_blob_store
 
 INSERT_BATCH: Final = 200
 
@@ -48,6 +49,11 @@ def check_target(config: Config) -> None:
             f"The data directory {data_dir} is not empty. Restore into a new, empty directory; "
             "nothing was changed."
         )
+    if config.s3_location is not None and _stored_blobs(config):
+        raise RestoreTargetNotEmpty(
+            f"The object store holds blobs under {config.blob_url}. Restore into a new, empty "
+            "bucket or prefix; nothing was changed."
+        )
     url = config.resolved_database_url
     sqlite_file = _sqlite_path(url)
     if sqlite_file is not None and not sqlite_file.exists():
@@ -63,6 +69,13 @@ def check_target(config: Config) -> None:
             "The database is not empty (it has tables). Restore into a new, empty database; "
             "nothing was changed."
         )
+
+
+def _stored_blobs(config: Config) -> list[str]:
+    """The blobs in the configured object store (under its prefix only)."""
+    from mailslot.storage.s3 import S3BlobStore  # noqa: PLC0415 - boto3 only when configured
+
+    return list(S3BlobStore.from_config(config).blob_ids())
 
 
 @dataclass
@@ -116,9 +129,10 @@ def _rebuild(config: Config, entries: Iterator[Entry]) -> None:
     try:
         migrate.upgrade(engine, migrate.HEAD)  # the archive's revision, checked before
         with engine.begin() as connection:
-            _Inserter(connection, FilesystemBlobStore(config.blob_dir)).insert_all(entries)
+            _Inserter(connection, open_blob_store(config)).insert_all(entries)
             if engine.dialect.name == "postgresql":
                 _reset_sequences(connection)
+        analyze(engine)  # PostgreSQL's planner has no statistics for rows inserted in bulk
     except BaseException:
         _undo(config, engine, created_dir)
         raise
@@ -205,6 +219,11 @@ def _undo(config: Config, engine: Engine, created_dir: bool) -> None:
         connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()
     shutil.rmtree(config.blob_dir, ignore_errors=True)
+    if config.s3_location is not None:  # empty before the restore: all it holds is ours
+        with contextlib.suppress(Exception):
+            store = open_blob_store(config)
+            for blob_id in _stored_blobs(config):
+                store.delete(blob_id)
     sqlite_file = _sqlite_path(config.resolved_database_url)
     if sqlite_file is not None:
         for suffix in ("", "-wal", "-shm", "-journal"):

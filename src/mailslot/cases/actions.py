@@ -213,9 +213,10 @@ def revoke_access(ctx: OrgContext, user: User, case_id: str, user_id: str) -> No
 
 
 def all_labels(ctx: OrgContext, user: User) -> list[Label]:
+    """The labels on the cases ``user`` holds a key to (``work.labels_in_reach``)."""
     require_recipient(user)
     with ctx.db() as db:
-        return work.all_labels(db)
+        return work.labels_in_reach(db, user)
 
 
 def active_recipients(ctx: OrgContext, user: User) -> list[User]:

@@ -3,10 +3,22 @@
 Only the cases the user holds a key for (a ``CaseKeyWrap``) are ever visible. Contents are
 sealed, so search covers what is in clear: the pseudonym and the case id.
 
-One page costs a fixed number of statements whatever its size: the rows (with channel,
-custom status and unread mark joined), a total capped at :data:`COUNT_CAP` (an exact count
-of 100,000 joined rows is the slow part of a page), the dashboard counts, then labels and
-assignees for the page's case ids at once.
+One page costs a fixed number of statements whatever its size: the ids of the cases the
+user holds (up to :data:`SMALL_INBOX` + 1), the rows (with channel, custom status and
+unread mark joined), a total capped at :data:`COUNT_CAP` (an exact count of 100,000 joined
+rows is the slow part of a page), the dashboard counts, then labels and assignees for the
+page's case ids at once.
+
+Plans that need no statistics. PostgreSQL without ``ANALYZE`` (autovacuum off, a bulk load)
+guesses how many cases a user holds, and guessed badly both ways: it walked every case in
+order for a recipient who held none, and read all of a recipient's key wraps to sort them
+for a filtered page. So the first statement reads the user's own key wraps, and that
+decides the shape of the rest. A user holding none gets an empty page at once. A user
+holding few is served from their case ids, given as values (the sort keys are written
+``+ 0`` so that no index order tempts the planner into walking every case). A user holding
+many is served by walking the sort's index and checking each case's key; on PostgreSQL the
+check is kept a per-row subplan (``OFFSET 0``), so that it is never turned into a join that
+reads all of the user's key wraps first. ``docs/performance.md`` has the measurements.
 """
 
 from __future__ import annotations
@@ -39,6 +51,8 @@ from mailslot.recipients.models import Role, User
 
 # Totals above this are reported as "more than": counting is what grows with the inbox.
 COUNT_CAP: Final = 1_000
+# A user holding at most this many cases is served from their own key wraps (see above).
+SMALL_INBOX: Final = 500
 # A page counts matching cases up to this many pages past it ("page 1 of 10 or more").
 COUNT_PAGES: Final = 10
 WIDE_RANGE: Final = 30 * 86400
@@ -215,9 +229,45 @@ def parse_query(params: Mapping[str, str], *, me: str, limit: int, offset: int) 
 # The query.
 
 
-def _visible(user_id: str) -> ColumnElement[bool]:
-    """The user holds a key to the case (one primary-key lookup per case)."""
-    return exists().where(CaseKeyWrap.case_id == Case.id, CaseKeyWrap.user_id == user_id)
+@dataclass(frozen=True, slots=True)
+class _Holder:
+    """Whose inbox, and how it is read: from the ids of the cases the user holds (``few``,
+    at most SMALL_INBOX of them), or along the sort's index, checking each case's key
+    (``pin``: as a per-row subplan)."""
+
+    user_id: str
+    few: tuple[str, ...] | None
+    pin: bool
+
+
+def _holder(db: Session, user_id: str) -> _Holder:
+    """How the user's pages are read: the first statement of every page."""
+    held = tuple(
+        db.scalars(
+            select(CaseKeyWrap.case_id).where(CaseKeyWrap.user_id == user_id).limit(SMALL_INBOX + 1)
+        )
+    )
+    pin = db.get_bind().dialect.name == "postgresql"
+    return _Holder(user_id, few=held if len(held) <= SMALL_INBOX else None, pin=pin)
+
+
+def _visible(holder: _Holder) -> ColumnElement[bool]:
+    """The user holds a key to the case."""
+    if holder.few is not None:
+        # The ids themselves, not a subquery: the planner then knows how few they are.
+        return Case.id.in_(holder.few)
+    probe = select(literal(1)).where(
+        CaseKeyWrap.case_id == Case.id, CaseKeyWrap.user_id == holder.user_id
+    )
+    # PostgreSQL turns a plain EXISTS into a join it may start from either side; with OFFSET
+    # it stays a check of each case the index walk passes (one primary-key lookup).
+    return exists(probe.offset(0) if holder.pin else probe)
+
+
+def _key(column: Any, holder: _Holder) -> Any:
+    """A sort key: the column, or for a user holding few cases ``column + 0`` (no index
+    gives that order, so the planner reads the user's cases and sorts them)."""
+    return column + 0 if holder.few is not None else column
 
 
 def _unread_condition(user_id: str) -> ColumnElement[bool]:
@@ -233,8 +283,9 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filters(user_id: str, query: InboxQuery, now: int) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [_visible(user_id)]
+def _filters(holder: _Holder, query: InboxQuery, now: int) -> list[ColumnElement[bool]]:
+    user_id = holder.user_id
+    conditions: list[ColumnElement[bool]] = [_visible(holder)]
     if query.status is not None:
         conditions.append(Case.status == query.status.value)
     if query.custom_status_id is not None:
@@ -292,17 +343,19 @@ def _date_range(
     return bounds
 
 
-def _order(query: InboxQuery) -> list[Any]:
+def _order(query: InboxQuery, holder: _Holder) -> list[Any]:
     if query.sort is Sort.CREATED:
+        created = _key(Case.created_at, holder)
         if query.ascending:
-            return [Case.created_at.asc(), Case.id.asc()]
-        return [Case.created_at.desc(), Case.id.desc()]
+            return [created.asc(), Case.id.asc()]
+        return [created.desc(), Case.id.desc()]
     if query.sort is Sort.DEADLINE:
-        return [Case.due_at.asc(), Case.id.asc()]
+        return [_key(Case.due_at, holder).asc(), Case.id.asc()]
+    activity = _key(Case.activity_seq, holder)
     if query.ascending:
-        return [Case.activity_seq.asc()]
+        return [activity.asc()]
     # activity_seq comes from one counter: every case has its own, so it orders them fully.
-    return [Case.activity_seq.desc()]
+    return [activity.desc()]
 
 
 def _rows_statement(user_id: str, conditions: Sequence[ColumnElement[bool]]) -> Select[Any]:
@@ -315,22 +368,24 @@ def _rows_statement(user_id: str, conditions: Sequence[ColumnElement[bool]]) -> 
 
 
 def inbox(db: Session, user: User, query: InboxQuery, now: int) -> InboxPage:
-    conditions = _filters(user.id, query, now)
+    holder = _holder(db, user.id)
+    if holder.few == ():  # nothing to read, count or sort
+        return InboxPage([], 0, False, 0, 0, query.limit, query.offset)
+    conditions = _filters(holder, query, now)
     # The page's ids first, from the indexes alone (the wide case rows are read for the
     # page only, not for every case a range or sort passes), then those rows.
     statement = select(Case.id).where(*conditions)
     if query.sort is Sort.DEADLINE:
-        ids = _by_deadline(db, statement, query)
+        ids = _by_deadline(db, statement, query, holder)
     else:
-        ids = list(
-            db.scalars(statement.order_by(*_order(query)).limit(query.limit).offset(query.offset))
-        )
+        order = _order(query, holder)
+        ids = list(db.scalars(statement.order_by(*order).limit(query.limit).offset(query.offset)))
     by_id = {row[0].id: row for row in db.execute(_rows_statement(user.id, [Case.id.in_(ids)]))}
     # A case purged (retention) or deleted between the two statements is left out.
     found = [by_id[case_id] for case_id in ids if case_id in by_id]
     cap = min(COUNT_CAP, query.offset + COUNT_PAGES * query.limit)
     total = int(db.scalar(select(_capped_count(conditions, cap))) or 0)
-    overdue_count, due_soon_count = dashboard_counts(db, user, now)
+    overdue_count, due_soon_count = _dashboard_counts(db, holder, now)
     labels: dict[str, list[tuple[str, str]]] = {case_id: [] for case_id in ids}
     assignees: dict[str, list[tuple[str, str]]] = {case_id: [] for case_id in ids}
     if ids:
@@ -371,7 +426,9 @@ def inbox(db: Session, user: User, query: InboxQuery, now: int) -> InboxPage:
     )
 
 
-def _by_deadline(db: Session, statement: Select[Any], query: InboxQuery) -> list[str]:
+def _by_deadline(
+    db: Session, statement: Select[Any], query: InboxQuery, holder: _Holder
+) -> list[str]:
     """Cases with a deadline, soonest first, then those without one (newest activity first).
 
     Two ordered index scans instead of ``ORDER BY due_at NULLS LAST``, which SQLite cannot
@@ -380,7 +437,7 @@ def _by_deadline(db: Session, statement: Select[Any], query: InboxQuery) -> list
     with_due = statement.where(Case.due_at.is_not(None))
     found: list[str] = list(
         db.scalars(
-            with_due.order_by(Case.due_at.asc(), Case.id.asc())
+            with_due.order_by(_key(Case.due_at, holder).asc(), Case.id.asc())
             .limit(query.limit)
             .offset(query.offset)
         )
@@ -395,7 +452,7 @@ def _by_deadline(db: Session, statement: Select[Any], query: InboxQuery) -> list
         skip = query.offset - int(due_total or 0)
     found += db.scalars(
         statement.where(Case.due_at.is_(None))
-        .order_by(Case.activity_seq.desc())
+        .order_by(_key(Case.activity_seq, holder).desc())
         .limit(query.limit - len(found))
         .offset(max(0, skip))
     )
@@ -411,8 +468,13 @@ def _capped_count(conditions: Sequence[ColumnElement[bool]], cap: int = COUNT_CA
 def dashboard_counts(db: Session, user: User, now: int) -> tuple[int, int]:
     """The user's cases past their deadline, and those due within DUE_SOON_DAYS, each
     counted up to COUNT_CAP + 1 (more than COUNT_CAP reads as "more than")."""
+    holder = _holder(db, user.id)
+    return (0, 0) if holder.few == () else _dashboard_counts(db, holder, now)
+
+
+def _dashboard_counts(db: Session, holder: _Holder, now: int) -> tuple[int, int]:
     soon = now + DUE_SOON_DAYS * DAY
-    visible = _visible(user.id)
+    visible = _visible(holder)
     row = db.execute(
         select(
             _capped_count([Case.due_at < now, visible]),
@@ -434,7 +496,8 @@ class InboxChoices:
 
 
 def inbox_choices(db: Session, user: User) -> InboxChoices:
-    """The user's channels, their custom statuses and recipients, and every label."""
+    """The user's channels, their custom statuses and recipients, and the labels on the
+    cases the user holds a key to (never one seen only on others' cases)."""
     channel_ids = select(ChannelMember.channel_id).where(ChannelMember.user_id == user.id)
     channels = [
         (row[0], row[1])
@@ -453,7 +516,18 @@ def inbox_choices(db: Session, user: User) -> InboxChoices:
         )
     ]
     labels = [
-        (row[0], row[1]) for row in db.execute(select(Label.id, Label.name).order_by(Label.name))
+        (row[0], row[1])
+        for row in db.execute(
+            select(Label.id, Label.name)
+            .where(
+                exists().where(
+                    CaseLabel.label_id == Label.id,
+                    CaseKeyWrap.case_id == CaseLabel.case_id,
+                    CaseKeyWrap.user_id == user.id,
+                )
+            )
+            .order_by(Label.name)
+        )
     ]
     recipients = [
         (row[0], row[1])

@@ -23,6 +23,7 @@ class ItemMeta(TypedDict, total=False):
     filename: str  # files: the name the source's browser sent, made safe
     content_type: str  # files: the media type sent with it
     auto: bool  # replies: sent automatically (the acknowledgement)
+    drop: bool  # files: an age file recognised as a sealed drop when it arrived
     size: int  # the exact length of the content, in bytes
     time: int  # when the item was recorded (Unix time, seconds)
 
@@ -46,6 +47,8 @@ def open_item_meta(item_id: bytes, data_key: bytes, sealed: bytes) -> ItemMeta:
         meta["content_type"] = _text(fields["content_type"])
     if "auto" in fields:
         meta["auto"] = _flag(fields["auto"])
+    if "drop" in fields:
+        meta["drop"] = _flag(fields["drop"])
     if "size" in fields:
         meta["size"] = _count(fields["size"])
     if "time" in fields:

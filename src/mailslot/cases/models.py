@@ -105,6 +105,9 @@ class Case(Base):
     reminded_for: Mapped[int | None] = time_column(default=None)
     # Retention: a recipient may keep the case past its channel's rule, with a reason.
     keep_until: Mapped[int | None] = time_column(default=None)
+    # The version of ``public_key``: each revocation of someone's access rotates the case key
+    # (``cases.work.revoke``); earlier versions' seeds are in ``case_past_key_wraps``.
+    key_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class CustomStatus(Base):
@@ -184,6 +187,22 @@ class CaseKeyWrap(Base):
     wrapped: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class CasePastKeyWrap(Base):
+    """The seed of an earlier version of the case key, wrapped to one current holder: items
+    sealed before a rotation stay readable by those who still hold the case."""
+
+    __tablename__ = "case_past_key_wraps"
+
+    case_id: Mapped[str] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class Item(Base):
     __tablename__ = "items"
     __table_args__ = (UniqueConstraint("case_id", "position"),)
@@ -201,6 +220,8 @@ class Item(Base):
     created_at: Mapped[int] = time_column()
     # Set when the source has opened a reply (shown to recipients as "read").
     seen_by_source: Mapped[bool] = mapped_column(default=False)
+    # The case key version the item's data key is wrapped to (``Case.key_version`` then).
+    key_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ItemKeyWrap(Base):

@@ -40,7 +40,7 @@ def read_case(
         if seed is None:
             items = cases.sealed_items(db, case)
         else:
-            items = cases.case_items(db, ctx.blobs, case, cases.case_key(case, wrap, seed))
+            items = cases.case_items(db, ctx.blobs, case, cases.case_keys(db, case, wrap, seed))
         cases.mark_read(db, case, user)
         channel = db.get(Channel, case.channel_id)
         extra = {"via": via} if via else {}
@@ -57,7 +57,7 @@ def read_case(
             case=case,
             items=items,
             channel=channel,
-            panel=work.case_panel(db, case),
+            panel=work.case_panel(db, case, user),
             expiry=retention.expiry(case, channel) if channel else None,
         )
 
@@ -69,7 +69,7 @@ def open_item(
     ``case.download``."""
     with ctx.db() as db:
         case, wrap = cases.case_for_user(db, user, case_id)
-        key = cases.case_key(case, wrap, seed)
+        key = cases.case_keys(db, case, wrap, seed)
         view = cases.item_for_download(db, case, key, item_id)
         audit.record(
             db,
@@ -90,7 +90,7 @@ def open_all(
     recorded as ``case.download_all``."""
     with ctx.db() as db:
         case, wrap = cases.case_for_user(db, user, case_id)
-        key = cases.case_key(case, wrap, seed)
+        key = cases.case_keys(db, case, wrap, seed)
         views = cases.case_items(db, ctx.blobs, case, key, texts=False)
         audit.record(
             db,

@@ -3,6 +3,11 @@
 Key hierarchy (docs/spec/format.md): each case has a key pair whose seed is wrapped to every
 recipient of its channel; each item has a fresh data key wrapped to the case key, and for
 replies (or, if the instance opts in, everything) also to the source's codename key.
+
+Revoking someone's access rotates the case key (:func:`rotate_case_key`): a new version whose
+seed is wrapped to the remaining holders, each of whom also keeps the earlier versions' seeds
+(``CasePastKeyWrap``). Every item records the version its data key is wrapped to, so readers
+open old and new items alike (:class:`CaseKeys`), and the revoked holder gets nothing new.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from mailslot.cases.models import (
     Case,
     CaseAccess,
     CaseKeyWrap,
+    CasePastKeyWrap,
     CaseRead,
     Counter,
     Item,
@@ -32,8 +38,12 @@ from mailslot.cases.models import (
 )
 from mailslot.channels.models import Channel, ChannelMember
 from mailslot.db.base import coarse, insert_ignoring_conflict, new_id, shred_on_commit
+from mailslot.drops.age import looks_like_age
+from mailslot.drops.recognise import PEEK, PREFIX_LIMIT, is_sealed_drop
 from mailslot.errors import InvalidInput, TooLarge
 from mailslot.instance.models import Instance
+from mailslot.questionnaires.reading import ANSWERS_TYPE
+from mailslot.questionnaires.reading import readable as readable_answers
 from mailslot.recipients.models import Role, User
 from mailslot.sources.codenames import generate_pseudonym
 from mailslot.storage import BlobStore, BlobWriter
@@ -54,6 +64,9 @@ class ItemUpload:
     """One item being encrypted into the blob store as its bytes arrive.
 
     Nothing is visible until :meth:`close`; :meth:`abort` leaves no trace but a deleted file.
+    An upload that starts like an age file keeps its first bytes in memory (at most
+    ``PREFIX_LIMIT``), so that :meth:`close` can tell whether it is a sealed drop
+    (``sealed_drop``) from its header alone.
     """
 
     def __init__(self, blobs: BlobStore, *, limit: int) -> None:
@@ -61,6 +74,8 @@ class ItemUpload:
         self.data_key = crypto.new_secret()
         self.limit = limit
         self.stored_size = 0
+        self.sealed_drop = False
+        self._prefix: bytearray | None = bytearray()
         self._sealer = crypto.ItemSealer(bytes.fromhex(self.item_id), self.data_key)
         self._writer: BlobWriter = blobs.create()
         self._writer.write(self._sealer.header())
@@ -76,14 +91,31 @@ class ItemUpload:
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if self._sealer.length + len(data) > self.limit:
             raise TooLarge("A file is larger than the limit of %(limit)s.", limit=self.limit)
+        if self._prefix is not None:
+            self._keep_prefix(data)
         # Each sealed chunk goes to the writer as it is (no joins; the writer gathers them).
         for ciphertext in self._sealer.update_chunks(data):
             self._writer.write(ciphertext)
+
+    def flush(self) -> None:
+        """Hand what has been sealed so far to the store now, not in its next write block."""
+        self._writer.flush()
+
+    def _keep_prefix(self, data: bytes | bytearray | memoryview) -> None:
+        prefix = self._prefix
+        assert prefix is not None  # noqa: S101 - only called while keeping it
+        if len(prefix) < PREFIX_LIMIT:
+            prefix += data[: PREFIX_LIMIT - len(prefix)]
+        if len(prefix) >= PEEK and not looks_like_age(bytes(prefix[:PEEK])):
+            self._prefix = None  # not an age file: nothing more is kept
 
     def close(self) -> None:
         for chunk in self._sealer.finish():
             self._writer.write(chunk)
         self.stored_size = self._writer.commit()
+        if self._prefix is not None:
+            self.sealed_drop = is_sealed_drop(bytes(self._prefix))
+            self._prefix = None
 
     def abort(self) -> None:
         self._writer.abort()
@@ -109,6 +141,14 @@ class SealedItem:
     meta: ItemMeta
 
 
+def file_item(upload: ItemUpload, filename: str, content_type: str) -> SealedItem:
+    """A file from a source, flagged in its sealed metadata if it is a sealed drop."""
+    meta: ItemMeta = {"filename": filename, "content_type": content_type}
+    if upload.sealed_drop:
+        meta["drop"] = True
+    return SealedItem(upload=upload, kind=ItemKind.FILE, meta=meta)
+
+
 # The hot path's statements, built once (each call then skips building and hashing them).
 _BUMP_COUNTER: Final = (
     update(_COUNTERS)
@@ -124,7 +164,10 @@ _ADD_ITEMS_TO_CASE: Final = (
         last_activity_at=bindparam("last_activity_at"),
         activity_seq=bindparam("activity_seq"),
     )
-    .returning(_CASES.c.item_count)
+    # The case key as of this row lock: a revocation that commits first has rotated it, and
+    # one that comes later waits for this transaction (PostgreSQL), so no new item is ever
+    # wrapped to a key version taken from someone.
+    .returning(_CASES.c.item_count, _CASES.c.public_key, _CASES.c.key_version)
 )
 _INSERT_ITEMS: Final = insert(_ITEMS)
 _INSERT_ITEM_KEY_WRAPS: Final = insert(_ITEM_KEY_WRAPS)
@@ -177,7 +220,7 @@ def open_case(db: Session, channel: Channel, source_id: str | None, now: int) ->
     start_deadlines(case, channel, now)
     db.add(case)
     db.flush()
-    context = bytes.fromhex(case.id)
+    context = crypto.case_key_context(bytes.fromhex(case.id), 0)
     for user in recipients:
         wrapped = crypto.wrap_key(
             user.public_key, key_pair.seed, crypto.WrapPurpose.CASE_KEY, context
@@ -219,7 +262,7 @@ def record_items(
     connection = db.connection()
     activity_seq = _next(db, ACTIVITY)
     last_activity_at = coarse(now)
-    item_count = connection.execute(
+    item_count, case_public_key, key_version = connection.execute(
         _ADD_ITEMS_TO_CASE,
         {
             "case_id": case.id,
@@ -227,7 +270,7 @@ def record_items(
             "last_activity_at": last_activity_at,
             "activity_seq": activity_seq,
         },
-    ).scalar_one()
+    ).one()
     rows = []
     wraps: list[dict[str, Any]] = []
     for number, sealed in enumerate(items):
@@ -246,9 +289,10 @@ def record_items(
                 sealed_meta=seal_item_meta(item_id, upload.data_key, meta),
                 created_at=coarse(now),
                 seen_by_source=False,
+                key_version=key_version,
             )
         )
-        holders = [(KeyHolder.CASE, case.public_key)]
+        holders = [(KeyHolder.CASE, case_public_key)]
         if source_public_key is not None:
             holders.append((KeyHolder.SOURCE, source_public_key))
         wraps.extend(
@@ -292,11 +336,109 @@ def case_for_user(db: Session, user: User, case_id: str) -> tuple[Case, CaseKeyW
 
 
 def case_key(case: Case, wrap: CaseKeyWrap, user_seed: bytes | None) -> crypto.KeyPair:
+    """The case's current key pair, opened with the reader's own key seed."""
     if user_seed is None:
         raise KeyOffline()
     recipient = crypto.KeyPair.from_seed(user_seed)
-    seed = recipient.unwrap(wrap.wrapped, crypto.WrapPurpose.CASE_KEY, bytes.fromhex(case.id))
-    return crypto.KeyPair.from_seed(seed)
+    return _open_case_seed(recipient, case.id, case.key_version, wrap.wrapped, case.public_key)
+
+
+def _open_case_seed(
+    recipient: crypto.KeyPair,
+    case_id: str,
+    version: int,
+    wrapped: bytes,
+    public_key: bytes | None = None,
+) -> crypto.KeyPair:
+    context = crypto.case_key_context(bytes.fromhex(case_id), version)
+    key = crypto.KeyPair.from_seed(recipient.unwrap(wrapped, crypto.WrapPurpose.CASE_KEY, context))
+    if public_key is not None:
+        crypto.verify(key.public_key, public_key)  # the stored key is the one wrapped
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class CaseKeys:
+    """Every version of a case's key that one reader holds: the current one, and the earlier
+    ones for the items sealed before a rotation."""
+
+    version: int
+    keys: dict[int, crypto.KeyPair] = field(repr=False)
+
+    @property
+    def current(self) -> crypto.KeyPair:
+        return self.keys[self.version]
+
+    def for_item(self, item: Item) -> crypto.KeyPair:
+        key = self.keys.get(item.key_version)
+        if key is None:
+            raise ItemNotFound()  # a version this reader never held (not reachable today)
+        return key
+
+
+def case_keys(db: Session, case: Case, wrap: CaseKeyWrap, user_seed: bytes | None) -> CaseKeys:
+    """Every version of the case key ``wrap``'s holder can open (raises ``KeyOffline``)."""
+    if user_seed is None:
+        raise KeyOffline()
+    recipient = crypto.KeyPair.from_seed(user_seed)
+    current = _open_case_seed(recipient, case.id, case.key_version, wrap.wrapped, case.public_key)
+    keys = {case.key_version: current}
+    for version, wrapped in db.execute(
+        select(CasePastKeyWrap.version, CasePastKeyWrap.wrapped).where(
+            CasePastKeyWrap.case_id == case.id, CasePastKeyWrap.user_id == wrap.user_id
+        )
+    ):
+        keys[version] = _open_case_seed(recipient, case.id, version, wrapped)
+    return CaseKeys(version=case.key_version, keys=keys)
+
+
+def rotate_case_key(db: Session, case: Case) -> None:
+    """Give the case a new key version, wrapped to everyone who holds it now.
+
+    Called after a holder's wraps were deleted: the remaining holders' wraps of the current
+    seed become past-key wraps (unchanged bytes: they were already wrapped to them), and
+    each gets the new seed. Only public keys are needed, so anyone may revoke, even someone
+    whose key is offline. Items sealed from now on are wrapped to the new public key.
+    """
+    old, new = case.key_version, case.key_version + 1
+    key_pair = crypto.KeyPair.generate()
+    context = crypto.case_key_context(bytes.fromhex(case.id), new)
+    rows = db.execute(
+        select(CaseKeyWrap, User.public_key)
+        .join(User, User.id == CaseKeyWrap.user_id)
+        .where(CaseKeyWrap.case_id == case.id)
+    ).all()
+    for wrap, public_key in rows:
+        db.add(
+            CasePastKeyWrap(
+                case_id=case.id, user_id=wrap.user_id, version=old, wrapped=wrap.wrapped
+            )
+        )
+        wrap.wrapped = crypto.wrap_key(
+            public_key, key_pair.seed, crypto.WrapPurpose.CASE_KEY, context
+        )
+    case.public_key = key_pair.public_key
+    case.key_version = new
+    db.flush()
+
+
+def past_key_wraps(case: Case, keys: CaseKeys, user: User) -> list[CasePastKeyWrap]:
+    """The earlier versions' seeds wrapped to ``user`` (someone being given access)."""
+    user_rows = []
+    case_id = bytes.fromhex(case.id)
+    for version, key in sorted(keys.keys.items()):
+        if version == keys.version:
+            continue
+        wrapped = crypto.wrap_key(
+            user.public_key,
+            key.seed,
+            crypto.WrapPurpose.CASE_KEY,
+            crypto.case_key_context(case_id, version),
+        )
+        user_rows.append(
+            CasePastKeyWrap(case_id=case.id, user_id=user.id, version=version, wrapped=wrapped)
+        )
+    return user_rows
 
 
 def mark_read(db: Session, case: Case, user: User) -> None:
@@ -346,11 +488,18 @@ class ItemView:
         return self.meta.get("size", 0)
 
     @property
+    def sealed_drop(self) -> bool:
+        """A file recognised as a sealed drop when it arrived (``dropkeys.reading`` opens it)."""
+        return self.meta.get("drop", False)
+
+    @property
     def time(self) -> int:
         return self.meta.get("time") or self.item.created_at
 
 
 def _data_key(db: Session, item: Item, holder: KeyHolder, key: crypto.KeyPair) -> bytes:
+    """The item's data key from its wrap to ``holder`` (for the case key: the key of the
+    item's version, see :meth:`CaseKeys.for_item`)."""
     wrap = db.get(ItemKeyWrap, (item.id, holder.value))
     if wrap is None:
         raise ItemNotFound()
@@ -373,7 +522,7 @@ def stream_item(blobs: BlobStore, item: Item, data_key: bytes) -> Iterator[bytes
 
 
 def case_items(
-    db: Session, blobs: BlobStore, case: Case, key: crypto.KeyPair, *, texts: bool = True
+    db: Session, blobs: BlobStore, case: Case, keys: CaseKeys, *, texts: bool = True
 ) -> list[ItemView]:
     """Every item of the case, in order, with metadata opened and (unless ``texts`` is False)
     texts decrypted."""
@@ -392,7 +541,9 @@ def case_items(
     for item, wrapped in rows:
         if wrapped is None:
             raise ItemNotFound()
-        data_key = key.unwrap(wrapped, crypto.WrapPurpose.ITEM_KEY, bytes.fromhex(item.id))
+        data_key = keys.for_item(item).unwrap(
+            wrapped, crypto.WrapPurpose.ITEM_KEY, bytes.fromhex(item.id)
+        )
         meta = open_item_meta(bytes.fromhex(item.id), data_key, item.sealed_meta)
         view = ItemView(
             item=item,
@@ -402,6 +553,9 @@ def case_items(
         )
         if texts and item.kind in (ItemKind.MESSAGE, ItemKind.REPLY, ItemKind.NOTE):
             view.text = read_text(blobs, item, data_key)
+        elif texts and item.kind == ItemKind.FILE and view.content_type == ANSWERS_TYPE:
+            # A questionnaire's answers: shown as questions and answers, file kept.
+            view.text = readable_answers(db, read_text(blobs, item, data_key).encode())
         views.append(view)
     return views
 
@@ -421,11 +575,11 @@ def sealed_items(db: Session, case: Case) -> list[ItemView]:
     ]
 
 
-def item_for_download(db: Session, case: Case, key: crypto.KeyPair, item_id: str) -> ItemView:
+def item_for_download(db: Session, case: Case, keys: CaseKeys, item_id: str) -> ItemView:
     item = db.get(Item, item_id) if len(item_id) == 32 else None
     if item is None or item.case_id != case.id:
         raise ItemNotFound()
-    data_key = _data_key(db, item, KeyHolder.CASE, key)
+    data_key = _data_key(db, item, KeyHolder.CASE, keys.for_item(item))
     meta = open_item_meta(bytes.fromhex(item.id), data_key, item.sealed_meta)
     return ItemView(item=item, meta=meta, data_key=data_key)
 
@@ -438,6 +592,7 @@ def delete_case(db: Session, case: Case) -> list[str]:
     item_ids = select(Item.id).where(Item.case_id == case.id)
     db.execute(delete(ItemKeyWrap).where(ItemKeyWrap.item_id.in_(item_ids)))
     db.execute(delete(CaseKeyWrap).where(CaseKeyWrap.case_id == case.id))
+    db.execute(delete(CasePastKeyWrap).where(CasePastKeyWrap.case_id == case.id))
     db.execute(delete(CaseRead).where(CaseRead.case_id == case.id))
     db.execute(delete(Item).where(Item.case_id == case.id))
     db.execute(delete(Case).where(Case.id == case.id))

@@ -8,14 +8,19 @@
   as feedback to the source: the Directive asks for feedback on the outcome, and a closed
   case has no deadline left. Reopening clears ``closed_at``; the deadlines not yet met
   apply again.
-- **Labels** are instance-wide and in clear (so the inbox can filter on them): their names
-  must stay generic. **Assignees** and the **important** flag are in clear too.
+- **Labels** are stored once per name and in clear (so the inbox can filter on them): their
+  names must stay generic. A recipient is offered only the labels on cases they hold a key
+  to, never a name a colleague put on a case they cannot open. **Assignees** and the
+  **important** flag are in clear too.
 - **Notes** are sealed items wrapped to the case key only: the source never reads them.
-- **Access.** Granting wraps the case key seed (opened with the granter's own key) to another
-  active recipient's public key; revoking destroys that wrap. ``CaseAccess`` keeps the
-  history. Removing someone from a channel leaves the wraps of cases they already hold: their
-  access to those cases ends only when it is revoked here (or the case is deleted); a
-  recipient added to a channel later gets only the channel's new cases.
+- **Access.** Granting wraps the case key seed, and the seeds of its earlier versions
+  (opened with the granter's own key), to another active recipient's public key. Revoking
+  destroys that person's wraps and rotates the case key: a new version for the remaining
+  holders, under which everything sealed afterwards is wrapped, so a revoked holder who kept
+  the old key reads nothing new. ``CaseAccess`` keeps the history. Removing someone from a
+  channel leaves the wraps of cases they already hold: their access to those cases ends
+  only when it is revoked here (or the case is deleted); a recipient added to a channel
+  later gets only the channel's new cases.
 
 Every action appends an audit event in the caller's unit of work, with ids, names and
 statuses only: never a note's text or a close reason.
@@ -26,25 +31,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from mailslot import crypto
 from mailslot.audit.services import record
 from mailslot.cases import deadlines
+from mailslot.cases.errors import CaseNotFound
 from mailslot.cases.models import (
     Case,
     CaseAccess,
     CaseAssignee,
     CaseKeyWrap,
     CaseLabel,
+    CasePastKeyWrap,
     CaseRead,
     CaseStatus,
     CustomStatus,
     ItemKind,
     Label,
 )
-from mailslot.cases.services import SealedItem, case_key, record_items, seal_text
+from mailslot.cases.services import (
+    SealedItem,
+    case_keys,
+    past_key_wraps,
+    record_items,
+    rotate_case_key,
+    seal_text,
+)
 from mailslot.channels.models import Channel
 from mailslot.db.base import coarse, shred_on_commit
 from mailslot.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -223,8 +237,22 @@ def clean_label(name: str) -> str:
     return name
 
 
-def all_labels(db: Session) -> list[Label]:
-    return list(db.scalars(select(Label).order_by(Label.name)))
+def labels_in_reach(db: Session, user: User) -> list[Label]:
+    """The labels on at least one case ``user`` holds a key to: the names they may be shown
+    (as suggestions, filters, in the API). A label on other cases only stays unknown."""
+    return list(
+        db.scalars(
+            select(Label)
+            .where(
+                exists().where(
+                    CaseLabel.label_id == Label.id,
+                    CaseKeyWrap.case_id == CaseLabel.case_id,
+                    CaseKeyWrap.user_id == user.id,
+                )
+            )
+            .order_by(Label.name)
+        )
+    )
 
 
 def case_labels(db: Session, case: Case) -> list[Label]:
@@ -347,6 +375,18 @@ def unassign(db: Session, case: Case, actor: User, user_id: str, *, now: int) ->
 # Access.
 
 
+def lock_case(db: Session, case: Case, *loaded: CaseKeyWrap) -> None:
+    """Hold the case row until the unit of work ends (PostgreSQL; SQLite writes one at a
+    time anyway), so that a grant and a revocation, or a revocation and new items, never
+    interleave: each sees the key version the other left. Wraps loaded before the lock are
+    read again (a revocation that committed meanwhile has replaced them)."""
+    if db.get_bind().dialect.name != "sqlite":
+        db.refresh(case, with_for_update=True)
+        for wrap in loaded:
+            if db.get(CaseKeyWrap, (wrap.case_id, wrap.user_id), populate_existing=True) is None:
+                raise CaseNotFound()
+
+
 def grant(
     db: Session,
     case: Case,
@@ -357,8 +397,9 @@ def grant(
     user_id: str,
     now: int,
 ) -> User:
-    """Wrap the case key to another active recipient. The granter's own key opens it, so a
-    granter whose key is offline cannot grant (someone whose key is on the server can)."""
+    """Wrap the case key, every version of it, to another active recipient. The granter's own
+    key opens them, so a granter whose key is offline cannot grant (someone whose key is on
+    the server can)."""
     user = db.get(User, user_id) if len(user_id) == 32 else None
     if user is None or user.disabled or user.role != Role.RECIPIENT.value:
         raise InvalidInput("Access can be given only to an active recipient.")
@@ -369,11 +410,14 @@ def grant(
             "Your key is kept offline, so you cannot give access from here. Ask someone "
             "with access whose key is on the server."
         )
-    key = case_key(case, wrap, granter_seed)
+    lock_case(db, case, wrap)
+    keys = case_keys(db, case, wrap, granter_seed)
+    context = crypto.case_key_context(bytes.fromhex(case.id), keys.version)
     wrapped = crypto.wrap_key(
-        user.public_key, key.seed, crypto.WrapPurpose.CASE_KEY, bytes.fromhex(case.id)
+        user.public_key, keys.current.seed, crypto.WrapPurpose.CASE_KEY, context
     )
     db.add(CaseKeyWrap(case_id=case.id, user_id=user.id, wrapped=wrapped))
+    db.add_all(past_key_wraps(case, keys, user))
     db.add(
         CaseAccess(case_id=case.id, user_id=user.id, granted_by=granter.id, granted_at=coarse(now))
     )
@@ -383,10 +427,12 @@ def grant(
 
 
 def revoke(db: Session, case: Case, actor: User, user_id: str, *, now: int) -> User | None:
-    """Destroy someone's wrap of the case key (and their assignment and read mark). The last
-    holder cannot be revoked: nobody could read the case again."""
+    """Destroy someone's wraps of the case key, every version (and their assignment and read
+    mark), then rotate the key for the remaining holders. The last holder cannot be revoked:
+    nobody could read the case again."""
     if len(user_id) != 32 or db.get(CaseKeyWrap, (case.id, user_id)) is None:
         raise NotFound("This person has no access to this case.")
+    lock_case(db, case)
     user = db.get(User, user_id)
     remaining = db.scalar(
         select(func.count()).select_from(CaseKeyWrap).where(CaseKeyWrap.case_id == case.id)
@@ -400,6 +446,13 @@ def revoke(db: Session, case: Case, actor: User, user_id: str, *, now: int) -> U
     db.execute(
         delete(CaseKeyWrap).where(CaseKeyWrap.case_id == case.id, CaseKeyWrap.user_id == user_id)
     )
+    db.execute(
+        delete(CasePastKeyWrap).where(
+            CasePastKeyWrap.case_id == case.id, CasePastKeyWrap.user_id == user_id
+        )
+    )
+    db.expire_all()  # the wraps just deleted must not come back from the identity map
+    rotate_case_key(db, case)
     db.execute(
         delete(CaseAssignee).where(CaseAssignee.case_id == case.id, CaseAssignee.user_id == user_id)
     )
@@ -474,14 +527,14 @@ class CasePanel:
     custom_statuses: list[CustomStatus]
     current_custom: CustomStatus | None
     labels: list[Label]
-    all_labels: list[Label]
+    all_labels: list[Label]  # the labels the reader may choose from (``labels_in_reach``)
     assignees: list[User]
     holders: list[User]
     history: list[AccessEntry]
     grantable: list[User]
 
 
-def case_panel(db: Session, case: Case) -> CasePanel:
+def case_panel(db: Session, case: Case, reader: User) -> CasePanel:
     statuses = custom_statuses(db, case.channel_id)
     holding = holders(db, case)
     held = {user.id for user in holding}
@@ -490,7 +543,7 @@ def case_panel(db: Session, case: Case) -> CasePanel:
         custom_statuses=statuses,
         current_custom=next((s for s in statuses if s.id == case.custom_status_id), None),
         labels=case_labels(db, case),
-        all_labels=all_labels(db),
+        all_labels=labels_in_reach(db, reader),
         assignees=assignees(db, case),
         holders=holding,
         history=access_history(db, case),

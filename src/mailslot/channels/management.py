@@ -18,6 +18,7 @@ from mailslot.channels import services as channels
 from mailslot.channels import settings
 from mailslot.channels.models import Channel
 from mailslot.context import OrgContext
+from mailslot.dropkeys import services as dropkeys
 from mailslot.errors import InvalidInput
 from mailslot.recipients.models import User
 from mailslot.recipients.services import require_admin
@@ -51,6 +52,7 @@ def save_channel(
             )
             action = "admin.channel_created"
         after = {u.username for u in channels.members(db, channel)}
+        dropkeys.resync(db, ctx.instance_id, now)  # new drop keys if the members changed
         audit.record(
             db,
             action,

@@ -40,7 +40,7 @@ from mailslot.db.base import coarse, new_id
 from mailslot.db.models import Base
 from mailslot.recipients.models import Role, User
 from mailslot.sources.codenames import generate_pseudonym, wordlist
-from mailslot.storage import FilesystemBlobStore
+from mailslot.storage import BlobStore, FilesystemBlobStore
 from mailslot.storage.filesystem import _FileWriter
 
 DAY: Final = 86400
@@ -75,7 +75,7 @@ class _BatchedWriter(_FileWriter):
     """A blob file without its own fsync: the whole batch is synced before its rows commit."""
 
     def commit(self) -> int:
-        self._flush()
+        self.flush()
         self._close()
         os.replace(self._partial, self._final)
         self._done = True
@@ -169,7 +169,7 @@ class _Batch:
     uploads), without a round trip per row.
     """
 
-    def __init__(self, blobs: BatchedBlobs, rng: random.Random, seq: int) -> None:
+    def __init__(self, blobs: BlobStore, rng: random.Random, seq: int) -> None:
         self.blobs = blobs
         self.rng = rng
         self.seq = seq  # the activity counter's last value
@@ -282,6 +282,7 @@ def _create_case(
         closed_at=None,
         reminded_for=None,
         keep_until=None,
+        key_version=0,
     )
     deadlines.start_deadlines(case, channel, plan.created)
     context = bytes.fromhex(case.id)
@@ -453,7 +454,7 @@ def pseudonyms(db: Session) -> set[str]:
 
 def write_cases(
     db: Session,
-    blobs: BatchedBlobs,
+    blobs: BlobStore,
     rng: random.Random,
     plans: Sequence[_Plan],
     setup: Setup,

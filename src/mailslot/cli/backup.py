@@ -56,7 +56,7 @@ def backup(ctx: click.Context, out_path: Path, passphrase_file: IO[str] | None) 
     from mailslot.db.base import make_engine
     from mailslot.db.migrate import HEAD, stored_revision
     from mailslot.recipients.services import check_password
-    from mailslot.storage import FilesystemBlobStore
+    from mailslot.storage import open_blob_store
 
     config: Config = ctx.obj["config"]
     passphrase = _passphrase(passphrase_file, confirm=True)
@@ -67,7 +67,7 @@ def backup(ctx: click.Context, out_path: Path, passphrase_file: IO[str] | None) 
         raise click.ClickException(message.replace("password", "passphrase")) from None
     if out_path.exists() or out_path.is_symlink():
         raise click.ClickException(f"{out_path} exists already; nothing was changed.")
-    if not config.blob_dir.is_dir():
+    if config.s3_location is None and not config.blob_dir.is_dir():
         raise click.ClickException(f"No Mailslot instance in {config.data_dir}.")
     engine = make_engine(config.resolved_database_url)
     try:
@@ -85,7 +85,7 @@ def backup(ctx: click.Context, out_path: Path, passphrase_file: IO[str] | None) 
             with os.fdopen(fd, "wb") as out:
                 summary = write_backup(
                     engine,
-                    FilesystemBlobStore(config.blob_dir),
+                    open_blob_store(config),
                     out,
                     passphrase,
                     now=int(time.time()),

@@ -1,6 +1,6 @@
 """What every ``mailslot`` command shares: loading the configuration, opening the runtime and
-the organisation a command works on, turning domain errors into click's, JSON output, and the
-channel day options.
+the organisation a command works on (``--org``), turning domain errors into click's, JSON
+output, and the channel day options.
 
 Commands import it, never :mod:`mailslot.cli.main`: the group owns the commands, not the other
 way round. Only light modules are imported here, so that ``mailslot --help`` stays fast.
@@ -57,13 +57,53 @@ def open_runtime(ctx: click.Context) -> Runtime:
         raise click.ClickException(str(exc)) from None
 
 
+# ``--org SLUG`` on every organisation-scoped command (``main.py`` adds it with
+# :func:`with_org_option`); ``MAILSLOT_ORG`` sets it for a whole session.
+ORG_ENV: Final = "MAILSLOT_ORG"
+
+
+def _remember_org(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.find_root().ensure_object(dict)["org"] = value
+
+
+def with_org_option(command: click.Command) -> click.Command:
+    """Give ``command`` (and, for a group, each of its commands) the ``--org`` option."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            with_org_option(sub)
+        return command
+    command.params.append(
+        click.Option(
+            ["--org"],
+            envvar=ORG_ENV,
+            expose_value=False,
+            callback=_remember_org,
+            metavar="SLUG",
+            help=f"The organisation to work on (default: the default one) [{ORG_ENV}].",
+        )
+    )
+    return command
+
+
+def org_slug(ctx: click.Context) -> str | None:
+    """The ``--org`` the command was given, if any."""
+    found = ctx.find_root().ensure_object(dict).get("org")
+    return str(found) if found else None
+
+
 @contextmanager
 def organisation(ctx: click.Context) -> Iterator[OrgContext]:
-    """The organisation a command works on (today the default one), its runtime closed when
-    the block ends."""
+    """The organisation a command works on (``--org``; the default one without it), its
+    runtime closed when the block ends."""
     runtime = open_runtime(ctx)
     try:
-        yield runtime.context()
+        slug = org_slug(ctx)
+        try:
+            context = runtime.context(slug)
+        except errors.NotFound:
+            raise click.ClickException(f"No organisation has the slug {slug!r}.") from None
+        yield context
     finally:
         runtime.close()
 

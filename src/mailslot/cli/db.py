@@ -1,10 +1,12 @@
-"""``mailslot db upgrade``: apply every pending migration."""
+"""``mailslot db upgrade`` (also ``mailslot migrate``): apply every pending migration, to every
+organisation's database, saying which organisation it migrates."""
 
 from __future__ import annotations
 
 import click
 
-from mailslot.cli.common import open_runtime
+from mailslot import errors
+from mailslot.cli.common import config_of
 
 
 @click.group()
@@ -12,9 +14,25 @@ def db() -> None:
     """Database schema."""
 
 
+def _upgrade(ctx: click.Context) -> None:
+    from mailslot.runtime import open_runtime
+
+    try:
+        open_runtime(config_of(ctx), progress=click.echo).close()  # opening migrates
+    except errors.MailslotError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("Every database is up to date.")
+
+
 @db.command("upgrade")
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
-    """Apply every pending migration."""
-    open_runtime(ctx).close()  # opening the runtime migrates
-    click.echo("The database is up to date.")
+    """Apply every pending migration (every organisation's database)."""
+    _upgrade(ctx)
+
+
+@click.command("migrate")
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Apply every pending migration (every organisation's database)."""
+    _upgrade(ctx)

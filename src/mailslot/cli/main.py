@@ -23,14 +23,18 @@ from mailslot.cli import (
     check,
     db,
     demo,
+    documents,
+    drops,
     offline,
+    orgs,
     purge,
+    questionnaires,
     serve,
     setup_link,
     tor_config,
     users,
 )
-from mailslot.cli.common import load_config
+from mailslot.cli.common import load_config, with_org_option
 
 
 @click.group()
@@ -46,9 +50,10 @@ def main(ctx: click.Context, data_dir: Path | None, database_url: str | None) ->
     os.umask(0o077)
     ctx.ensure_object(dict)
     ctx.obj["overrides"] = {"data_dir": data_dir, "database_url": database_url}
-    # `mailslot decrypt` runs on an offline machine with no instance: it needs no configuration,
-    # and a stray MAILSLOT_* variable there must not stop it.
-    if ctx.invoked_subcommand != "decrypt":
+    # `mailslot decrypt`, `inspect`, `sanitize` and `seal` run on an offline machine with no
+    # instance: they need no configuration, and a stray MAILSLOT_* variable there must not stop
+    # them.
+    if ctx.invoked_subcommand not in ("decrypt", "inspect", "sanitize", "seal"):
         ctx.obj["config"] = load_config(**ctx.obj["overrides"])
 
 
@@ -63,13 +68,36 @@ for _command in (
     offline.keys,
     offline.export,
     offline.decrypt,
+    documents.inspect,
+    documents.sanitize,
+    drops.seal,
     backup.backup,
     backup.restore,
     purge.purge,
     demo.demo_data,
     audit.audit,
+    orgs.orgs,
+    db.migrate,
+    questionnaires.questionnaires,
 ):
     main.add_command(_command)
+
+# The commands that work inside one organisation take --org SLUG (default: the default one).
+for _command in (
+    users.users,
+    channels.channels,
+    setup_link.setup_link,
+    offline.keys,
+    offline.export,
+    purge.purge,
+    demo.demo_data,
+    audit.audit,
+    questionnaires.questionnaires,
+):
+    with_org_option(_command)
+
+# `keys verify` checks a published manifest offline: it belongs to no organisation.
+offline.keys.add_command(drops.keys_verify)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -208,13 +208,22 @@ def export(ctx: click.Context, case_refs: tuple[str, ...], all_cases: bool, out_
     type=click.File("r"),
     help="Read the passphrase from the first line of this file instead of asking.",
 )
-def decrypt(bundle: Path, key_path: Path, out_dir: Path, passphrase_file: IO[str] | None) -> None:
+@click.option(
+    "--inspect",
+    is_flag=True,
+    help="Also write what each file reveals (as `mailslot inspect --json`) next to it, "
+    "as NAME.inspect.json.",
+)
+def decrypt(
+    bundle: Path, key_path: Path, out_dir: Path, passphrase_file: IO[str] | None, inspect: bool
+) -> None:
     """Decrypt a bundle with an offline key file, verifying every item.
 
     Needs no database, data directory or network. Exits with status 1 if anything was damaged
     or could not be written, or if nothing in the bundle is addressed to the key.
     """
     from mailslot.crypto.keyfile import MAX_KEYFILE_SIZE
+    from mailslot.documents.sandbox import DEFAULT_LIMITS
     from mailslot.offline.decrypt import check_output_dir, decrypt_bundle
 
     try:
@@ -231,7 +240,8 @@ def decrypt(bundle: Path, key_path: Path, out_dir: Path, passphrase_file: IO[str
             f"{key_path} is not a Mailslot key file, or it is damaged."
         ) from None
     with bundle.open("rb") as source:
-        _check_version(bundle, source.read(5), b"MSLB", "bundle")
+        # Version 1 (before case key versions) is still read; version 2 is written.
+        _check_version(bundle, source.read(5), b"MSLB", "bundle", known=(1, 2))
     if passphrase_file is not None:
         passphrase = passphrase_file.readline().rstrip("\r\n")
     else:
@@ -247,7 +257,14 @@ def decrypt(bundle: Path, key_path: Path, out_dir: Path, passphrase_file: IO[str
     created = not out_dir.exists()
     out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     with bundle.open("rb") as source:
-        report = decrypt_bundle(source, key, out_dir, echo=click.echo, now=int(time.time()))
+        report = decrypt_bundle(
+            source,
+            key,
+            out_dir,
+            echo=click.echo,
+            now=int(time.time()),
+            inspect=DEFAULT_LIMITS if inspect else None,
+        )
     if created and not any(out_dir.iterdir()):
         out_dir.rmdir()
 
@@ -270,9 +287,11 @@ def decrypt(bundle: Path, key_path: Path, out_dir: Path, passphrase_file: IO[str
         raise click.ClickException("Nothing in this bundle is addressed to this key.")
 
 
-def _check_version(path: Path, marker: bytes, magic: bytes, what: str) -> None:
+def _check_version(
+    path: Path, marker: bytes, magic: bytes, what: str, known: tuple[int, ...] = (1,)
+) -> None:
     """Say plainly when a file is of a format version this Mailslot does not know yet."""
-    if len(marker) == 5 and marker.startswith(magic) and marker[4] != 1:
+    if len(marker) == 5 and marker.startswith(magic) and marker[4] not in known:
         raise click.ClickException(
             f"{path} is a {what} of format version {marker[4]}, which this version of Mailslot "
             "cannot read. Install the Mailslot version that wrote it."

@@ -35,34 +35,38 @@ def _migrate_in_child(config: Config) -> None:
     if pid == 0:  # pragma: no cover - the child's coverage is not collected
         code = 1
         try:
-            open_runtime(config).close()
+            open_runtime(config, progress=click.echo).close()
             code = 0
         finally:
             os._exit(code)
     os.waitpid(pid, 0)
 
 
-def _server(app: ASGIApp, addr: tuple[str, int], log_level: str) -> uvicorn.Server:
+def _server(app: ASGIApp, addr: tuple[str, int], config: Config) -> uvicorn.Server:
     import uvicorn
+
+    from mailslot.web.server import uvicorn_settings
 
     host, port = addr
     return uvicorn.Server(
         uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            access_log=False,  # access logs would record who asked for what, and when
-            server_header=False,
-            date_header=False,
-            log_config=None,
-            log_level=log_level,
-            timeout_keep_alive=30,
-            lifespan="off",
-            # httptools parses HTTP in C; h11 (pure Python) cost a large share of the CPU time
-            # of every request and of every network chunk of an upload.
-            http="httptools",
+            app, host=host, port=port, log_level=config.log_level, **uvicorn_settings(config)
         )
     )
+
+
+def _allow_open_files(config: Config) -> None:
+    """Raise the soft limit on open files to the hard one if it is below what both
+    interfaces' connection limits need (1024 is a common default)."""
+    import contextlib
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = 2 * config.max_connections + 256  # the database and the blobs being written
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        raised = needed if hard == resource.RLIM_INFINITY else min(hard, needed)
+        with contextlib.suppress(ValueError, OSError):  # then the soft limit stays
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
 
 
 @click.command()
@@ -73,12 +77,13 @@ def serve(ctx: click.Context, source_addr: str | None, staff_addr: str | None) -
     """Run the source and staff interfaces."""
     import asyncio
 
-    from mailslot import logs
-    from mailslot.jobs import run_forever, smtp_settings
+    from mailslot import logs, memory
+    from mailslot.jobs import run_forever, smtp_settings, watch_registry
     from mailslot.recipients.services import ensure_setup_link
     from mailslot.runtime import open_runtime
     from mailslot.web.app import create_source_app, create_staff_app
     from mailslot.web.common import Templates
+    from mailslot.web.server import trim_after_requests
 
     overrides = dict(ctx.obj["overrides"])
     try:
@@ -91,8 +96,14 @@ def serve(ctx: click.Context, source_addr: str | None, staff_addr: str | None) -
     config = load_config(**overrides)
 
     logs.configure(config.log_level, config.log_format)
+    _allow_open_files(config)
+    # Before any thread starts: see mailslot/memory.py.
+    memory.limit_arenas(memory.ARENAS)
     _migrate_in_child(config)
-    runtime = open_runtime(config)
+    try:
+        runtime = open_runtime(config, progress=click.echo)
+    except errors.MailslotError as exc:  # an unreachable database or bucket: one line
+        raise click.ClickException(str(exc)) from None
     try:
         smtp_settings(config)  # a bad mail setting stops start-up, not the first notice
     except errors.ConfigError as exc:
@@ -106,18 +117,22 @@ def serve(ctx: click.Context, source_addr: str | None, staff_addr: str | None) -
         click.echo(f"\n    {config.resolved_staff_url}/setup/{token}\n")
     templates = Templates()
     servers = [
-        _server(create_source_app(runtime, templates), config.source_addr, config.log_level),
-        _server(create_staff_app(runtime, templates), config.staff_addr, config.log_level),
+        _server(create_source_app(runtime, templates), config.source_addr, config),
+        _server(create_staff_app(runtime, templates), config.staff_addr, config),
     ]
     click.echo(f"Source interface: http://{config.source_addr[0]}:{config.source_addr[1]}")
     click.echo(f"Staff interface:  http://{config.staff_addr[0]}:{config.staff_addr[1]}")
 
     async def run_all() -> None:
         jobs = asyncio.create_task(run_forever(runtime))
+        registry = asyncio.create_task(watch_registry(runtime))
+        trimmer = asyncio.create_task(trim_after_requests(servers))
         try:
             await asyncio.gather(*(server.serve() for server in servers))
         finally:
             jobs.cancel()
+            registry.cancel()
+            trimmer.cancel()
 
     try:
         asyncio.run(run_all())

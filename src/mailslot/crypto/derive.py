@@ -132,6 +132,23 @@ def digest(label: bytes, data: bytes) -> bytes:
     return _hazmat.sha256(b"mailslot/v1/" + label + b"\x00" + data)
 
 
+def content_sha256(data: bytes) -> str:
+    """The plain SHA-256 of public data (a questionnaire definition, say), in hex, as anyone's
+    ``sha256sum`` computes it; never of a source's content (use :func:`content_digest`)."""
+    return _hazmat.sha256(data).hex()
+
+
+def content_digest(item_key: bytes, data: bytes) -> str:
+    """A file's fingerprint that only holders of its item key can compute, in hex:
+    HMAC-SHA-256, under a key derived from the item's data key, of the file's SHA-256.
+
+    The audit trail names sanitised copies by it, so that a recipient of the case can tell
+    which copy surfaced, while someone holding only the database cannot confirm that a
+    document they have was received (a plain hash would let them)."""
+    key = _hazmat.hkdf(item_key, info=b"mailslot/v1/content-digest")
+    return _hazmat.hmac_sha256(key, _hazmat.sha256(data)).hex()
+
+
 @dataclass(frozen=True, slots=True, repr=False)
 class SessionKeys:
     session_id: str

@@ -4,7 +4,8 @@
     └── CryptoError
         ├── DecryptionError   any failure to open, unwrap or parse stored ciphertext (opaque on
         │                     purpose)
-        └── EncodingError     a caller handed the encoder something it must not encode
+        ├── EncodingError     a caller handed the encoder something it must not encode
+        └── BadSignature      a signature (Ed25519 with ML-DSA-65) does not verify
 
 Decryption failures are deliberately not told apart: a distinct error for "bad tag" and
 "truncated" would hand an attacker an oracle and the caller has nothing useful to do with it.
@@ -31,3 +32,10 @@ class DecryptionError(CryptoError):
 
 class EncodingError(CryptoError):
     """The input cannot be encoded in the format (for example, it is too large)."""
+
+
+class BadSignature(CryptoError):
+    """A signature does not verify (either half of it; which one is not said)."""
+
+    def __init__(self) -> None:
+        super().__init__("bad signature")

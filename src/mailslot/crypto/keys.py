@@ -27,6 +27,16 @@ class WrapPurpose:
 
     CASE_KEY: Final = b"case-key"
     ITEM_KEY: Final = b"item-key"
+    DROP_KEY: Final = b"drop-key"  # a channel's drop key identity, to a recipient
+
+
+def case_key_context(case_id: bytes, version: int) -> bytes:
+    """The context id of a case key wrap: the case id for the first version (0), the case
+    id and the version (u32, big-endian) for each key made by a rotation after a revocation,
+    so that no wrap of one version can pass for another's."""
+    if not 0 <= version <= 0xFFFFFFFF:
+        raise EncodingError("case key versions are u32")
+    return case_id if version == 0 else case_id + struct.pack(">I", version)
 
 
 def _context(label: bytes, context_id: bytes) -> bytes:
@@ -71,13 +81,18 @@ class KeyPair:
         return secret
 
 
-def _private_key(seed: bytes) -> tuple[_hazmat.KemPrivateKey, bytes]:
+def kem_seeds(seed: bytes) -> tuple[bytes, bytes]:
+    """The ML-KEM-768 seed and the X25519 private key that a key seed expands to."""
     if len(seed) != SEED_SIZE:
         raise EncodingError("a key seed is 32 bytes")
-    key = _hazmat.KemPrivateKey(
+    return (
         _hazmat.hkdf(seed, info=b"mailslot/v1/kem/mlkem768", length=_hazmat.MLKEM768_SEED_SIZE),
         _hazmat.hkdf(seed, info=b"mailslot/v1/kem/x25519", length=_hazmat.X25519_SIZE),
     )
+
+
+def _private_key(seed: bytes) -> tuple[_hazmat.KemPrivateKey, bytes]:
+    key = _hazmat.KemPrivateKey(*kem_seeds(seed))
     return key, PUBLIC_KEY_MAGIC + key.public_bytes
 
 

@@ -11,11 +11,14 @@ from typing import TYPE_CHECKING, Final
 
 from sqlalchemy import Engine, inspect, text
 
+from mailslot.db.base import checkpoint
+from mailslot.db.planner import analyze
+
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
 # The newest revision; tests/migrations checks it against Alembic's own idea of the head.
-HEAD: Final = "0007"
+HEAD: Final = "0010"
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:
@@ -23,14 +26,38 @@ def alembic_config(engine: Engine) -> AlembicConfig:
 
     config = AlembicConfig()
     config.set_main_option("script_location", str(resources.files("mailslot.db") / "migrations"))
-    config.attributes["engine"] = engine
+    # No statement cache for migrations: they run once, and rebuilding every table (0008)
+    # would leave megabytes of reflected tables in the engine's cache for the process's life.
+    config.attributes["engine"] = engine.execution_options(compiled_cache=None)
     return config
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate to ``revision``. Migrating to the head ends with ``ANALYZE`` on PostgreSQL: a
+    migration may rebuild tables, which leaves the planner without statistics for them
+    (``db/planner.py``)."""
     from alembic import command  # noqa: PLC0415 - see module docstring
 
+    before = stored_revision(engine)
     command.upgrade(alembic_config(engine), revision)
+    if engine.dialect.name == "sqlite" and stored_revision(engine) != before:
+        vacuum(engine)
+    if revision == "head":
+        analyze(engine)
+
+
+def vacuum(engine: Engine) -> None:
+    """Rewrite an SQLite file after it was migrated (once per upgrade).
+
+    Rebuilding tables (0008 rebuilds nearly all of them ``WITHOUT ROWID``) copies rows in
+    the order they were written and rewrites the schema's records: the copies' page layout
+    and the old schema text would stay in the file. ``VACUUM`` writes every table again in
+    key order and leaves no free space holding anything; the checkpoint then empties the WAL
+    of the old pages.
+    """
+    with engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM")
+    checkpoint(engine)
 
 
 def upgrade_if_needed(engine: Engine) -> bool:

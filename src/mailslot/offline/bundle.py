@@ -2,13 +2,18 @@
 
 Layout (``docs/spec/format.md``, "Export bundles")::
 
-    bundle = "MSLB" 0x01 || frame || frame || ... || end frame
+    bundle = "MSLB" 0x02 || frame || frame || ... || end frame
     frame  = u32(len(json)) || json              (case and end frames)
            | u32(len(json)) || json || stream    (item frames; ``size`` bytes of MSLI follow)
 
 Frames come in order: a case frame, then exactly as many item frames as it announces, then the
 next case, and finally one end frame that repeats the totals. Nothing may follow the end frame.
 Reading and writing keep at most one frame (1 MiB) and one piece of an item stream in memory.
+
+Version 2 carries case key versions (a revocation rotates the case key): each case frame has
+its current ``key_version`` and the recipients' wraps of earlier versions (``past_wraps``), and
+each item frame the version its data key is wrapped to. Version 1 bundles (no versions: all 0)
+are still read; only version 2 is written.
 
 Nothing in a bundle is secret and nothing outside the item streams, sealed metadata and wraps is
 authenticated: the exporter holds no key that could sign it. Every failure to parse is the one
@@ -27,7 +32,9 @@ from typing import IO, Any, Final
 from mailslot import framing
 from mailslot.crypto import DecryptionError, EncodingError, check_public_key
 
-BUNDLE_MAGIC: Final = b"MSLB\x01"
+BUNDLE_MAGIC: Final = b"MSLB\x02"
+BUNDLE_MAGIC_V1: Final = b"MSLB\x01"
+MAX_KEY_VERSION: Final = 0xFFFFFFFF
 MAX_FRAME_SIZE: Final = 1024 * 1024
 MAX_INT: Final = 2**53 - 1
 MAX_PSEUDONYM_CHARS: Final = 100
@@ -40,13 +47,16 @@ MAX_SEALED_META_SIZE: Final = 65569
 READ_SIZE: Final = 64 * 1024
 
 _HEX: Final = re.compile(r"(?:[0-9a-f]{2})*")
-_CASE_KEYS: Final = frozenset(
+_CASE_KEYS_V1: Final = frozenset(
     {"type", "id", "pseudonym", "created_at", "public_key", "wraps", "items"}
 )
+_CASE_KEYS: Final = _CASE_KEYS_V1 | {"key_version", "past_wraps"}
 _WRAP_KEYS: Final = frozenset({"recipient", "wrapped"})
-_ITEM_KEYS: Final = frozenset(
+_PAST_WRAP_KEYS: Final = frozenset({"recipient", "version", "wrapped"})
+_ITEM_KEYS_V1: Final = frozenset(
     {"type", "case", "id", "position", "kind", "created_at", "sealed_meta", "wrap", "size"}
 )
+_ITEM_KEYS: Final = _ITEM_KEYS_V1 | {"key_version"}
 _END_KEYS: Final = frozenset({"type", "cases", "items"})
 _UNSAFE_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
@@ -60,6 +70,16 @@ class CaseWrap:
 
 
 @dataclass(frozen=True, slots=True)
+class PastWrap:
+    """The seed of an earlier version of the case key, wrapped to the key with this
+    fingerprint (context id: the case id and ``version``)."""
+
+    recipient: bytes
+    version: int
+    wrapped: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class CaseRecord:
     id: bytes
     pseudonym: str
@@ -67,9 +87,14 @@ class CaseRecord:
     public_key: bytes
     wraps: tuple[CaseWrap, ...]
     items: int
+    key_version: int = 0  # the version of ``public_key`` and of ``wraps``
+    past_wraps: tuple[PastWrap, ...] = ()
 
     def wrap_for(self, fingerprint: bytes) -> CaseWrap | None:
         return next((w for w in self.wraps if w.recipient == fingerprint), None)
+
+    def past_wraps_for(self, fingerprint: bytes) -> list[PastWrap]:
+        return [w for w in self.past_wraps if w.recipient == fingerprint]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +107,7 @@ class ItemRecord:
     sealed_meta: bytes
     wrap: bytes
     size: int
+    key_version: int = 0  # the case key version ``wrap`` is to
 
 
 # -- field checks, shared by reader and writer ----------------------------------------------------
@@ -117,8 +143,35 @@ def _pseudonym(value: Any) -> str:
     return value
 
 
-def _case(obj: dict[str, Any]) -> CaseRecord:
-    _keys(obj, _CASE_KEYS)
+def _version(value: Any, below: int | None = None) -> int:
+    version = _int(value)
+    if version > MAX_KEY_VERSION or (below is not None and version >= below):
+        raise DecryptionError()
+    return version
+
+
+def _past_wraps(value: Any, key_version: int) -> tuple[PastWrap, ...]:
+    if type(value) is not list:
+        raise DecryptionError()
+    wraps = []
+    for entry in value:
+        fields = _keys(entry, _PAST_WRAP_KEYS)
+        wraps.append(
+            PastWrap(
+                recipient=_hex(fields["recipient"], size=FINGERPRINT_SIZE),
+                version=_version(fields["version"], below=key_version),
+                wrapped=_hex(fields["wrapped"], size=WRAP_SIZE),
+            )
+        )
+    if len({(w.recipient, w.version) for w in wraps}) != len(wraps):
+        raise DecryptionError()
+    return tuple(wraps)
+
+
+def _case(obj: dict[str, Any], version: int = 2) -> CaseRecord:
+    _keys(obj, _CASE_KEYS if version == 2 else _CASE_KEYS_V1)
+    key_version = _version(obj["key_version"]) if version == 2 else 0
+    past = _past_wraps(obj["past_wraps"], key_version) if version == 2 else ()
     public_key = _hex(obj["public_key"], size=PUBLIC_KEY_SIZE)
     check_public_key(public_key)
     if type(obj["wraps"]) is not list:
@@ -141,11 +194,13 @@ def _case(obj: dict[str, Any]) -> CaseRecord:
         public_key=public_key,
         wraps=tuple(wraps),
         items=_int(obj["items"]),
+        key_version=key_version,
+        past_wraps=past,
     )
 
 
-def _item(obj: dict[str, Any]) -> ItemRecord:
-    _keys(obj, _ITEM_KEYS)
+def _item(obj: dict[str, Any], version: int = 2) -> ItemRecord:
+    _keys(obj, _ITEM_KEYS if version == 2 else _ITEM_KEYS_V1)
     if type(obj["kind"]) is not str or obj["kind"] not in KINDS:
         raise DecryptionError()
     return ItemRecord(
@@ -157,6 +212,7 @@ def _item(obj: dict[str, Any]) -> ItemRecord:
         sealed_meta=_hex(obj["sealed_meta"], max_size=MAX_SEALED_META_SIZE),
         wrap=_hex(obj["wrap"], size=WRAP_SIZE),
         size=_int(obj["size"]),
+        key_version=_version(obj["key_version"]) if version == 2 else 0,
     )
 
 
@@ -169,6 +225,11 @@ def case_frame(case: CaseRecord) -> dict[str, Any]:
         "public_key": case.public_key.hex(),
         "wraps": [{"recipient": w.recipient.hex(), "wrapped": w.wrapped.hex()} for w in case.wraps],
         "items": case.items,
+        "key_version": case.key_version,
+        "past_wraps": [
+            {"recipient": w.recipient.hex(), "version": w.version, "wrapped": w.wrapped.hex()}
+            for w in case.past_wraps
+        ],
     }
 
 
@@ -183,6 +244,7 @@ def item_frame(item: ItemRecord) -> dict[str, Any]:
         "sealed_meta": item.sealed_meta.hex(),
         "wrap": item.wrap.hex(),
         "size": item.size,
+        "key_version": item.key_version,
     }
 
 
@@ -227,6 +289,8 @@ class _Sequence:
 
     def on_item(self, item: ItemRecord) -> None:
         if self.ended or self.case is None or not self.pending or item.case != self.case.id:
+            raise DecryptionError()
+        if item.key_version > self.case.key_version:
             raise DecryptionError()
         if item.position <= self.last_position:
             raise DecryptionError()
@@ -334,8 +398,10 @@ class BundleReader:
         self.current = None
 
     def __iter__(self) -> Iterator[CaseRecord | ItemEntry]:
-        if self._read_exact(len(BUNDLE_MAGIC)) != BUNDLE_MAGIC:
+        magic = self._read_exact(len(BUNDLE_MAGIC))
+        if magic not in (BUNDLE_MAGIC, BUNDLE_MAGIC_V1):
             raise DecryptionError()
+        version = magic[-1]
         sequence = _Sequence()
         while not sequence.ended:
             self._skip()
@@ -345,11 +411,11 @@ class BundleReader:
             frame = decode_frame_json(self._read_exact(size))
             kind = frame.get("type")
             if kind == "case":
-                case = _case(frame)
+                case = _case(frame, version)
                 sequence.on_case(case)
                 yield case
             elif kind == "item":
-                item = _item(frame)
+                item = _item(frame, version)
                 sequence.on_item(item)
                 self.current = ItemEntry(self, item)
                 self.remaining = item.size

@@ -9,12 +9,18 @@ File names come from sources (and folder names from the unsigned bundle), so non
 stop the run: temporary names start with a dot, which no output name does; the tool's own names
 (``conversation.txt``, ``001-message.txt`` …) are never given to a source's file; nothing is ever
 replaced; and an item or case that cannot be written is reported and the run goes on.
+
+With ``inspect``, each file gets a report of what it reveals (``mailslot inspect --json`` for
+that one file) written next to it as ``NAME.inspect.json``, made in the document sandbox. That
+ending is the tool's: a source's file whose name ends so is written as ``…_inspect.json``, so
+no file a source sent can pass for a report.
 """
 
 from __future__ import annotations
 
 import datetime
 import errno
+import json
 import os
 import re
 import tempfile
@@ -26,9 +32,17 @@ from typing import IO, Final
 
 from mailslot import crypto
 from mailslot.cases.meta import open_item_meta
+from mailslot.documents import sandbox
 from mailslot.errors import MailslotError
-from mailslot.filenames import OutputNames
-from mailslot.offline.bundle import BundleReader, CaseRecord, ItemEntry, ItemRecord
+from mailslot.filenames import OutputNames, output_filename
+from mailslot.offline.bundle import (
+    BundleReader,
+    CaseRecord,
+    CaseWrap,
+    ItemEntry,
+    ItemRecord,
+    PastWrap,
+)
 from mailslot.sizes import human_size
 
 INDEX_NAME: Final = "conversation.txt"
@@ -43,6 +57,8 @@ OWN_NAMES: Final = re.compile(
 # collide with a temporary file.
 TEMP_PREFIX: Final = ".mailslot-"
 TEMP_SUFFIX: Final = ".partial"
+# The ending of the inspection reports (``--inspect``), never left on a source's file name.
+REPORT_SUFFIX: Final = ".inspect.json"
 
 
 class BundleDamaged(MailslotError):
@@ -58,6 +74,8 @@ class ItemOutcome:
     original_name: str | None = None
     problem: str | None = None
     write_error: bool = False  # the problem is the output folder's, not the bundle's
+    report: str | None = None  # the inspection report's file name (``--inspect``)
+    report_problem: str | None = None  # why it could not be written
 
 
 @dataclass
@@ -86,12 +104,14 @@ class Report:
     def failures(self) -> int:
         count = sum(1 for c in self.cases if c.problem is not None)
         count += sum(1 for c in self.cases for i in c.items if i.problem is not None)
+        count += sum(1 for c in self.cases for i in c.items if i.report_problem)
         return count + (1 if self.damaged else 0)
 
     @property
     def write_errors(self) -> int:
         """Failures to write to the output folder (a full disk, a refused name), not damage."""
         count = sum(1 for c in self.cases if c.write_error)
+        count += sum(1 for c in self.cases for i in c.items if i.report_problem)
         return count + sum(1 for c in self.cases for i in c.items if i.write_error)
 
     @property
@@ -176,11 +196,25 @@ def _bundle_stream(entry: ItemEntry) -> Iterator[bytes]:
         raise BundleDamaged() from None
 
 
+def not_a_report_name(raw: str) -> str:
+    """A source's file name, changed if it would end like an inspection report's."""
+    name = output_filename(raw, fallback="")
+    if name.casefold().endswith(REPORT_SUFFIX):
+        return name[: -len(REPORT_SUFFIX)] + "_inspect.json"
+    return raw
+
+
 class _Decryptor:
     def __init__(
-        self, key: crypto.KeyPair, out_dir: Path, echo: Callable[[str], None], now: int
+        self,
+        key: crypto.KeyPair,
+        out_dir: Path,
+        echo: Callable[[str], None],
+        now: int,
+        inspect: sandbox.Limits | None,
     ) -> None:
         self.key = key
+        self.inspect = inspect
         self.fingerprint = crypto.key_fingerprint(key.public_key)
         self.out_dir = out_dir
         self.echo = echo
@@ -188,22 +222,32 @@ class _Decryptor:
         self.report = Report()
         self.folders = OutputNames()
         self.case: CaseOutcome | None = None
-        self.case_key: crypto.KeyPair | None = None
+        # Every version of the current case's key this recipient holds (see bundle.py).
+        self.case_keys: dict[int, crypto.KeyPair] | None = None
         self.names = OutputNames(OWN_NAMES)
+
+    def _case_key(
+        self, record: CaseRecord, version: int, wrap: CaseWrap | PastWrap
+    ) -> crypto.KeyPair:
+        context = crypto.case_key_context(record.id, version)
+        return crypto.KeyPair.from_seed(
+            self.key.unwrap(wrap.wrapped, crypto.WrapPurpose.CASE_KEY, context)
+        )
 
     def start_case(self, record: CaseRecord) -> None:
         self.finish_case()
         outcome = CaseOutcome(record)
-        self.case, self.case_key = outcome, None
+        self.case, self.case_keys = outcome, None
         self.report.cases.append(outcome)
         wrap = record.wrap_for(self.fingerprint)
         if wrap is None:
             self.echo(f"Case {record.pseudonym}: not addressed to this key; skipped.")
             return
         try:
-            seed = self.key.unwrap(wrap.wrapped, crypto.WrapPurpose.CASE_KEY, record.id)
-            case_key = crypto.KeyPair.from_seed(seed)
-            crypto.verify(case_key.public_key, record.public_key)
+            case_keys = {record.key_version: self._case_key(record, record.key_version, wrap)}
+            crypto.verify(case_keys[record.key_version].public_key, record.public_key)
+            for past in record.past_wraps_for(self.fingerprint):
+                case_keys[past.version] = self._case_key(record, past.version, past)
         except crypto.DecryptionError:
             outcome.problem = "its key could not be opened (damaged or altered)"
             self.echo(f"Case {record.pseudonym}: DAMAGED: {outcome.problem}.")
@@ -216,19 +260,22 @@ class _Decryptor:
             outcome.write_error = True
             self.echo(f"Case {record.pseudonym}: NOT WRITTEN: {outcome.problem}.")
             return
-        outcome.folder, self.case_key = folder, case_key
+        outcome.folder, self.case_keys = folder, case_keys
         self.names = OutputNames(OWN_NAMES)
         self.names.reserve(INDEX_NAME)
 
     def item(self, entry: ItemEntry) -> None:
         case = self.case
-        if case is None or self.case_key is None or case.folder is None:
+        if case is None or self.case_keys is None or case.folder is None:
             return  # the stream is skipped by the reader
         record = entry.record
         outcome = ItemOutcome(record, time=record.created_at)
         case.items.append(outcome)
         try:
-            data_key = self.case_key.unwrap(record.wrap, crypto.WrapPurpose.ITEM_KEY, record.id)
+            case_key = self.case_keys.get(record.key_version)
+            if case_key is None:  # a version this recipient was never given
+                raise crypto.DecryptionError()
+            data_key = case_key.unwrap(record.wrap, crypto.WrapPurpose.ITEM_KEY, record.id)
             meta = open_item_meta(record.id, data_key, record.sealed_meta)
         except crypto.DecryptionError:
             outcome.problem = "its key or description could not be opened (damaged or altered)"
@@ -240,7 +287,8 @@ class _Decryptor:
         else:
             original = meta.get("filename", "")
             outcome.original_name = original
-            name = self.names.take(original, fallback=f"{record.position:03d}-file")
+            raw = not_a_report_name(original) if self.inspect is not None else original
+            name = self.names.take(raw, fallback=f"{record.position:03d}-file")
         try:
             written = _write_verified(
                 case.folder,
@@ -269,6 +317,33 @@ class _Decryptor:
             self.echo(f"Case {case.record.pseudonym}, item {record.position}: DAMAGED: {name}.")
             return
         outcome.filename, outcome.size = name, written
+        if self.inspect is not None and record.kind not in TEXT_KINDS:
+            self._inspect(case, outcome, name, self.inspect)
+
+    def _inspect(
+        self, case: CaseOutcome, outcome: ItemOutcome, name: str, limits: sandbox.Limits
+    ) -> None:
+        """Write ``NAME.inspect.json`` next to the file just written (read back from it)."""
+        assert case.folder is not None  # noqa: S101 - only called for a written file
+        report_name = name + REPORT_SUFFIX
+        self.names.reserve(report_name)
+        try:
+            with (case.folder / name).open("rb") as handle:
+                data = handle.read(limits.max_input + 1)
+            if len(data) > limits.max_input:
+                inspection = sandbox.failed(name, "unknown", sandbox.Failure.TOO_LARGE)
+            else:
+                inspection = sandbox.inspect(data, name, limits=limits)
+            text = json.dumps([inspection.report.to_json()], ensure_ascii=False, indent=2)
+            _write_verified(case.folder, report_name, iter([text.encode() + b"\n"]))
+        except OSError as exc:
+            outcome.report_problem = f"{report_name} could not be written ({_reason(exc)})"
+            self.echo(
+                f"Case {case.record.pseudonym}, item {outcome.record.position}: NOT WRITTEN: "
+                f"{outcome.report_problem}."
+            )
+            return
+        outcome.report = report_name
 
     def finish_case(self) -> None:
         case = self.case
@@ -305,6 +380,10 @@ def _index(case: CaseOutcome, fingerprint: bytes, now: int) -> str:
         name = f"NOT WRITTEN: {item.problem}" if item.problem else (item.filename or "")
         if item.original_name is not None and item.original_name != item.filename:
             name += f'  (sent as "{_visible(item.original_name)}")'
+        if item.report is not None:
+            name += f"  (report: {item.report})"
+        elif item.report_problem is not None:
+            name += f"  (NO REPORT: {item.report_problem})"
         size = _size(item.size)
         lines.append(f"{r.position:>5}  {r.kind:<7}  {_utc(item.time):<20}  {size:>10}  {name}")
     if missing > 0:
@@ -319,11 +398,13 @@ def decrypt_bundle(
     *,
     echo: Callable[[str], None],
     now: int,
+    inspect: sandbox.Limits | None = None,
 ) -> Report:
     """Decrypt everything in the bundle that ``key`` can open into ``out_dir`` (which must
     exist and be empty). Never raises for damage, nor for an item or case that cannot be
-    written: each is counted in the returned report, and the rest is still decrypted."""
-    work = _Decryptor(key, out_dir, echo, now)
+    written: each is counted in the returned report, and the rest is still decrypted.
+    ``inspect``: write each file's inspection report next to it, with these sandbox limits."""
+    work = _Decryptor(key, out_dir, echo, now, inspect)
     try:
         for entry in BundleReader(source):
             if isinstance(entry, CaseRecord):

@@ -14,8 +14,15 @@ from sqlalchemy.orm import Session
 
 from mailslot import crypto
 from mailslot.cases.errors import CaseNotFound
-from mailslot.cases.models import Case, CaseKeyWrap, Item, ItemKeyWrap, KeyHolder
-from mailslot.offline.bundle import BundleWriter, CaseRecord, CaseWrap, ItemRecord
+from mailslot.cases.models import (
+    Case,
+    CaseKeyWrap,
+    CasePastKeyWrap,
+    Item,
+    ItemKeyWrap,
+    KeyHolder,
+)
+from mailslot.offline.bundle import BundleWriter, CaseRecord, CaseWrap, ItemRecord, PastWrap
 from mailslot.recipients.models import User
 from mailslot.storage import BlobStore
 
@@ -51,6 +58,13 @@ def _case_record(db: Session, case: Case, items: int) -> CaseRecord:
         .where(CaseKeyWrap.case_id == case.id)
         .order_by(User.id)
     ).all()
+    # The earlier key versions, for the items sealed before a revocation rotated the key.
+    past = db.execute(
+        select(CasePastKeyWrap.version, CasePastKeyWrap.wrapped, User.public_key)
+        .join(User, User.id == CasePastKeyWrap.user_id)
+        .where(CasePastKeyWrap.case_id == case.id)
+        .order_by(User.id, CasePastKeyWrap.version)
+    ).all()
     return CaseRecord(
         id=bytes.fromhex(case.id),
         pseudonym=case.pseudonym,
@@ -61,6 +75,11 @@ def _case_record(db: Session, case: Case, items: int) -> CaseRecord:
             for wrapped, public_key in rows
         ),
         items=items,
+        key_version=case.key_version,
+        past_wraps=tuple(
+            PastWrap(recipient=crypto.key_fingerprint(public_key), version=version, wrapped=wrapped)
+            for version, wrapped, public_key in past
+        ),
     )
 
 
@@ -95,6 +114,7 @@ def export_cases(
                 sealed_meta=item.sealed_meta,
                 wrap=wrap,
                 size=size,
+                key_version=item.key_version,
             )
             writer.item(record, blobs.open(item.blob_id))
             summary.items += 1

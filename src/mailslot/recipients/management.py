@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from mailslot.audit import services as audit
 from mailslot.context import OrgContext
+from mailslot.dropkeys import services as dropkeys
 from mailslot.instance.services import get_instance
 from mailslot.recipients import services as recipients
 from mailslot.recipients.models import Role, User
@@ -79,6 +80,7 @@ def enroll(
             actor=account.user.username,
             role=account.user.role,
         )
+        dropkeys.resync(db, ctx.instance_id, now)  # the channels the link named
         return Enrolled(account.user.username, account.user.role, account.recovery_key)
 
     # create_user runs Argon2id inside; keep it within the KDF cap.
@@ -127,6 +129,7 @@ def set_disabled(ctx: OrgContext, admin: User, user_id: str, disabled: bool) -> 
     with ctx.db() as db:
         user = recipients.get_user(db, user_id)
         recipients.set_disabled(db, user, disabled, db.merge(admin))
+        dropkeys.resync(db, ctx.instance_id, now)  # new drop keys for the user's channels
         audit.record(
             db,
             "admin.user_disabled" if disabled else "admin.user_enabled",

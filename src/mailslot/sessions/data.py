@@ -26,6 +26,8 @@ from mailslot.errors import MailslotError
 # The length of every session body. The largest session (a pre-login one with every field
 # set) takes under 700 bytes of JSON.
 BODY_SIZE: Final = 1024
+# How many send tokens a source's session remembers (each at most 43 characters).
+SENT_TOKENS: Final = 8
 
 
 class BadSessionData(MailslotError):
@@ -57,8 +59,14 @@ class SessionData:
     seed: bytes | None = field(default=None, repr=False)
     # Source: the source, once the first submission made it (or a login found it) ...
     source_id: str | None = None
-    # ... and, before that, the codename's lookup tag for the source row to be made.
+    # ... and, before that, the codename's lookup tag for the source row to be made, and the
+    # codename itself, so that the page showing it can show the same one again (in another
+    # language, say) until the first submission, which forgets it.
     new_lookup: bytes | None = field(default=None, repr=False)
+    codename: str = field(default="", repr=False)
+    # Source: the send tokens of this session's latest submissions (space-separated, newest
+    # last, at most SENT_TOKENS), so that a form sent twice stores one submission.
+    sent: str = ""
     # Staff and API: the account.
     user_id: str | None = None
     # Staff: failed logins before this one, told once on the first page.
@@ -122,7 +130,9 @@ _STORED: Final = {"key_registration": "webauthn_registration"}
 _NAMES: Final = tuple(f.name for f in fields(SessionData))
 _DEFAULTS: Final = {f.name: getattr(SessionData(), f.name) for f in fields(SessionData)}
 _BYTES: Final = frozenset({"seed", "new_lookup", "kek", "challenge"})
-_TEXT: Final = frozenset({"csrf", "source_id", "user_id", "username", "pre_user_id"})
+_TEXT: Final = frozenset(
+    {"csrf", "source_id", "user_id", "username", "pre_user_id", "codename", "sent"}
+)
 
 
 def _b64(value: bytes) -> str:

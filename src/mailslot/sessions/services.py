@@ -152,6 +152,30 @@ def save(db: DbSession, state: SessionState) -> None:
     state.row.data = sealed
 
 
+def reload_locked(db: DbSession, state: SessionState) -> bool:
+    """Lock the session's row for the rest of the transaction and read its data again into
+    ``state`` (what another request of the same session committed meanwhile, such as the
+    same form sent twice); False if the session is gone. The lock comes first, an UPDATE
+    that changes nothing: it takes SQLite's write lock before anything is read, and the row
+    lock on PostgreSQL, so two requests of one session go through here one after the other.
+    Call it first in a unit of work."""
+    connection = db.connection()
+    touched = connection.execute(
+        update(_TABLE).where(_TABLE.c.id == state.row.id).values(last_seen_at=_TABLE.c.last_seen_at)
+    )
+    if touched.rowcount != 1:
+        return False
+    found = connection.execute(_SELECT_ONE, {"id": state.row.id}).first()
+    if found is None:  # pragma: no cover - the row is locked by now
+        return False
+    try:
+        state.data = SessionData.from_body(crypto.open_session(state.keys, found.data))
+    except (crypto.DecryptionError, BadSessionData):
+        return False
+    state.row.data = found.data
+    return True
+
+
 def destroy(db: DbSession, state: SessionState | None) -> None:
     if state is not None:
         db.flush()

@@ -20,7 +20,9 @@ from mailslot.instance.services import get_instance
 from mailslot.sessions.data import SessionData
 from mailslot.sessions.services import SessionState
 from mailslot.sources import services as sources
+from mailslot.sources.codenames import canonical_codename
 from mailslot.sources.models import Source
+from mailslot.sources.services import MAX_CODENAME_CHARS
 
 SESSION_ENDED = "Your session has ended. Log in with your codename and send again."
 
@@ -34,12 +36,15 @@ class SourceLogin:
 
 
 def log_in(ctx: OrgContext, codename: str) -> SourceLogin:
-    """Find the source a codename belongs to; raises :class:`AuthenticationFailed` for a
-    codename that is not right (or ``TooManyRequests`` for a full KDF queue)."""
+    """Find the source a codename belongs to, in whatever list and script it was made
+    (:func:`~mailslot.sources.codenames.canonical_codename`); raises
+    :class:`AuthenticationFailed` for a codename that is not right, or with the position of
+    a word that is in no list (or ``TooManyRequests`` for a full KDF queue)."""
     if not codename.strip():
         raise InvalidInput("Enter your codename.")
-    # The same Argon2id work whether or not the codename exists.
-    keys = derive_keys(ctx, codename)
+    # A word in no codename list is refused at once: that depends only on what was typed.
+    # Past that, the same Argon2id work whether or not the codename exists.
+    keys = derive_keys(ctx, canonical_codename(codename[:MAX_CODENAME_CHARS]))
     with ctx.db() as db:
         source_id = sources.find_source(db, keys).id
     return SourceLogin(source_id, SessionData(source_id=source_id, seed=keys.key_pair.seed))

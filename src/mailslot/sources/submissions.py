@@ -9,6 +9,8 @@ audit trail: no use case here records an event. Each function is blocking.
 
 from __future__ import annotations
 
+import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -27,8 +29,10 @@ from mailslot.errors import AuthenticationFailed, InvalidInput
 from mailslot.instance.services import get_instance
 from mailslot.limits import services as limits
 from mailslot.notifications import services as notices
+from mailslot.orgs import quotas
+from mailslot.questionnaires import store as questionnaire_store
 from mailslot.sessions import services as session_services
-from mailslot.sessions.data import SessionData
+from mailslot.sessions.data import SENT_TOKENS, SessionData
 from mailslot.sessions.services import SessionState
 from mailslot.sources import services as sources
 from mailslot.sources.access import SESSION_ENDED, source_key
@@ -44,21 +48,39 @@ class NewSource:
     session: SessionData
 
 
-def start(ctx: OrgContext) -> NewSource:
-    """Make a codename and derive its keys (a NEW_SOURCES rate token first, then Argon2id
-    under the process-wide cap)."""
-    codename = generate_codename()
+def start(ctx: OrgContext, *, locale: str = "en") -> NewSource:
+    """Make a codename from ``locale``'s word list and derive its keys (a NEW_SOURCES rate
+    token first, then Argon2id under the process-wide cap). The session keeps the codename
+    until the first submission, so that its page can show it again."""
+    codename = generate_codename(locale=locale)
     with ctx.db() as db:
         instance = get_instance(db, ctx.instance_id)
         limits.take(db, limits.NEW_SOURCES, per_minute=ctx.config.new_source_rate, now=ctx.clock())
     keys = ctx.kdf(lambda: sources.derive_keys(instance, codename))
-    return NewSource(codename, SessionData(new_lookup=keys.lookup, seed=keys.key_pair.seed))
+    return NewSource(
+        codename, SessionData(new_lookup=keys.lookup, seed=keys.key_pair.seed, codename=codename)
+    )
 
 
 def take_token(ctx: OrgContext, db: DbSession) -> None:
     """Spend a SUBMISSIONS rate token, in the caller's unit of work (the web layer does it in
     the transaction that loads the session: one thread hop before the body is read)."""
     limits.take(db, limits.SUBMISSIONS, per_minute=ctx.config.submission_rate, now=ctx.clock())
+
+
+# A send token: what new_send_token makes (128 random bits), as the form sends it back.
+_SEND_TOKEN = re.compile(r"[A-Za-z0-9_-]{22,43}")
+
+
+def new_send_token() -> str:
+    """A token for one send form: the form sent twice with it stores one submission."""
+    return secrets.token_urlsafe(16)
+
+
+def send_token(sent: str | None) -> str:
+    """The token for a send form shown again: the one it was sent with if well-formed (so
+    that sending it again still stores one submission), else a new one."""
+    return sent if sent and _SEND_TOKEN.fullmatch(sent) else new_send_token()
 
 
 class ReceivedFile(Protocol):
@@ -80,13 +102,18 @@ def submit(
     files: Sequence[ReceivedFile],
     *,
     locale: str,
+    token: str | None = None,
 ) -> str:
     """Check and store a submission; return the source's id. ``locale`` is the source's
-    language, for a new case's automatic acknowledgement.
+    language, for a new case's automatic acknowledgement. ``token`` is the form's send token
+    (:func:`new_send_token`): a submission whose token the session has seen already (the
+    form sent twice: a double click, a resend over a slow link) stores nothing and returns
+    the source's id as the first one did. A missing or malformed token is no token.
 
     The submission owns the blobs of ``files``: if it is refused or fails, every blob it was
-    given or made is deleted before the error propagates."""
+    given or made is deleted before the error propagates (and after a repeated token too)."""
     uploads = [f.upload for f in files]
+    token = token if token and _SEND_TOKEN.fullmatch(token) else None
     try:
         if len(message) > ctx.config.max_message_chars:
             raise InvalidInput(
@@ -95,16 +122,11 @@ def submit(
             )
         if not message.strip() and not files:
             raise InvalidInput("Write a message or choose at least one file to send.")
-        items = [
-            cases.SealedItem(
-                upload=f.upload,
-                kind=ItemKind.FILE,
-                meta={"filename": f.filename, "content_type": f.content_type},
-            )
-            for f in files
-        ]
+        items = [cases.file_item(f.upload, f.filename, f.content_type) for f in files]
         text = message if message.strip() else None
-        return store(ctx, session, channel_id, items, text, uploads=uploads, locale=locale)
+        return store(
+            ctx, session, channel_id, items, text, uploads=uploads, locale=locale, token=token
+        )
     except BaseException:
         cases.delete_blobs(ctx.blobs, [u.blob_id for u in uploads])
         raise
@@ -153,6 +175,8 @@ def store(
     *,
     uploads: list[cases.ItemUpload],
     locale: str,
+    token: str | None = None,
+    answered: bool = False,
 ) -> str:
     """Seal ``message`` (if any) into its blob, then record every item, in one transaction.
     The blob is sealed before the first statement, so no database lock is held while it is
@@ -163,17 +187,39 @@ def store(
     channel's automatic acknowledgement in the source's language (if the channel has one): a
     reply with no author, sealed like a staff reply, which acknowledges receipt for the
     deadline (the status stays "new" for triage). If mail is configured, the case's
-    recipients are notified. The session learns its source in the same commit."""
+    recipients are notified. The session learns its source in the same commit. A submission
+    that would pass the organisation's storage or case quota is refused
+    (:class:`~mailslot.orgs.errors.QuotaReached`) before anything is recorded.
+
+    The session's row is locked and read again first, so that two requests of one session
+    (the same form sent twice, or two forms at once) are stored one after the other, the
+    second seeing what the first did: a repeated ``token`` deletes this request's blobs and
+    stores nothing, and a first submission sent twice creates one source."""
     now = ctx.now()
     if message is not None:
         text_upload = cases.seal_text(ctx.blobs, message)
         uploads.append(text_upload)
         items.insert(0, cases.SealedItem(upload=text_upload, kind=ItemKind.MESSAGE, meta={}))
     with ctx.db() as db:
+        if not session_services.reload_locked(db, session):
+            raise AuthenticationFailed(SESSION_ENDED)
+        if token is not None and token in session.data.sent.split() and session.data.source_id:
+            cases.delete_blobs(ctx.blobs, [u.blob_id for u in uploads])
+            return session.data.source_id
+        # Every blob the source sent is sealed by now: the quotas see the submission's size
+        # (a new case's automatic acknowledgement, a short text of the staff's, is not counted).
+        quotas.check(
+            db,
+            ctx.quotas,
+            new_case=not session.data.source_id,
+            adding=sum(upload.stored_size for upload in uploads),
+        )
         if session.data.source_id:
             target = _returning(ctx, db, session)
         else:
-            target = _first(ctx, db, session, channel_id, uploads, now=now, locale=locale)
+            target = _first(
+                ctx, db, session, channel_id, uploads, now=now, locale=locale, answered=answered
+            )
         cases.record_items(
             db, target.case, items, now=now, source_public_key=target.source_public_key
         )
@@ -185,9 +231,16 @@ def store(
             deadlines.acknowledge(ack.case, ack.channel, now)
         if ctx.config.smtp_url:  # mail is configured: recipients hear of it
             notices.queue_for_case(db, target.case.id, now=now, interval=ctx.config.notify_interval)
-        # A returning source's session does not change, so it is not rewritten.
-        if session.data.new_lookup is not None or session.data.source_id != target.source_id:
+        # A returning source's session changes only with a send token to remember.
+        if token is not None:
+            session.data.sent = " ".join([*session.data.sent.split(), token][-SENT_TOKENS:])
+        if (
+            token is not None
+            or session.data.new_lookup is not None
+            or session.data.source_id != target.source_id
+        ):
             session.data.new_lookup = None
+            session.data.codename = ""
             session.data.source_id = target.source_id
             session_services.save(db, session)
         return target.source_id
@@ -212,6 +265,7 @@ def _first(
     *,
     now: int,
     locale: str,
+    answered: bool = False,
 ) -> _Target:
     """Create the source and open its case in the chosen channel, with the channel's
     automatic acknowledgement if it has one."""
@@ -221,6 +275,10 @@ def _first(
     if lookup is None:
         raise AuthenticationFailed(SESSION_ENDED)
     channel = choose_channel(db, channel_id)
+    # A channel with a questionnaire takes a first submission only as its answers
+    # (``questionnaires.intake``, which passes ``answered``).
+    if not answered and questionnaire_store.current(db, channel.id) is not None:
+        raise InvalidInput("Please answer this channel's questions to send to it.")
     # Sealed before the first write, like the message (no lock held meanwhile).
     ack_text = channel_settings.auto_reply_for(db, channel.id, locale)
     ack_upload = None

@@ -13,6 +13,11 @@ class BlobWriter(Protocol):
 
     def write(self, data: bytes) -> None: ...
 
+    def flush(self) -> None:
+        """Pass on what ``write`` gathered so far, where the store can (an upload calls it
+        after each step, so that a slow sender's data does not wait in memory)."""
+        ...
+
     def commit(self) -> int:
         """Make the blob durable and visible; returns its size in bytes."""
         ...

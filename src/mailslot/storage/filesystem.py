@@ -1,15 +1,26 @@
-"""Blobs as files: written under a temporary name, fsynced, then renamed into place."""
+"""Blobs as files: written under a temporary name, fsynced, then renamed into place.
+
+A seized directory should show no more time than the database does: every blob file and
+every directory here gets the time of its last change rounded down to the hour (the rounding
+of the clear times in the database, ``db.base.coarse``), a bucket directory (``ab/``) is
+removed as soon as its last blob goes, and reading a blob leaves its access time alone
+(``O_NOATIME``). The kernel's inode change time (ctime) cannot be set by any program and
+stays exact (docs/threat-model.md says what that shows).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Final
 
+from mailslot.db.base import coarse
 from mailslot.errors import StorageError
 
 _BLOB_ID: Final = re.compile(r"[0-9a-f]{64}")
@@ -19,6 +30,29 @@ _PARTIAL_SUFFIX: Final = ".partial"
 # writes at half the speed of 1 MiB ones). At most this much ciphertext waits in memory.
 WRITE_BLOCK: Final = 1 << 20
 _MAX_PIECES: Final = 64  # well under IOV_MAX (1024 on Linux)
+# Reading a blob must not record when it was read (the owner of a file may ask for this).
+_NOATIME: Final = getattr(os, "O_NOATIME", 0)
+_OPEN_ATTEMPTS: Final = 5
+
+
+def _coarse_times() -> tuple[int, int]:
+    """(atime, mtime) for anything written now: the current hour."""
+    hour = coarse(int(time.time()))
+    return hour, hour
+
+
+def _settle(directory: str, root: str) -> None:
+    """After a change in ``directory`` (a bucket): remove it if it is empty, and round down
+    the times the change left on it, or on the root once the bucket is gone."""
+    try:
+        os.rmdir(directory)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOENT):
+            raise
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(directory, _coarse_times())
+    else:
+        os.utime(root, _coarse_times())
 
 
 def _check_id(blob_id: str) -> None:
@@ -35,14 +69,19 @@ class _FileWriter:
         self._directory = directory
         self._final = os.path.join(directory, blob_id)
         self._partial = self._final + _PARTIAL_SUFFIX
+        self._root = store.root_str
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-        try:
-            self._fd = os.open(self._partial, flags, 0o600)
-        except FileNotFoundError:
-            # The first blob under this prefix: make its directory (the common case, an
-            # existing directory, costs no mkdir).
-            os.makedirs(directory, mode=0o700, exist_ok=True)
-            self._fd = os.open(self._partial, flags, 0o600)
+        for attempt in range(_OPEN_ATTEMPTS):
+            try:
+                self._fd = os.open(self._partial, flags, 0o600)
+                break
+            except FileNotFoundError:
+                # The first blob under this prefix: make its directory (the common case, an
+                # existing directory, costs no mkdir). Another writer's clean-up may remove
+                # an empty bucket between the two calls: then try again.
+                if attempt + 1 == _OPEN_ATTEMPTS:
+                    raise
+                os.makedirs(directory, mode=0o700, exist_ok=True)
         self._pending: list[bytes] = []
         self._pending_size = 0
         self._size = 0
@@ -58,9 +97,9 @@ class _FileWriter:
         self._pending_size += len(piece)
         self._size += len(piece)
         if self._pending_size >= WRITE_BLOCK or len(self._pending) >= _MAX_PIECES:
-            self._flush()
+            self.flush()
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         """Write every pending piece with as few ``writev`` calls as the kernel allows."""
         pending = self._pending
         while pending:
@@ -82,10 +121,13 @@ class _FileWriter:
             raise StorageError("blob already closed")
         self._done = True
         try:
-            self._flush()
+            self.flush()
+            os.utime(self._fd, _coarse_times())
             os.fsync(self._fd)
             self._close()
             os.replace(self._partial, self._final)
+            os.utime(self._directory, _coarse_times())
+            os.utime(self._root, _coarse_times())
             _fsync_dir(self._directory)
         except OSError as exc:
             self.abort()
@@ -95,8 +137,38 @@ class _FileWriter:
     def abort(self) -> None:
         self._done = True
         self._close()
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(self._partial)
+        except FileNotFoundError:
+            return
+        _settle(self._directory, self._root)
+
+
+def _scan(path: str | Path) -> list[tuple[str, bool]]:
+    """A directory's entries as (full path, is a directory), read without setting its access
+    time (``O_NOATIME``): the time of the last listing (at start, by a backup) is nobody's
+    business."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags | _NOATIME)
+    except PermissionError:
+        fd = os.open(path, flags)
+    try:
+        with os.scandir(fd) as entries:
+            return [
+                (os.path.join(path, entry.name), entry.is_dir(follow_symlinks=False))
+                for entry in entries
+            ]
+    finally:
+        os.close(fd)
+
+
+def _round_times(path: Path) -> None:
+    """Round a file's or directory's times down to the hour they fall in (no newer)."""
+    info = path.stat(follow_symlinks=False)
+    atime, mtime = int(info.st_atime), int(info.st_mtime)
+    if coarse(atime) != info.st_atime or coarse(mtime) != info.st_mtime:
+        os.utime(path, (coarse(atime), coarse(mtime)), follow_symlinks=False)
 
 
 def _read(handle: BinaryIO, chunk_size: int) -> Iterator[bytes]:
@@ -133,11 +205,15 @@ class FilesystemBlobStore:
 
     def open(self, blob_id: str, chunk_size: int = 1 << 16) -> Iterator[bytes]:
         path = self.path_for(blob_id)
+        flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
         try:
-            handle = path.open("rb")
+            try:
+                fd = os.open(path, flags | _NOATIME)
+            except PermissionError:
+                fd = os.open(path, flags)  # O_NOATIME needs the file's owner
         except FileNotFoundError as exc:
             raise StorageError("blob not found") from exc
-        return _read(handle, chunk_size)
+        return _read(os.fdopen(fd, "rb"), chunk_size)
 
     def size(self, blob_id: str) -> int:
         try:
@@ -150,16 +226,40 @@ class FilesystemBlobStore:
 
     def delete(self, blob_id: str) -> None:
         path = self.path_for(blob_id)
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return
+        _settle(str(path.parent), self.root_str)
 
     def cleanup_incomplete(self) -> int:
+        """Remove the writes a crash left (returns how many), and tidy what older versions
+        left: empty bucket directories, and exact times on blobs and directories."""
         removed = 0
-        for partial in self.root.glob(f"*/*{_PARTIAL_SUFFIX}"):
-            partial.unlink(missing_ok=True)
-            removed += 1
+        for path, is_dir in _scan(self.root):
+            if not is_dir:
+                continue
+            bucket = Path(path)
+            for blob, _ in _scan(bucket):
+                if blob.endswith(_PARTIAL_SUFFIX):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(blob)
+                        removed += 1
+                else:
+                    _round_times(Path(blob))
+            try:
+                bucket.rmdir()
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+                _round_times(bucket)
+        _round_times(self.root)
         return removed
 
     def blob_ids(self) -> Iterator[str]:
-        for path in self.root.glob("*/*"):
-            if _BLOB_ID.fullmatch(path.name):
-                yield path.name
+        for bucket, is_dir in _scan(self.root):
+            if is_dir:
+                for blob, _ in _scan(bucket):
+                    name = os.path.basename(blob)
+                    if _BLOB_ID.fullmatch(name):
+                        yield name

@@ -10,7 +10,17 @@ from fastapi.responses import JSONResponse, Response
 
 from mailslot import errors, i18n
 from mailslot.runtime import Runtime
-from mailslot.web import api_audit, api_auth, api_cases, api_casework, api_retention, api_stats
+from mailslot.web import (
+    api_audit,
+    api_auth,
+    api_cases,
+    api_casework,
+    api_documents,
+    api_drops,
+    api_questionnaires,
+    api_retention,
+    api_stats,
+)
 from mailslot.web.errors import retry_headers, status_for
 
 
@@ -36,6 +46,16 @@ def create_api(runtime: Runtime) -> FastAPI:
     )
     api.state.runtime = runtime
     api.add_exception_handler(errors.ServiceError, service_error)
-    for part in (api_auth, api_cases, api_audit, api_casework, api_retention, api_stats):
+    for part in (
+        api_auth,
+        api_cases,
+        api_audit,
+        api_casework,
+        api_retention,
+        api_stats,
+        api_documents,
+        api_drops,
+        api_questionnaires,
+    ):
         api.include_router(part.router)
     return api

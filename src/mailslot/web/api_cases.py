@@ -108,6 +108,10 @@ class ItemOut(BaseModel):
         default=False,
         description="True when the caller's key is offline: only kind, order and time are shown.",
     )
+    sealed_drop: bool = Field(
+        default=False,
+        description="A file recognised as a sealed drop: its contents are at .../drop.",
+    )
 
     @classmethod
     def from_view(cls, view: cases.ItemView) -> Self:
@@ -125,6 +129,7 @@ class ItemOut(BaseModel):
             text=view.text,
             seen_by_source=item.seen_by_source,
             sealed=view.sealed,
+            sealed_drop=view.sealed_drop,
         )
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from importlib import resources
+from typing import Any
 
 from starlette.applications import Starlette
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
@@ -17,18 +17,25 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mailslot import errors
+from mailslot.i18n import N_
 from mailslot.runtime import Runtime
+from mailslot.tor import SOURCE, STAFF
 from mailslot.web.account import AccountViews
 from mailslot.web.admin import AdminViews
 from mailslot.web.audit import AuditViews
 from mailslot.web.casework import CaseWorkViews
 from mailslot.web.channel_settings import ChannelSettingsViews
 from mailslot.web.common import Templates, Web
+from mailslot.web.documents import DocumentViews
 from mailslot.web.health import HealthViews
+from mailslot.web.hosts import HostGate, scoped_org
+from mailslot.web.questionnaire import QuestionnaireViews
 from mailslot.web.retention import RetentionViews
 from mailslot.web.security import SecurityHeaders
 from mailslot.web.source import SourceViews
+from mailslot.web.source_drops import SourceDropViews
 from mailslot.web.staff import StaffViews
+from mailslot.web.staff_drops import StaffDropViews
 from mailslot.web.stats import StatsViews
 from mailslot.web.webauthn import WebauthnViews
 
@@ -104,15 +111,45 @@ def _static() -> Mount:
     )
 
 
-def _handlers(web: Web, template: str) -> dict[type[Exception] | int, object]:
+# An interface's own page renderer (``SourceViews.page``, ``StaffViews.page``): the
+# organisation's name, the visitor's language, and the menu of a logged-in visitor.
+PageRenderer = Callable[..., Awaitable[Response]]
+
+# Each HTTP error page: its title, and what it says.
+_HTTP_ERRORS: dict[int, tuple[str, str]] = {
+    404: (N_("Page not found"), N_("This page does not exist.")),
+    405: (N_("Request not accepted"), N_("This page does not accept that kind of request.")),
+    400: (N_("Request not understood"), N_("The request could not be read. Please try again.")),
+    413: (N_("Request too large"), N_("This request is too large.")),
+}
+_OTHER_ERROR = (N_("Something went wrong"), N_("Something went wrong. Please try again."))
+
+
+async def _error_page(
+    web: Web,
+    render: PageRenderer,
+    request: Request,
+    *,
+    template: str,
+    context: dict[str, Any],
+    status: int,
+) -> Response:
+    """An error page like the interface's other pages, or a bare one if reading what those
+    show fails (the database is down, say)."""
+    try:
+        response: Response = await render(request, template, context, status=status)
+    except Exception as exc:  # any failure: the bare page below
+        log.error("error page: %s", type(exc).__name__)
+        request.scope["mailslot.session"] = None
+        bare = {"logged_in": False, "me": None, "is_admin": False, **context}
+        return web.page(request, template, bare, status=status)
+    return response
+
+
+def _handlers(web: Web, template: str, render: PageRenderer) -> dict[type[Exception] | int, object]:
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException
-        key = {
-            404: "This page does not exist.",
-            405: "This page does not accept that kind of request.",
-            400: "The request could not be read. Please try again.",
-            413: "This request is too large.",
-        }.get(exc.status_code, "Something went wrong. Please try again.")
+        title, key = _HTTP_ERRORS.get(exc.status_code, _OTHER_ERROR)
         if request.url.path.startswith("/api/"):
             # Anything under /api/ answers in JSON, even what the API's own router never saw
             # (Starlette's Mount does not match a path whose parameter holds a line feed).
@@ -121,27 +158,19 @@ def _handlers(web: Web, template: str) -> dict[type[Exception] | int, object]:
                 status_code=exc.status_code,
                 headers=exc.headers,
             )
-        request.scope.setdefault("mailslot.session", None)
-        return web.page(
-            request,
-            template,
-            {"error": web.gettext(request, key), "logged_in": False, "me": None, "is_admin": False},
-            status=exc.status_code,
+        context = {"error": web.gettext(request, key), "error_title": web.gettext(request, title)}
+        response = await _error_page(
+            web, render, request, template=template, context=context, status=exc.status_code
         )
+        response.headers.update(exc.headers or {})
+        return response
 
     async def service_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, errors.ServiceError)  # noqa: S101 - registered for it
-        request.scope.setdefault("mailslot.session", None)
-        return web.page(
-            request,
-            template,
-            {
-                "error": web.error_message(request, exc),
-                "logged_in": False,
-                "me": None,
-                "is_admin": False,
-            },
-            status=web.error_status(exc),
+        context = {"error": web.error_message(request, exc)}
+        status = web.error_status(exc)
+        return await _error_page(
+            web, render, request, template=template, context=context, status=status
         )
 
     async def server_error(request: Request, exc: Exception) -> Response:
@@ -161,34 +190,42 @@ def _handlers(web: Web, template: str) -> dict[type[Exception] | int, object]:
     }
 
 
-def _onion_location(runtime: Runtime) -> Callable[[Scope], str]:
-    """The source interface's onion address for a request: its organisation's, by Host."""
-
-    def for_request(scope: Scope) -> str:
-        context = runtime.for_host(Headers(scope=scope).get("host", ""))
-        return context.source_onion_url() if context is not None else ""
-
-    return for_request
+def _onion_location(scope: Scope) -> str:
+    """The source interface's onion address for a request: its organisation's (``HostGate``
+    resolved it from the request's host); none on a plain 404 for an unclaimed host."""
+    context = scoped_org(scope)
+    return context.source_onion_url() if context is not None else ""
 
 
 def create_source_app(runtime: Runtime, templates: Templates | None = None) -> Starlette:
-    web = Web(runtime, templates or Templates(), kind="source")
-    routes: list[BaseRoute] = [*SourceViews(web).routes(), _static()]
+    web = Web(runtime, templates or Templates(), kind=SOURCE)
+    source_views = SourceViews(web)
+    routes: list[BaseRoute] = [
+        *source_views.routes(),
+        *SourceDropViews(source_views).routes(),
+        *QuestionnaireViews(source_views).routes(),
+        _static(),
+    ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders, onion_location=_onion_location(runtime))],
-        exception_handlers=_handlers(web, "source/error.html"),  # type: ignore[arg-type]
+        middleware=[
+            Middleware(SecurityHeaders, onion_location=_onion_location),
+            Middleware(HostGate, runtime=runtime, kind=SOURCE),
+        ],
+        exception_handlers=_handlers(web, "source/error.html", source_views.page),  # type: ignore[arg-type]
     )
 
 
 def create_staff_app(runtime: Runtime, templates: Templates | None = None) -> Starlette:
-    web = Web(runtime, templates or Templates(), kind="staff")
+    web = Web(runtime, templates or Templates(), kind=STAFF)
     staff_views = StaffViews(web)
     admin_views = AdminViews(staff_views)
     routes: list[BaseRoute] = [
         *staff_views.routes(),
         *CaseWorkViews(staff_views).routes(),
         *RetentionViews(staff_views).routes(),
+        *DocumentViews(staff_views).routes(),
+        *StaffDropViews(staff_views).routes(),
         *ChannelSettingsViews(admin_views).routes(),
         *admin_views.routes(),
         *AuditViews(staff_views).routes(),
@@ -201,6 +238,9 @@ def create_staff_app(runtime: Runtime, templates: Templates | None = None) -> St
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders)],
-        exception_handlers=_handlers(web, "staff/error.html"),  # type: ignore[arg-type]
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(HostGate, runtime=runtime, kind=STAFF, any_host=True),
+        ],
+        exception_handlers=_handlers(web, "staff/error.html", staff_views.page),  # type: ignore[arg-type]
     )

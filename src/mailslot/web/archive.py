@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import io
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Final
 
 from mailslot.cases import services as cases
@@ -55,8 +55,17 @@ def entry_name(view: cases.ItemView) -> str:
     return f"{view.item.position:03d}-{name}"
 
 
-def case_zip(blobs: BlobStore, views: Iterable[cases.ItemView]) -> Iterator[bytes]:
-    """Yield the zip's bytes, decrypting each item chunk by chunk as it goes."""
+# A sealed drop's members, as ``dropkeys.reading.DropOpener.members`` gives them.
+DropMembers = Callable[[cases.ItemView], Iterator[tuple[str, Callable[[int], bytes]]]]
+_PIECE: Final = 1 << 20
+
+
+def case_zip(
+    blobs: BlobStore, views: Iterable[cases.ItemView], drop_members: DropMembers | None = None
+) -> Iterator[bytes]:
+    """Yield the zip's bytes, decrypting each item chunk by chunk as it goes. With
+    ``drop_members``, each sealed drop is followed by what it holds, under
+    ``NNN-NAME.contents/`` (``note.txt``, ``files/…``)."""
     sink = _Sink()
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
         for view in views:
@@ -67,4 +76,16 @@ def case_zip(blobs: BlobStore, views: Iterable[cases.ItemView]) -> Iterator[byte
                     entry.write(chunk)
                     yield from sink.drain()
             yield from sink.drain()
+            if drop_members is not None and view.sealed_drop:
+                for name, read in drop_members(view):
+                    inner = f"{entry_name(view)}.contents/" + "/".join(
+                        output_filename(part) for part in name.split("/")
+                    )
+                    info = zipfile.ZipInfo(inner, date_time=_timestamp(view.time))
+                    info.external_attr = 0o600 << 16
+                    with archive.open(info, "w", force_zip64=True) as entry:
+                        while piece := read(_PIECE):
+                            entry.write(piece)
+                            yield from sink.drain()
+                    yield from sink.drain()
     yield from sink.drain()

@@ -1,4 +1,4 @@
-"""What both HTML interfaces share: templates per locale, sessions in cookies, CSRF, threads."""
+"""What both HTML interfaces share: templates, the language, sessions in cookies, CSRF, threads."""
 
 from __future__ import annotations
 
@@ -19,13 +19,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from mailslot import errors, i18n
+from mailslot import errors, formats, i18n
 from mailslot.context import OrgContext
 from mailslot.runtime import Runtime
 from mailslot.sessions import services as sessions
 from mailslot.sessions.data import SessionData
-from mailslot.sizes import human_size
 from mailslot.web.errors import CsrfError, status_for
+from mailslot.web.hosts import scoped_org
 from mailslot.web.security import SAFE_METHODS, cross_site
 
 T = TypeVar("T")
@@ -35,13 +35,6 @@ P = ParamSpec("P")
 def _no_nul(value: Any) -> Any:
     """Every printed value: a NUL (from decrypted text, say) becomes U+FFFD, never raw."""
     return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
-
-
-def _format_time(locale: str, timestamp: int, *, hour: bool = True) -> str:
-    moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.UTC)
-    if locale == "ko":
-        return moment.strftime("%Y년 %m월 %d일 %H:%M UTC" if hour else "%Y년 %m월 %d일")
-    return moment.strftime("%d %b %Y, %H:%M UTC" if hour else "%d %b %Y")
 
 
 # A deleted cookie's expiry: a fixed date in the past, never the server's clock.
@@ -63,32 +56,90 @@ def self_link(request: Request) -> str:
 
 
 class Templates:
-    """One Jinja environment per locale, each with its gettext installed: thread-safe."""
+    """One Jinja environment for every locale: its gettext, ngettext and formatting filters
+    read the locale of the page being rendered (the context's ``lang``). Thread-safe."""
 
     def __init__(self) -> None:
         loader = jinja2.FileSystemLoader(str(resources.files("mailslot.web") / "templates"))
-        self._envs: dict[str, jinja2.Environment] = {}
-        for locale in i18n.SUPPORTED_LOCALES:
-            env = jinja2.Environment(
-                loader=loader,
-                autoescape=True,
-                undefined=jinja2.StrictUndefined,
-                extensions=["jinja2.ext.i18n"],
-                trim_blocks=True,
-                lstrip_blocks=True,
-                finalize=_no_nul,
-            )
-            env.install_gettext_translations(i18n.translations(locale), newstyle=True)  # type: ignore[attr-defined]
-            env.filters["size"] = human_size
-            env.filters["time"] = partial(_format_time, locale)
-            env.filters["date"] = partial(_format_time, locale, hour=False)
-            env.globals["locales"] = [
-                (code, i18n.display_name(code)) for code in i18n.SUPPORTED_LOCALES
-            ]
-            self._envs[locale] = env
+        env = jinja2.Environment(
+            loader=loader,
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            extensions=["jinja2.ext.i18n"],
+            trim_blocks=True,
+            lstrip_blocks=True,
+            finalize=_no_nul,
+        )
+        env.install_gettext_callables(  # type: ignore[attr-defined]
+            _gettext, _ngettext, newstyle=True, pgettext=_pgettext, npgettext=_npgettext
+        )
+        env.filters.update(size=_size, time=_time, date=_date, number=_number, lang_tag=_tag)
+        env.filters["iso"] = machine_time  # for <time datetime="…">
+        env.globals["locales"] = [
+            (code, i18n.language(code).tag, i18n.display_name(code))
+            for code in i18n.SUPPORTED_LOCALES
+        ]
+        self._env = env
 
     def render(self, locale: str, name: str, context: Mapping[str, Any]) -> str:
-        return self._envs[locale].get_template(name).render(context)
+        return self._env.get_template(name).render({**context, "lang": locale})
+
+
+# What templates call: each reads the page's locale from the render context.
+
+
+@jinja2.pass_context
+def _gettext(context: jinja2.runtime.Context, message: str) -> str:
+    return i18n.translations(context["lang"]).gettext(message)
+
+
+@jinja2.pass_context
+def _ngettext(context: jinja2.runtime.Context, singular: str, plural: str, n: int) -> str:
+    return i18n.translations(context["lang"]).ngettext(singular, plural, n)
+
+
+@jinja2.pass_context
+def _pgettext(context: jinja2.runtime.Context, where: str, message: str) -> str:
+    return i18n.translations(context["lang"]).pgettext(where, message)
+
+
+@jinja2.pass_context
+def _npgettext(
+    context: jinja2.runtime.Context, where: str, singular: str, plural: str, n: int
+) -> str:
+    return i18n.translations(context["lang"]).npgettext(where, singular, plural, n)
+
+
+@jinja2.pass_context
+def _size(context: jinja2.runtime.Context, size: int) -> str:
+    return formats.format_size(context["lang"], size)
+
+
+@jinja2.pass_context
+def _time(context: jinja2.runtime.Context, timestamp: int) -> str:
+    return formats.format_moment(context["lang"], timestamp)
+
+
+@jinja2.pass_context
+def _date(context: jinja2.runtime.Context, timestamp: int) -> str:
+    return formats.format_day(context["lang"], timestamp)
+
+
+@jinja2.pass_context
+def _number(context: jinja2.runtime.Context, value: float) -> str:
+    return formats.format_number(context["lang"], value)
+
+
+def machine_time(timestamp: int, *, day: bool = False) -> str:
+    """A timestamp as a ``<time datetime>`` value: UTC to the minute (``2027-01-15T14:00Z``),
+    or the day only."""
+    moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.UTC)
+    return moment.strftime("%Y-%m-%d" if day else "%Y-%m-%dT%H:%MZ")
+
+
+def _tag(locale: str) -> str:
+    """A locale's BCP 47 tag, for ``lang`` and ``hreflang`` attributes (``zh-Hant``)."""
+    return i18n.language(locale).tag
 
 
 class Web:
@@ -107,14 +158,11 @@ class Web:
     # The organisation: resolved once per request from its Host.
 
     def org(self, request: Request) -> OrgContext:
-        """The organisation this request is for; 404 for a host that none claims."""
-        cached = request.scope.get("mailslot.org")
-        if isinstance(cached, OrgContext):
-            return cached
-        found = self.runtime.for_host(request.headers.get("host", ""))
-        if found is None:
+        """The organisation this request is for, as ``HostGate`` (``web/hosts.py``) resolved
+        it from the request's host before any route ran."""
+        found = scoped_org(request.scope)
+        if found is None:  # only a route the gate lets through on any host (health) gets here
             raise HTTPException(404)
-        request.scope["mailslot.org"] = found
         return found
 
     # Threads: use cases, database work and key derivation never run on the event loop.
@@ -137,23 +185,45 @@ class Web:
     async def kdf(self, request: Request, work: Callable[[], T]) -> T:
         return await anyio.to_thread.run_sync(partial(self.org(request).kdf, work))
 
-    # Locale.
+    # Locale: ?lang= (which the language menu's links carry), else the language cookie (set
+    # from ?lang= or a form's language button; a browser-session cookie that holds only the
+    # locale's code), else Accept-Language, else English.
 
-    @staticmethod
-    def locale(request: Request) -> str:
+    def lang_cookie_name(self, request: Request) -> str:
+        name = f"mailslot_{self.kind}_lang"
+        return f"__Host-{name}" if self.secure(request) else name
+
+    def locale(self, request: Request) -> str:
         cached = request.scope.get("mailslot.locale")
         if isinstance(cached, str):
             return cached
+        requested = i18n.supported(request.query_params.get("lang"))
+        if requested is not None:
+            self.choose_locale(request, requested)
+            return requested
         locale = i18n.negotiate(
-            request.query_params.get("lang"), request.headers.get("accept-language")
+            None, request.headers.get("accept-language"), self.chosen_locale(request)
         )
         request.scope["mailslot.locale"] = locale
         return locale
 
+    def chosen_locale(self, request: Request) -> str | None:
+        """The language this browser chose (its cookie), if any."""
+        return i18n.supported(request.cookies.get(self.lang_cookie_name(request)))
+
+    def choose_locale(self, request: Request, locale: str) -> None:
+        """Use ``locale`` for this request, and keep it for the next ones (the cookie)."""
+        request.scope["mailslot.locale"] = locale
+        if locale != self.chosen_locale(request):
+            request.scope["mailslot.set_lang"] = locale
+
+    def forget_locale(self, request: Request) -> None:
+        """Delete the language cookie with this response, whatever else this request chose
+        (at logout, the quick exit, and on the page after logout)."""
+        request.scope["mailslot.forget_lang"] = True
+
     def url(self, request: Request, path: str, **query: Any) -> str:
         params = {k: v for k, v in query.items() if v is not None}
-        if "lang" in request.query_params and self.locale(request) != i18n.DEFAULT_LOCALE:
-            params.setdefault("lang", self.locale(request))
         return path + ("?" + urlencode(params) if params else "")
 
     def gettext(self, request: Request, message: str, **params: Any) -> str:
@@ -234,30 +304,41 @@ class Web:
         request.scope["mailslot.set_cookie"] = ""
 
     def finish(self, request: Request, response: Response) -> Response:
-        """Apply a pending cookie change to the response."""
+        """Apply pending cookie changes (the session's, the language's) to the response."""
+        self._finish_lang(request, response)
         token = request.scope.get("mailslot.set_cookie")
-        if token is None:
-            return response
-        name = self.cookie_name(request)
-        if token:
-            # No Max-Age: a browser session cookie, gone when Tor Browser closes.
-            response.set_cookie(
-                name, token, path="/", httponly=True, samesite="strict", secure=self.secure(request)
-            )
-        else:
-            # Not Starlette's delete_cookie: its Expires is the server's clock to the second,
-            # which leaving out the Date header hides.
-            response.set_cookie(
-                name,
-                "",
-                max_age=0,
-                expires=COOKIE_EPOCH,
-                path="/",
-                httponly=True,
-                samesite="strict",
-                secure=self.secure(request),
-            )
+        if token is not None:
+            self._set_cookie(request, response, self.cookie_name(request), token)
         return response
+
+    def _finish_lang(self, request: Request, response: Response) -> None:
+        name = self.lang_cookie_name(request)
+        if request.scope.get("mailslot.forget_lang"):
+            if name in request.cookies:
+                self._set_cookie(request, response, name, "")
+        elif (locale := request.scope.get("mailslot.set_lang")) is not None:
+            self._set_cookie(request, response, name, locale)
+
+    def _set_cookie(self, request: Request, response: Response, name: str, value: str) -> None:
+        """Set a cookie for this browser session (no Max-Age: gone when Tor Browser closes),
+        or delete it (an empty value)."""
+        if value:
+            response.set_cookie(
+                name, value, path="/", httponly=True, samesite="strict", secure=self.secure(request)
+            )
+            return
+        # Not Starlette's delete_cookie: its Expires is the server's clock to the second,
+        # which leaving out the Date header hides.
+        response.set_cookie(
+            name,
+            "",
+            max_age=0,
+            expires=COOKIE_EPOCH,
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=self.secure(request),
+        )
 
     # CSRF.
 
@@ -291,9 +372,13 @@ class Web:
         full = {
             "request": request,
             "lang": locale,
+            "lang_tag": i18n.language(locale).tag,
             "dir": i18n.text_direction(locale),
             "url": partial(self.url, request),
             "lang_url": lambda code: here + "?" + urlencode({"lang": code}),
+            # The form whose submit buttons switch the language (so that what was typed in
+            # it comes back in the new language); none: the menu's links do it.
+            "lang_form": None,
             "csrf_token": state.data.csrf if state is not None else "",
             "instance_name": instance_name,
             "error": None,

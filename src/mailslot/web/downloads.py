@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import quote
 
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from mailslot.cases import services as cases
 from mailslot.cases.models import ItemKind
 from mailslot.storage import BlobStore
-from mailslot.web.archive import case_zip
+from mailslot.web.archive import DropMembers, case_zip
 from mailslot.web.security import DOWNLOAD_CSP
 
 
@@ -38,6 +38,11 @@ def _headers(filename: str, size: int | None = None) -> dict[str, str]:
     }
 
 
+def download_headers(filename: str) -> dict[str, str]:
+    """The headers of a download the server decrypts as it streams (its size unknown)."""
+    return _headers(filename)
+
+
 def item_response(blobs: BlobStore, view: cases.ItemView) -> StreamingResponse:
     """One item: a file in its (sanitised) type and name, a message or reply as text."""
     if view.item.kind == ItemKind.FILE:
@@ -54,10 +59,21 @@ def item_response(blobs: BlobStore, view: cases.ItemView) -> StreamingResponse:
     )
 
 
+def file_response(filename: str, data: bytes, media_type: str) -> Response:
+    """A file the server made from an item (a sanitised copy), with the same headers."""
+    return Response(data, media_type=media_type, headers=_headers(filename, len(data)))
+
+
 def zip_response(
-    blobs: BlobStore, pseudonym: str, views: Iterable[cases.ItemView]
+    blobs: BlobStore,
+    pseudonym: str,
+    views: Iterable[cases.ItemView],
+    drop_members: DropMembers | None = None,
 ) -> StreamingResponse:
-    """Every item of a case in one zip named after its pseudonym (``web/archive.py``)."""
+    """Every item of a case in one zip named after its pseudonym (``web/archive.py``), each
+    sealed drop followed by what it holds if ``drop_members`` is given."""
     return StreamingResponse(
-        case_zip(blobs, views), media_type="application/zip", headers=_headers(f"{pseudonym}.zip")
+        case_zip(blobs, views, drop_members),
+        media_type="application/zip",
+        headers=_headers(f"{pseudonym}.zip"),
     )

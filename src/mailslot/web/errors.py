@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mailslot import errors
+from mailslot.orgs.errors import QuotaReached
 
 STATUS: dict[type[errors.ServiceError], int] = {
     errors.NotFound: 404,
@@ -12,6 +13,8 @@ STATUS: dict[type[errors.ServiceError], int] = {
     errors.AuthenticationFailed: 401,
     errors.TooLarge: 413,
     errors.TooManyRequests: 429,
+    # The organisation's quota (storage or cases) is full: the host operator must act.
+    QuotaReached: 507,
 }
 
 

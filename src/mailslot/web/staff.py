@@ -13,6 +13,8 @@ from mailslot import errors
 from mailslot.cases import deletion, listing, reading, replies
 from mailslot.cases import inbox as case_inbox
 from mailslot.cases.models import CaseStatus
+from mailslot.dropkeys import reading as drop_reading
+from mailslot.i18n import N_
 from mailslot.instance.services import get_instance
 from mailslot.recipients import login as staff_login
 from mailslot.recipients.models import Role, User
@@ -21,6 +23,16 @@ from mailslot.sessions.services import SessionState
 from mailslot.web.common import Web
 from mailslot.web.downloads import item_response, zip_response
 from mailslot.web.errors import retry_headers
+
+# A staff form sent after the session ended (it ends after some idle time): said as such,
+# not as a forged form.
+SESSION_ENDED = N_("Your session has ended, so this was not done. Log in again and repeat it.")
+REPLY_KEPT = N_(
+    "Your session had ended, so your reply was not sent. Log in again: the case opens with "
+    "your reply in its box, ready to send."
+)
+# At most this much of a kept reply goes through the login form (a reply's own limit).
+MAX_DRAFT = 100_000
 
 
 class Staff:
@@ -123,6 +135,8 @@ class StaffViews:
         self.web.check_origin(request)
         form = await request.form(max_files=0, max_fields=50, max_part_size=1024 * 1024)
         fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+        if csrf and staff is None:  # a same-site form, after the session ended
+            raise errors.AuthenticationFailed(SESSION_ENDED)
         if csrf:
             self.web.check_csrf(staff.state if staff else None, fields.get("csrf"))
         return fields
@@ -136,9 +150,15 @@ class StaffViews:
         return await self.page(request, "staff/login.html")
 
     async def login(self, request: Request) -> Response:
+        """Log in. A failed login shows the form again with the username typed; a reply kept
+        from a session that had ended (``draft``, for ``case``) goes through the login form
+        and opens in its case's reply box."""
+        kept: dict[str, str] = {}
         try:
             fields = await self.form(request, None, csrf=False)
             username = fields.get("username", "")[:64]
+            kept = {"username": username, "draft": fields.get("draft", "")[:MAX_DRAFT]}
+            kept["draft_case"] = fields.get("draft_case", "")[:64] if kept["draft"] else ""
             result = await self.web.call(
                 request,
                 staff_login.log_in,
@@ -147,12 +167,21 @@ class StaffViews:
                 fields.get("totp", ""),
             )
         except errors.ServiceError as exc:
-            return await self.error(request, "staff/login.html", exc)
+            return await self.error(request, "staff/login.html", exc, **kept)
+        if kept["draft_case"]:
+            await self.start_staff_session(request, result)
+            staff = await self.staff(request)
+            if staff is not None:
+                return await self.show_case(request, staff, kept["draft_case"], kept["draft"])
         return await self.logged_in(request, result)
 
     async def logged_in(self, request: Request, result: staff_login.LoggedIn) -> Response:
         """Start the real session (a new cookie) after both factors; shared with the
         security-key login (``web/webauthn.py``)."""
+        await self.start_staff_session(request, result)
+        return self.web.redirect(request, home(result.auth.user))
+
+    async def start_staff_session(self, request: Request, result: staff_login.LoggedIn) -> None:
         auth = result.auth
         await self.web.start_session(
             request,
@@ -161,7 +190,6 @@ class StaffViews:
             ),
             user_id=auth.user.id,
         )
-        return self.web.redirect(request, home(auth.user))
 
     async def logout(self, request: Request) -> Response:
         await self.web.session(request)
@@ -235,9 +263,15 @@ class StaffViews:
         staff = await self.staff(request)
         if staff is None:
             return self.login_redirect(request)
+        return await self.show_case(request, staff, request.path_params["case_id"])
+
+    async def show_case(
+        self, request: Request, staff: Staff, case_id: str, draft: str = ""
+    ) -> Response:
+        """A case's page; ``draft``: a reply kept from a session that had ended, in its box."""
         try:
             content = await self.web.call(
-                request, reading.read_case, staff.user, staff.seed, request.path_params["case_id"]
+                request, reading.read_case, staff.user, staff.seed, case_id
             )
         except errors.ServiceError as exc:
             return await self.error(request, "staff/error.html", exc)
@@ -250,6 +284,7 @@ class StaffViews:
             "work": content.panel,
             "expiry": content.expiry,
             "sent": "sent" in request.query_params,
+            "draft": draft,
         }
         return await self.page(request, "staff/case.html", context)
 
@@ -257,9 +292,13 @@ class StaffViews:
         staff = await self.staff(request)
         case_id = request.path_params["case_id"]
         try:
+            if staff is None:  # the session ended while the reply was written: keep it
+                fields = await self.form(request, None, csrf=False)
+                kept = {"draft": fields.get("text", "")[:MAX_DRAFT], "draft_case": case_id[:64]}
+                return await self.error(
+                    request, "staff/login.html", errors.AuthenticationFailed(REPLY_KEPT), **kept
+                )
             fields = await self.form(request, staff)
-            if staff is None:
-                return self.login_redirect(request)
             await self.web.call(
                 request, replies.send_reply, staff.user, case_id, fields.get("text", "")
             )
@@ -285,17 +324,27 @@ class StaffViews:
         return item_response(self.web.org(request).blobs, view)
 
     async def download_all(self, request: Request) -> Response:
-        """Every item of the case in one zip, decrypted as it streams out."""
+        """Every item of the case in one zip, decrypted as it streams out (sealed drops
+        followed by what they hold)."""
         staff = await self.staff(request)
         if staff is None:
             return self.login_redirect(request)
         try:
-            pseudonym, views = await self.web.call(
-                request, reading.open_all, staff.user, staff.seed, request.path_params["case_id"]
+            download = await self.web.call(
+                request,
+                drop_reading.open_all,
+                staff.user,
+                staff.seed,
+                request.path_params["case_id"],
             )
         except errors.ServiceError as exc:
             return await self.error(request, "staff/error.html", exc)
-        return zip_response(self.web.org(request).blobs, pseudonym, views)
+        return zip_response(
+            self.web.org(request).blobs,
+            download.pseudonym,
+            download.views,
+            download.drops.members,
+        )
 
     async def delete_form(self, request: Request) -> Response:
         staff = await self.staff(request)

@@ -16,6 +16,8 @@ from mailslot.crypto import (
     EncodingError,
     KdfParams,
     KeyPair,
+    content_digest,
+    content_sha256,
     derive_password_keys,
     derive_source_keys,
     digest,
@@ -343,3 +345,15 @@ def test_digest_labels_cannot_contain_the_separator() -> None:
     with pytest.raises(EncodingError):
         digest(b"enroll\x00ment", b"token")
     assert digest(b"enrollment", b"token") != digest(b"enrollment", b"token2")
+
+
+def test_a_content_digest_needs_the_item_key() -> None:
+    """Holders of an item's key compute the same digest of a file; without that key it is
+    unlike the file's plain SHA-256, and another item's key gives another digest."""
+    key, other = new_secret(), new_secret()
+    data = b"the leaked memo"
+    assert content_digest(key, data) == content_digest(key, data)
+    assert content_digest(key, data) != content_sha256(data)
+    assert content_digest(key, data) != content_digest(other, data)
+    assert content_digest(key, data) != content_digest(key, data + b" ")
+    assert len(bytes.fromhex(content_digest(key, data))) == 32

@@ -1,0 +1,141 @@
+"""``mailslot inspect`` and ``mailslot sanitize``: what documents reveal about whoever made
+them, and copies without it.
+
+Both run on any computer (the offline one too): they need no configuration, data directory,
+database or network. Every file is parsed in a sandboxed child process
+(:mod:`mailslot.documents.sandbox`), never in this one; originals are only read.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from mailslot.cli.common import echo_json
+
+if TYPE_CHECKING:
+    from mailslot.documents.sandbox import Inspection
+
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+
+
+def _read(path: Path, limit: int) -> bytes | None:
+    """The file's bytes, or None if it is larger than ``limit`` (read no further)."""
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    return None if len(data) > limit else data
+
+
+@click.command("inspect")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array of reports.")
+def inspect(files: tuple[Path, ...], as_json: bool) -> None:
+    """Report what each FILE reveals: places, people, devices, times, hidden parts.
+
+    Types Mailslot cannot read are reported as "not inspected", which does not mean clean.
+    Exits 1 if any file could not be inspected (damaged, too large, or the sandbox stopped it).
+    """
+    from mailslot.documents import sandbox
+
+    inspections = []
+    for path in files:
+        data = _read(path, sandbox.DEFAULT_LIMITS.max_input)
+        if data is None:
+            inspections.append(sandbox.failed(str(path), "unknown", sandbox.Failure.TOO_LARGE))
+        else:
+            inspections.append(sandbox.inspect(data, str(path)))
+    if as_json:
+        echo_json([i.report.to_json() for i in inspections])
+    else:
+        for inspection in inspections:
+            _print_report(inspection)
+    if any(i.failure is not None for i in inspections):
+        sys.exit(1)
+
+
+def _print_report(inspection: Inspection) -> None:
+    report = inspection.report
+    if not report.inspected:
+        note = report.note or "not inspected"
+        if inspection.failure is None:
+            note += " (Mailslot cannot read this type: that does not mean it is clean)"
+        click.echo(f"{report.file} ({report.type}): {note}")
+        return
+    count = len(report.findings)
+    click.echo(f"{report.file} ({report.type}): {count} finding{'s' if count != 1 else ''}")
+    for finding in report.findings:
+        click.echo(f"  {finding.kind}: {finding.detail}")
+    if report.note:
+        click.echo(f"  note: {report.note}")
+
+
+@click.command("sanitize")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the copies (created if missing). Nothing in it is ever replaced.",
+)
+@click.option(
+    "--flatten", is_flag=True, help="Render to pixels and rebuild as PDF or PNG (no hidden text)."
+)
+@click.option("--greyscale", is_flag=True, help="Flatten, in shades of grey.")
+def sanitize(files: tuple[Path, ...], out_dir: Path, flatten: bool, greyscale: bool) -> None:
+    """Write a copy of each FILE without what identifies its source, into --out.
+
+    The originals are only read. A copy whose name exists in --out is not written. Exits 1 if
+    any copy could not be made or written.
+    """
+    from mailslot.documents import sandbox
+
+    flatten = flatten or greyscale  # only a flattened copy is made in shades of grey
+    if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
+        raise click.ClickException(f"{out_dir} is not a folder.")
+    out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    problems = 0
+    for path in files:
+        data = _read(path, sandbox.DEFAULT_LIMITS.max_input)
+        if data is None:
+            made = sandbox.Sanitization(copy=None, failure=sandbox.Failure.TOO_LARGE)
+        else:
+            made = sandbox.sanitize(data, path.name, flatten=flatten, greyscale=greyscale)
+        if made.copy is None:
+            problems += 1
+            reason = sandbox.REASONS[made.failure or sandbox.Failure.CRASH]
+            detail = f" ({made.detail})" if made.detail else ""
+            click.echo(f"{path}: no sanitised copy: {reason}{detail}.", err=True)
+            continue
+        target = out_dir / made.copy.name
+        try:
+            _write_new(target, made.copy.data)
+        except OSError as exc:
+            problems += 1
+            why = "exists already" if isinstance(exc, FileExistsError) else exc.strerror
+            click.echo(f"{path}: not written: {target} {why}.", err=True)
+            continue
+        click.echo(f"{path} -> {target}")
+    if problems:
+        raise click.ClickException(f"{problems} of {len(files)} file(s) have no copy.")
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Create ``path`` (never replacing anything) with ``data``; removed again on failure."""
+    fd = os.open(path, _NEW_FILE, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
