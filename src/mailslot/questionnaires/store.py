@@ -146,6 +146,12 @@ def set_definition(
 
 
 def import_file(ctx: OrgContext, admin: User | None, channel_id: str, data: bytes) -> Stored:
+    """Who may, and which channel, are settled before the file is read: a channel that is not
+    there is not found, whatever the file holds."""
+    if admin is not None:
+        require_admin(admin)
+    with ctx.db() as db:
+        channels.get_channel(db, channel_id)
     return set_definition(ctx, admin, channel_id, parse_file(data))
 
 
