@@ -360,6 +360,7 @@ def running_server(
     rate_limits: bool = False,
     command: Sequence[str] = (sys.executable, "-m", "mailslot.cli.main", "serve"),
     settings: dict[str, str] | None = None,
+    start_timeout: float = 60,
 ) -> Iterator[Server]:
     """Start a server in a fresh temporary directory; stop it and delete the directory after,
     whatever happens. ``MAILSLOT_*`` variables from the caller's environment are dropped so
@@ -374,6 +375,7 @@ def running_server(
             "MAILSLOT_DATA_DIR": str(base / "data"),
             "MAILSLOT_SOURCE_ADDR": f"127.0.0.1:{source_port}",
             "MAILSLOT_STAFF_ADDR": f"127.0.0.1:{staff_port}",
+            "MAILSLOT_OPERATOR_ADDR": f"127.0.0.1:{free_port()}",
             "MAILSLOT_LOG_LEVEL": "warning",
             "TMPDIR": str(base / "tmp"),
         }
@@ -399,8 +401,8 @@ def running_server(
         )
         try:
             try:
-                _wait_for_port(source_port, proc)
-                _wait_for_port(staff_port, proc)
+                _wait_for_port(source_port, proc, start_timeout)
+                _wait_for_port(staff_port, proc, start_timeout)
             except RuntimeError as exc:
                 raise RuntimeError(f"{exc}\n{server.log()}") from None
             yield server

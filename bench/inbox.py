@@ -217,6 +217,7 @@ class Instance:
         env = self.env | {
             "MAILSLOT_SOURCE_ADDR": f"127.0.0.1:{source_port}",
             "MAILSLOT_STAFF_ADDR": f"127.0.0.1:{staff_port}",
+            "MAILSLOT_OPERATOR_ADDR": f"127.0.0.1:{free_port()}",
         }
         with (self.workdir / "server.log").open("wb") as log:
             proc = subprocess.Popen(

@@ -4,6 +4,7 @@ connections are cut.
 
     .venv/bin/python bench/slow_uploads.py [--uploads 200] [--size 400KB] [--rate 50KB]
     .venv/bin/python bench/slow_uploads.py --quick
+    .venv/bin/python bench/slow_uploads.py --s3     # blobs in a local S3 server (moto)
 
 The server is started the way a user starts it, with ``./scripts/run`` (SQLite, default
 settings apart from the rate limits, see ``docs/performance.md``).
@@ -48,6 +49,7 @@ from _common import (
     verdict,
     write_results,
 )
+from throughput import s3_bucket
 
 from mailslot.config import parse_size
 from mailslot.web.server import TRIM_INTERVAL
@@ -328,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
         "instead of ./scripts/run, which may install into .venv first",
     )
     parser.add_argument("--data-parent", type=Path, default=None)
+    parser.add_argument(
+        "--s3", action="store_true", help="blobs in a local S3 server (moto, its own process)"
+    )
     args = parser.parse_args(argv)
     clean_up_on_sigterm()
     if args.quick:
@@ -337,15 +342,22 @@ def main(argv: list[str] | None = None) -> int:
     parent = Path(args.data_parent or tempfile.gettempdir()).resolve()
     info = machine(parent)
     print(
-        f"# {args.uploads} slow uploads of {args.size // 1024} KiB at {args.rate // 1024} KiB/s "
+        f"# {args.uploads} slow uploads of {args.size // 1024} KiB at {args.rate // 1024} KiB/s"
+        f"{' to a local S3 server' if args.s3 else ''} "
         f"({info['date']}, {info['nproc']} CPUs, {info['cpu']})",
         flush=True,
     )
     command = DIRECT if args.direct else RUN_SCRIPT
     settings = {"MAILSLOT_KDF": args.kdf} if args.kdf else {}
-    with running_server(
-        parent, rate_limits=args.rate_limits, command=command, settings=settings
-    ) as server:
+    blobs: contextlib.AbstractContextManager[dict[str, str]] = (
+        s3_bucket(parent) if args.s3 else contextlib.nullcontext({})
+    )
+    with (
+        blobs as bucket,
+        running_server(
+            parent, rate_limits=args.rate_limits, command=command, settings=settings | bucket
+        ) as server,
+    ):
         idle_start = idle_rss_kib(server.pid, settle=2.0)
         recipient = server.add_recipient()
         args.token = server.api_token(recipient)
@@ -378,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         "rate_bytes_s": args.rate,
         "piece_bytes": args.piece,
         "kdf": args.kdf or "default",
+        "blob_store": "s3" if args.s3 else "files",
         "succeeded": ok,
         "statuses": sorted({u["status"] for u in uploads}),
         "upload_seconds": summary_ms([u["seconds"] for u in uploads]),
@@ -461,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
     print()
     print(markdown_table(["Measure", "Value", "Target", ""], rows))
-    print(f"\nwrote {write_results('slow_uploads', data)}")
+    print(f"\nwrote {write_results('slow_uploads-s3' if args.s3 else 'slow_uploads', data)}")
     return 0 if data["server_alive"] else 1
 
 

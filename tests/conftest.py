@@ -54,6 +54,32 @@ def _as_a_browser(send: Any) -> Any:
 
 httpx.Client.send = _as_a_browser(httpx.Client.send)  # type: ignore[method-assign]
 
+
+def _one_tls_context(create: Any) -> Any:
+    """Every ``httpx.Client`` builds a TLS context and loads the whole CA bundle into it
+    (10 to 30 ms), even for the plain-HTTP loopback servers the tests talk to; the suite
+    makes thousands of clients, and profiling ``test_authz_orgs.py`` found two thirds of its
+    time there. Clients made with the default settings share one context instead (read-only
+    once made, so sharing it changes nothing a test observes); any other setting builds its
+    own as before."""
+    shared: list[Any] = []
+
+    def cached(verify: Any = True, cert: Any = None, trust_env: bool = True) -> Any:
+        if verify is not True or cert is not None or not trust_env:
+            return create(verify=verify, cert=cert, trust_env=trust_env)
+        if not shared:
+            shared.append(create(verify=verify, cert=cert, trust_env=trust_env))
+        return shared[0]
+
+    return cached
+
+
+# httpx 0.28 binds the name in its transport module; the check keeps a silent no-op out.
+assert hasattr(httpx._transports.default, "create_ssl_context")
+httpx._transports.default.create_ssl_context = _one_tls_context(  # type: ignore[attr-defined]
+    httpx._transports.default.create_ssl_context  # type: ignore[attr-defined]
+)
+
 # Kept under these names for the tests that import them: an empty database (no schema), and
 # giving back any test database (see tests/databases.py).
 fresh_database = empty_database
@@ -73,6 +99,7 @@ SLOW_FILES = (
     "tests/functional/test_authz_orgs.py",
     "tests/functional/test_seizure_orgs.py",
     "tests/functional/test_orgs.py",
+    "tests/functional/test_orgs_ops.py",
     "tests/functional/test_stats.py",
     "tests/functional/test_questionnaires.py",
     "tests/functional/test_pages.py",
@@ -95,6 +122,7 @@ SLOW_FILES = (
     "tests/unit/test_documents_sandbox.py",
     "tests/functional/test_http_limits.py",
     "tests/functional/test_planner.py",
+    "tests/functional/test_operator.py",
 )
 
 
@@ -219,6 +247,7 @@ class LiveServer:
     database: str | None = None
     totp: Totp = field(default_factory=Totp)
     _counter: int = 0
+    operator_url: str = ""
 
     def config(self) -> Config:
         return load_config(self.env)
@@ -343,14 +372,18 @@ def start_server(
     the schema); a server given ``MAILSLOT_DATABASE_URL`` (a second process of one
     instance, say) uses that database instead."""
     data_dir = base / "data"
-    source_port, staff_port = free_port(), free_port()
+    source_port, staff_port, operator_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "MAILSLOT_DATA_DIR": str(data_dir),
         "MAILSLOT_SOURCE_ADDR": f"127.0.0.1:{source_port}",
         "MAILSLOT_STAFF_ADDR": f"127.0.0.1:{staff_port}",
+        "MAILSLOT_OPERATOR_ADDR": f"127.0.0.1:{operator_port}",
         "MAILSLOT_KDF": TEST_KDF_TEXT,
         "TMPDIR": str(base / "tmp"),
+        # Commands report domain errors in the operator's language: tests read English.
+        "LANGUAGE": "",
+        "LC_ALL": "C.UTF-8",
         **(extra_env or {}),
     }
     database: str | None = None
@@ -369,6 +402,7 @@ def start_server(
     try:
         wait_for_port(source_port, proc)
         wait_for_port(staff_port, proc)
+        wait_for_port(operator_port, proc)
     except RuntimeError:
         proc.kill()
         drop_database(database)
@@ -383,6 +417,7 @@ def start_server(
         setup_link=match[1] if match else None,
         env=env,
         database=database,
+        operator_url=f"http://127.0.0.1:{operator_port}",
     )
 
 

@@ -446,20 +446,41 @@ def stale_pointer_slots(chunk: bytes, page_size: int) -> int:
     return end
 
 
+def live_elsewhere(raw: bytes, run: bytes, free: list[tuple[int, int, str]]) -> bool:
+    """Whether ``run`` also stands in a part of the file that is in use (outside every free
+    region): then it is a stale copy of data the file still holds, which a seizer reads in
+    the live record anyway. SQLite leaves such copies in a page's gap when it rebuilds a
+    page (even ``VACUUM`` does, on the schema's own pages); what secure_delete must leave no
+    trace of is a deleted record, and a deleted record has no live twin."""
+    start = raw.find(run)
+    while start >= 0:
+        end = start + len(run)
+        if not any(offset < end and start < offset + length for offset, length, _ in free):
+            return True
+        start = raw.find(run, start + 1)
+    return False
+
+
 def analyse_sqlite(raw: bytes) -> dict[str, Any]:
     space = sqlite_free_space(raw)
-    nonzero = pointer_bytes = longest = 0
+    nonzero = pointer_bytes = longest = live_copies = 0
     strings: list[str] = []
     markers: Counter[str] = Counter()
     for what, chunk in space.data(raw):
         # Only a gap, which starts right after a cell-pointer array, can begin with old slots.
         skip = stale_pointer_slots(chunk, space.page_size) if what == "gap" else 0
         pointer_bytes += skip
-        rest = chunk[skip:]
-        nonzero += len(rest) - rest.count(0)
-        longest = max([longest, *(len(m.group()) for m in NONZERO_RUN.finditer(rest))])
-        strings += readable_strings(chunk)
-        for name, offsets in marker_offsets(chunk).items():
+        rest = bytearray(chunk[skip:])
+        for found in list(NONZERO_RUN.finditer(rest)):
+            run = found.group()
+            if len(run) > BOOKKEEPING_RUN and live_elsewhere(raw, run, space.regions):
+                live_copies += 1
+                rest[found.start() : found.end()] = bytes(len(run))  # read as zeros below
+        left = bytes(rest)
+        nonzero += len(left) - left.count(0)
+        longest = max([longest, *(len(m.group()) for m in NONZERO_RUN.finditer(left))])
+        strings += readable_strings(left)
+        for name, offsets in marker_offsets(left).items():
             markers[name] += len(offsets)
     return {
         "page_size": space.page_size,
@@ -468,7 +489,8 @@ def analyse_sqlite(raw: bytes) -> dict[str, Any]:
         "free_bytes": sum(length for _, length, _ in space.regions),
         "stale_cell_pointer_bytes": pointer_bytes,
         "free_bytes_not_zero": nonzero,
-        "longest_nonzero_run": longest,
+        "longest_nonzero_run": longest,  # leaving out stale copies of live data
+        "stale_copies_of_live_data": live_copies,
         "content_may_remain": longest > BOOKKEEPING_RUN,
         "strings_in_free_space": strings[:MAX_STRINGS],
         "markers_in_free_space": dict(markers),
@@ -895,8 +917,13 @@ def derive(tables: dict[str, Table], files: list[dict[str, Any]], now: float) ->
         for s in rows_of(tables, "sessions")
     ]
     blobs = [f for f in files if f["kind"] == "blob"]
-    item_ids = {i["id"] for i in items}
-    blob_ids = {i["blob_id"] for i in items}
+    # A source's identity is sealed like an item, in a table of its own (issue 14).
+    sealed = [*items, *rows_of(tables, "identities")]
+    item_ids = {i["id"] for i in sealed}
+    # A file given on a questionnaire step waits, sealed, beside its draft until the source
+    # sends or the session ends: the seizer learns that such a file exists, and its size.
+    draft_files = rows_of(tables, "questionnaire_draft_files")
+    blob_ids = {i["blob_id"] for i in sealed} | {d["blob_id"] for d in draft_files}
     return {
         "cases_per_channel": dict(per_channel),
         "cases": cases,
@@ -922,6 +949,7 @@ def derive(tables: dict[str, Table], files: list[dict[str, Any]], now: float) ->
         "blobs": {
             "files": len(blobs),
             "bytes": sum(b["size"] for b in blobs),
+            "waiting_in_drafts": len(draft_files),
             "orphans": sorted(b["path"] for b in blobs if Path(b["path"]).name not in blob_ids),
             "header_item_ids_matching_rows": sum(1 for b in blobs if b["item_id"] in item_ids),
             "missing": sorted(blob_ids - {Path(b["path"]).name for b in blobs}),

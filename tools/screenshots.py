@@ -126,6 +126,7 @@ class Instance:
         env = self.env | {
             "MAILSLOT_SOURCE_ADDR": f"127.0.0.1:{ports[0]}",
             "MAILSLOT_STAFF_ADDR": f"127.0.0.1:{ports[1]}",
+            "MAILSLOT_OPERATOR_ADDR": f"127.0.0.1:{free_port()}",
         }
         with (self.base / "server.log").open("wb") as log:
             proc = subprocess.Popen(

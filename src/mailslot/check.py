@@ -28,7 +28,9 @@ from mailslot.config import Config
 from mailslot.db.base import make_engine
 from mailslot.db.migrate import HEAD, stored_revision
 from mailslot.db.planner import planner_state
-from mailslot.documents.sandbox import Limits, bubblewrap
+from mailslot.documents import office
+from mailslot.documents.bwrap import Bubblewrap, bubblewrap_status
+from mailslot.documents.sandbox import Limits
 from mailslot.documents.sandbox import inspect as inspect_in_sandbox
 from mailslot.instance.models import Instance
 from mailslot.recipients.models import Role, User
@@ -66,6 +68,7 @@ def run_checks(config: Config, torrc: Path | None = None) -> list[Finding]:
     findings.extend(_object_store(config))
     findings.extend(_tor(config, torrc))
     findings.append(_document_sandbox())
+    findings.append(_office_flattening())
     return findings
 
 
@@ -291,12 +294,12 @@ def _sandbox_trial() -> str | None:
 
 
 def _document_sandbox(
-    which: Callable[[str], str | None] = shutil.which,
+    status: Callable[[], Bubblewrap] = bubblewrap_status,
     trial: Callable[[], str | None] = _sandbox_trial,
 ) -> Finding:
     """Whether documents can be parsed in the sandbox, and inside bubblewrap
     (documents/sandbox.py)."""
-    found = bubblewrap(which)
+    box = status()
     problem = trial()
     if problem is not None:
         return Finding(
@@ -308,12 +311,23 @@ def _document_sandbox(
             "bubblewrap, create namespaces; see docs/threat-model.md, Documents",
             warn=True,
         )
-    if found is not None:
+    if box.usable:
         return Finding(
             "document sandbox",
             True,
-            f"bubblewrap ({found}): documents are parsed with no network and no view of the "
+            f"bubblewrap ({box.path}): documents are parsed with no network and no view of the "
             "data directory",
+        )
+    if box.path is not None:
+        return Finding(
+            "document sandbox",
+            False,
+            f"bubblewrap is installed but cannot run here, so it is not used ({box.reason}): "
+            "documents are parsed in a child process with resource limits and no network, "
+            "which can still read what this account can read",
+            "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1; "
+            "in a container, a seccomp profile that permits them); see docs/documents.md",
+            warn=True,
         )
     return Finding(
         "document sandbox",
@@ -321,6 +335,34 @@ def _document_sandbox(
         "bubblewrap is not installed: documents are parsed in a child process with resource "
         "limits and no network, which can still read what this account can read",
         "apt install bubblewrap",
+        warn=True,
+    )
+
+
+def _office_flattening(
+    status: Callable[[], Bubblewrap] = bubblewrap_status,
+    soffice: Callable[[], str | None] = office.soffice,
+) -> Finding:
+    """Whether flattened copies of office files can be made: LibreOffice converts them only
+    inside bubblewrap (documents/office.py)."""
+    program, box = soffice(), status()
+    if program is not None and box.usable:
+        return Finding(
+            "office flattening",
+            True,
+            f"LibreOffice ({program}) converts office files inside bubblewrap before they "
+            "are flattened",
+        )
+    why = "LibreOffice (soffice) is not installed" if program is None else ""
+    if not box.usable:
+        no_box = "bubblewrap is not installed" if box.path is None else "bubblewrap cannot run"
+        why = f"{why} and {no_box}" if why else no_box
+    return Finding(
+        "office flattening",
+        False,
+        f"{why}: office files cannot be flattened (their same-format sanitised copies still can)",
+        "apt install bubblewrap libreoffice-core-nogui libreoffice-writer-nogui "
+        "libreoffice-calc-nogui libreoffice-impress-nogui; see docs/documents.md",
         warn=True,
     )
 

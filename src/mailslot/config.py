@@ -16,6 +16,7 @@ from mailslot.errors import ConfigError
 DEFAULT_DATA_DIR = "./mailslot-data"
 DEFAULT_SOURCE_ADDR = "127.0.0.1:8080"
 DEFAULT_STAFF_ADDR = "127.0.0.1:8081"
+DEFAULT_OPERATOR_ADDR = "127.0.0.1:8082"
 MiB = 1024 * 1024
 LOG_LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error")
 GiB = 1024 * MiB
@@ -58,6 +59,8 @@ class Config:
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     source_addr: tuple[str, int] = ("127.0.0.1", 8080)
     staff_addr: tuple[str, int] = ("127.0.0.1", 8081)
+    # The host operator's pages (docs/hosting.md): localhost only unless put behind a proxy.
+    operator_addr: tuple[str, int] = ("127.0.0.1", 8082)
     database_url: str = ""
     # Where blobs go: empty for files under <data_dir>/blobs, or s3://BUCKET/PREFIX for an
     # S3-compatible object store (credentials from the usual AWS_* variables).
@@ -88,6 +91,10 @@ class Config:
     kdf_concurrency: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
     # Key derivations allowed to wait for a slot; beyond this, requests are turned away (429).
     kdf_queue: int = 64
+    # Document workers (inspecting, sanitising) running at once in this process, each allowed
+    # 1 GiB; a request waits this many seconds for one, then is told to try again (429).
+    document_workers: int = 2
+    document_wait: int = 30
     # Instance-wide rates, per minute, that shed a flood with a clear page (0 turns one off).
     new_source_rate: int = 120
     submission_rate: int = 600
@@ -132,6 +139,10 @@ class Config:
             raise ConfigError("MAILSLOT_KDF_CONCURRENCY must be at least 1")
         if self.kdf_queue < 0:
             raise ConfigError("MAILSLOT_KDF_QUEUE cannot be negative")
+        if self.document_workers < 1 or self.document_wait < 0:
+            raise ConfigError(
+                "MAILSLOT_DOCUMENT_WORKERS must be at least 1, MAILSLOT_DOCUMENT_WAIT at least 0"
+            )
         if self.new_source_rate < 0 or self.submission_rate < 0:
             raise ConfigError("Rates cannot be negative (0 turns a rate limit off)")
         if self.smtp_url and not self.smtp_url.startswith(("smtp://", "smtps://")):
@@ -276,6 +287,7 @@ _ONION_RE = re.compile(r"https?://[a-z2-7]{56}\.onion")
 # An absolute http(s) URL of printable ASCII without quotes, angle brackets or braces, but
 # for any number of "{lang}".
 _QUICK_EXIT_RE = re.compile(r"https?://[^\s\"'<>{}\\]+(?:\{lang\}[^\s\"'<>{}\\]*)*")
+QUICK_EXIT_PATTERN = _QUICK_EXIT_RE  # an organisation's own choice is checked alike
 
 
 def _parse_onion(value: str, name: str) -> str:
@@ -303,6 +315,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "MAILSLOT_DATA_DIR": ("data_dir", lambda v, n: Path(v)),
     "MAILSLOT_SOURCE_ADDR": ("source_addr", parse_addr),
     "MAILSLOT_STAFF_ADDR": ("staff_addr", parse_addr),
+    "MAILSLOT_OPERATOR_ADDR": ("operator_addr", parse_addr),
     "MAILSLOT_DATABASE_URL": ("database_url", lambda v, n: v),
     "MAILSLOT_BLOB_URL": ("blob_url", lambda v, n: v),
     "MAILSLOT_S3_ENDPOINT_URL": ("s3_endpoint_url", lambda v, n: v),
@@ -318,6 +331,8 @@ _ENV: dict[str, tuple[str, Any]] = {
     "MAILSLOT_MAX_SUBMISSION_SIZE": ("max_submission_size", parse_size),
     "MAILSLOT_KDF_CONCURRENCY": ("kdf_concurrency", _parse_int),
     "MAILSLOT_KDF_QUEUE": ("kdf_queue", _parse_int),
+    "MAILSLOT_DOCUMENT_WORKERS": ("document_workers", _parse_int),
+    "MAILSLOT_DOCUMENT_WAIT": ("document_wait", _parse_int),
     "MAILSLOT_NEW_SOURCE_RATE": ("new_source_rate", _parse_int),
     "MAILSLOT_SUBMISSION_RATE": ("submission_rate", _parse_int),
     "MAILSLOT_LOGIN_FAILURES_BEFORE_LOCK": ("login_failures_before_lock", _parse_int),

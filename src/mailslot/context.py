@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailslot.config import Config
 from mailslot.db.base import unit_of_work
+from mailslot.documents.sandbox import WorkerSlots
 from mailslot.errors import TooManyRequests
 from mailslot.storage import BlobStore
 from mailslot.tor import SOURCE, OnionAddresses
@@ -98,6 +99,9 @@ class OrgContext:
     onions: OnionAddresses = field(repr=False)
     clock: Callable[[], float] = field(default=time.time, repr=False)
     quotas: Quotas = field(default_factory=Quotas)
+    # The process-wide cap on document workers (mailslot.documents.sandbox), shared by every
+    # organisation's context like ``limiter``.
+    document_slots: WorkerSlots = field(default_factory=lambda: WorkerSlots(2, 30), repr=False)
 
     def now(self) -> int:
         return int(self.clock())

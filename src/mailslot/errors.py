@@ -48,11 +48,16 @@ class ConfigError(MailslotError):
 
 
 class ServiceError(MailslotError):
-    """A domain rule refused the request. ``message`` is an untranslated gettext msgid."""
+    """A domain rule refused the request. ``message`` is an untranslated gettext msgid, or
+    for a message that counts something its singular and plural msgids
+    (``i18n.N_plural``), with the count as the ``num`` parameter: ``ngettext`` chooses the
+    form (``message`` then holds the singular, ``plural`` the plural)."""
 
-    def __init__(self, message: str, **params: object) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str | tuple[str, str], **params: object) -> None:
+        singular, plural = (message, None) if isinstance(message, str) else message
+        super().__init__(singular)
+        self.message = singular
+        self.plural = plural
         self.params = params
 
 
@@ -87,6 +92,8 @@ class StorageError(MailslotError):
 class TooManyRequests(ServiceError):
     """Refused for now; ``retry_after`` says in how many seconds trying again makes sense."""
 
-    def __init__(self, message: str, *, retry_after: int, **params: object) -> None:
+    def __init__(
+        self, message: str | tuple[str, str], *, retry_after: int, **params: object
+    ) -> None:
         super().__init__(message, **params)
         self.retry_after = max(1, int(retry_after))

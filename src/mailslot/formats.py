@@ -26,6 +26,7 @@ import babel
 from babel import Locale, localedata
 from babel.dates import format_date, format_time, get_datetime_format
 from babel.numbers import format_decimal
+from babel.units import format_unit
 
 from mailslot.i18n import N_, SUPPORTED_LOCALES, translate
 
@@ -44,7 +45,11 @@ TABLES: Final = (
     "number_symbols",
     "decimal_formats",
     "default_numbering_system",
+    "unit_patterns",  # of which only UNIT_PATTERNS: all of them are most of a locale's data
+    "plural_form",
 )
+# The units counted on pages, with CLDR's plural forms for whole and fractional numbers.
+UNIT_PATTERNS: Final = ("duration-day",)
 _UNITS: Final = (N_("%(n)s B"), N_("%(n)s KiB"), N_("%(n)s MiB"), N_("%(n)s GiB"), N_("%(n)s TiB"))
 
 
@@ -57,7 +62,9 @@ def build_data() -> dict[str, Any]:
     locales = {}
     for locale in SUPPORTED_LOCALES:
         full = localedata.load(locale)
-        locales[locale] = {name: full[name] for name in TABLES if name in full}
+        tables = {name: full[name] for name in TABLES if name in full}
+        tables["unit_patterns"] = {unit: full["unit_patterns"][unit] for unit in UNIT_PATTERNS}
+        locales[locale] = tables
     return {"babel": babel.__version__, "tables": TABLES, "locales": locales}
 
 
@@ -125,6 +132,12 @@ def format_number(locale: str, value: float, decimals: int = 0) -> str:
     """A number with the locale's digits grouping and decimal sign."""
     pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
     return format_decimal(value, pattern, locale=babel_locale(locale))
+
+
+def format_days(locale: str, days: float) -> str:
+    """A number of days, whole or not, in the locale's words: ``1 day``, ``3.5 days``,
+    ``3,5 дня``, ``2일`` (CLDR's plural rules, which gettext's cannot apply to fractions)."""
+    return format_unit(days, "duration-day", format="#,##0.#", locale=babel_locale(locale))
 
 
 def format_size(locale: str, size: int) -> str:

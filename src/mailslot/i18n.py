@@ -66,6 +66,12 @@ def N_(message: str) -> str:
     return message
 
 
+def N_plural(singular: str, plural: str) -> tuple[str, str]:
+    """Mark a message that counts (``%(num)s``) for extraction with its plural; a service
+    error takes the pair (``errors.ServiceError``), ``ngettext`` chooses the form later."""
+    return singular, plural
+
+
 def language(locale: str) -> Language:
     return LANGUAGES.get(locale, LANGUAGES[DEFAULT_LOCALE])
 
@@ -200,6 +206,38 @@ def translate_plural(
 ) -> str:
     text = translations(locale).ngettext(singular, plural, n)
     return text % {"num": n, **(params or {})}
+
+
+def translate_message(
+    locale: str, message: str, plural: str | None, params: Mapping[str, object]
+) -> str:
+    """A service error's message (``errors.ServiceError``): its plural forms chosen by the
+    ``num`` parameter when it has them."""
+    num = params.get("num")
+    if plural is not None and isinstance(num, int):
+        return translate_plural(locale, message, plural, num, params)
+    return translate(locale, message, params or None)
+
+
+def operator_locale(environ: Mapping[str, str]) -> str:
+    """The language of whoever runs a command, from the POSIX locale variables as gettext
+    reads them (``LANGUAGE``'s list first, then ``LC_ALL``, ``LC_MESSAGES``, ``LANG``), the
+    first supported one: ``ko_KR.UTF-8`` is Korean; ``C`` or no supported language, English."""
+    chosen = [*environ.get("LANGUAGE", "").split(":")]
+    chosen += [environ.get(name, "") for name in ("LC_ALL", "LC_MESSAGES", "LANG")]
+    for value in chosen:
+        tag = value.split(".", 1)[0].split("@", 1)[0]
+        found = supported(tag) if tag not in ("C", "POSIX") else None
+        if found is not None:
+            return found
+    return DEFAULT_LOCALE
+
+
+def english_message(message: str, plural: str | None, params: Mapping[str, object]) -> str:
+    """The same in English, from the msgids alone (the API's ``detail``, logs)."""
+    num = params.get("num")
+    text = plural if plural is not None and isinstance(num, int) and num != 1 else message
+    return text % params if params else text
 
 
 def compile_all() -> list[str]:

@@ -10,7 +10,8 @@ runs the loop; claims in the database (see
 guarded update queues each reminder once (:mod:`mailslot.notifications.reminders`), and a
 row lock lets one process purge each case (:mod:`mailslot.cases.retention`).
 
-:func:`watch_registry` runs beside it, reloading the host registry when it changes.
+:func:`watch_registry` runs beside it, reloading the host registry when it changes and
+closing the contexts of organisations nobody has used for a minute.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Final
 
 import anyio.to_thread
 
+from mailslot import memory
 from mailslot.cases import retention
 from mailslot.config import Config
 from mailslot.context import OrgContext
@@ -29,6 +31,7 @@ from mailslot.db.base import checkpoint
 from mailslot.notifications import reminders
 from mailslot.notifications import services as notices
 from mailslot.notifications.mailer import SmtpSettings, parse_smtp_url, send_notice
+from mailslot.questionnaires import files as questionnaire_files
 from mailslot.runtime import Runtime
 from mailslot.sessions import services as sessions
 
@@ -44,10 +47,12 @@ def smtp_settings(config: Config) -> SmtpSettings | None:
     return parse_smtp_url(config.smtp_url, config.smtp_from)
 
 
-def run_once(ctx: OrgContext, send: Callable[[str], None] | None) -> int:
+def run_once(ctx: OrgContext, send: Callable[[str, str], None] | None) -> int:
     """One round of background work for one organisation; returns how many notices were sent."""
     now = ctx.now()
     ctx.transact(lambda db: sessions.purge_expired(db, now))
+    # Files of questionnaire drafts whose session ended without sending them.
+    ctx.transact(lambda db: questionnaire_files.sweep(db, ctx.blobs))
     # Expired cases: each deleted by whichever process locks it first (cases/retention.py).
     purged = retention.purge(ctx.transact, ctx.blobs, now)
     if purged:
@@ -67,7 +72,7 @@ def run_once(ctx: OrgContext, send: Callable[[str], None] | None) -> int:
     return notices.deliver_due(ctx.transact, send, now=now)
 
 
-def run_round(runtime: Runtime, send: Callable[[str], None] | None) -> int:
+def run_round(runtime: Runtime, send: Callable[[str, str], None] | None) -> int:
     """One round for every enabled organisation in turn (blocking); one organisation's
     failure is logged (its type only) and the round goes on to the next."""
     sent = 0
@@ -81,7 +86,7 @@ def run_round(runtime: Runtime, send: Callable[[str], None] | None) -> int:
 
 async def run_forever(runtime: Runtime) -> None:
     settings = smtp_settings(runtime.config)
-    send = (lambda to: send_notice(settings, to)) if settings is not None else None
+    send = (lambda to, locale: send_notice(settings, to, locale)) if settings else None
     while True:
         try:
             sent = await anyio.to_thread.run_sync(run_round, runtime, send)
@@ -95,10 +100,14 @@ async def run_forever(runtime: Runtime) -> None:
 async def watch_registry(runtime: Runtime, interval: float = REGISTRY_INTERVAL) -> None:
     """Reload the host registry whenever it changes (one small query a second), so that an
     organisation added, disabled, removed or given new hosts or quotas by ``mailslot orgs``
-    is served accordingly by every process within about a second."""
+    is served accordingly by every process within about a second. Also close the contexts
+    of organisations nobody has used for a minute (``Runtime.rest``), and give the memory
+    they held back to the system."""
     while True:
         await asyncio.sleep(interval)
         try:
             await anyio.to_thread.run_sync(runtime.refresh)
+            if await anyio.to_thread.run_sync(runtime.rest):
+                await anyio.to_thread.run_sync(memory.trim)
         except Exception as exc:  # keep watching; the type is enough to act on
             log.error("registry refresh failed: %s", type(exc).__name__)

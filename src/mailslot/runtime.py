@@ -10,7 +10,17 @@ Organisations other than the default are opened lazily, on their first request o
 and kept in a least-recently-used cache of ``MAILSLOT_ORG_CACHE_SIZE`` contexts: the one
 pushed out has its engine disposed (its pool's idle connections closed), so a thousand
 organisations do not hold a thousand idle pools. A request still using a context that was
-pushed out finishes normally. The default organisation is always open.
+pushed out finishes normally. The default organisation is always open. Closing connections
+can block (SQLite checkpoints its write-ahead log when the last one closes), and requests
+resolve their organisation on the event loop: an eviction there is disposed of by a worker
+thread (``mailslot-dispose``), never on the loop itself.
+
+Background jobs visit every organisation each round (:meth:`Runtime.each`): one not in the
+cache is opened for its turn only and closed after it, outside the cache, so that a round
+over a thousand organisations neither evicts the contexts serving requests nor keeps a
+thousand engines (see docs/performance.md, "A thousand organisations"). A context nobody
+has used for a minute is closed too (:meth:`Runtime.rest`, from ``jobs.watch_registry``): a
+quiet server keeps no connection of an organisation nobody is using.
 
 Which host belongs to which organisation comes from an in-memory :class:`Directory`, a
 snapshot of the registry: resolving a request costs no query. :meth:`Runtime.refresh` reads
@@ -21,18 +31,25 @@ by ``mailslot orgs`` reaches every serving process within about a second.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Final
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from mailslot.config import Config
 from mailslot.context import DEFAULT_ORG, KdfLimiter, OrgContext, Quotas
 from mailslot.db.base import make_engine
 from mailslot.db.migrate import HEAD, stored_revision, upgrade, upgrade_if_needed
+from mailslot.documents.sandbox import WorkerSlots
+from mailslot.dropkeys.pages import catch_up
 from mailslot.errors import NotFound
 from mailslot.instance.services import ensure_instance
 from mailslot.orgs import placement
@@ -41,6 +58,8 @@ from mailslot.storage import open_blob_store
 from mailslot.tor import OnionAddresses
 
 Progress = Callable[[str], None]
+# Seconds without a request after which an organisation's context is closed (Runtime.rest).
+REST_AFTER: Final = 60.0
 
 
 def _quotas(record: OrgRecord) -> Quotas:
@@ -59,6 +78,9 @@ class Runtime:
     directory: Directory = field(repr=False)
     _open: OrderedDict[str, OrgContext] = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _disposer: ThreadPoolExecutor | None = field(default=None, repr=False)
+    # When each open context was last resolved (time.monotonic; see rest()).
+    _used: dict[str, float] = field(default_factory=dict, repr=False)
 
     def context(self, slug: str | None = None) -> OrgContext:
         """An organisation's context by slug (the default organisation when None), enabled or
@@ -120,6 +142,7 @@ class Runtime:
                 record = directory.by_id.get(org_id)
                 if record is None or not record.enabled:
                     del self._open[org_id]
+                    self._used.pop(org_id, None)
                     context.engine.dispose()
                 else:
                     self._open[org_id] = dataclasses.replace(
@@ -135,21 +158,69 @@ class Runtime:
             for context in self._open.values():
                 context.engine.dispose()
             self._open.clear()
+            disposer, self._disposer = self._disposer, None
+        if disposer is not None:
+            disposer.shutdown(wait=True)
         self.default.engine.dispose()
         self.registry.close()
 
+    def _retire(self, engines: list[Engine]) -> None:
+        """Dispose of evicted engines: at once from a worker thread or the CLI; from the
+        event loop (a request resolving its organisation), in the disposer thread."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            for engine in engines:
+                engine.dispose()
+            return
+        with self._lock:
+            if self._disposer is None:
+                self._disposer = ThreadPoolExecutor(1, thread_name_prefix="mailslot-dispose")
+            disposer = self._disposer
+        for engine in engines:
+            disposer.submit(engine.dispose)
+
+    def rest(self, idle_for: float = REST_AFTER) -> int:
+        """Close the contexts not resolved for ``idle_for`` seconds (blocking): each is taken
+        out of the cache and its pool disposed; the next request builds it again (about
+        0.2 ms, no query). An open context costs about 0.3 MiB, mostly its SQLite
+        connection's schema and page cache; how much of that the process gives back is
+        measured in docs/performance.md, "A thousand organisations". Returns how many were
+        closed."""
+        cutoff = time.monotonic() - idle_for
+        with self._lock:
+            quiet = [org_id for org_id in self._open if self._used.get(org_id, 0.0) < cutoff]
+            closed = [self._open.pop(org_id).engine for org_id in quiet]
+            for org_id in quiet:
+                self._used.pop(org_id, None)
+        for engine in closed:
+            engine.dispose()
+        return len(closed)
+
+    def settle(self) -> None:
+        """Wait until every engine evicted so far is disposed of (blocking)."""
+        with self._lock:
+            disposer = self._disposer
+        if disposer is not None:
+            disposer.submit(lambda: None).result()
+
     def _context(self, record: OrgRecord) -> OrgContext:
+        evicted: list[Engine] = []
         with self._lock:
             found = self._open.get(record.id)
             if found is not None:
                 self._open.move_to_end(record.id)
+                self._used[record.id] = time.monotonic()
                 return found
             made = self._build(record)
             self._open[record.id] = made
+            self._used[record.id] = time.monotonic()
             while len(self._open) > self.config.org_cache_size:
-                _, evicted = self._open.popitem(last=False)
-                evicted.engine.dispose()
-            return made
+                org_id, pushed_out = self._open.popitem(last=False)
+                self._used.pop(org_id, None)
+                evicted.append(pushed_out.engine)
+        self._retire(evicted)
+        return made
 
     def _org_config(self, record: OrgRecord) -> Config:
         return placement.org_config(
@@ -168,6 +239,7 @@ class Runtime:
             session_factory=sessionmaker(engine, expire_on_commit=False),
             blobs=placement.blob_store(self.config, record.id, shared=self.default.blobs),
             limiter=self.limiter,
+            document_slots=self.default.document_slots,
             onions=OnionAddresses(placement.tor_dir(self.config, record.id)),
             clock=self.default.clock,
             quotas=_quotas(record),
@@ -188,6 +260,7 @@ def migrate_organisations(
                 if progress is not None:
                     progress(f"Migrating organisation {number} of {len(others)} ({record.slug})")
                 upgrade(engine)
+                catch_up(engine, record.instance_id, int(time.time()))
                 migrated += 1
         finally:
             engine.dispose()
@@ -218,6 +291,7 @@ def open_runtime(
             session_factory=sessionmaker(engine, expire_on_commit=False),
             blobs=blobs,
             limiter=limiter,
+            document_slots=WorkerSlots(config.document_workers, config.document_wait),
             onions=OnionAddresses(config.tor_dir),
         )
         registry.ensure(context.now())
@@ -229,6 +303,8 @@ def open_runtime(
                 placement.blob_store(config, record.id, shared=blobs).cleanup_incomplete()
         with context.db() as db:
             instance_id = ensure_instance(db, config.kdf, context.now()).id
+        if migrate:  # drop keys for members added before they were synced where they change
+            catch_up(engine, instance_id, context.now())
     except BaseException:
         engine.dispose()
         registry.close()

@@ -1,10 +1,16 @@
-"""Tor onion services for Mailslot: a torrc for the two services, client authorisation for
-the staff one, and reading back the addresses tor created.
+"""Tor onion services for Mailslot: a torrc for the two services of every organisation,
+client authorisation for each staff one, and reading back the addresses tor created.
 
 The source interface is a public v3 onion service. The staff interface is a v3 onion
 service with client authorisation: tor only publishes a descriptor that the holders of the
 listed x25519 keys can decrypt, so the staff address is useless to anyone else even if it
 leaks. Both enable tor's proof-of-work defence against introduction floods.
+
+Every organisation has its own pair of services (:class:`Services`): the default one in the
+tor directory itself, the others in ``<tor dir>/orgs/<id>`` (``orgs.placement.tor_dir``).
+All of them forward to the same two local addresses; the ``Host`` header, which over an onion
+service is the onion name, picks the organisation once its names are claimed in the host
+registry (``mailslot tor-config --claim``, after tor has created them).
 """
 
 from __future__ import annotations
@@ -37,8 +43,20 @@ def _local(addr: tuple[str, int]) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def torrc(config: Config, tor_dir: Path) -> str:
-    """The torrc text for both services. Nothing in it depends on a secret."""
+@dataclass(frozen=True, slots=True)
+class Services:
+    """One organisation's two onion services: ``<directory>/source`` and ``.../staff``."""
+
+    slug: str
+    directory: Path
+
+    def hostname(self, service: str) -> Path:
+        return self.directory / service / "hostname"
+
+
+def torrc(config: Config, every: list[Services]) -> str:
+    """The torrc text for the services of each organisation listed. Nothing in it depends on
+    a secret."""
     stamp = datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%d")
     lines = [
         f"# Mailslot onion services, written by `mailslot tor-config` on {stamp}.",
@@ -58,6 +76,15 @@ def torrc(config: Config, tor_dir: Path) -> str:
         (SOURCE, config.source_addr, "public: the address you publish for sources"),
         (STAFF, config.staff_addr, "staff only: needs a client key (authorized_clients/)"),
     )
+    for org in every:
+        if len(every) > 1:
+            lines += [f"# Organisation {org.slug}.", ""]
+        lines += _services(services, org.directory)
+    return "\n".join(lines)
+
+
+def _services(services: tuple[tuple[str, tuple[str, int], str], ...], tor_dir: Path) -> list[str]:
+    lines: list[str] = []
     for name, addr, comment in services:
         lines += [
             f"# The {name} interface, {comment}.",
@@ -70,45 +97,80 @@ def torrc(config: Config, tor_dir: Path) -> str:
             "HiddenServiceDirGroupReadable 1",
             "",
         ]
-    return "\n".join(lines)
+    return lines
 
 
 @dataclass(frozen=True, slots=True)
 class StaffClient:
     name: str
     key: OnionClientKey
+    org: str = "default"
+
+
+def _auth_dir(tor_dir: Path) -> Path:
+    return tor_dir / STAFF / "authorized_clients"
 
 
 def write_tor_config(
-    config: Config, out: Path, tor_dir: Path, clients: list[str]
+    config: Config, out: Path, every: list[Services], clients: list[str]
 ) -> list[StaffClient]:
-    """Write the torrc to ``out`` and one ``.auth`` file per staff client; return the keys
-    (the private halves are shown once and not kept)."""
-    names = clients or ["staff"]
-    for name in names:
+    """Write the torrc for the services of each organisation listed to ``out``, and one
+    ``.auth`` file per staff client; return the keys (the private halves are shown once and
+    not kept).
+
+    Without ``clients``, an organisation whose staff service has no client key yet gets one
+    named ``staff``, and one that has keys keeps them: the torrc can be written again when an
+    organisation is added. Named ``clients`` are made for every organisation listed, and a
+    name it has already is refused."""
+    for name in clients:
         if not CLIENT_NAME_RE.fullmatch(name):
             raise ConfigError(f"client names are 1-32 letters, digits, - or _: {name!r}")
-    if len(set(names)) != len(names):
+    if len(set(clients)) != len(clients):
         raise ConfigError("each client name may appear once")
-    auth_dir = tor_dir / STAFF / "authorized_clients"
-    for name in names:
-        if (auth_dir / f"{name}.auth").exists():
-            raise ConfigError(f"{auth_dir / f'{name}.auth'} exists already; choose another name")
+    wanted: dict[Path, list[str]] = {}
+    for org in every:
+        auth_dir = _auth_dir(org.directory)
+        for name in clients:
+            if (auth_dir / f"{name}.auth").exists():
+                raise ConfigError(
+                    f"{auth_dir / f'{name}.auth'} exists already; choose another name"
+                )
+        has_keys = auth_dir.is_dir() and any(auth_dir.glob("*.auth"))
+        wanted[org.directory] = list(clients) or ([] if has_keys else ["staff"])
     if out.exists():
         raise ConfigError(f"{out} exists already; move it away or choose another path")
-    # Readable by the owner's group: tor's group, which the mailslot account joins to read
-    # the hostname files (the torrc asks tor for the same: HiddenServiceDirGroupReadable).
-    # The secret keys tor writes inside are its own (mode 0600).
-    for directory in (tor_dir, tor_dir / SOURCE, tor_dir / STAFF, auth_dir):
+    made = []
+    for org in every:
+        _make_dirs(org.directory, _auth_dir(org.directory))
+        for name in wanted[org.directory]:
+            key = new_onion_client_key()
+            _write_private(_auth_dir(org.directory) / f"{name}.auth", key.auth_line + "\n")
+            made.append(StaffClient(name, key, org.slug))
+    _write_private(out, torrc(config, every), mode=0o644)
+    return made
+
+
+def _make_dirs(tor_dir: Path, auth_dir: Path) -> None:
+    """Readable by the owner's group: tor's group, which the mailslot account joins to read
+    the hostname files (the torrc asks tor for the same: HiddenServiceDirGroupReadable).
+    The secret keys tor writes inside are its own (mode 0600)."""
+    made = [tor_dir, tor_dir / SOURCE, tor_dir / STAFF, auth_dir]
+    # An organisation's directory sits in <tor dir>/orgs: those on the way are tor's too.
+    parent = tor_dir.parent
+    if parent.name == "orgs":
+        made[:0] = [parent.parent, parent]
+    for directory in made:
         directory.mkdir(mode=0o750, parents=True, exist_ok=True)
         directory.chmod(0o750)
-    made = []
-    for name in names:
-        key = new_onion_client_key()
-        _write_private(auth_dir / f"{name}.auth", key.auth_line + "\n")
-        made.append(StaffClient(name, key))
-    _write_private(out, torrc(config, tor_dir), mode=0o644)
-    return made
+
+
+def read_hostname(path: Path) -> str:
+    """The onion name tor wrote into a service's ``hostname`` file, or "" if there is none."""
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return ""
+    return text if ONION_RE.fullmatch(text) else ""
 
 
 def _write_private(path: Path, text: str, mode: int = 0o600) -> None:

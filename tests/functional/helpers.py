@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 from html import unescape
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -60,3 +62,10 @@ def find_case(api: httpx.Client, message: str) -> dict[str, Any]:
         if any(item["kind"] == "message" and item["text"] == message for item in detail["items"]):
             return dict(detail)
     raise AssertionError(f"no case with message {message!r}")
+
+
+def files_under(root: Path) -> list[Path]:
+    """The files under ``root`` now. The server removes a blob bucket's directory as it
+    empties, so a listing must not fail on one that disappears while it is walked (os.walk
+    skips it; ``Path.rglob`` raises)."""
+    return sorted(Path(folder) / name for folder, _, names in os.walk(root) for name in names)

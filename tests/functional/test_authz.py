@@ -28,11 +28,12 @@ from __future__ import annotations
 import datetime
 import io
 import itertools
+import json
 import re
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -71,6 +72,8 @@ class Access(StrEnum):
     RECIPIENT = "recipient: any signed-in recipient; never administrators"
     STATS = "stats: administrators and analysts; aggregates only, small counts hidden"
     STAFF = "staff: anyone signed in; public-key fingerprints only, never case content"
+    IDENTITY = "identity: a recipient of the case (asking), or one a custodian allowed (reading)"
+    CUSTODIAN = "custodian: only custodians; who asked, which case, why; never case content"
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,35 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/cases/{case_id}/items/{item_id}/sanitized"): Rule(
         Access.CASE, "a file's sanitised copy"
     ),
+    # Identity on request and recipients chosen by sources (web/identity.py; granted in
+    # tests/functional/test_identity.py).
+    ("GET", "/cases/{case_id}/identity"): Rule(Access.IDENTITY, "the source's identity"),
+    ("POST", "/cases/{case_id}/identity/request"): Rule(Access.IDENTITY, "asks a custodian"),
+    ("GET", "/identity"): Rule(Access.CUSTODIAN, "pending requests and their reasons"),
+    ("POST", "/identity/{request_id}/approve"): Rule(Access.CUSTODIAN, "wraps the identity"),
+    ("POST", "/identity/{request_id}/deny"): Rule(Access.CUSTODIAN, "denies a request"),
+    ("GET", "/api/v1/cases/{case_id}/identity"): Rule(Access.IDENTITY, "the source's identity"),
+    ("POST", "/api/v1/cases/{case_id}/identity/requests"): Rule(Access.IDENTITY, "asks"),
+    ("GET", "/api/v1/identity/requests"): Rule(Access.CUSTODIAN, "pending requests, reasons"),
+    ("POST", "/api/v1/identity/requests/{request_id}/approve"): Rule(
+        Access.CUSTODIAN, "wraps the identity to the requester"
+    ),
+    ("POST", "/api/v1/identity/requests/{request_id}/deny"): Rule(
+        Access.CUSTODIAN, "denies a request"
+    ),
+    ("POST", "/admin/channels/{channel_id}/settings/recipient-choice"): Rule(
+        Access.ADMIN, "lets sources choose recipients; display names"
+    ),
+    # The questionnaire builder (web/questionnaire_builder.py).
+    ("GET", "/admin/channels/{channel_id}/questionnaire"): Rule(
+        Access.ADMIN, "the channel's questionnaire, to edit"
+    ),
+    ("POST", "/admin/channels/{channel_id}/questionnaire"): Rule(
+        Access.ADMIN, "edits a draft; publishes a new version"
+    ),
+    ("POST", "/admin/channels/{channel_id}/questionnaire/import"): Rule(
+        Access.ADMIN, "reads a JSON file into a draft"
+    ),
 }
 
 ANONYMOUS, OTHER, ADMIN, MEMBER = "anonymous", "other", "admin", "member"
@@ -282,6 +314,7 @@ class World:
     victim: Account
     label_id: str = ""  # a label on the case (case work probes remove it)
     drop_id: str = ""  # the sealed drop among the case's files
+    reflected: MetaData = field(default_factory=MetaData)  # the schema, for snapshots
 
     def path(self, template: str, case_id: str | None = None) -> str:
         return template.format(
@@ -298,10 +331,12 @@ class World:
     def snapshot(self) -> dict[str, Any]:
         """Every row of every non-volatile table, and the set of blob files."""
         state: dict[str, Any] = {}
-        meta = MetaData()
-        meta.reflect(self.runtime.default.engine)
+        if not self.reflected.tables:
+            # Reflected once: the probes change rows, never the schema (reflecting before
+            # each snapshot took a fifth of this file's time).
+            self.reflected.reflect(self.runtime.default.engine)
         with self.runtime.default.engine.connect() as conn:
-            for table in meta.sorted_tables:
+            for table in self.reflected.sorted_tables:
                 if table.name in VOLATILE_TABLES:
                     continue
                 state[table.name] = sorted(map(repr, conn.execute(select(table)).all()))
@@ -968,6 +1003,14 @@ def status_probe(world: World, principal: str, case_id: str | None) -> httpx.Res
     return world.web[principal].post(url, data=data)
 
 
+def import_probe(world: World, principal: str, case_id: str | None) -> httpx.Response:
+    """A questionnaire file read into the builder's draft (multipart, as a browser posts it)."""
+    url = world.path("/admin/channels/{channel_id}/questionnaire/import")
+    data = {"csrf": world.tokens[principal]} if principal in world.tokens else {}
+    files = {"file": ("q.json", json.dumps(QUESTIONNAIRE).encode(), "application/json")}
+    return world.web[principal].post(url, data=data, files=files)
+
+
 ADMIN_PROBES.update(
     {
         ("GET", "/admin/channels/{channel_id}/settings"): web_probe(
@@ -990,6 +1033,20 @@ ADMIN_PROBES.update(
             {"phase": "new", "name": "Authz added"},
         ),
         ("POST", "/admin/channels/{channel_id}/settings/statuses/{status_id}"): status_probe,
+        ("POST", "/admin/channels/{channel_id}/settings/recipient-choice"): web_probe(
+            "POST",
+            "/admin/channels/{channel_id}/settings/recipient-choice",
+            {"sources_choose": "1"},
+        ),
+        ("GET", "/admin/channels/{channel_id}/questionnaire"): web_probe(
+            "GET", "/admin/channels/{channel_id}/questionnaire"
+        ),
+        ("POST", "/admin/channels/{channel_id}/questionnaire"): web_probe(
+            "POST",
+            "/admin/channels/{channel_id}/questionnaire",
+            {"action": "publish", "draft": json.dumps(QUESTIONNAIRE)},
+        ),
+        ("POST", "/admin/channels/{channel_id}/questionnaire/import"): import_probe,
     }
 )
 
@@ -1021,11 +1078,15 @@ def test_admin_route(world: World, method: str, path: str) -> None:
     elif path == "/admin/invite":
         assert response.status_code == 200
         assert "/setup/" in response.text
+    elif path.endswith("/questionnaire/import"):  # the draft, shown; nothing stored
+        assert response.status_code == 200, response.text
+        assert "Authz report" in response.text
     else:
         assert response.status_code == 303, response.text
         assert response.headers["location"] in (
             "/admin?saved=1",
             world.path("/admin/channels/{channel_id}/settings?saved=1"),
+            world.path("/admin/channels/{channel_id}/questionnaire?published=1"),
         )
     assert_no_case_content(response)
 
@@ -1175,6 +1236,7 @@ def analyst_probes() -> dict[tuple[str, str], Probe]:
     fresh case), each admin route, each listing and recipient-only route."""
     probes: dict[tuple[str, str], Probe] = {key: probe for key, (probe, _) in CASE_PROBES.items()}
     probes.update(ADMIN_PROBES)
+    probes.update(IDENTITY_PROBES)
     for key, rule in TABLE.items():
         if rule.access in (Access.LISTING, Access.RECIPIENT) and key[0] == "GET":
             method, path = key
@@ -1242,6 +1304,45 @@ def test_stats_route(world: World, method: str, path: str) -> None:
 
 
 # Self routes: a user acts only on their own account. These run last: they end sessions.
+
+
+# Identity on request, before the tests below end sessions and tokens. In this world no
+# source gave an identity and nobody is a custodian, so every principal is refused;
+# tests/functional/test_identity.py grants them.
+NO_REQUEST = "/identity/" + "0" * 32
+IDENTITY_PROBES: dict[tuple[str, str], Probe] = {
+    ("GET", "/cases/{case_id}/identity"): web_probe("GET", "/cases/{case_id}/identity"),
+    ("POST", "/cases/{case_id}/identity/request"): web_probe(
+        "POST", "/cases/{case_id}/identity/request", {"reason": "Authz reason"}
+    ),
+    ("GET", "/identity"): web_probe("GET", "/identity"),
+    ("POST", "/identity/{request_id}/approve"): web_probe("POST", NO_REQUEST + "/approve"),
+    ("POST", "/identity/{request_id}/deny"): web_probe("POST", NO_REQUEST + "/deny"),
+    ("GET", "/api/v1/cases/{case_id}/identity"): api_probe("GET", "/cases/{case_id}/identity"),
+    ("POST", "/api/v1/cases/{case_id}/identity/requests"): api_probe(
+        "POST", "/cases/{case_id}/identity/requests", {"reason": "Authz reason"}
+    ),
+    ("GET", "/api/v1/identity/requests"): api_probe("GET", "/identity/requests"),
+    ("POST", "/api/v1/identity/requests/{request_id}/approve"): api_probe(
+        "POST", "/identity/requests/" + "0" * 32 + "/approve"
+    ),
+    ("POST", "/api/v1/identity/requests/{request_id}/deny"): api_probe(
+        "POST", "/identity/requests/" + "0" * 32 + "/deny"
+    ),
+}
+
+
+def test_identity_rules_have_probes() -> None:
+    kinds = (Access.IDENTITY, Access.CUSTODIAN)
+    assert {key for key, rule in TABLE.items() if rule.access in kinds} == IDENTITY_PROBES.keys()
+
+
+@pytest.mark.parametrize(("method", "path"), list(IDENTITY_PROBES), ids=route_ids(IDENTITY_PROBES))
+def test_identity_routes_refuse_all_without_an_identity_or_custodian_role(
+    world: World, method: str, path: str
+) -> None:
+    probe = IDENTITY_PROBES[method, path]
+    refused_for(world, (ANONYMOUS, OTHER, ADMIN, MEMBER), probe, api=path.startswith("/api/"))
 
 
 def test_account_page_shows_only_ones_own_account(world: World) -> None:

@@ -17,9 +17,10 @@ from sqlalchemy import func, select
 
 from mailslot import i18n
 from mailslot.cases.models import Case, Item
+from mailslot.cases.services import MESSAGE_TOO_LONG
 from mailslot.sources.models import Source
 from tests.conftest import Account, LiveServer
-from tests.functional.helpers import csrf, new_source, submit
+from tests.functional.helpers import csrf, files_under, new_source, submit
 
 BOUNDARY = "mailslot-bad-input-boundary"
 MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
@@ -51,7 +52,7 @@ class Snapshot:
 def snapshot(server: LiveServer) -> Snapshot:
     # List the files first: opening a runtime tidies away unfinished (.partial) blobs.
     root = server.data_dir / "blobs"
-    files = tuple(sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()))
+    files = tuple(str(p.relative_to(root)) for p in files_under(root))
     runtime = server.runtime()
     try:
         with runtime.default.db() as db:
@@ -125,8 +126,8 @@ def test_oversized_message_is_refused(server: LiveServer, source: httpx.Client) 
     before = snapshot(server)
     response = submit(source, "a" * 100_001, files=[("x.txt", b"kept?", "text/plain")])
     assert response.status_code == 400
-    expected = i18n.translate("en", "The message is too long (at most %(n)s characters).")
-    assert error_of(response) == expected % {"n": 100_000}
+    expected = i18n.translate_plural("en", *MESSAGE_TOO_LONG, 100_000)
+    assert error_of(response) == expected == "The message is too long (at most 100000 characters)."
     assert snapshot(server) == before
     # The limit itself is allowed.
     assert submit(source, "b" * 100_000).status_code == 303
@@ -291,8 +292,8 @@ def test_a_dropped_upload_leaves_nothing(server: LiveServer, source: httpx.Clien
 
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.sendall(request)
-        assert wait_for(lambda: any(p.name.endswith(".partial") for p in root.rglob("*")))
-    assert wait_for(lambda: not any(p.name.endswith(".partial") for p in root.rglob("*")))
+        assert wait_for(lambda: any(p.name.endswith(".partial") for p in files_under(root)))
+    assert wait_for(lambda: not any(p.name.endswith(".partial") for p in files_under(root)))
     assert snapshot(server) == before
     assert source.get("/").status_code == 200
 

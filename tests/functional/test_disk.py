@@ -29,7 +29,13 @@ TOO_BIG = 2 * 1024 * 1024
 # The link to the confirmation page (or, before it, the form itself).
 REPLY_DELETE_RE = re.compile(r'"/replies/([0-9a-f]+)/delete"')
 # The only log lines allowed to name the loopback address: startup, not requests.
-STARTUP_LINES = ("Uvicorn running on", "/setup/", "Source interface:", "Staff interface:")
+STARTUP_LINES = (
+    "Uvicorn running on",
+    "/setup/",
+    "Source interface:",
+    "Staff interface:",
+    "Operator pages:",
+)
 
 
 def marker(kind: str) -> str:

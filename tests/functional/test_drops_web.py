@@ -16,11 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pikepdf
+import pypdfium2
 import pytest
-from sqlalchemy import select
+from click.testing import CliRunner, Result
+from PIL import Image
+from sqlalchemy import func, inspect, select
 
 from mailslot import drops
 from mailslot.audit.models import AuditEvent
+from mailslot.cli.main import main as cli_main
+from mailslot.db.models import Base
+from mailslot.dropkeys import card
 from mailslot.recipients.models import User
 from tests.conftest import Account, LiveServer
 from tests.functional.helpers import new_source, submit
@@ -103,9 +110,26 @@ def test_keys_are_published_signed_and_the_chain_verifies(server: LiveServer, an
     latest = drops.verify_chain(chain, fingerprint)
     assert [c.name for c in latest.channels] == ["default"]
     assert keys == [latest.channel("default").drop_recipient]
-    assert ana.username in {r.name for r in latest.recipients}
+    # Recipients are named by an opaque id, never by the username they log in with.
+    assert f"recipient-{ana.id}" in {r.name for r in latest.recipients}
+    assert ana.username not in httpx.get(f"{server.source_url}/keys.json", timeout=60).text
     # Publishing again with nothing changed appends nothing.
     assert len(published(server)[2]) == len(chain)
+
+
+def row_counts(server: LiveServer) -> dict[str, int]:
+    """How many rows each table of the organisation's database holds."""
+    runtime = server.runtime()
+    try:
+        with runtime.default.db() as db:
+            present = set(inspect(db.connection()).get_table_names())
+            return {
+                table.name: int(db.scalar(select(func.count()).select_from(table)) or 0)
+                for table in Base.metadata.sorted_tables
+                if table.name in present
+            }
+    finally:
+        runtime.close()
 
 
 def test_a_drop_sealed_by_npm_age_is_uploaded_by_a_courier_and_read_by_a_recipient(
@@ -285,6 +309,23 @@ def test_rotation_keeps_old_drops_readable_and_others_cannot_read(
         client.close()
 
 
+def test_keys_change_where_members_change_and_publishing_writes_nothing(
+    server: LiveServer, ana: Account
+) -> None:
+    """``channels add`` with a recipient publishes the channel's key at once: no visit to
+    ``/keys`` is needed first, and visits to ``/keys`` and ``/keys.json`` write nothing."""
+    before = drops.load_chain(httpx.get(f"{server.source_url}/keys.json", timeout=60).content)
+    name = server.unique("published-")
+    server.add_channel(name, (ana.username,))
+    counts = row_counts(server)
+    chain = drops.load_chain(httpx.get(f"{server.source_url}/keys.json", timeout=60).content)
+    assert len(chain) == len(before) + 1
+    assert chain[-1].channel(name).drop_recipient.startswith("age1pq1")
+    for path in ("/keys", "/keys.json", "/keys", "/keys.json"):
+        assert httpx.get(f"{server.source_url}{path}", timeout=60).status_code == 200
+    assert row_counts(server) == counts
+
+
 def test_staff_see_their_own_and_their_colleagues_fingerprints(
     server: LiveServer, ana: Account, ana_web: httpx.Client
 ) -> None:
@@ -297,6 +338,64 @@ def test_staff_see_their_own_and_their_colleagues_fingerprints(
     assert fingerprint in page.text
     own = drops.recipient_fingerprint(_public_key(server, ana))
     assert own in page.text
+    assert f"<code>recipient-{ana.id}</code>" in page.text
+
+
+def test_drop_cards_on_the_web_and_from_the_command_line(
+    server: LiveServer, ana: Account, tmp_path: Path
+) -> None:
+    """``/keys/card`` shows every channel's card with its QR code inline (segno's code for
+    the recipient) and no script; ``mailslot keys card`` writes the PDF, and a PNG for one
+    channel; both carry the fingerprint."""
+    fingerprint, _keys, chain = published(server)
+    page = httpx.get(f"{server.source_url}/keys/card", params={"lang": "de"}, timeout=60)
+    assert page.status_code == 200
+    assert "<script" not in page.text
+    assert fingerprint in page.text
+    latest = chain[-1]
+    for entry in latest.channels:
+        expected = card.DropCard(
+            "", "", entry.name, entry.drop_recipient, fingerprint, latest.version, ()
+        ).qr_svg()
+        assert expected in page.text  # the QR code of exactly this recipient
+        assert entry.drop_recipient in page.text
+    assert f"<code>{server.source_url}/drop</code>" in page.text
+    assert 'lang="de"' in page.text
+    assert 'href="/drop/how' in page.text
+    how = httpx.get(f"{server.source_url}/drop/how", timeout=60)
+    assert how.status_code == 200
+    assert "age -R key.txt -o report.age report.zip" in how.text
+    for linked in ("/keys", "/drop"):
+        assert 'href="/drop/how' in httpx.get(f"{server.source_url}{linked}", timeout=60).text
+
+    def keys_card(*args: str) -> Result:
+        # In this process (as the CLI runs it, with the server's environment): no interpreter
+        # to start for each card.
+        command = ["keys", "card", *args]
+        return CliRunner().invoke(cli_main, command, env=server.env, catch_exceptions=False)
+
+    made = keys_card("--out", str(tmp_path / "cards.pdf"), "--lang", "en", "--lang", "fa")
+    assert made.exit_code == 0, made.output
+    data = (tmp_path / "cards.pdf").read_bytes()
+    with pikepdf.open(io.BytesIO(data)) as document:
+        assert len(document.pages) == len(latest.channels)
+    pdf = pypdfium2.PdfDocument(data)
+    try:
+        assert fingerprint in pdf[0].get_textpage().get_text_range()
+    finally:
+        pdf.close()
+    if len(latest.channels) > 1:  # a PNG holds one card: the channel must be named
+        refused = keys_card("--out", str(tmp_path / "all.png"))
+        assert refused.exit_code == 1
+        assert "--channel" in refused.output
+    made = keys_card("--out", str(tmp_path / "card.png"), "--channel", "default")
+    assert made.exit_code == 0, made.output
+    with Image.open(tmp_path / "card.png") as picture:
+        assert picture.text["Signing-key fingerprint"] == fingerprint  # type: ignore[attr-defined]
+        assert picture.text["Drop recipient"] == latest.channel("default").drop_recipient  # type: ignore[attr-defined]
+    again = keys_card("--out", str(tmp_path / "card.png"), "--channel", "default")
+    assert again.exit_code == 1  # never overwritten
+    assert "Cannot create" in again.output
 
 
 def _public_key(server: LiveServer, account: Account) -> bytes:

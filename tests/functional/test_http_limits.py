@@ -8,7 +8,6 @@ Requests are written by hand on plain sockets, so that the test decides when eac
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import Account, LiveServer, start_server, stop_server
-from tests.functional.helpers import csrf, find_case, new_source
+from tests.functional.helpers import csrf, files_under, find_case, new_source
 
 HEADER_TIMEOUT = 2
 BODY_TIMEOUT = 2
@@ -69,13 +68,8 @@ def cut_after(sock: socket.socket, sent: bytes) -> tuple[float, bytes]:
 
 
 def blob_files(server: LiveServer) -> list[Path]:
-    """The blob files now; the server removes a bucket directory as it empties, so a listing
-    must not fail on one that disappears while it is walked (os.walk skips it)."""
-    return sorted(
-        Path(folder) / name
-        for folder, _, names in os.walk(server.data_dir / "blobs")
-        for name in names
-    )
+    """The blob files now."""
+    return files_under(server.data_dir / "blobs")
 
 
 class Source:

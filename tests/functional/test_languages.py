@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import re
 import shutil
 import subprocess
@@ -31,10 +32,12 @@ import httpx
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
+from sqlalchemy import select
 
 from mailslot import i18n
-from tests.conftest import LiveServer, start_server, stop_server
-from tests.functional.helpers import csrf, login, new_source, submit
+from mailslot.instance.models import LocalizedText
+from tests.conftest import Account, LiveServer, start_server, stop_server
+from tests.functional.helpers import csrf, find_case, login, new_source, submit
 from tests.unit.test_documents_sandbox import photo
 
 pytestmark = pytest.mark.slow
@@ -43,6 +46,8 @@ PSEUDO = "de"  # the catalogue the pseudo-locale server replaces
 OPEN, CLOSE = "⟦", "⟧"
 CHANNEL = "Desk zq"  # data that appears on pages (names the test chose)
 DESCRIPTION = "Tips zq"
+IDENTITY = "Identity zq"  # what the sources give as their identity
+REASON = "Reason zq"  # why the recipient asks to see it
 
 
 # The world: a case with a message, a photo and a reply; staff of every role; sources.
@@ -53,6 +58,7 @@ class World:
     server: LiveServer
     admin: httpx.Client
     recipient: httpx.Client
+    custodian: httpx.Client  # with one request waiting (the recipient's first was approved)
     returning: httpx.Client  # a source logged in with a conversation
     first_time: httpx.Client  # a source with a codename and nothing sent yet
     codename: str
@@ -63,10 +69,17 @@ class World:
     channel_id: str
     form_channel_id: str  # a channel whose questionnaire is the EU Directive template
     enrol_path: str
+    admin_account: Account
     data: set[str] = field(default_factory=set)  # text on pages that is data, not wording
 
     def close(self) -> None:
-        for client in (self.admin, self.recipient, self.returning, self.first_time):
+        for client in (
+            self.admin,
+            self.recipient,
+            self.custodian,
+            self.returning,
+            self.first_time,
+        ):
             client.close()
 
     def source_pages(self) -> dict[str, tuple[httpx.Client | None, str, int]]:
@@ -89,7 +102,9 @@ class World:
                 200,
             ),
             "keys": (None, "/keys", 200),
+            "key card": (None, "/keys/card", 200),
             "sealed drop": (None, "/drop", 200),
+            "how to seal a drop": (None, "/drop/how", 200),
             "sealed drop received": (None, "/dropped", 200),
             "missing page": (None, "/no-such-page", 404),
         }
@@ -106,6 +121,8 @@ class World:
             "case": (self.recipient, case, 200),
             "delete case": (self.recipient, f"{case}/delete", 200),
             "document report": (self.recipient, f"{case}/items/{self.file_id}/inspect", 200),
+            "identity": (self.recipient, f"{case}/identity", 200),
+            "identity requests": (self.custodian, "/identity", 200),
             "account": (self.recipient, "/account", 200),
             "security keys": (self.recipient, "/account/keys", 200),
             "administration": (self.admin, "/admin", 200),
@@ -113,6 +130,11 @@ class World:
             "new channel": (self.admin, "/admin/channels/new", 200),
             "channel": (self.admin, channel, 200),
             "channel settings": (self.admin, f"{channel}/settings", 200),
+            "questionnaire builder": (
+                self.admin,
+                f"/admin/channels/{self.form_channel_id}/questionnaire",
+                200,
+            ),
             "settings": (self.admin, "/admin/settings", 200),
             "audit": (self.admin, "/admin/audit", 200),
             "statistics": (self.admin, "/stats", 200),
@@ -146,10 +168,12 @@ TEMPLATES = {
     "/cases/{case_id}": "case",
     "/cases/{case_id}/delete": "delete case",
     "/cases/{case_id}/items/{item_id}/inspect": "document report",
+    "/cases/{case_id}/identity": "identity",
     "/replies/{item_id}/delete": "delete reply",
     "/questionnaire/{channel_id}/step/{index:int}": "questionnaire step",
     "/admin/channels/{channel_id}": "channel",
     "/admin/channels/{channel_id}/settings": "channel settings",
+    "/admin/channels/{channel_id}/questionnaire": "questionnaire builder",
 }
 
 
@@ -165,26 +189,91 @@ def get_routes(app: object) -> set[str]:
     return found
 
 
+def _send_identity(
+    source: httpx.Client, message: str, channel_id: str, files: list[tuple[str, bytes, str]]
+) -> None:
+    """A first send that gives the source's identity (a custodian exists)."""
+    form = source.get("/submit").text
+    assert 'name="identity"' in form, "the form offers to give an identity"
+    data = {"csrf": csrf(form), "message": message, "channel": channel_id, "identity": IDENTITY}
+    parts = [("files", (name, content, ctype)) for name, content, ctype in files]
+    empty = [("files", ("", b"", "application/octet-stream"))]
+    sent = source.post("/submit", data=data, files=parts or empty)
+    assert sent.status_code == 303, sent.text
+
+
+def _ask_identity(recipient: httpx.Client, case_id: str) -> None:
+    token = csrf(recipient.get("/account").text)
+    path = f"/cases/{case_id}/identity/request"
+    asked = recipient.post(path, data={"csrf": token, "reason": REASON})
+    assert asked.status_code == 303, asked.text
+
+
+def _identity_requests(
+    server: LiveServer, recipient_account: Account, recipient: httpx.Client, custodian: httpx.Client
+) -> None:
+    """The recipient asks to see the identities the sources gave: the first request is
+    approved (the identity page opens), the second waits on the custodian's page."""
+    with server.api_client(recipient_account) as api:
+        case_id, _ = _the_case(api)
+        other = find_case(api, "Another source zq")["id"]
+    _ask_identity(recipient, case_id)
+    waiting = custodian.get("/identity").text
+    request_id = re.search(r"/identity/([0-9a-f]{32})/approve", waiting)
+    assert request_id, "the custodian sees the request"
+    approved = custodian.post(f"/identity/{request_id[1]}/approve", data={"csrf": csrf(waiting)})
+    assert approved.status_code == 303, approved.text
+    _ask_identity(recipient, other)
+
+
+def _questionnaire_names() -> set[str]:
+    """Names in the questionnaire format that the builder shows as they are: the template's
+    field ids and the settings' keys (``max_length`` …)."""
+    from mailslot.questionnaires.builder_forms import BOUNDS
+
+    template = resources.files("mailslot.questionnaires") / "templates" / "eu_directive.json"
+    ids: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("id"), str):
+                ids.add(node["id"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(template.read_text(encoding="utf-8")))
+    return ids | {name for pair in BOUNDS.values() for name in pair if name}
+
+
 def build_world(server: LiveServer) -> World:
     admin_account = server.add_user("admin")
     recipient_account = server.add_user("recipient")
+    custodian_account = server.add_user("custodian")
     channel_id = server.add_channel(CHANNEL, (recipient_account.username,), DESCRIPTION)
     admin = server.staff_client(admin_account)
     recipient = server.staff_client(recipient_account)
+    custodian = server.staff_client(custodian_account)
     returning = httpx.Client(base_url=server.source_url, timeout=60)
     codename = new_source(returning)
-    sent = submit(
+    _send_identity(
         returning,
         "A message from the source zq",
+        channel_id,
         [("IMG_2041.jpg", photo(), "image/jpeg")],
-        channel=channel_id,
     )
-    assert sent.status_code == 303, sent.text
+    with httpx.Client(base_url=server.source_url, timeout=60) as another:
+        new_source(another)
+        _send_identity(another, "Another source zq", channel_id, [])
+    _identity_requests(server, recipient_account, recipient, custodian)
     with server.api_client(recipient_account) as api:
         case_id, _ = _the_case(api)
         reply = api.post(f"/cases/{case_id}/replies", json={"text": "A reply zq"})
         assert reply.status_code < 300, reply.text
         case_id, detail = _the_case(api)
+        other = find_case(api, "Another source zq")
     file_id = next(i["id"] for i in detail["items"] if i["kind"] == "file")
     reply_id = next(i["id"] for i in detail["items"] if i["kind"] == "reply")
     form_channel_id = server.add_channel("Form zq", (recipient_account.username,))
@@ -210,6 +299,7 @@ def build_world(server: LiveServer) -> World:
         server=server,
         admin=admin,
         recipient=recipient,
+        custodian=custodian,
         returning=returning,
         first_time=first_time,
         codename=codename,
@@ -220,6 +310,7 @@ def build_world(server: LiveServer) -> World:
         channel_id=channel_id,
         form_channel_id=form_channel_id,
         enrol_path=enrol[1],
+        admin_account=admin_account,
     )
     world.data |= {
         "Mailslot",  # the instance's name, which the admins choose
@@ -228,6 +319,12 @@ def build_world(server: LiveServer) -> World:
         DESCRIPTION,
         "A message from the source zq",
         "A reply zq",
+        "Another source zq",
+        other["pseudonym"],
+        *_questionnaire_names(),
+        IDENTITY,
+        REASON,
+        custodian_account.username,
         "IMG_2041.jpg",
         "invitee-zq",
         "Sandbox Camera Co",
@@ -655,3 +752,254 @@ def test_a_word_in_no_list_is_named_by_position_in_the_readers_language(world: W
             )
             assert expected.replace("'", "&#39;").replace('"', "&#34;") in refused.text
             assert "qzxv" not in refused.text  # the word itself is never shown
+
+
+# Texts that admins write, in every language (migration 0012).
+
+
+def _settings(world: World, **values: str) -> httpx.Response:
+    page = world.admin.get("/admin/settings")
+    data = {"csrf": csrf(page.text), "texts_locale": "en", "default_locale": "en"}
+    return world.admin.post("/admin/settings", data={**data, **values})
+
+
+def _source_page(world: World, path: str, locale: str) -> str:
+    with httpx.Client(base_url=world.server.source_url, timeout=60) as browser:
+        if path != "/":
+            new_source(browser)
+        page = browser.get(path, params={"lang": i18n.language(locale).tag})
+        assert page.status_code == 200, page.text
+        return page.text
+
+
+def test_the_organisation_writes_its_name_and_guidance_in_each_language(world: World) -> None:
+    form = world.admin.get("/admin/settings").text
+    # The default language's field first, the twelve others collapsed under <details>.
+    languages = form.index('<details class="languages">')
+    assert form.index('name="name"') < languages < form.index('name="name:ko"')
+    assert len(re.findall(r'name="guidance:[a-zA-Z_]+"', form)) == 12
+    assert 'name="guidance:en"' not in form
+    assert re.search(r'<textarea id="guidance-fa" name="guidance:fa" lang="fa" dir="rtl"', form)
+    try:
+        saved = _settings(
+            world,
+            name="Mailslot",
+            **{"name:ko": "메일슬롯 zq", "name:zh_Hant": ""},
+            guidance="Use Tor Browser zq.",
+            **{
+                "guidance:ko": "토르 브라우저를 쓰세요 zq.",
+                "guidance:fa": "از Tor استفاده کنید zq",
+            },
+        )
+        assert saved.status_code == 303, saved.text
+        korean = _source_page(world, "/", "ko")
+        assert "메일슬롯 zq" in korean
+        assert "토르 브라우저를 쓰세요 zq." in korean
+        assert "Use Tor Browser zq." not in korean
+        assert "از Tor استفاده کنید zq" in _source_page(world, "/", "fa")
+        french = _source_page(world, "/", "fr")  # no French text: the default language's
+        assert "Use Tor Browser zq." in french
+        assert "메일슬롯" not in french
+        # Staff read the name in their language too.
+        assert "메일슬롯 zq" in world.admin.get("/admin?lang=ko").text
+        # What was written is shown again in the form, each in its field.
+        again = world.admin.get("/admin/settings?lang=en").text
+        assert 'name="name:ko" lang="ko" dir="ltr" value="메일슬롯 zq"' in again
+        # The default language's name is required; on an error every field comes back.
+        refused = _settings(world, name="  ", **{"name:ko": "다른 이름 zq"})
+        assert refused.status_code == 400
+        assert 'value="다른 이름 zq"' in refused.text
+        # Korean becomes the default language: its texts move to the settings row, English
+        # becomes one of the others, and a language without a text falls back to Korean.
+        moved = _settings(
+            world,
+            default_locale="ko",
+            name="Mailslot",
+            **{"name:ko": "메일슬롯 zq"},
+            guidance="Use Tor Browser zq.",
+            **{"guidance:ko": "토르 브라우저를 쓰세요 zq."},
+        )
+        assert moved.status_code == 303, moved.text
+        assert "Use Tor Browser zq." in _source_page(world, "/", "en")
+        assert "토르 브라우저를 쓰세요 zq." in _source_page(world, "/", "de")
+        form = world.admin.get("/admin/settings?lang=en").text
+        assert form.index('name="name" lang="ko"') < form.index('name="name:en"')
+        assert '<option value="ko" lang="ko" selected>' in form
+    finally:
+        back = world.admin.get("/admin/settings").text
+        restored = world.admin.post(
+            "/admin/settings",
+            data={
+                "csrf": csrf(back),
+                "texts_locale": "ko",
+                "default_locale": "en",
+                "name": "",
+                "name:en": "Mailslot",
+                "guidance": "",
+                "guidance:en": "",
+                **{f"{f}:{c}": "" for f in ("name", "guidance") for c in ("fa", "fr", "de")},
+            },
+        )
+        assert restored.status_code == 303, restored.text
+    assert "메일슬롯" not in _source_page(world, "/", "ko")
+
+
+def _post(client: httpx.Client, path: str, form: str, **data: str) -> httpx.Response:
+    return client.post(path, data={"csrf": csrf(client.get(form).text), **data})
+
+
+def test_a_custom_status_is_named_in_each_language(world: World) -> None:
+    """Admins name a channel's own status in each language; staff read it in theirs (the
+    default language's where it has none) on the case page and in the inbox."""
+    settings = f"/admin/channels/{world.channel_id}/settings"
+    case = f"/cases/{world.case_id}"
+    added = _post(
+        world.admin,
+        settings + "/statuses",
+        settings,
+        texts_locale="en",
+        phase="in_progress",
+        name="Checking zq",
+        **{"name:ko": "확인 중 zq", "name:ar": "قيد التحقق zq"},
+    )
+    assert added.status_code == 303, added.text
+    form = world.admin.get(settings + "?lang=en").text
+    status_id = re.search(r'id="status-([0-9a-f]{32})" name="name"', form)
+    assert status_id, "the status has its row"
+    assert f'id="status-{status_id[1]}-ko" name="name:ko" lang="ko"' in form
+    assert 'value="확인 중 zq"' in form
+    before = re.search(r'<option value="([^"]+)" selected>', world.recipient.get(case).text)
+    assert before
+    moved = _post(world.recipient, case + "/status", case, status=f"in_progress:{status_id[1]}")
+    assert moved.status_code == 303, moved.text
+    try:
+        korean = world.recipient.get(case + "?lang=ko").text
+        assert "확인 중 zq" in korean
+        assert "Checking zq" not in korean
+        assert "قيد التحقق zq" in world.recipient.get(case + "?lang=ar").text
+        assert "Checking zq" in world.recipient.get(case + "?lang=fr").text  # none in French
+        inbox = world.recipient.get("/?lang=ko").text
+        assert f'<option value="custom:{status_id[1]}"' in inbox
+        assert inbox.count("확인 중 zq") >= 2, "the row and the filter both name it"
+        assert "Checking zq" not in inbox
+        filtered = world.recipient.get(f"/?lang=ko&status=custom:{status_id[1]}").text
+        assert "확인 중 zq" in filtered
+        # Renamed in one language: the others keep theirs; the audit names the languages.
+        renamed = _post(
+            world.admin,
+            f"{settings}/statuses/{status_id[1]}",
+            settings,
+            action="rename",
+            texts_locale="en",
+            name="Checking zq",
+            **{"name:ko": "검토 중 zq", "name:ar": "قيد التحقق zq"},
+        )
+        assert renamed.status_code == 303, renamed.text
+        assert "검토 중 zq" in world.recipient.get(case + "?lang=ko").text
+        assert "قيد التحقق zq" in world.recipient.get(case + "?lang=ar").text
+        with world.server.api_client(world.admin_account) as api:
+            events = api.get("/audit", params={"action": "channel.status.rename"}).json()
+        assert any(e.get("detail", {}).get("languages") == ["ko"] for e in events["events"])
+    finally:
+        back = _post(world.recipient, case + "/status", case, status=before[1])
+        assert back.status_code in (303, 200), back.text
+        removed = _post(
+            world.admin, f"{settings}/statuses/{status_id[1]}", settings, action="remove"
+        )
+        assert removed.status_code == 303, removed.text
+    runtime = world.server.runtime()
+    try:
+        with runtime.default.db() as db:
+            owned = select(LocalizedText).where(LocalizedText.owner == status_id[1])
+            assert list(db.scalars(owned)) == [], "a removed status's names go with it"
+    finally:
+        runtime.close()
+
+
+def test_a_channel_has_its_name_and_description_in_each_language(world: World) -> None:
+    path = f"/admin/channels/{world.channel_id}"
+    form = world.admin.get(path).text
+    members = re.findall(r'name="members" value="([^"]+)" checked', form)
+    assert members
+    saved = world.admin.post(
+        path,
+        data={
+            "csrf": csrf(form),
+            "texts_locale": "en",
+            "name": CHANNEL,
+            "name:ko": "제보 창구 zq",
+            "description": DESCRIPTION,
+            "description:ko": "제보를 받습니다 zq",
+            "members": members,
+        },
+    )
+    assert saved.status_code == 303, saved.text
+    # The operator's command sets another language, and removes one.
+    cli = [sys.executable, "-m", "mailslot.cli.main", "channels", "update", "--name", CHANNEL]
+    done = subprocess.run(
+        [*cli, "--description-in", "de-DE=Hinweise zq", "--name-in", "ko=", "--json"],
+        env=world.server.env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    bad = subprocess.run(
+        [*cli, "--name-in", "xx=Nope"],
+        env=world.server.env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode != 0
+    assert b"LANGUAGE=TEXT" in bad.stderr
+    try:
+        with httpx.Client(base_url=world.server.source_url, timeout=60) as browser:
+            new_source(browser)
+            korean = browser.get("/submit?lang=ko").text
+            german = browser.get("/submit?lang=de").text
+            english = browser.get("/submit?lang=en").text
+        assert "제보를 받습니다 zq" in korean
+        assert "제보 창구 zq" not in korean  # removed: the default language's name
+        assert CHANNEL in korean
+        assert "Hinweise zq" in german
+        assert DESCRIPTION not in german
+        assert DESCRIPTION in english
+        again = world.admin.get(path).text
+        assert (
+            'name="description:de" lang="de" dir="ltr" rows="3" maxlength="2000">Hinweise zq<'
+            in again
+        )
+    finally:
+        form = world.admin.get(path).text
+        cleared = world.admin.post(
+            path,
+            data={
+                "csrf": csrf(form),
+                "texts_locale": "en",
+                "name": CHANNEL,
+                "description": DESCRIPTION,
+                "description:de": "",
+                "description:ko": "",
+                "members": members,
+            },
+        )
+        assert cleared.status_code == 303, cleared.text
+
+
+def test_the_admins_choose_where_the_quick_exit_leads(world: World) -> None:
+    try:
+        refused = _settings(world, name="Mailslot", quick_exit_url="javascript:alert(1)")
+        assert refused.status_code == 400
+        assert 'value="javascript:alert(1)"' in refused.text  # shown again to correct
+        saved = _settings(world, name="Mailslot", quick_exit_url="https://weather.example/{lang}/")
+        assert saved.status_code == 303, saved.text
+        with httpx.Client(base_url=world.server.source_url, timeout=60) as browser:
+            browser.get("/?lang=zh-Hant")
+            left = browser.get("/exit")
+            assert left.headers["location"] == "https://weather.example/zh-Hant/"
+    finally:
+        assert _settings(world, name="Mailslot", quick_exit_url="").status_code == 303
+    with httpx.Client(base_url=world.server.source_url, timeout=60) as browser:
+        browser.get("/?lang=ko")
+        assert browser.get("/exit").headers["location"].startswith("https://ko.wikipedia.org/")

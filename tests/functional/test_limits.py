@@ -16,7 +16,7 @@ from sqlalchemy import update
 
 from mailslot.limits.models import LoginThrottle
 from tests.conftest import Account, LiveServer, start_server, stop_server
-from tests.functional.helpers import csrf, new_source, submit
+from tests.functional.helpers import csrf, files_under, new_source, submit
 from tests.functional.test_large_files import PeakRss, rss
 
 BUSY = "Mailslot is very busy right now. Please wait a minute and try again; nothing was sent."
@@ -75,7 +75,7 @@ def test_failed_logins_lock_the_username_then_the_holder_is_told(strict: LiveSer
     locked = _login(strict, account.username, account.password, code)
     assert locked.status_code == 429
     assert 1 <= int(locked.headers["retry-after"]) <= 60
-    assert "Too many failed attempts. Wait 1 minutes before trying again." in locked.text
+    assert "Too many failed attempts. Wait 1 minute before trying again." in locked.text
     api = _token(strict, account.username, account.password, code)
     assert api.status_code == 429
     assert int(api.headers["retry-after"]) >= 1
@@ -149,7 +149,7 @@ def test_submissions_beyond_the_rate_store_nothing(strict: LiveServer) -> None:
         assert submit(client, "one").status_code == 303
         assert submit(client, "two").status_code == 303
         blobs = strict.data_dir / "blobs"
-        before = sorted(p.name for p in blobs.rglob("*") if p.is_file())
+        before = [p.name for p in files_under(blobs)]
         token = csrf(client.get("/submit").text)
         third = client.post(
             "/submit",
@@ -159,7 +159,7 @@ def test_submissions_beyond_the_rate_store_nothing(strict: LiveServer) -> None:
         assert third.status_code == 429
         assert BUSY in third.text
         assert int(third.headers["retry-after"]) >= 1
-        assert sorted(p.name for p in blobs.rglob("*") if p.is_file()) == before
+        assert [p.name for p in files_under(blobs)] == before
 
 
 @pytest.mark.slow

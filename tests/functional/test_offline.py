@@ -16,10 +16,12 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from mailslot import drops
 from mailslot.offline.bundle import BundleReader, ItemEntry
 from mailslot.recipients.models import User
 from tests.conftest import Account, LiveServer
 from tests.functional.helpers import find_case, new_source, submit
+from tests.unit.drops.test_interop import Node, node  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -268,3 +270,58 @@ def test_no_file_name_stops_the_decryption(
         assert (later / "001-message.txt").read_bytes() == MESSAGE.encode()
         assert (later / "memo 3.pdf").read_bytes() == DOCUMENT
         assert not [p for p in (air_gap / out).rglob("*") if p.name.startswith(".")]
+
+
+def test_decrypt_opens_sealed_drops_from_npm_age_and_mailslot_seal(
+    server: LiveServer,
+    air_gap: Path,
+    node: Node,  # noqa: F811
+) -> None:
+    """A file sealed by the npm age implementation and a drop made by ``mailslot seal`` (a note
+    and two files) are sent in one case; the offline key opens both byte for byte from the
+    export bundle; a file sealed to a stranger's key is reported, not a failure."""
+    reader = server.add_user("recipient")  # before the keys are read: it rotates them
+    work = air_gap / "drops"
+    work.mkdir()
+    manifest = work / "keys.json"
+    manifest.write_bytes(httpx.get(f"{server.source_url}/keys.json", timeout=60).content)
+    latest = drops.load_chain(manifest.read_bytes())[-1]
+    recipient = latest.channel("default").drop_recipient
+    photo = os.urandom(200_000)
+    from_npm = node("encrypt", recipient, data=photo)
+    report, scan = work / "report.txt", work / "scan.bin"
+    report.write_bytes(b"The convoy left at dawn.\n" * 500)
+    scan.write_bytes(os.urandom(70_000))
+    sealed = work / "sealed.age"
+    args = ["seal", str(report), str(scan), "--to", "default", "--out", str(sealed)]
+    args += ["--manifest", str(manifest), "--fingerprint", latest.fingerprint, "--no-state"]
+    result = cli([*args, "--note", "Carried by a friend."], scrubbed(air_gap), cwd=work)
+    assert result.returncode == 0, result.stdout + result.stderr
+    stranger = drops.DropKeyPair.generate()
+    stray = b"".join(drops.seal_stream([stranger.recipient], [b"for another desk"]))
+    source = httpx.Client(base_url=server.source_url, timeout=60)
+    new_source(source)
+    files = [("photo.jpg.age", from_npm), ("sealed.age", sealed.read_bytes()), ("stray.age", stray)]
+    text = "Three sealed files."
+    response = submit(source, text, [(n, d, "application/octet-stream") for n, d in files])
+    assert response.status_code == 303, response.text
+    source.close()
+    with server.api_client(reader) as api:
+        case = find_case(api, text)
+    result = cli(["export", "--case", case["id"], "--out", str(work / "drops.bundle")], server.env)
+    assert result.returncode == 0, result.stderr
+    shutil.copy(work / "drops.bundle", air_gap / "drops.bundle")
+    assert (air_gap / "drops.bundle").read_bytes()[:5] == b"MSLB\x03"
+    result = decrypt(air_gap, "drops.bundle", "drops-out")
+    assert result.returncode == 0, result.stdout + result.stderr
+    folder = air_gap / "drops-out" / case["pseudonym"]
+    assert (folder / "photo.jpg.age").read_bytes() == from_npm
+    assert (folder / "photo.jpg.age.contents" / "photo.jpg").read_bytes() == photo
+    opened = folder / "sealed.age.contents"
+    assert (opened / "note.txt").read_text() == "Carried by a friend."
+    assert (opened / "files" / "report.txt").read_bytes() == report.read_bytes()
+    assert (opened / "files" / "scan.bin").read_bytes() == scan.read_bytes()
+    assert not (folder / "stray.age.contents").exists()
+    index = (folder / "conversation.txt").read_text()
+    assert "stray.age  (sealed drop: sealed to a key this channel does not hold)" in index
+    assert "(sealed drop, opened in sealed.age.contents)" in index

@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from contextlib import closing
 from html import unescape
 from typing import Any, Final
@@ -19,7 +20,8 @@ from typing import Any, Final
 import httpx
 import pytest
 
-from mailslot.questionnaires.models import QuestionnaireDraft
+from mailslot.questionnaires import files
+from mailslot.questionnaires.models import AnswerCount, QuestionnaireDraft, QuestionnaireDraftFile
 from tests.conftest import Account, LiveServer
 from tests.functional.helpers import csrf, new_source, submit
 
@@ -81,9 +83,9 @@ BRANCHING: Final[dict[str, Any]] = {
                     "identity": True,
                     "label": {"en": "Your name (optional)"},
                 },
-                # Not offered on the steps yet: documents go in the conversation, and even a
-                # required file field never holds the source back.
-                {"id": "papers", "type": "file", "required": True, "label": {"en": "Papers"}},
+                # An optional file field: a step with one is sent as multipart, or not at all
+                # when no file is chosen (these tests post it without files).
+                {"id": "papers", "type": "file", "label": {"en": "Papers"}},
             ],
         },
     ],
@@ -254,6 +256,7 @@ def other_reader(server: LiveServer) -> Account:
 def desk(server: LiveServer, admin: Account, other_reader: Account) -> tuple[str, Account]:
     reader = server.add_user("recipient", channels=())
     channel_id = server.add_channel("q-desk", (reader.username,))
+    server.add_user("custodian")  # identity answers are taken only with a custodian
     with server.api_client(admin) as api:
         assert (
             api.put(
@@ -305,7 +308,8 @@ def test_a_source_answers_the_fraud_branch_and_recipients_read_it(
         page = post_step(client, page, {"how": "abc"})
         assert page.status_code == 400
         assert 'value="abc"' in page.text
-        assert "You can send documents in your conversation" in page.text
+        assert 'type="file" name="papers"' in page.text
+        assert 'enctype="multipart/form-data"' in page.text
         review = post_step(client, page, {"how": "I saw the ledger", "name": "Jo Doe"})
         assert review.url.path.endswith("/review")
         assert "I saw the ledger" in review.text
@@ -334,7 +338,8 @@ def test_a_source_answers_the_fraud_branch_and_recipients_read_it(
     with server.api_client(reader) as api:
         case = _case_with_answers(api, "I saw the ledger")
         items = {item["filename"]: item for item in case["items"]}
-        assert set(items) == {"answers.json", "answers.txt", "identity.json"}
+        # The identity answers are sealed apart, for the custodian: not an item of the case.
+        assert set(items) == {"answers.json", "answers.txt"}
         answers = api.get(f"/cases/{case['id']}/items/{items['answers.json']['id']}/content")
         document = json.loads(answers.content)
         assert "Jo Doe" not in answers.text  # identity answers are sealed apart
@@ -342,8 +347,7 @@ def test_a_source_answers_the_fraud_branch_and_recipients_read_it(
         text = api.get(f"/cases/{case['id']}/items/{items['answers.txt']['id']}/content").text
         assert "Describe the fraud" in text
         assert "Invoices paid twice <b>" in text
-        identity = api.get(f"/cases/{case['id']}/items/{items['identity.json']['id']}/content")
-        assert "Jo Doe" in identity.text
+        assert "Jo Doe" not in text
         # The case's JSON shows the answers readable, against the version they were given with.
         assert "Which kind of wrongdoing?" in str(items["answers.json"]["text"])
         assert "sha256:" in str(items["answers.json"]["text"])
@@ -355,7 +359,8 @@ def test_a_source_answers_the_fraud_branch_and_recipients_read_it(
         download = staff.get(f"/cases/{case['id']}/download-all")
         with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
             names = {name.split("-", 1)[1]: name for name in archive.namelist()}
-            assert {"answers.json", "answers.txt", "identity.json"} <= set(names)
+            assert {"answers.json", "answers.txt"} <= set(names)
+            assert "identity.json" not in names
             assert b"Invoices paid twice <b>" in archive.read(names["answers.txt"])
     # Only the case's readers: another recipient, and an admin, see nothing of it.
     outsider = server.add_user("recipient")
@@ -474,3 +479,187 @@ def _case_with_answers(api: httpx.Client, needle: str) -> dict[str, Any]:
                 if needle in text:
                     return dict(case)
     raise AssertionError("no case holds these answers")
+
+
+# File fields and counted answers.
+
+WITH_FILES: Final[dict[str, Any]] = {
+    "version": 1,
+    "title": {"en": "Evidence report"},
+    "steps": [
+        {
+            "title": {"en": "What you have"},
+            "fields": [
+                {"id": "what", "type": "short_text", "required": True, "label": {"en": "What?"}},
+                {
+                    "id": "evidence",
+                    "type": "file",
+                    "required": True,
+                    "max_files": 2,
+                    "max_size": 1000,
+                    "label": {"en": "Evidence files"},
+                },
+                {
+                    "id": "urgent",
+                    "type": "yes_no",
+                    "statistics": True,
+                    "label": {"en": "Is it urgent?"},
+                },
+            ],
+        },
+        {
+            "title": {"en": "More"},
+            "fields": [{"id": "more", "type": "short_text", "label": {"en": "Anything else?"}}],
+        },
+    ],
+}
+
+
+def post_files(
+    client: httpx.Client,
+    page: httpx.Response,
+    data: dict[str, str],
+    chosen: list[tuple[str, bytes]],
+    go: str = "next",
+) -> httpx.Response:
+    """A step sent as the browser sends a form with a file input (multipart; with no file
+    chosen, an empty part as browsers send it)."""
+    action = re.search(r'<form method="post" action="([^"]+)" class="q-step"', page.text)
+    assert action, page.text
+    body = {"csrf": csrf(page.text), "shown": shown(page), "go": go, **data}
+    parts = [("evidence", (name, content, "text/plain")) for name, content in chosen]
+    parts = parts or [("evidence", ("", b"", "application/octet-stream"))]
+    return client.post(unescape(action[1]), data=body, files=parts)
+
+
+@pytest.fixture(scope="module")
+def admin_api(server: LiveServer, admin: Account) -> Iterator[httpx.Client]:
+    """One API session of the admin for the tests below (a login costs a key derivation)."""
+    with server.api_client(admin) as api:
+        yield api
+
+
+def test_files_are_kept_sealed_between_steps_and_sent_as_items_under_their_question(
+    server: LiveServer, admin: Account, admin_api: httpx.Client
+) -> None:
+    reader = server.add_user("recipient", channels=())
+    channel_id = server.add_channel("q-files", (reader.username,))
+    put = admin_api.put(f"/channels/{channel_id}/questionnaire", content=json.dumps(WITH_FILES))
+    assert put.status_code == 200, put.text
+    content = b"ledger-page-one " * 20  # 320 bytes
+    client, page = start(server, channel_id)
+    with closing(client):
+        assert 'enctype="multipart/form-data"' in page.text
+        # A validation error elsewhere on the step keeps the file, and says so.
+        page = post_files(client, page, {"what": ""}, [("ledger.txt", content)])
+        assert page.status_code == 400
+        assert "Please answer this question." in page.text
+        assert "Files kept" in page.text
+        assert "ledger.txt" in page.text
+        # Files over the field's limits are refused; the kept one stays.
+        page = post_files(client, page, {"what": "Ledgers"}, [("big.bin", b"x" * 2000)])
+        assert page.status_code == 400
+        assert "Each file can be at most" in page.text
+        assert "ledger.txt" in page.text
+        assert "big.bin" not in page.text
+        three = [(f"n{i}.txt", b"n") for i in range(3)]
+        page = post_files(client, page, {"what": "Ledgers"}, three)
+        assert "Please attach at most 2 files." in page.text
+        # Nothing of the file is in clear: not in the draft, not among the blobs.
+        runtime = server.runtime()
+        try:
+            with runtime.default.db() as db:
+                kept = db.query(QuestionnaireDraftFile).all()
+                assert len(kept) == 1
+                assert kept[0].session_id is not None
+                assert all(b"ledger" not in r.data for r in db.query(QuestionnaireDraft))
+            blob = next((server.data_dir / "blobs").rglob(kept[0].blob_id + "*"))
+            assert b"ledger-page-one" not in blob.read_bytes()
+        finally:
+            runtime.close()
+        # No file chosen: the kept one answers the required field.
+        page = post_files(client, page, {"what": "Ledgers", "urgent": "yes"}, [])
+        assert progress(page) == "Step 2 of 2"
+        page = post_step(client, page, {"more": ""}, go="back")
+        assert "ledger.txt" in page.text
+        assert 'value="Ledgers"' in page.text
+        page = post_files(client, page, {"what": "Ledgers", "urgent": "yes"}, [])
+        review = post_step(client, page, {"more": "That is all"})
+        assert review.url.path.endswith("/review")
+        assert "ledger.txt (320 B)" in unescape(review.text)
+        sent = client.post(
+            review.url.path, data={"csrf": csrf(review.text), "send_token": _token(review.text)}
+        )
+        assert sent.url.path == "/submitted", sent.text
+    runtime = server.runtime()
+    try:
+        with runtime.default.db() as db:
+            assert db.query(QuestionnaireDraftFile).count() == 0  # the blob is the item's now
+            counted = db.query(AnswerCount).filter(AnswerCount.channel_id == channel_id).all()
+            assert {(c.field_id, c.option_id, c.count) for c in counted} == {
+                ("urgent", "*", 1),
+                ("urgent", "yes", 1),
+            }
+            assert not {"case_id", "source_id", "item_id"} & set(AnswerCount.__table__.c.keys())
+    finally:
+        runtime.close()
+    with server.api_client(reader) as api:
+        case = _case_with_answers(api, "That is all")
+        items = {item["filename"]: item for item in case["items"]}
+        assert {"answers.json", "answers.txt", "ledger.txt"} <= set(items)
+        file_id = items["ledger.txt"]["id"]
+        assert api.get(f"/cases/{case['id']}/items/{file_id}/content").content == content
+        document = json.loads(
+            api.get(f"/cases/{case['id']}/items/{items['answers.json']['id']}/content").content
+        )
+        evidence = next(a for a in document["answers"] if a["id"] == "evidence")
+        assert evidence["value"] == [{"name": "ledger.txt", "size": 320, "ref": file_id}]
+        text = str(items["answers.json"]["text"])
+        assert f"ledger.txt (320 B), item {file_id}" in text
+        assert text.index("Evidence files") < text.index(file_id) < text.index("Is it urgent?")
+    with closing(server.staff_client(reader)) as staff:
+        assert f"ledger.txt (320 B), item {file_id}" in unescape(
+            staff.get(f"/cases/{case['id']}").text
+        )
+    # One answer set: the count is published hidden, on the API and the page.
+    figures = admin_api.get("/stats", params={"channel": channel_id}).json()
+    (question,) = figures["answers"]
+    assert question["field"] == "urgent"
+    assert question["total"] == {"value": None, "suppressed": True}
+    assert {a["option"] for a in question["answers"]} == {"yes", "no", None}
+    assert all(a["value"] in (None, 0) for a in question["answers"])
+    with closing(server.staff_client(admin)) as staff:
+        page = staff.get("/stats", params={"channel": channel_id})
+        assert "Is it urgent?" in page.text
+
+
+def test_files_of_a_session_that_ends_unsent_are_deleted(
+    server: LiveServer, admin_api: httpx.Client
+) -> None:
+    channel_id = server.add_channel("q-files-gone", (server.add_user("recipient", ()).username,))
+    path = f"/channels/{channel_id}/questionnaire"
+    assert admin_api.put(path, content=json.dumps(WITH_FILES)).status_code == 200
+    client, page = start(server, channel_id)
+    with closing(client):
+        page = post_files(client, page, {"what": "x", "urgent": "no"}, [("a.txt", b"aaaa")])
+        assert progress(page) == "Step 2 of 2"
+        runtime = server.runtime()
+        try:
+            with runtime.default.db() as db:
+                (row,) = db.query(QuestionnaireDraftFile).filter(
+                    QuestionnaireDraftFile.session_id.is_not(None)
+                )
+                blob_id = row.blob_id
+            assert runtime.default.blobs.exists(blob_id)
+            # The source leaves (its session ends): the file's blob loses its session...
+            logout = client.post("/logout", data={"csrf": csrf(page.text)})
+            assert logout.status_code < 400
+            with runtime.default.db() as db:
+                assert db.get(QuestionnaireDraftFile, blob_id).session_id is None  # type: ignore[union-attr]
+            # ... and the background jobs delete it.
+            assert runtime.default.transact(lambda db: files.sweep(db, runtime.default.blobs)) >= 1
+            assert not runtime.default.blobs.exists(blob_id)
+            with runtime.default.db() as db:
+                assert db.get(QuestionnaireDraftFile, blob_id) is None
+        finally:
+            runtime.close()

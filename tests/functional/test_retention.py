@@ -29,7 +29,7 @@ from mailslot.recipients import services as recipients
 from mailslot.sources.codenames import generate_codename
 from mailslot.sources.models import Source
 from tests.conftest import Account, LiveServer, start_server, stop_server
-from tests.functional.helpers import csrf, find_case, login, new_source, submit
+from tests.functional.helpers import csrf, files_under, find_case, login, new_source, submit
 
 DAY = 86400
 FILE_BYTES = b"RETENTION-EVIDENCE " * 300
@@ -176,7 +176,7 @@ def test_a_purged_case_is_unrecoverable_even_with_a_recipients_key(
     )
     assert crypto.KeyPair.from_seed(case_seed).public_key == before["public_key"]
     blob_root = server.data_dir / "blobs"
-    blob_files = [p for p in blob_root.rglob("*") if p.is_file() and p.name in before["blob_ids"]]
+    blob_files = [p for p in files_under(blob_root) if p.name in before["blob_ids"]]
     assert len(blob_files) == len(before["blob_ids"]) == 2
 
     set_case(server, sent.case_id, last_activity_at=now() - 91 * DAY)
@@ -220,7 +220,7 @@ def test_a_purged_case_is_unrecoverable_even_with_a_recipients_key(
 
     assert db_run(server, leftovers) == {"cases": 0, "case wraps": 0, "items": 0, "item wraps": 0}
     assert not any(p.exists() for p in blob_files)
-    assert all(p.name not in before["blob_ids"] for p in blob_root.rglob("*"))
+    assert all(p.name not in before["blob_ids"] for p in files_under(blob_root))
     # The recipient's key finds nothing to unwrap: no wrap of theirs names the case.
     mine = db_run(
         server,

@@ -26,6 +26,7 @@ def test_scripts_run_serves_the_defaults(tmp_path: Path) -> None:
         "MAILSLOT_DATA_DIR": str(data_dir),
         "MAILSLOT_SOURCE_ADDR": f"127.0.0.1:{source_port}",
         "MAILSLOT_STAFF_ADDR": f"127.0.0.1:{staff_port}",
+        "MAILSLOT_OPERATOR_ADDR": f"127.0.0.1:{free_port()}",
         "TMPDIR": str(tmp_path),
     }
     log = tmp_path / "run.log"

@@ -286,6 +286,23 @@ def run_scenario(server: LiveServer, work: Path) -> Scenario:
         data={"csrf": csrf(page.text), "phase": "in_progress", "name": "Legal review"},
     )
     assert added.status_code == 303, added.text
+    # Sources of the default channel choose its recipients; the invitee has a display name.
+    page = admin_web.get(settings_url)
+    chose = admin_web.post(
+        settings_url + "/recipient-choice",
+        data={"csrf": csrf(page.text), "sources_choose": "1",
+              f"display_name_{accounts['invitee'].id}": "Invitee (desk)"},
+    )  # fmt: skip
+    assert chose.status_code == 303, chose.text
+    # The organisation's name in Korean too, and its own quick exit.
+    page = admin_web.get("/admin/settings")
+    named = admin_web.post(
+        "/admin/settings",
+        data={"csrf": csrf(page.text), "texts_locale": "en", "default_locale": "en",
+              "name": "Mailslot", "name:ko": "메일슬롯", "guidance": "Use Tor Browser.",
+              "quick_exit_url": "https://weather.example/{lang}/"},
+    )  # fmt: skip
+    assert named.status_code == 303, named.text
     admin_web.close()
 
     # Recipients made by the operator: one with an email address, one to go offline, one
@@ -295,6 +312,7 @@ def run_scenario(server: LiveServer, work: Path) -> Scenario:
     accounts["carol"] = server.add_user("recipient")
     accounts["weak"] = server.add_user("recipient")
     accounts["dan"] = server.add_user("recipient", channels=())
+    accounts["cora"] = server.add_user("custodian")  # decides who sees a source's identity
     default = channel_id[1]
     investigations = server.add_channel(
         "investigations", (accounts["dan"].username, accounts["bob"].username), "Public money"
@@ -325,6 +343,7 @@ def run_scenario(server: LiveServer, work: Path) -> Scenario:
     alice.get(f"/cases/{cases['s0']['id']}/download-all")
     replies = {name: reply_as(server, alice, cases[name]["id"], scenario) for name in cases}
     case_work(server, scenario, alice_api, cases, accounts)
+    identity_on_request(server, scenario, (alice, alice_api), accounts, default)
     with server.api_client(accounts["bob"]) as bob_api:
         bob_reply = marker("REPLY")
         scenario.markers.append(bob_reply)
@@ -384,6 +403,12 @@ def run_scenario(server: LiveServer, work: Path) -> Scenario:
         wrong = {"username": accounts["bob"].username, "password": "wrong guess", "totp": "0"}
         assert stranger.post("/login", data=wrong).status_code != 303
 
+    # Alice would read her notices in Korean (she has no notice address yet).
+    page = alice.get("/account")
+    noticed = alice.post(
+        "/account/email", data={"csrf": csrf(page.text), "email": "", "locale": "ko"}
+    )
+    assert noticed.status_code == 303, noticed.text
     # Alice changes her password; Bob resets his with the recovery key; Carol goes offline.
     scenario.replaced_wraps["alice password"] = user_row(
         server, accounts["alice"].username, "private_key_password_wrap"
@@ -453,12 +478,53 @@ def run_scenario(server: LiveServer, work: Path) -> Scenario:
     return scenario
 
 
+def identity_on_request(
+    server: LiveServer,
+    scenario: Scenario,
+    alice_clients: tuple[httpx.Client, httpx.Client],
+    accounts: dict[str, Account],
+    channel: str,
+) -> None:
+    """A source leaves some recipients out and gives their identity (sealed apart, for the
+    custodian); Alice asks to see it with a reason, the custodian approves, she reads it.
+    ``alice_clients``: her staff pages and her API."""
+    alice, alice_api = alice_clients
+    text, identity, reason = marker("MSG"), marker("IDENTITY"), marker("REASON")
+    scenario.markers += [text, identity, reason]
+    with source_session(server) as client:
+        scenario.codenames.append(new_source(client))
+        form = client.get("/submit")
+        sent = client.post(
+            "/submit",
+            data={"csrf": csrf(form.text), "message": text, "channel": channel, "choosing": "1",
+                  "identity": identity,
+                  "recipient": [accounts["alice"].id, accounts["invitee"].id]},
+            files=[("files", ("", b"", "application/octet-stream"))],
+        )  # fmt: skip
+        assert sent.status_code == 303, sent.text
+    case_id = find_case(alice_api, text)["id"]
+    page = alice.get(f"/cases/{case_id}")
+    asked = alice.post(
+        f"/cases/{case_id}/identity/request", data={"csrf": csrf(page.text), "reason": reason}
+    )
+    assert asked.status_code == 303, asked.text
+    with closing(server.staff_client(accounts["cora"])) as cora:
+        waiting = cora.get("/identity")
+        request_id = re.search(r"/identity/([0-9a-f]{32})/approve", waiting.text)
+        assert request_id, waiting.text
+        done = cora.post(f"/identity/{request_id[1]}/approve", data={"csrf": csrf(waiting.text)})
+        assert done.status_code == 303, done.text
+    assert identity in alice.get(f"/cases/{case_id}/identity").text
+
+
 QUESTIONNAIRE: Final = {
     "version": 1,
     "title": {"en": "Report"},
     "steps": [
         {"title": {"en": "What"}, "fields": [
-            {"id": "what", "type": "long_text", "required": True, "label": {"en": "What?"}}]},
+            {"id": "what", "type": "long_text", "required": True, "label": {"en": "What?"}},
+            {"id": "urgent", "type": "yes_no", "statistics": True, "label": {"en": "Urgent?"}},
+            {"id": "evidence", "type": "file", "label": {"en": "Evidence"}}]},
         {"title": {"en": "Who"}, "fields": [
             {"id": "name", "type": "short_text", "identity": True, "label": {"en": "Name"}}]},
     ],
@@ -470,7 +536,8 @@ def questionnaire_sources(
 ) -> None:
     """The operator gives the second channel a questionnaire (two versions); one source
     answers it and sends (answers and identity sealed into its case), another leaves a draft
-    behind, its session never ended. Every answer carries a marker."""
+    behind, its session never ended. Every answer carries a marker, and so does the file each
+    attaches (sent as an item, or kept in the draft); the yes/no is counted in clear."""
     definition = work / "questionnaire.json"
     for title in ("Old report", "Report"):
         definition.write_text(json.dumps({**QUESTIONNAIRE, "title": {"en": title}}))
@@ -484,8 +551,13 @@ def questionnaire_sources(
         scenario.markers += [answer.split()[1], name]
         base = f"/questionnaire/{channel_id}"
         page = client.get(f"{base}/step/0")
-        step = {"csrf": csrf(page.text), "shown": "what", "go": "next", "what": answer}
-        assert client.post(f"{base}/step/0", data=step).status_code == 303
+        step = {"csrf": csrf(page.text), "shown": "what urgent evidence", "go": "next",
+                "what": answer, "urgent": "yes"}  # fmt: skip
+        evidence = marker("QFILE")
+        scenario.markers.append(evidence)
+        part = (f"{evidence}.txt", evidence.encode(), "text/plain")
+        answered = client.post(f"{base}/step/0", data=step, files=[("evidence", part)])
+        assert answered.status_code == 303, answered.text
         step = {"csrf": csrf(page.text), "shown": "name", "go": "next", "name": name}
         assert client.post(f"{base}/step/1", data=step).status_code == 303
         if sends:
@@ -649,7 +721,9 @@ def every_file(root: Path) -> list[Path]:
 def test_no_marker_or_codename_in_any_file_or_in_the_report(seized: Seized) -> None:
     secrets = seized.scenario.markers + seized.scenario.codenames
     assert len(seized.scenario.markers) > 25
-    assert len(seized.scenario.codenames) == 8  # six free-text sources, two questionnaires
+    # Seven free-text sources (one chose its recipients and gave its identity), two
+    # questionnaires.
+    assert len(seized.scenario.codenames) == 9
     assert seized.scenario.hot_copy is not None
     places = {str(p): p.read_bytes() for p in every_file(seized.copy)}
     places.update({f"hot:{p}": p.read_bytes() for p in every_file(seized.scenario.hot_copy)})
@@ -796,17 +870,18 @@ def test_the_report_sees_the_metadata_it_should(seized: Seized) -> None:
     assert staff[accounts["bob"].username]["email"] == "bob@example.org"
     assert staff[accounts["carol"].username]["key_offline"] is True
     assert not staff[accounts["carol"].username]["password_wrap"]
-    # Five sources and the courier sent to "default" (one source case was deleted); one
-    # source wrote to "investigations" and one answered its questionnaire.
-    assert derived["cases_per_channel"] == {"default": 5, "investigations": 2}
+    # Six sources (one chose its recipients) and the courier sent to "default" (one source
+    # case was deleted); one source wrote to "investigations" and one answered its
+    # questionnaire.
+    assert derived["cases_per_channel"] == {"default": 6, "investigations": 2}
     # One forgot their conversation; the deleted case's source went with its only case; the
     # courier's case never had one.
-    assert derived["sources"]["rows"] == 5  # with the questionnaire's
+    assert derived["sources"]["rows"] == 6  # with the questionnaire's and the chooser's
     assert derived["sources"]["cases_without_a_source"] == 2
-    # Five replies by staff and four automatic acknowledgements (the deleted case's went
+    # Five replies by staff and five automatic acknowledgements (the deleted case's went
     # with it); three sealed notes: one written, the reason for closing, the reason for
     # keeping a case longer.
-    assert derived["item_kinds"]["reply"] == 9
+    assert derived["item_kinds"]["reply"] == 10
     assert derived["item_kinds"]["note"] == 3
     assert derived["blobs"]["orphans"] == []
     assert derived["blobs"]["missing"] == []
@@ -1084,6 +1159,20 @@ def test_the_free_space_scan_finds_leftovers(tmp_path: Path, secure_delete: str)
         assert not result["content_may_remain"]
         assert result["strings_in_free_space"] == []
         assert result["markers_in_free_space"] == {}
+
+
+def test_a_stale_copy_counts_only_while_its_live_twin_stands() -> None:
+    """SQLite leaves a copy of a cell in a page's gap when it rebuilds the page; the scan
+    sets such a copy aside only while the same bytes stand in a part of the file in use."""
+    live_elsewhere = load_adversary().live_elsewhere
+    record = b"\x81\x02record of a person"
+    free = [(100, 50, "gap")]
+    raw = bytearray(400)
+    raw[110 : 110 + len(record)] = record  # the stale copy, in the free region
+    assert not live_elsewhere(bytes(raw), record, free)  # deleted: nothing else holds it
+    raw[300 : 300 + len(record)] = record  # the live record, outside the free region
+    assert live_elsewhere(bytes(raw), record, free)
+    assert not live_elsewhere(bytes(raw), record, [*free, (290, 60, "free page")])
 
 
 def test_the_seizure_takes_little_time(seized: Seized) -> None:

@@ -17,7 +17,7 @@ from mailslot import i18n
 from mailslot.instance import services as instance_services
 from mailslot.sources.codenames import generate_codename, wordlist
 from tests.conftest import Account, LiveServer, start_server, stop_server
-from tests.functional.helpers import csrf, login, new_source, submit
+from tests.functional.helpers import csrf, files_under, login, new_source, submit
 
 COOKIE = "mailslot_source"
 WRONG_CODENAME = "That codename is not right. Check it and try again."
@@ -372,7 +372,7 @@ def test_sources_choose_among_open_channels(desks: Desks) -> None:
 def test_a_channel_must_be_chosen_and_open(desks: Desks, channel: str | None) -> None:
     chosen = desks.empty if channel == "empty" else channel
     blobs = desks.server.data_dir / "blobs"
-    before = sorted(p for p in blobs.rglob("*") if p.is_file())
+    before = files_under(blobs)
     with httpx.Client(base_url=desks.server.source_url, timeout=60) as client:
         new_source(client)
         response = submit(
@@ -384,7 +384,7 @@ def test_a_channel_must_be_chosen_and_open(desks: Desks, channel: str | None) ->
         assert response.status_code == 400
         assert "Choose where to send your submission." in response.text
         assert "Where does this go?" in response.text  # the message is kept for another try
-    assert sorted(p for p in blobs.rglob("*") if p.is_file()) == before
+    assert files_under(blobs) == before
 
 
 def test_onion_location_is_sent_when_configured(tmp_path: Path) -> None:

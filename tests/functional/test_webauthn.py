@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from mailslot.limits.models import LoginThrottle
 from mailslot.limits.services import login_key
@@ -29,6 +29,7 @@ from mailslot.recipients.models import WebauthnCredential
 from mailslot.sessions.models import Session
 from mailslot.web.webauthn import PRE_LOGIN
 from tests.conftest import Account, LiveServer
+from tests.functional.helpers import find_case, new_source, submit
 from tests.functional.test_browser import CHROMIUM, _unavailable
 from tests.functional.test_staff import query
 
@@ -474,3 +475,46 @@ def test_only_the_staff_key_pages_allow_script(server: LiveServer, recipient: Ac
         assert page.text.count("<script") == 1  # no inline script
         assert "script-src 'self';" in page.headers["content-security-policy"]
         assert "script-src 'none'" in client.get("/account").headers["content-security-policy"]
+
+
+@pytest.mark.browser
+def test_a_reply_kept_from_an_ended_session_survives_a_key_login(
+    server: LiveServer, key_browser: KeyBrowser
+) -> None:
+    """The staff session ends while a reply is being written: the login page keeps the reply,
+    and logging in with the password and the security key (not a code) opens it again in
+    its case's reply box, as the code login does."""
+    account = server.add_user()
+    marker = os.urandom(6).hex()
+    with httpx.Client(base_url=server.source_url, timeout=60) as source:
+        new_source(source)
+        assert submit(source, f"A case for a key login ({marker}).").status_code == 303
+    with server.api_client(account) as api:
+        case = find_case(api, f"A case for a key login ({marker}).")
+    page = key_browser.page
+    key_browser.login_with_code(server, account)
+    register(key_browser, "Green key")
+    page.goto(f"{key_browser.origin}/cases/{case['id']}")
+    reply = f"Written while the session ran out <{marker}>.\nLine two."
+    page.locator("#text").fill(reply)
+    runtime = server.runtime()  # the session ends on the server (expiry, another tab)
+    try:
+        runtime.default.transact(
+            lambda db: db.execute(delete(Session).where(Session.user_id == account.id))
+        )
+    finally:
+        runtime.close()
+    page.get_by_role("button", name="Send reply").click()
+    page.wait_for_url(f"{key_browser.origin}/cases/{case['id']}/replies")
+    assert "your reply was not sent" in page.get_by_role("alert").inner_text()
+    page.locator("#username").fill(account.username)
+    page.locator("#password").fill(account.password)
+    with page.expect_response(lambda r: r.url.endswith("/login/webauthn/finish")):
+        page.get_by_role("button", name="Use a security key instead of a code").click()
+    page.wait_for_load_state()
+    assert key_browser.finishes[-1]["fields"]["draft_case"] == case["id"]
+    assert page.locator("#text").input_value() == reply
+    assert page.get_by_role("heading", level=1).inner_text() == case["pseudonym"]
+    with server.api_client(account) as api:  # kept, not sent: the recipient sends it
+        items = api.get(f"/cases/{case['id']}").json()["items"]
+    assert [i for i in items if i["kind"] == "reply"] == []

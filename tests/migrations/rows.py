@@ -19,7 +19,21 @@ from typing import Any, Final
 Row = dict[str, Any]
 Rows = Mapping[str, Sequence[Row]]
 
-REVISIONS: Final = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010")
+REVISIONS: Final = (
+    "0001",
+    "0002",
+    "0003",
+    "0004",
+    "0005",
+    "0006",
+    "0007",
+    "0008",
+    "0009",
+    "0010",
+    "0011",
+    "0012",
+    "0013",
+)
 
 HOUR: Final = 3600
 DAY: Final = 86400
@@ -39,6 +53,7 @@ def blob(size: int = 48) -> bytes:
 
 DEFAULT, PROCUREMENT, TIPS = ident(), ident(), ident()
 DRAFT_SESSION: Final = secrets.token_hex(32)  # a source's session with a questionnaire draft
+QUESTIONNAIRE_V2: Final = ident()  # the default channel's current questionnaire (0010)
 ADMIN, ANA, BEN, DAN, CHI = (ident() for _ in range(5))
 SOURCE_1, SOURCE_2 = ident(), ident()
 CASE_1, CASE_2, CASE_3, CASE_4 = ident(), ident(), ident(), ident()
@@ -46,6 +61,7 @@ LEGAL_REVIEW = ident()
 URGENT, FOLLOW_UP = ident(), ident()
 AUDIT_HEAD = blob(32)
 DROP_KEY_1, DROP_KEY_2 = ident(), ident()
+CUSTODIAN, EVA, CASE_5, IDENTITY = ident(), ident(), ident(), ident()  # 0011
 
 
 def _user(user_id: str, username: str, role: str, **columns: Any) -> Row:
@@ -473,7 +489,7 @@ ROWS: Final[Mapping[str, Rows]] = {
                 "created_at": T0 - 2 * DAY - (T0 - 2 * DAY) % DAY,
             },
             {
-                "id": ident(),
+                "id": QUESTIONNAIRE_V2,
                 "channel_id": DEFAULT,
                 "version": 2,
                 "content_hash": "sha256:" + "d" * 64,
@@ -483,6 +499,78 @@ ROWS: Final[Mapping[str, Rows]] = {
             },
         ],
         "questionnaire_drafts": [{"session_id": DRAFT_SESSION, "data": blob(4096)}],
+    },
+    # Identity on request: a custodian, a case whose source chose its recipients, the
+    # identity given in it, wrapped to the custodian and to a recipient she allowed, and two
+    # requests (one decided, one pending). Chi's display name is what sources see.
+    "0011": {
+        "users": [
+            _user(CUSTODIAN, "cora", "custodian", key_offline=False),
+            _user(EVA, "eva", "recipient", key_offline=False, display_name="Éva (desk)"),
+        ],
+        "cases": [
+            _case(CASE_5, "silent harbour", DEFAULT, None, key_version=0, recipients_chosen=True)
+        ],
+        "identities": [
+            {
+                "id": IDENTITY,
+                "case_id": CASE_5,
+                "public_key": blob(1221),
+                "blob_id": secrets.token_hex(16),
+                "stored_size": 4096,
+                "sealed_meta": blob(96),
+                "created_at": T0,
+            }
+        ],
+        "identity_key_wraps": [
+            {"identity_id": IDENTITY, "user_id": CUSTODIAN, "wrapped": blob(1173)},
+            {"identity_id": IDENTITY, "user_id": EVA, "wrapped": blob(1173)},
+        ],
+        "identity_requests": [
+            {
+                "id": ident(),
+                "identity_id": IDENTITY,
+                "requester_id": EVA,
+                "reason": blob(160),
+                "reason_key_wrap": blob(1173),
+                "status": status,
+                "created_at": T0 + HOUR,
+                "decided_by": CUSTODIAN if decided else None,
+                "decided_at": T0 + 2 * HOUR if decided else None,
+            }
+            for status, decided in (("approved", True), ("pending", False))
+        ],
+    },
+    "0012": {
+        "localized_texts": [
+            {"owner": "instance", "field": "name", "locale": "ko", "text": "예시 뉴스룸"},
+            {
+                "owner": "instance",
+                "field": "guidance",
+                "locale": "fa",
+                "text": "از Tor استفاده کنید.",
+            },
+            {"owner": PROCUREMENT, "field": "name", "locale": "de", "text": "Beschaffung"},
+            {"owner": LEGAL_REVIEW, "field": "name", "locale": "zh_Hant", "text": "法律審查"},
+        ],
+    },
+    # A file kept in the draft (its blob), one whose session ended, and counts of answers.
+    "0013": {
+        "questionnaire_draft_files": [
+            {"blob_id": secrets.token_hex(16), "session_id": DRAFT_SESSION},
+            {"blob_id": secrets.token_hex(16), "session_id": None},
+        ],
+        "questionnaire_answer_counts": [
+            {
+                "channel_id": DEFAULT,
+                "questionnaire_id": QUESTIONNAIRE_V2,
+                "field_id": "kind",
+                "option_id": option,
+                "month": "2026-11",
+                "count": count,
+            }
+            for option, count in (("fraud", 7), ("", 2))
+        ],
     },
 }
 

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, inspect
 from mailslot.db.base import make_engine
 from mailslot.db.migrate import alembic_config, downgrade, stored_revision, upgrade
 from mailslot.db.models import Base
-from tests.migrations.rows import DAY, REVISIONS, ROWS, SOURCE_1, SOURCE_2, rows_up_to
+from tests.migrations.rows import CASE_5, DAY, REVISIONS, ROWS, SOURCE_1, SOURCE_2, rows_up_to
 from tests.migrations.snapshots import (
     Snapshot,
     assert_holds,
@@ -345,6 +345,28 @@ def test_0010_a_draft_goes_with_its_session(engine: Engine) -> None:
     assert snapshot(engine)["questionnaire_drafts"].rows == []
 
 
+COUNT_TABLES: Final = frozenset({"questionnaire_draft_files", "questionnaire_answer_counts"})
+
+
+def test_0013_adds_draft_files_and_answer_counts(engine: Engine) -> None:
+    before, after = upgrade_with_rows(engine, "0013")
+    assert_same_data(before, after, new_tables=COUNT_TABLES)
+    assert all(after[table].rows == [] for table in COUNT_TABLES)
+    if engine.dialect.name == "sqlite":
+        assert not COUNT_TABLES & _rowid_tables(engine)
+    used = insert_new_rows(engine, "0013")
+    counts = used["questionnaire_answer_counts"]
+    assert not {"case_id", "source_id"} & set(counts.rows[0])  # never per case
+    with engine.begin() as connection:  # a file's row outlives its session, without it
+        connection.exec_driver_sql("DELETE FROM sessions WHERE kind = 'source'")
+    files = snapshot(engine)["questionnaire_draft_files"].rows
+    assert len(files) == 2
+    assert all(row["session_id"] is None for row in files)
+    down = downgrade_one(engine, "0013")
+    assert not COUNT_TABLES & set(down)
+    assert schema(down) == schema(before)
+
+
 def test_every_revision_and_every_table_is_covered_here() -> None:
     """A new revision fails this until it has its rows in ``rows.ROWS`` and a test above."""
     engine = make_engine("sqlite://")  # only carries the configuration; never connected
@@ -354,3 +376,63 @@ def test_every_revision_and_every_table_is_covered_here() -> None:
         engine.dispose()
     assert tuple(reversed([s.revision for s in scripts.walk_revisions()])) == REVISIONS
     assert {name for rows in ROWS.values() for name in rows} == set(Base.metadata.tables)
+
+
+def test_0012_keeps_every_text_as_the_english_default_and_adds_other_languages(
+    engine: Engine,
+) -> None:
+    new_columns = {"instance": {"default_locale", "quick_exit_url"}, "users": {"locale"}}
+    before, after = upgrade_with_rows(engine, "0012")
+    assert_same_data(before, after, new_tables={"localized_texts"}, new_columns=new_columns)
+    assert [(r["default_locale"], r["quick_exit_url"]) for r in after["instance"].rows] == [
+        ("en", "")
+    ]
+    assert {r["locale"] for r in after["users"].rows} == {""}  # the default language
+    assert after["localized_texts"].rows == []
+    if engine.dialect.name == "sqlite":  # keyed by ids and names: no insertion order kept
+        assert "localized_texts" not in _rowid_tables(engine)
+
+    used = insert_new_rows(engine, "0012")
+    assert {(r["field"], r["locale"]) for r in used["localized_texts"].rows} == {
+        ("name", "ko"),
+        ("guidance", "fa"),
+        ("name", "de"),
+        ("name", "zh_Hant"),
+    }
+
+    down = downgrade_one(engine, "0012")
+    assert_same_data(down, used, new_tables={"localized_texts"}, new_columns=new_columns)
+    assert schema(down) == schema(before)
+
+
+IDENTITY_TABLES: Final = frozenset({"identities", "identity_key_wraps", "identity_requests"})
+CHOICE_COLUMNS: Final = {
+    "users": {"display_name"},
+    "channels": {"sources_choose"},
+    "cases": {"recipients_chosen"},
+}
+
+
+def test_0011_adds_identity_tables_and_recipient_choice_off(engine: Engine) -> None:
+    before, after = upgrade_with_rows(engine, "0011")
+    assert_same_data(before, after, new_tables=IDENTITY_TABLES, new_columns=CHOICE_COLUMNS)
+    assert all(after[table].rows == [] for table in IDENTITY_TABLES)
+    # Nothing changes for what exists: no display names, no choice, every case as it was.
+    assert {row["display_name"] for row in after["users"].rows} == {None}
+    assert {row["sources_choose"] for row in after["channels"].rows} == {False}
+    assert {row["recipients_chosen"] for row in after["cases"].rows} == {False}
+    assert after["identity_key_wraps"].indexes == {"ix_identity_key_wraps_user_id"}
+    assert after["identity_requests"].indexes == {"ix_identity_requests_identity_id"}
+    if engine.dialect.name == "sqlite":  # random ids, no insertion order at rest
+        assert not IDENTITY_TABLES & _rowid_tables(engine)
+
+    used = insert_new_rows(engine, "0011")
+    assert {r["status"] for r in used["identity_requests"].rows} == {"approved", "pending"}
+    with engine.begin() as connection:  # the identity and its requests go with the case
+        connection.exec_driver_sql(f"DELETE FROM cases WHERE id = '{CASE_5}'")  # noqa: S608
+    gone = snapshot(engine)
+    assert all(gone[table].rows == [] for table in IDENTITY_TABLES)
+
+    down = downgrade_one(engine, "0011")
+    assert not IDENTITY_TABLES & set(down)
+    assert schema(down) == schema(before)

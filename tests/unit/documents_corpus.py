@@ -12,6 +12,9 @@ import re
 import struct
 import wave
 import zipfile
+import zlib
+from collections.abc import Iterator
+from functools import cache
 from typing import Final
 
 import mutagen.flac
@@ -176,6 +179,41 @@ def rich_heif() -> bytes:
     return out.getvalue()
 
 
+def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    while start < end:
+        size, tag = struct.unpack_from(">I4s", data, start)
+        yield tag, start, size
+        start += size
+
+
+def heif_with_thumbnail() -> bytes:
+    """A HEIF whose second image is the first one's thumbnail (a ``thmb`` item reference, as
+    phones write): pillow-heif writes two images, and an ``iref`` box is added to ``meta``,
+    the image data's offsets in ``iloc`` moved along by its size."""
+    out = io.BytesIO()
+    thumbnail = Image.new("RGB", (32, 24), (200, 30, 30))
+    _picture().save(out, "HEIF", save_all=True, append_images=[thumbnail], quality=80)
+    data = bytearray(out.getvalue())
+    iref = struct.pack(">I4sI", 26, b"iref", 0) + struct.pack(">I4sHHH", 14, b"thmb", 2, 1, 1)
+    meta, meta_size = next((at, size) for t, at, size in _boxes(data, 0, len(data)) if t == b"meta")
+    for tag, at, _size in _boxes(data, meta + 12, meta + meta_size):
+        if tag == b"iloc":
+            version, sizes, base_sizes = data[at + 8], data[at + 12], data[at + 13]
+            base = base_sizes >> 4  # item ids, base offsets (left as they are) and extents
+            assert (version, sizes, base in (0, 4)) == (0, 0x44, True), "iloc not handled"
+            count, cursor = struct.unpack_from(">H", data, at + 14)[0], at + 16
+            for _ in range(count):
+                extents = struct.unpack_from(">H", data, cursor + 4 + base)[0]
+                cursor += 6 + base
+                for _ in range(extents):
+                    offset = struct.unpack_from(">I", data, cursor)[0]
+                    struct.pack_into(">I", data, cursor, offset + len(iref))
+                    cursor += 8
+    struct.pack_into(">I", data, meta, meta_size + len(iref))
+    end = meta + meta_size
+    return bytes(data[:end]) + iref + bytes(data[end:])
+
+
 def dotted_scan() -> bytes:
     """A white page with text and a faint yellow dot grid, as a colour scan shows it."""
     image = Image.new("RGB", (600, 400), (255, 255, 255))
@@ -213,6 +251,61 @@ def plain_pdf() -> bytes:
     out = io.BytesIO()
     pdf.save(out, static_id=True)
     return out.getvalue()
+
+
+def pdf_pages(count: int) -> bytes:
+    """A PDF of ``count`` A4 pages with a line of Helvetica on each."""
+    pdf = pikepdf.new()
+    font = pdf.make_indirect(
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica
+        )
+    )
+    for number in range(1, count + 1):
+        page = pdf.add_blank_page(page_size=(595, 842))
+        page.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font))
+        page.Contents = pdf.make_stream(f"BT /F1 24 Tf 72 700 Td (Page {number}) Tj ET".encode())
+    out = io.BytesIO()
+    pdf.save(out, static_id=True)
+    return out.getvalue()
+
+
+def pdf_of_picture(picture: bytes) -> bytes:
+    """A one-page PDF showing ``picture`` as a losslessly compressed image (as a scanner's
+    software writes a scan: Flate, not JPEG)."""
+    image = Image.open(io.BytesIO(picture)).convert("RGB")
+    pdf = pikepdf.new()
+    stream = pikepdf.Stream(pdf, zlib.compress(image.tobytes()))
+    stream.Type, stream.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
+    stream.Width, stream.Height = image.size
+    stream.BitsPerComponent, stream.ColorSpace = 8, pikepdf.Name.DeviceRGB
+    stream.Filter = pikepdf.Name.FlateDecode
+    width, height = (side * 72 / 150 for side in image.size)  # scanned at 150 dpi
+    page = pdf.add_blank_page(page_size=(width, height))
+    page.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=stream))
+    page.Contents = pdf.make_stream(f"q {width} 0 0 {height} 0 0 cm /Im0 Do Q".encode())
+    out = io.BytesIO()
+    pdf.save(out, static_id=True)
+    return out.getvalue()
+
+
+def white_page() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (600, 400), "white").save(out, "PNG")
+    return out.getvalue()
+
+
+def two_page_tiff() -> bytes:
+    """A multi-page TIFF as Pillow writes it (each page aligned to 16 bytes: not trailing)."""
+    out = io.BytesIO()
+    first, second = Image.new("RGB", (300, 200), "red"), Image.new("RGB", (30, 20), "blue")
+    first.save(out, "TIFF", compression="tiff_lzw", save_all=True, append_images=[second])
+    return out.getvalue()
+
+
+def mp3_with_id3v1() -> bytes:
+    """An MP3 with an ID3v1 tag at its end, which is part of the format, not trailing data."""
+    return _mp3_frames() + b"TAG" + b"\x00" * 125
 
 
 def pdf_before_update() -> bytes:
@@ -681,9 +774,36 @@ def _directory_entry(
     return entry
 
 
+def _xst(text: str) -> bytes:
+    return struct.pack("<H", len(text)) + text.encode("utf-16-le")
+
+
+def _word_streams(rich: bool) -> tuple[bytes, bytes]:
+    """A Word 97 ``WordDocument`` stream (its FIB, [MS-DOC] 2.5.1) and its ``1Table``: with
+    ``rich``, one comment by Carol, revision marks by Alice and Bob, and a printer driver."""
+    table = b""
+    pairs = [(0, 0)] * 93
+    if rich:
+        blobs = {
+            4: struct.pack("<II", 0, 10) + bytes(30),  # PlcfandRef: one comment
+            27: b"HP LaserJet M607\x00",  # PrDrvr
+            36: _xst("Carol Commenter"),  # GrpXstAtnOwners
+            51: struct.pack("<HHH", 0xFFFF, 2, 0) + _xst(AUTHOR) + _xst("Bob Editor"),
+        }
+        for index, blob in blobs.items():
+            pairs[index] = (len(table), len(blob))
+            table += blob
+    fib = struct.pack("<HHHHHH", 0xA5EC, 0x00C1, 0, 0x0409, 0, 0x0200) + bytes(20)
+    fib += struct.pack("<H", 14) + bytes(28) + struct.pack("<H", 22) + bytes(88)
+    fib += struct.pack("<H", 93) + b"".join(struct.pack("<II", *p) for p in pairs)
+    fib += struct.pack("<H", 0)
+    return fib, table
+
+
 def _ole(rich: bool) -> bytes:
-    """A compound file of 512-byte sectors: FAT, directory, then one 4096-byte stream (so
-    that no mini stream is needed)."""
+    """A compound file of 512-byte sectors: FAT, two directory sectors, then streams of
+    4096 bytes each (so that no mini stream is needed): the summary properties and a Word
+    document's two streams."""
     properties = [(1, 2, struct.pack("<H", 1252) + b"\x00\x00")]
     if rich:
         properties += [
@@ -693,28 +813,34 @@ def _ole(rich: bool) -> bytes:
             (0x12, 0x1E, _lpstr("Microsoft Office Word")),
             (0x0C, 0x40, _filetime(2024)),
         ]
-    stream = _property_set(properties).ljust(4096, b"\x00")
-    sectors = [stream[i : i + 512] for i in range(0, 4096, 512)]
-    fat = [0xFFFFFFFD, 0xFFFFFFFE] + [3 + i for i in range(7)] + [0xFFFFFFFE]
-    entries = [
-        _directory_entry("Root Entry", 5, -2, 0, child=1),
-        _directory_entry("\x05SummaryInformation", 2, 2, 4096, right=2 if rich else -1),
+    word, table = _word_streams(rich)
+    streams = [
+        ("\x05SummaryInformation", _property_set(properties)),
+        ("WordDocument", word),
+        ("1Table", table),
     ]
+    fat = [0xFFFFFFFD, 2, 0xFFFFFFFE]
+    entries = [_directory_entry("Root Entry", 5, -2, 0, child=1)]
+    body = b""
+    for number, (name, content) in enumerate(streams, start=1):
+        first = len(fat)
+        fat += [first + i + 1 for i in range(7)] + [0xFFFFFFFE]
+        last = number == len(streams) and not rich
+        entries.append(_directory_entry(name, 2, first, 4096, right=-1 if last else number + 1))
+        body += content.ljust(4096, b"\x00")
     if rich:
         entries += [
-            _directory_entry("Macros", 1, -2, 0, right=3),
+            _directory_entry("Macros", 1, -2, 0, right=len(entries) + 1),
             _directory_entry("ObjectPool", 1, -2, 0),
         ]
-    directory = b"".join(entries).ljust(512, b"\x00")
-    while len(entries) % 4:
-        entries.append(_directory_entry("", 0, -2, 0))
+    directory = b"".join(entries).ljust(1024, b"\x00")
     fat_sector = b"".join(struct.pack("<I", v) for v in fat).ljust(512, b"\xff")
     header = bytes.fromhex("d0cf11e0a1b11ae1") + bytes(16)
     header += struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6) + bytes(6)
     header += struct.pack("<IIIIIIIII", 0, 1, 1, 0, 4096, 0xFFFFFFFE, 0, 0xFFFFFFFE, 0)
     header += struct.pack("<I", 0) + b"\xff" * (436 - 4)
     assert len(header) == 512
-    data = header + fat_sector + directory + b"".join(sectors)
+    data = header + fat_sector + directory + body
     return data + (TRAILER if rich else b"")
 
 
@@ -996,3 +1122,15 @@ PLAIN: Final = {
     "mov": lambda: _iso(b"qt  ", rich=False),
     "zip": plain_zip,
 }
+
+
+# Built once per test process and shared by every document test module (the builders are
+# deterministic, and bytes are immutable).
+@cache
+def rich(type_: str) -> bytes:
+    return RICH[type_]()
+
+
+@cache
+def plain(type_: str) -> bytes:
+    return PLAIN[type_]()

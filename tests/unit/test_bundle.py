@@ -556,3 +556,112 @@ def test_open_meta_of_vector_items() -> None:
             spec = specs[record.id.hex()]
             meta = open_meta(record.id, bytes.fromhex(spec["data_key"]), record.sealed_meta)
             assert meta == spec["meta"]
+
+
+def _with_drop_keys(data: bytes, keys: list[dict[str, Any]], end_count: int | None) -> bytes:
+    """The vector bundle made version 3: ``keys`` as drop key frames before the first case,
+    and the end frame's ``drop_keys`` count (None: left out)."""
+    from mailslot.offline.bundle import encode_frame
+
+    assert data[:5] == b"MSLB\x02"
+    frames, at = [], 5
+    while at < len(data):
+        (size,) = struct.unpack(">I", data[at : at + 4])
+        frame = json.loads(data[at + 4 : at + 4 + size])
+        stream = frame.get("size", 0) if frame["type"] == "item" else 0
+        frames.append((frame, data[at + 4 + size : at + 4 + size + stream]))
+        at += 4 + size + stream
+    out = io.BytesIO()
+    out.write(b"MSLB\x03")
+    for frame in keys:
+        out.write(encode_frame(frame))
+    for frame, stream in frames:
+        end = frame["type"] == "end" and end_count is not None
+        out.write(encode_frame(dict(frame, drop_keys=end_count) if end else frame) + stream)
+    return out.getvalue()
+
+
+def test_version_3_carries_drop_keys_and_their_rules() -> None:
+    """Drop key frames come before the first case, are counted by the end frame, and are
+    read back; a bundle without drop keys is written as version 2."""
+    from mailslot.offline.bundle import DropKeyRecord, drop_key_frame
+
+    fingerprint = key_fingerprint(key("recipient-alice").public_key)
+    record = DropKeyRecord(bytes(range(16)), (CaseWrap(fingerprint, bytes(1173)),))
+    frame = drop_key_frame(record)
+    data = _with_drop_keys(good(), [frame], 1)
+    records = read_all(io.BytesIO(data))
+    assert records[0] == record
+    assert len(records) == len(read_all(io.BytesIO(good()))) + 1
+    for bad in (
+        _with_drop_keys(good(), [frame], None),  # the end frame must count them
+        _with_drop_keys(good(), [frame], 2),
+        _with_drop_keys(good(), [frame, frame], 2),  # an id twice
+        _with_drop_keys(good(), [dict(frame, extra=1)], 1),
+        b"MSLB\x02" + _with_drop_keys(good(), [frame], 1)[5:],  # version 2 has none
+    ):
+        with pytest.raises(DecryptionError):
+            read_all(io.BytesIO(bad))
+    written = io.BytesIO()
+    writer = BundleWriter(written, [record])
+    writer.finish()
+    assert written.getvalue()[:5] == b"MSLB\x03"
+    assert read_all(io.BytesIO(written.getvalue())) == [record]
+    plain = io.BytesIO()
+    BundleWriter(plain).finish()
+    assert plain.getvalue()[:5] == b"MSLB\x02"
+
+
+def test_the_sealed_drop_vector_opens_for_the_drop_key_holder_only(tmp_path: Path) -> None:
+    """Version 3's vector: its drop key frame unwraps for alice to the drop key's seed (whose
+    recipient it names); alice gets the drop's content beside the sealed file, bob (no wrap of
+    the drop key) the sealed file and a note that it is sealed to a key he does not hold; the
+    writer reproduces the vector byte for byte."""
+    from mailslot.drops import DropKeyPair
+    from mailslot.offline.bundle import DropKeyRecord
+
+    spec = vector("a-sealed-drop")
+    data = good("a-sealed-drop")
+    assert data[:5] == b"MSLB\x03"
+    assert _hazmat.sha256(data).hex() == spec["bundle_sha256"]
+    records = read_all(io.BytesIO(data))
+    [drop_key] = [r for r in records if isinstance(r, DropKeyRecord)]
+    [drop_spec] = spec["drop_keys"]
+    assert drop_key.id.hex() == drop_spec["id"]
+    alice = key("recipient-alice")
+    wrap = drop_key.wrap_for(key_fingerprint(alice.public_key))
+    assert wrap is not None
+    seed = alice.unwrap(wrap.wrapped, WrapPurpose.DROP_KEY, drop_key.id)
+    assert seed.hex() == drop_spec["seed"]
+    assert str(DropKeyPair(seed).recipient) == drop_spec["recipient"]
+    assert drop_key.wrap_for(key_fingerprint(key("recipient-bob").public_key)) is None
+
+    content = bytes.fromhex(spec["drop_content"])
+    sealed = bytes.fromhex(spec["cases"][0]["items"][0]["plaintext"])
+    report = decrypt(data, alice, tmp_path / "alice")
+    assert report.failures == 0
+    files = files_under(tmp_path / "alice")
+    assert files["silent meadow/report.txt.age"] == sealed
+    assert files["silent meadow/report.txt.age.contents/report.txt"] == content
+    report = decrypt(data, key("recipient-bob"), tmp_path / "bob")
+    assert report.failures == 0  # not held is not a failure
+    files = files_under(tmp_path / "bob")
+    assert files["silent meadow/report.txt.age"] == sealed
+    assert not any(".contents/" in name for name in files)
+    assert (
+        "sealed to a key this channel does not hold"
+        in files[f"silent meadow/{INDEX_NAME}"].decode()
+    )
+
+    [item] = spec["cases"][0]["items"]
+    out = io.BytesIO()
+    writer = BundleWriter(out, [drop_key])
+    for record in records:
+        if isinstance(record, CaseRecord):
+            writer.case(record)
+        elif isinstance(record, ItemRecord):
+            data_key = bytes.fromhex(item["data_key"])
+            random = DeterministicRandom(bytes.fromhex(item["item_rng_seed"]))
+            writer.item(record, [seal_item(record.id, data_key, sealed, random)])
+    writer.finish()
+    assert out.getvalue() == data

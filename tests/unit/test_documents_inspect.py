@@ -7,16 +7,18 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-from functools import cache
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
 
 from mailslot.documents.detect import TYPES, detect_type
-from mailslot.documents.errors import DocumentError, UnreadableDocument
+from mailslot.documents.errors import DocumentError, NotSanitisable, UnreadableDocument
 from mailslot.documents.findings import KINDS, FileReport, Finding
+from mailslot.documents.images import DOTS
 from mailslot.documents.inspect import inspect_bytes
+from mailslot.documents.sanitize import sanitize_bytes
+from mailslot.documents.video import iso6709
 from tests.unit import documents_corpus as corpus
 
 pytestmark = pytest.mark.no_database
@@ -40,7 +42,7 @@ RICH_KINDS: dict[str, set[str]] = {
     "pptx": {"author", "device", "revision", "script", "timestamp"},
     "odt": {"attachment", "author", "device", "printer", "revision", "script", "thumbnail",
             "timestamp"},
-    "ole": {"attachment", "author", "device", "revision", "script", "timestamp",
+    "ole": {"attachment", "author", "device", "printer", "revision", "script", "timestamp",
             "trailing_data"},
     "mp3": {"attachment", "author", "device", "serial", "thumbnail", "timestamp"},
     "m4a": {"author", "device", "gps", "revision", "serial", "thumbnail", "timestamp",
@@ -56,14 +58,7 @@ RICH_KINDS["ods"] = RICH_KINDS["odp"] = RICH_KINDS["odt"]
 RICH_KINDS["mov"] = RICH_KINDS["mp4"]
 
 
-@cache
-def rich(type_: str) -> bytes:
-    return corpus.RICH[type_]()
-
-
-@cache
-def plain(type_: str) -> bytes:
-    return corpus.PLAIN[type_]()
+rich, plain = corpus.rich, corpus.plain
 
 
 def details(report: FileReport, kind: str) -> list[str]:
@@ -176,8 +171,27 @@ def test_office_tracked_changes_comments_and_printer() -> None:
 
 def test_legacy_office_says_what_it_did_not_read() -> None:
     report = inspect_bytes(rich("ole"), "f")
-    assert "tracked changes and comments inside the text were not" in report.note
+    assert "the changed text itself, and comments in Excel and PowerPoint" in report.note
     assert "document property author: Alice Example" in details(report, "author")
+
+
+def test_word_comments_revision_authors_and_printer_from_the_fib() -> None:
+    report = inspect_bytes(rich("ole"), "f")
+    assert "Word comments: 1" in details(report, "revision")
+    assert "Word comment author: Carol Commenter" in details(report, "author")
+    assert f"Word tracked changes or comments by: {corpus.AUTHOR}" in details(report, "revision")
+    assert "Word revision author: Bob Editor" in details(report, "author")
+    assert "Word printer driver settings: HP LaserJet M607" in details(report, "printer")
+    # Negatives: the same FIB pointing at nothing (the plain file); a FIB that says it has no
+    # (fc, lcb) pairs, or whose pairs point past the table, gives no Word findings, no error.
+    assert inspect_bytes(plain("ole"), "f").findings == ()
+    fib = rich("ole").index(b"\xec\xa5\xc1\x00")
+    for at, value in ((fib + 152, b"\x00\x00"), (fib + 154 + 8 * 4 + 4, b"\xff\xff\xff\x7f")):
+        damaged = bytearray(rich("ole"))
+        damaged[at : at + len(value)] = value
+        found = inspect_bytes(bytes(damaged), "f")
+        assert "Word comments: 1" not in details(found, "revision")
+        assert found.inspected
 
 
 def test_zip_members_are_inspected_and_unknown_ones_named() -> None:
@@ -278,3 +292,49 @@ def test_the_docs_list_exactly_these_kinds() -> None:
     guide = (DOCS / "documents.md").read_text(encoding="utf-8")
     for kind in KINDS:
         assert f"`{kind}`" in guide
+
+
+def test_iso6709_positions_are_decoded() -> None:
+    assert "user data ©xyz position: 52.520000, 13.405000" in details(
+        inspect_bytes(rich("mov"), "f"), "gps"
+    )
+    assert iso6709("+52.5200+013.4050+034.000/") == "52.520000, 13.405000, altitude 34.0 m"
+    assert iso6709("-3330-07045/") == "-33.500000, -70.750000"  # degrees and minutes
+    assert iso6709("+523112.5+0132436.0CRSWGS_84/") == "52.520139, 13.410000"
+    # Negatives: not a position, and a latitude past the pole.
+    assert iso6709("Alice's phone") is None
+    assert iso6709("+91.0000+013.4050/") is None
+
+
+def test_printer_dots_in_images_inside_a_pdf() -> None:
+    dotted = corpus.pdf_of_picture(corpus.dotted_scan())
+    assert f"embedded image 1: {DOTS}" in details(inspect_bytes(dotted, "f"), "printer")
+    assert "printer" not in inspect_bytes(corpus.pdf_of_picture(corpus.white_page()), "f").kinds()
+    # A flattened copy paints the dots over; a same-format copy cannot, and says so.
+    flat = sanitize_bytes(dotted, "scan.pdf", flatten=True)
+    assert "printer" not in inspect_bytes(flat.data, "f").kinds()
+    with pytest.raises(NotSanitisable, match="printer"):
+        sanitize_bytes(dotted, "scan.pdf")
+
+
+def test_trailing_data_after_a_tiff_or_an_mp3() -> None:
+    expected = f"{len(corpus.TRAILER)} bytes"
+    for type_ in ("tiff", "mp3"):
+        report = inspect_bytes(plain(type_) + corpus.TRAILER, "f")
+        assert any(d.startswith(expected) for d in details(report, "trailing_data")), type_
+        copy = sanitize_bytes(plain(type_) + corpus.TRAILER, f"f.{type_}")
+        assert corpus.TRAILER not in copy.data
+    # Negatives: a multi-page TIFF's alignment, an MP3's ID3v1 tag at its end.
+    assert "trailing_data" not in inspect_bytes(corpus.two_page_tiff(), "f").kinds()
+    assert "trailing_data" not in inspect_bytes(corpus.mp3_with_id3v1(), "f").kinds()
+
+
+def test_a_heif_thumbnail_is_found_and_not_copied() -> None:
+    with_thumbnail = corpus.heif_with_thumbnail()
+    report = inspect_bytes(with_thumbnail, "IMG_0001.HEIC")
+    assert report.type == "heif"
+    assert "HEIF thumbnail image (may show the uncropped original)" in details(report, "thumbnail")
+    # Negatives: a HEIF without one (the rich corpus file), and the sanitised copy.
+    assert "thumbnail" not in inspect_bytes(rich("heif"), "f").kinds()
+    copy = sanitize_bytes(with_thumbnail, "IMG_0001.HEIC")
+    assert "thumbnail" not in inspect_bytes(copy.data, "f").kinds()

@@ -21,10 +21,11 @@ import time
 import zlib
 from pathlib import Path
 
+import pikepdf
 import pytest
 from PIL import ExifTags, Image
 
-from mailslot.documents import sandbox
+from mailslot.documents import bwrap, sandbox
 from mailslot.documents.inspect import inspect_bytes
 from mailslot.documents.sandbox import Failure, Limits
 
@@ -112,7 +113,13 @@ def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_without_bubblewrap_the_worker_is_python_in_isolated_mode() -> None:
     argv = sandbox.command(Limits(memory=123, cpu_seconds=4, max_output=567), "/w", None)
     assert argv[:5] == [sys.executable, "-I", "-B", "-m", "mailslot.documents.worker"]
-    assert argv[5:] == ["--memory=123", "--cpu=4", "--output=567"]
+    assert argv[5:] == [
+        "--memory=123",
+        "--cpu=4",
+        "--output=567",
+        "--cpu-max=300",
+        "--cpu-per-page=0.5",
+    ]
     assert "--test-hooks" not in sandbox.command(sandbox.DEFAULT_LIMITS, "/w", None)
 
 
@@ -134,17 +141,50 @@ def test_with_bubblewrap_only_the_working_folder_is_writable() -> None:
     package = str(Path(sandbox.__file__).resolve().parents[2])
     assert any(package.startswith(folder) for folder in read_only)
     assert "/usr" in {options[i + 1] for i, arg in enumerate(options) if arg == "--ro-bind-try"}
-    # After the separator, the same worker command as without bubblewrap.
-    assert argv[argv.index("--") + 1 :] == sandbox.command(sandbox.DEFAULT_LIMITS, "/w", None)
+    # After the separator, the same worker command as without bubblewrap, told it is boxed
+    # (its /tmp is the box's own: office.py may write there).
+    unboxed = sandbox.command(sandbox.DEFAULT_LIMITS, "/w", None)
+    assert argv[argv.index("--") + 1 :] == [*unboxed, "--boxed"]
 
 
-def test_bubblewrap_is_used_when_installed() -> None:
-    assert sandbox.bubblewrap(lambda name: "/opt/bin/bwrap" if name == "bwrap" else None) == (
-        "/opt/bin/bwrap"
-    )
-    assert sandbox.bubblewrap(lambda name: None) is None
-    assert "bubblewrap (/opt/bin/bwrap)" in sandbox.isolation(lambda name: "/opt/bin/bwrap")
-    assert "not installed" in sandbox.isolation(lambda name: None)
+def test_bubblewrap_is_used_only_when_installed_and_able_to_run(tmp_path: Path) -> None:
+    def which(name: str) -> str | None:
+        return "/opt/bin/bwrap" if name == "bwrap" else None
+
+    works = bwrap.bubblewrap_status(which, lambda path: "")
+    assert (works.path, works.usable) == ("/opt/bin/bwrap", True)
+    assert "bubblewrap (/opt/bin/bwrap)" in bwrap.isolation(works)
+    absent = bwrap.bubblewrap_status(lambda name: None, lambda path: pytest.fail("tried"))
+    assert (absent.path, absent.usable) == (None, False)
+    assert "not installed" in bwrap.isolation(absent)
+    # A bwrap that cannot make namespaces (as in a container that forbids them) is tried
+    # for real, and its own words are the reason given.
+    fake = tmp_path / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    refused = bwrap.bubblewrap_status(lambda name: str(fake))
+    assert refused.usable is False
+    assert refused.reason == f"{fake} failed: bwrap: No permissions to create new namespace"
+    assert "bubblewrap cannot run: " in bwrap.isolation(refused)
+
+
+def test_workers_run_inside_bubblewrap_here_or_the_reason_is_known(tmp_path: Path) -> None:
+    """On this machine: when bubblewrap can run, a worker sees nothing of the machine's /tmp
+    and is the first process of its own PID namespace but for bubblewrap's; when it cannot,
+    the fallback says exactly why, and the worker does see the file (positive control)."""
+    secret = tmp_path / "elsewhere.txt"
+    secret.write_text("not for workers")
+    status = bwrap.bubblewrap_status()
+    outcome = sandbox.run_worker({"op": "look"}, str(secret).encode(), HOOKS)
+    assert outcome.result is not None
+    if status.usable:
+        assert sandbox.bubblewrap() == status.path
+        assert outcome.result["exists"] is False
+        assert outcome.result["pid"] <= 3
+    else:
+        assert sandbox.bubblewrap() is None
+        assert status.path is None or status.reason.startswith(f"{status.path} failed")
+        assert outcome.result["exists"] is True
 
 
 def test_the_environment_carries_nothing_of_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -340,14 +380,21 @@ def test_a_report_with_an_unknown_kind_is_not_believed() -> None:
     assert sandbox._report(too_many, "a", "jpeg") is None
 
 
-def test_mailslot_check_says_whether_bubblewrap_is_installed() -> None:
+def test_mailslot_check_says_whether_bubblewrap_is_used() -> None:
     from mailslot.check import _document_sandbox
 
-    absent = _document_sandbox(lambda name: None, lambda: None)
+    absent = _document_sandbox(lambda: bwrap.Bubblewrap(None), lambda: None)
     assert (absent.ok, absent.warn, absent.fails) == (False, True, False)
     assert "bubblewrap is not installed" in absent.detail
     assert absent.fix == "apt install bubblewrap"
-    present = _document_sandbox(lambda name: "/usr/bin/bwrap" if name == "bwrap" else None)
+    refused = bwrap.Bubblewrap("/usr/bin/bwrap", "/usr/bin/bwrap failed: bwrap: denied")
+    cannot = _document_sandbox(lambda: refused, lambda: None)
+    assert (cannot.ok, cannot.warn) == (False, True)
+    assert "cannot run here, so it is not used (/usr/bin/bwrap failed: bwrap: denied)" in (
+        cannot.detail
+    )
+    assert "user namespaces" in cannot.fix
+    present = _document_sandbox(lambda: bwrap.Bubblewrap("/usr/bin/bwrap"))
     assert present.ok  # with the real trial run: a worker starts here
     assert present.detail.startswith("bubblewrap (/usr/bin/bwrap)")
 
@@ -356,7 +403,79 @@ def test_mailslot_check_runs_a_worker_and_says_when_it_cannot_start() -> None:
     from mailslot.check import _document_sandbox, _sandbox_trial
 
     assert _sandbox_trial() is None  # a real worker, on this machine
-    broken = _document_sandbox(lambda name: "/usr/bin/bwrap", lambda: "crash")
+    broken = _document_sandbox(lambda: bwrap.Bubblewrap("/usr/bin/bwrap"), lambda: "crash")
     assert (broken.ok, broken.warn) == (False, True)
     assert "could not be processed (crash)" in broken.detail
     assert "setrlimit" in broken.fix
+
+
+# The cap on workers running at once.
+
+
+def test_worker_slots_cap_the_workers_and_time_out() -> None:
+    slots = sandbox.WorkerSlots(2, 0.05)
+    with slots.slot() as first, slots.slot() as second:
+        assert (first, second) == (True, True)
+        started = time.monotonic()
+        with slots.slot() as third:
+            assert third is False
+        assert time.monotonic() - started >= 0.05
+    with slots.slot() as again:  # released, including by the one that got none
+        assert again is True
+    with pytest.raises(ValueError, match="too many"):
+        slots._slots.release()  # a bounded semaphore: no slot was given back twice
+
+
+def test_a_request_waiting_too_long_is_told_to_try_again() -> None:
+    from typing import cast
+
+    from mailslot.cases import documents
+    from mailslot.context import OrgContext
+    from mailslot.errors import TooManyRequests
+
+    slots = sandbox.WorkerSlots(1, 0.05)
+    ctx = cast(OrgContext, type("Ctx", (), {"document_slots": slots})())
+    with slots.slot() as held:  # another recipient's document, being read
+        assert held
+        # Refused before the case is even opened (this context has no database at all).
+        with pytest.raises(TooManyRequests) as busy:
+            documents.inspect_item(ctx, cast(documents.User, None), None, "c", "i")
+        assert str(busy.value) == documents.BUSY
+        assert busy.value.retry_after == documents.RETRY_AFTER
+        with pytest.raises(TooManyRequests):
+            documents.sanitized_copy(ctx, cast(documents.User, None), None, "c", "i")
+    with pytest.raises(AttributeError):  # with a free slot it goes on to open the case
+        documents.inspect_item(ctx, cast(documents.User, None), None, "c", "i")
+
+
+def test_the_cap_is_configured() -> None:
+    from mailslot.config import ConfigError, load_config
+
+    config = load_config({"MAILSLOT_DOCUMENT_WORKERS": "3", "MAILSLOT_DOCUMENT_WAIT": "5"})
+    assert (config.document_workers, config.document_wait) == (3, 5)
+    assert (load_config({}).document_workers, load_config({}).document_wait) == (2, 30)
+    with pytest.raises(ConfigError, match="MAILSLOT_DOCUMENT_WORKERS"):
+        load_config({"MAILSLOT_DOCUMENT_WORKERS": "0"})
+
+
+def test_a_long_pdf_gets_cpu_time_by_its_page_count_up_to_a_ceiling() -> None:
+    from tests.unit.documents_corpus import pdf_pages
+
+    limits = Limits(test_hooks=True, cpu_seconds=5, cpu_per_page=2, max_cpu_seconds=8)
+    one = sandbox.run_worker({"op": "pages"}, pdf_pages(1), limits)
+    three = sandbox.run_worker({"op": "pages"}, pdf_pages(3), limits)
+    assert one.result is not None
+    assert three.result is not None
+    assert (one.result["cpu"], three.result["cpu"]) == (7, 8)  # 5 + 2, then the ceiling
+
+
+def test_a_forty_page_pdf_is_flattened_in_the_sandbox() -> None:
+    from tests.unit.documents_corpus import pdf_pages
+
+    started = time.monotonic()
+    made = sandbox.sanitize(pdf_pages(40), "long.pdf", flatten=True, greyscale=True)
+    assert made.failure is None, made.detail
+    assert made.copy is not None
+    with pikepdf.open(io.BytesIO(made.copy.data)) as copy:
+        assert len(copy.pages) == 40
+    assert time.monotonic() - started < 60

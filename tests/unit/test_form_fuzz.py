@@ -307,7 +307,7 @@ FILE_TOO_LARGE = "The file “%(name)s” is larger than the limit of %(limit)s.
 SUBMISSION_TOO_LARGE = "This submission is larger than the limit of %(limit)s."
 # The total broken inside a file names that file.
 FILES_TOO_LARGE = "The files together are larger than the limit of %(limit)s (with “%(name)s”)."
-TOO_MANY_FILES = "You can send at most %(n)s files at once."
+TOO_MANY_FILES = "You can send at most %(num)s file at once."  # its singular msgid
 
 
 @st.composite

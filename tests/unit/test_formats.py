@@ -12,6 +12,7 @@ import pytest
 from babel import Locale
 from babel.dates import format_date, format_time, get_datetime_format
 from babel.numbers import format_decimal
+from babel.units import format_unit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -51,6 +52,9 @@ def test_every_locale_formats_as_babels_full_data_does(
     for pattern in ("#,##0", "#,##0.0"):
         expected = format_decimal(number, pattern, locale=full)
         assert format_decimal(number, pattern, locale=trimmed) == expected
+    days = round(number % 2000, 1)
+    expected = format_unit(days, "duration-day", format="#,##0.#", locale=full)
+    assert formats.format_days(locale, days) == expected
 
 
 @pytest.mark.parametrize(
@@ -127,3 +131,22 @@ def test_tables_from_another_babel_are_not_used(
     finally:
         formats._tables.cache_clear()
     assert babel.__version__ != "0.0"
+
+
+@pytest.mark.parametrize(
+    ("locale", "days", "expected"),
+    [
+        ("en", 1, "1 day"),
+        ("en", 3.5, "3.5 days"),
+        ("ru", 1, "1 день"),
+        ("ru", 2, "2 дня"),
+        ("ru", 5, "5 дней"),
+        ("ru", 3.5, "3,5 дня"),
+        ("de", 1500, "1.500 Tage"),
+        ("ko", 2, "2일"),
+    ],
+)
+def test_days_take_the_plural_form_cldr_gives_whole_and_fractional_numbers(
+    locale: str, days: float, expected: str
+) -> None:
+    assert formats.format_days(locale, days) == expected

@@ -17,7 +17,7 @@ from babel.messages.pofile import read_po
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailslot import i18n
+from mailslot import errors, i18n
 
 pytestmark = pytest.mark.no_database
 
@@ -139,12 +139,53 @@ def test_negotiate_never_fails(header: str) -> None:
 
 
 def test_translate_with_params() -> None:
-    msgid = "You can send at most %(n)s files at once."
-    assert i18n.translate("en", msgid, {"n": 7}) == "You can send at most 7 files at once."
-    korean = i18n.translate("ko", msgid, {"n": 7})
-    assert "7" in korean
-    assert "%(n)s" not in korean
-    assert korean != "You can send at most 7 files at once."
+    msgid = "No such user: %(name)s"
+    assert i18n.translate("en", msgid, {"name": "ana"}) == "No such user: ana"
+    korean = i18n.translate("ko", msgid, {"name": "ana"})
+    assert "ana" in korean
+    assert "%(name)s" not in korean
+    assert korean != "No such user: ana"
+
+
+@pytest.mark.parametrize(
+    ("num", "expected"),
+    [(1, "Wait 1 minute."), (2, "Wait 2 minutes."), (0, "Wait 0 minutes.")],
+)
+def test_a_service_error_that_counts_takes_the_form_its_number_needs(
+    num: int, expected: str
+) -> None:
+    error = errors.TooManyRequests(
+        i18n.N_plural("Wait %(num)s minute.", "Wait %(num)s minutes."), retry_after=60, num=num
+    )
+    assert (error.message, error.plural) == ("Wait %(num)s minute.", "Wait %(num)s minutes.")
+    assert i18n.translate_message("en", error.message, error.plural, error.params) == expected
+    assert i18n.english_message(error.message, error.plural, error.params) == expected
+    # A message without a plural is translated as it always was.
+    plain = errors.NotFound("No such user: %(name)s", name="ana")
+    assert plain.plural is None
+    assert i18n.english_message(plain.message, plain.plural, plain.params) == "No such user: ana"
+
+
+def test_every_message_that_counts_has_a_plural() -> None:
+    """A service error or a template whose message counts (``%(num)s`` things, ``%(n)s``
+    characters …) goes through ngettext: found in the code, not by reading the catalogue."""
+    counted = re.compile(
+        r"%\((?:n|num|minutes|days|count)\)[sd] "
+        r"(?:characters?|days?|minutes?|months?|files?|cases?|entries|options)\b"
+    )
+    root = Path(i18n.__file__).parent
+    found = []
+    for path in [*root.rglob("*.py"), *(root / "web" / "templates").rglob("*.html")]:
+        text = path.read_text(encoding="utf-8")
+        for match in counted.finditer(text):
+            line = text[: match.start()].count("\n") + 1
+            # The call whose message this is: the last one opened with a string before it.
+            calls = re.findall(
+                r"(\w+)\(\s*[\"']", text[max(0, match.start() - 2000) : match.start()]
+            )
+            if not calls or calls[-1] not in ("N_plural", "ngettext") or "%(num)" not in match[0]:
+                found.append(f"{path.relative_to(root)}:{line}: {match[0]}")
+    assert found == [], "\n".join(found)
 
 
 def test_translate_falls_back_to_english_for_a_msgid_not_in_a_catalogue() -> None:
@@ -231,3 +272,36 @@ def test_translations_are_not_fuzzy_and_keep_placeholders(locale: str) -> None:
 def test_the_plural_rule_is_babels(locale: str) -> None:
     translated = catalog(f"{locale}/LC_MESSAGES/messages.po")  # the header's own rule
     assert translated.plural_forms == get_plural(locale).plural_forms
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"LANG": "ko_KR.UTF-8"}, "ko"),
+        ({"LANG": "C.UTF-8"}, "en"),
+        ({}, "en"),
+        ({"LANG": "de_DE.UTF-8", "LC_MESSAGES": "zh_TW.UTF-8"}, "zh_Hant"),
+        ({"LANG": "de_DE.UTF-8", "LC_ALL": "POSIX"}, "de"),
+        ({"LANGUAGE": "pt_BR:fa", "LANG": "ru_RU.UTF-8"}, "fa"),
+        ({"LANG": "sr_RS@latin"}, "en"),
+    ],
+)
+def test_the_operators_language_comes_from_the_locale_variables(
+    environ: dict[str, str], expected: str
+) -> None:
+    assert i18n.operator_locale(environ) == expected
+
+
+def test_a_command_reports_a_domain_error_in_the_operators_language(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mailslot.cli.common import fail
+
+    error = errors.NotFound("No such user: %(name)s", name="ana")
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    assert fail(error).message == "No such user: ana"
+    monkeypatch.setenv("LANG", "ko_KR.UTF-8")
+    assert fail(error).message == i18n.translate("ko", "No such user: %(name)s", {"name": "ana"})
+    assert fail(error).message != "No such user: ana"

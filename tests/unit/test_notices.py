@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+import gettext
 
-from mailslot import crypto
+import pytest
+from sqlalchemy import update
+
+from mailslot import crypto, i18n
 from mailslot.cases import services as cases
 from mailslot.channels import services as channels
 from mailslot.errors import ConfigError
@@ -12,7 +15,7 @@ from mailslot.notifications import services as notices
 from mailslot.notifications.mailer import BODY, SUBJECT, message, parse_smtp_url
 from mailslot.notifications.models import PendingNotice
 from mailslot.recipients import services as recipients
-from mailslot.recipients.models import Role
+from mailslot.recipients.models import Role, User
 from mailslot.runtime import Runtime
 
 PASSWORD = "violet tundra marmalade 83"
@@ -59,9 +62,10 @@ def test_queue_claim_deliver_and_retry(runtime: Runtime) -> None:
 
     sent: list[str] = []
 
-    def send(address: str) -> None:
+    def send(address: str, locale: str) -> None:
         if address.startswith("cy"):
             raise ConnectionRefusedError
+        assert locale == "en"  # no language chosen: the organisation's default
         sent.append(address)
 
     assert notices.deliver_due(runtime.default.transact, send, now=120) == 1
@@ -72,9 +76,13 @@ def test_queue_claim_deliver_and_retry(runtime: Runtime) -> None:
         (row,) = db.query(PendingNotice).all()
         assert (row.user_id, row.attempts, row.due_at) == (cy, 1, 180)
     # Not before its retry time; then it goes through.
-    assert notices.deliver_due(runtime.default.transact, sent.append, now=179) == 0
-    assert notices.deliver_due(runtime.default.transact, sent.append, now=180) == 1
-    assert sent == ["ana@x.example", "cy@x.example"]
+    assert notices.deliver_due(runtime.default.transact, send, now=179) == 0
+    with runtime.default.db() as db:  # cy reads Korean now
+        db.execute(update(User).where(User.id == cy).values(email="ok-cy@x.example", locale="ko"))
+    languages: dict[str, str] = {}
+    assert notices.deliver_due(runtime.default.transact, languages.__setitem__, now=180) == 1
+    assert languages == {"ok-cy@x.example": "ko"}
+    assert sent == ["ana@x.example"]
     assert runtime.default.transact(notices.status).waiting == 0
 
 
@@ -108,9 +116,36 @@ def test_smtp_urls() -> None:
 
 
 def test_the_message_says_nothing_about_the_news() -> None:
-    mail = message(parse_smtp_url("smtp://localhost", "m@x.example"), "ana@x.example")
+    mail = message(parse_smtp_url("smtp://localhost", "m@x.example"), "ana@x.example", "en")
     assert mail["Subject"] == SUBJECT
     assert mail.get_content() == BODY
+    assert mail["Content-Language"] == "en"
+
+
+class _Pseudo(gettext.NullTranslations):
+    """Every translated text marked, so that text which skipped gettext shows."""
+
+    def gettext(self, message: str) -> str:
+        return f"⟦{message}⟧"
+
+
+def test_every_word_of_a_notice_goes_through_gettext(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(i18n, "translations", lambda locale: _Pseudo())
+    mail = message(parse_smtp_url("smtp://localhost", "m@x.example"), "ana@x.example", "de")
+    assert mail["Subject"] == f"⟦{SUBJECT}⟧"
+    assert mail.get_content().rstrip("\n") == f"⟦{BODY}⟧"
+    assert mail["Content-Language"] == "de"
+
+
+@pytest.mark.parametrize("locale", [c for c in i18n.SUPPORTED_LOCALES if c != "en"])
+def test_a_notice_reads_in_each_language_with_no_english_left(locale: str) -> None:
+    mail = message(parse_smtp_url("smtp://localhost", "m@x.example"), "ana@x.example", locale)
+    assert mail["Subject"] == i18n.translations(locale).gettext(SUBJECT) != SUBJECT
+    body = mail.get_content()
+    assert body.rstrip("\n") == i18n.translations(locale).gettext(BODY).rstrip("\n")
+    for sentence in ("Something new is waiting", "Log in to read it", "says nothing more"):
+        assert sentence not in body, (locale, body)
+    assert mail["Content-Language"] == i18n.language(locale).tag
     assert set(mail.keys()) == {
         "From",
         "To",

@@ -225,10 +225,12 @@ def test_shredding_destroys_the_key_wraps_first(runtime: Runtime) -> None:
         event.listen(engine, "before_cursor_execute", seen)
         operator.shred(engine)
         writes = [s for s in statements if s.startswith(("DELETE", "UPDATE"))]
-        assert writes[:4] == [
+        assert writes[:6] == [
             "DELETE FROM item_key_wraps",
+            "DELETE FROM identity_key_wraps",
             "DELETE FROM case_key_wraps",
             "DELETE FROM sessions",
+            "UPDATE identity_requests SET",
             "UPDATE users SET",
         ]
         with engine.connect() as connection:

@@ -220,7 +220,7 @@ def test_keep_until_moves_the_expiry_with_a_sealed_reason(runtime: Runtime) -> N
     ("days", "reason", "message"),
     [
         (0, "why", "Choose a date after tomorrow."),
-        (5 * 366 + 2, "why", "Choose a date at most %(n)s days ahead."),
+        (5 * 366 + 2, "why", "Choose a date at most %(num)s day ahead."),
         (30, "why", "Choose a date after the case's current deletion date."),
         (400, "  ", "Give a reason for keeping the case longer."),
     ],
@@ -244,12 +244,12 @@ def test_keep_until_refuses_far_dates_without_overflowing(until: str) -> None:
     not an OverflowError (a 500)."""
     with pytest.raises(InvalidInput) as caught:
         retention.parse_until(until, NOW)
-    assert caught.value.message == "Choose a date at most %(n)s days ahead."
-    assert caught.value.params == {"n": retention.MAX_KEEP_DAYS}
+    assert (caught.value.message, caught.value.plural) == retention.TOO_FAR_AHEAD
+    assert caught.value.params == {"num": retention.MAX_KEEP_DAYS}
     # The limit itself has not moved.
     furthest = iso(NOW + retention.MAX_KEEP_DAYS * DAY)
     assert retention.parse_until(furthest, NOW) > NOW + (retention.MAX_KEEP_DAYS - 1) * DAY
-    with pytest.raises(InvalidInput, match="days ahead"):
+    with pytest.raises(InvalidInput, match=r"at most %\(num\)s day ahead"):
         retention.parse_until(iso(NOW + (retention.MAX_KEEP_DAYS + 2) * DAY), NOW)
 
 

@@ -149,9 +149,12 @@ def test_restore_refuses_a_bucket_prefix_that_holds_blobs(
     occupant = S3BlobStore.from_config(s3_target).create()
     occupant.write(b"already here")
     occupant.commit()
+    # Writing to the bucket made only the writers' empty spool folder in the data directory.
+    before = sorted(s3_target.data_dir.rglob("*"))
+    assert [p.name for p in before] == ["spool"]
     with pytest.raises(backups.RestoreTargetNotEmpty, match="object store"):
         backups.restore(s3_target, archive, PASSPHRASE)
-    assert not s3_target.data_dir.exists()
+    assert sorted(s3_target.data_dir.rglob("*")) == before  # nothing was changed
 
 
 def test_a_restore_that_fails_half_way_leaves_the_bucket_empty(

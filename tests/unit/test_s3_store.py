@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ def test_a_large_blob_goes_up_in_parts_while_it_is_written(
     for index, piece in enumerate(pieces):
         writer.write(piece)
         if index == 0:
-            assert moto_server.uploads(bucket) == []  # less than a part: memory only
+            assert moto_server.uploads(bucket) == []  # less than a part: spooled only
     # Two full parts have gone up while writing; the object is not visible.
     assert moto_server.uploads(bucket) == [key]
     assert moto_server.keys(bucket) == []
@@ -93,6 +94,52 @@ def test_abort_aborts_the_multipart_upload(
     assert moto_server.keys(bucket) == []
     with pytest.raises(StorageError):
         writer.write(b"more")
+
+
+def open_files(directory: Path) -> list[str]:
+    """The files this process has open under ``directory``."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except FileNotFoundError:  # the listing's own descriptor, closed since
+            continue
+        if target.startswith(f"{directory}/"):
+            found.append(target)
+    return found
+
+
+def test_slow_writers_wait_for_their_part_on_disk_not_in_memory(
+    moto_server: MotoServer, bucket: str, tmp_path: Path
+) -> None:
+    """Many uploads each short of a part (sources on Tor, at once) hold their pending
+    ciphertext in unnamed 0600 files under the spool directory, not in memory; committed or
+    aborted, the files are gone."""
+    spool = tmp_path / "spool"
+    store = S3BlobStore(moto_server.client(), bucket, "blobs/", spool_dir=spool)
+    chunk = pattern(CHUNK)
+    tracemalloc.start()
+    try:
+        writers = [store.create() for _ in range(100)]
+        for _ in range(16):  # about 1 MiB each, 100 MiB in all
+            for writer in writers:
+                writer.write(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * MiB, peak
+    assert moto_server.uploads(bucket) == []  # no part yet: nothing sent
+    assert spool.stat().st_mode & 0o777 == 0o700
+    assert list(spool.iterdir()) == []  # unnamed: nothing to find or open by name
+    assert len(open_files(spool)) == 100
+    for writer in writers[:50]:
+        writer.commit()
+    for writer in writers[50:]:
+        writer.abort()
+    assert open_files(spool) == []
+    assert len(moto_server.keys(bucket)) == 50
+    body = b"".join(store.open(writers[0].blob_id))
+    assert body == chunk * 16
 
 
 def test_the_part_size_grows_so_that_10000_parts_hold_any_file() -> None:
@@ -139,6 +186,7 @@ def test_prefixes_keep_stores_apart(moto_server: MotoServer, bucket: str) -> Non
     assert base.cleanup_incomplete() == 0
     assert one.cleanup_incomplete() == 0
     assert two.cleanup_incomplete() == 1
+    pending.abort()  # its spool file, closed like any writer's
     assert sorted(moto_server.keys(bucket)) == sorted(
         [
             f"mailslot/{ids['base']}",

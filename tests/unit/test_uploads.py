@@ -230,7 +230,7 @@ def test_wrong_csrf_stores_nothing(harness: Harness) -> None:
         (
             [part("files", b"x", f"{i}.txt") for i in range(4)],
             413,
-            "You can send at most %(n)s files at once.",
+            "You can send at most %(num)s file at once.",
         ),
         (
             [part("files", b"x", "1.txt"), part("message", b"\xff\xfe broken")],

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from mailslot import backup as backups
+from mailslot import drops
 from mailslot.crypto import (
     DEFAULT_KDF,
     TEST_KDF,
@@ -69,6 +70,7 @@ from mailslot.offline.bundle import (
     BundleWriter,
     CaseRecord,
     CaseWrap,
+    DropKeyRecord,
     ItemRecord,
     PastWrap,
     case_frame,
@@ -1689,6 +1691,8 @@ def wrap_pool() -> list[bytes]:
                 if isinstance(record, CaseRecord):
                     pool += [w.wrapped for w in record.wraps]
                     pool += [w.wrapped for w in record.past_wraps]
+                elif isinstance(record, DropKeyRecord):
+                    pool += [w.wrapped for w in record.wraps]
                 else:
                     pool.append(record.wrap)
     return pool
@@ -1706,9 +1710,11 @@ def stable_wrap(
     return wrap_key(recipient.public_key, secret, purpose, context_id)
 
 
-def bundle_bytes(cases: list[BundleCase], pool: list[bytes]) -> bytes:
+def bundle_bytes(
+    cases: list[BundleCase], pool: list[bytes], drop_keys: tuple[DropKeyRecord, ...] = ()
+) -> bytes:
     out = io.BytesIO()
-    writer = BundleWriter(out)
+    writer = BundleWriter(out, drop_keys)
     for case in cases:
         case_key = KeyPair.from_seed(case.seed)
         wraps, past = [], []
@@ -1756,14 +1762,21 @@ def bundle_bytes(cases: list[BundleCase], pool: list[bytes]) -> bytes:
     return out.getvalue()
 
 
-def bundle_vector(cases: list[BundleCase], pool: list[bytes]) -> dict[str, Any]:
-    data = bundle_bytes(cases, pool)
+def bundle_vector(
+    cases: list[BundleCase],
+    pool: list[bytes],
+    *,
+    name: str = "two-cases",
+    note: str = (
+        "alice can open the first case only, bob both; the second case's key was rotated "
+        "(alice's access revoked), so its items are under key versions 0 and 1"
+    ),
+    drop_keys: tuple[DropKeyRecord, ...] = (),
+) -> dict[str, Any]:
+    data = bundle_bytes(cases, pool, drop_keys)
     return {
-        "name": "two-cases",
-        "note": (
-            "alice can open the first case only, bob both; the second case's key was rotated "
-            "(alice's access revoked), so its items are under key versions 0 and 1"
-        ),
+        "name": name,
+        "note": note,
         "keys": {
             name: {
                 "seed": KEY_SEEDS[name].hex(),
@@ -2269,6 +2282,77 @@ def version_1_vectors() -> list[dict[str, Any]]:
     return kept
 
 
+# A sealed drop (format version 3): a channel's drop key, wrapped to alice only, and a case
+# (alice and bob) holding one file that is an age file sealed to that drop key.
+DROP_SEED = det_bytes("bundle-drop-key/seed", 32)
+DROP_ID = det_bytes("bundle-drop-key/id", 16)
+DROP_CONTENT = b"Sealed on a computer that never went online.\n"
+DROP_VECTOR = "a-sealed-drop"
+
+
+def _earlier_drop(pair: drops.DropKeyPair) -> bytes | None:
+    """The age file of an earlier run (age's own randomness cannot be replayed): reused while
+    it still opens to DROP_CONTENT."""
+    path = HERE / "bundle.json"
+    if not path.exists():
+        return None
+    for vector in json.loads(path.read_text())["vectors"]:
+        if vector["name"] == DROP_VECTOR:
+            sealed = bytes.fromhex(vector["cases"][0]["items"][0]["plaintext"])
+            try:
+                if b"".join(drops.open_stream([pair.identity], [sealed])) == DROP_CONTENT:
+                    return sealed
+            except drops.DropError:
+                return None
+    return None
+
+
+def drop_vector(pool: list[bytes]) -> dict[str, Any]:
+    pair = drops.DropKeyPair(DROP_SEED)
+    sealed = _earlier_drop(pair) or b"".join(drops.seal_stream([pair.recipient], [DROP_CONTENT]))
+    alice = KeyPair.from_seed(KEY_SEEDS["recipient-alice"])
+    wrapped = stable_wrap(pool, alice, DROP_SEED, WrapPurpose.DROP_KEY, DROP_ID)
+    record = DropKeyRecord(DROP_ID, (CaseWrap(key_fingerprint(alice.public_key), wrapped),))
+    drop = BundleItem(
+        "drop",
+        1,
+        "file",
+        sealed,
+        {"filename": "report.txt.age", "content_type": "application/octet-stream", "drop": True},
+        det_bytes("bundle-item-id/drop", 16),
+        det_bytes("bundle-data-key/drop", 32),
+    )
+    case = BundleCase(
+        "drop",
+        det_bytes("case-id/drop", 16),
+        det_bytes("case-seed/drop", 32),
+        "silent meadow",
+        ("recipient-alice", "recipient-bob"),
+        (drop,),
+    )
+    vector = bundle_vector(
+        [case],
+        pool,
+        name=DROP_VECTOR,
+        note=(
+            "format version 3: a drop key frame (its seed wrapped to alice only), then a case "
+            "both can open holding an age file sealed to that drop key; alice opens the drop "
+            "to drop_content, bob holds no wrap of the drop key"
+        ),
+        drop_keys=(record,),
+    )
+    vector["drop_keys"] = [
+        {
+            "id": DROP_ID.hex(),
+            "seed": DROP_SEED.hex(),
+            "recipient": str(pair.recipient),
+            "holders": ["recipient-alice"],
+        }
+    ]
+    vector["drop_content"] = DROP_CONTENT.hex()
+    return vector
+
+
 def bundle_file() -> dict[str, Any]:
     pool = wrap_pool()
     vector = bundle_vector(bundle_cases(), pool)
@@ -2281,7 +2365,7 @@ def bundle_file() -> dict[str, Any]:
             "concatenation of its parts: a string names an entry of 'pieces', an object holds hex. "
             + RNG_NOTE
         ),
-        "vectors": [vector, *version_1_vectors()],
+        "vectors": [vector, *version_1_vectors(), drop_vector(pool)],
         "pieces": pieces,
         "reject": rejects,
     }
@@ -2572,6 +2656,22 @@ def backup_rejects() -> list[dict[str, Any]]:
         "BACKUP-SEQUENCE",
         "an items row not followed by its blob frame",
         backup_payload(rows={"items": item_rows()[:1]}),
+    )
+    identity = backup_row(
+        "identities",
+        id=det_bytes("backup/identity", 16).hex(),
+        case_id=BACKUP_ITEM["case_id"],
+        public_key=det_bytes("backup/identity-key", 32),
+        blob_id=det_bytes("backup/identity-blob", 32).hex(),
+        stored_size=BACKUP_SIZE,
+        sealed_meta=b"MSLM\x01" + det_bytes("backup/identity-meta", 40),
+        created_at=BACKUP_TIME,
+    )
+    sealed(
+        "identity-without-blob",
+        "BACKUP-SEQUENCE",
+        "an identities row not followed by its blob frame",
+        backup_payload(rows={"identities": [identity]}),
     )
     sealed(
         "wrap-without-item",

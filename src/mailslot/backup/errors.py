@@ -8,7 +8,9 @@
         │                           passphrase is too long
         ├── BlobMismatch            a blob's size is not the one its item row records, or the blob
         │                           changed while it was copied
-        └── RestoreTargetNotEmpty   the data directory or the database already holds something
+        ├── RestoreTargetNotEmpty   the data directory or the database already holds something
+        └── RestoreConflict         restoring an organisation into an install would take a slug
+                                    or host name that another organisation holds
 
 The crypto core's errors never leave this package: a ``crypto.DecryptionError`` becomes
 :class:`ArchiveUnreadable` (without its cause, which must stay opaque) and a
@@ -44,3 +46,8 @@ class BlobMismatch(BackupError):
 
 class RestoreTargetNotEmpty(BackupError):
     """Restoring would mix the archive with data that is there already."""
+
+
+class RestoreConflict(BackupError):
+    """An organisation's archive cannot go into this install as asked: its slug is taken
+    (and not to be replaced), or a host name is another organisation's."""

@@ -4,13 +4,14 @@
 
     payload = manifest frame || for each table: table frame, row frames || end frame
     frame   = u32(len(json)) || json      canonical JSON: sorted keys, no spaces, UTF-8
-    items   : each ``items`` row frame is followed by a blob frame and exactly ``size`` bytes
+    blobs   : each ``items`` or ``identities`` row frame is followed by a blob frame and
+              exactly ``size`` bytes
 
 Encoding and decoding both live here, so the two cannot drift apart. Decoding is strict (one
 spelling for each value, no duplicate keys, no JSON floats) and fails with the one opaque
 :class:`~mailslot.backup.errors.ArchiveUnreadable`. Frames are read and written by
 :mod:`mailslot.framing`, which the export bundle shares; each format raises its own error.
-The frame order (tables in schema order, a blob after each item) is checked by
+The frame order (tables in schema order, a blob after each item and each identity) is checked by
 :mod:`mailslot.backup.read`.
 """
 
@@ -38,6 +39,17 @@ MAX_INT: Final = 2**53 - 1
 _INT_RANGE: Final = (-(2**63), 2**63 - 1)
 ITEMS_TABLE: Final = "items"
 ITEM_WRAPS_TABLE: Final = "item_key_wraps"
+IDENTITIES_TABLE: Final = "identities"
+# The tables whose rows each name a blob (``blob_id``, ``stored_size``): every row frame of one
+# is followed by its blob frame and its bytes.
+BLOB_TABLES: Final = frozenset({ITEMS_TABLE, IDENTITIES_TABLE})
+# The rows that belong to a row of a blob table (table: its column naming that row, and the
+# blob table): in an archive only after that row, and left out with it.
+BLOB_CHILDREN: Final = {
+    ITEM_WRAPS_TABLE: ("item_id", ITEMS_TABLE),
+    "identity_key_wraps": ("identity_id", IDENTITIES_TABLE),
+    "identity_requests": ("identity_id", IDENTITIES_TABLE),
+}
 BLOB_ID: Final = re.compile(r"[0-9a-f]{64}")
 _VERSION: Final = re.compile(r"[0-9A-Za-z.+_-]{1,64}")
 
@@ -259,7 +271,8 @@ class BackupSummary:
     rows: dict[str, int] = field(default_factory=dict)
     blobs: int = 0
     bytes: int = 0
-    # Items whose blob vanished while the backup ran (their case was deleted): left out.
+    # Items and identities whose blob vanished while the backup ran (their case was deleted):
+    # left out.
     dropped: int = 0
     schema: str = ""
     created_at: int = 0

@@ -18,11 +18,11 @@ from sqlalchemy import Table
 from mailslot import crypto
 from mailslot.backup.errors import ArchiveUnreadable
 from mailslot.backup.format import (
+    BLOB_CHILDREN,
     BLOB_ID,
     BLOB_KEYS,
+    BLOB_TABLES,
     END_KEYS,
-    ITEM_WRAPS_TABLE,
-    ITEMS_TABLE,
     ROW_KEYS,
     TABLE_KEYS,
     BackupSummary,
@@ -108,22 +108,23 @@ Entry = Manifest | Row | Blob | BackupSummary
 
 
 class _Sequence:
-    """The frame order rules after the manifest: tables in schema order, each item row followed
-    by its blob, every key wrap after its item, and an end frame whose counts agree."""
+    """The frame order rules after the manifest: tables in schema order, each item or identity
+    row followed by its blob, every row that belongs to one (a key wrap, a request) after it,
+    and an end frame whose counts agree."""
 
     def __init__(self, payload: Plaintext, specs: list[TableSpec], manifest: Manifest) -> None:
         self._payload = payload
         self._specs = specs
         self.summary = BackupSummary(schema=manifest.schema, created_at=manifest.created_at)
         self.ended = False
-        self._item_ids: set[str] = set()
+        self._ids: dict[str, set[str]] = {name: set() for name in BLOB_TABLES}
         self._spec_index = -1
         self._spec: TableSpec | None = None
-        self._pending_item: dict[str, Any] | None = None
+        self._pending: dict[str, Any] | None = None
 
     def on_frame(self, obj: dict[str, Any]) -> Iterator[Entry]:
         kind = obj.get("type")
-        if self._pending_item is not None and kind != "blob":
+        if self._pending is not None and kind != "blob":
             raise ArchiveUnreadable()
         if kind == "table":
             self._on_table(obj)
@@ -154,27 +155,29 @@ class _Sequence:
             raise ArchiveUnreadable()
         values = spec.decode_row(obj["values"])
         self.summary.rows[spec.name] += 1
-        if spec.name == ITEMS_TABLE:
-            if values["id"] in self._item_ids:
+        if spec.name in BLOB_TABLES:
+            ids = self._ids[spec.name]
+            if values["id"] in ids:
                 raise ArchiveUnreadable()
-            self._item_ids.add(values["id"])
-            self._pending_item = values  # yielded with its blob frame
+            ids.add(values["id"])
+            self._pending = values  # yielded with its blob frame
             return
-        if spec.name == ITEM_WRAPS_TABLE and values["item_id"] not in self._item_ids:
+        parent = BLOB_CHILDREN.get(spec.name)
+        if parent is not None and values[parent[0]] not in self._ids[parent[1]]:
             raise ArchiveUnreadable()
         yield Row(spec.table, values)
 
     def _on_blob(self, obj: dict[str, Any]) -> Iterator[Row | Blob]:
         check_keys(obj, BLOB_KEYS)
-        item, spec = self._pending_item, self._spec
-        if item is None or spec is None:
+        owner, spec = self._pending, self._spec
+        if owner is None or spec is None:
             raise ArchiveUnreadable()
         blob_id = check_text(obj["id"], BLOB_ID)
         size = check_count(obj["size"])
-        if blob_id != item["blob_id"] or size != item["stored_size"]:
+        if blob_id != owner["blob_id"] or size != owner["stored_size"]:
             raise ArchiveUnreadable()
-        yield Row(spec.table, item)
-        self._pending_item = None
+        yield Row(spec.table, owner)
+        self._pending = None
         blob = Blob(self._payload, blob_id, size)
         yield blob
         for _ in blob.pieces():  # what the caller left unread
@@ -200,8 +203,8 @@ class _Sequence:
 
 def read_payload(payload: Plaintext) -> Iterator[Entry]:
     """Parse the payload strictly, yielding the manifest, each row, each blob (right after its
-    item row) and finally the summary from the end frame. Anything wrong raises the opaque
-    :class:`ArchiveUnreadable`; a blob not read by the caller is skipped."""
+    item or identity row) and finally the summary from the end frame. Anything wrong raises
+    the opaque :class:`ArchiveUnreadable`; a blob not read by the caller is skipped."""
     specs = table_specs()
     manifest = decode_manifest(read_frame(payload), specs)
     yield manifest
@@ -217,14 +220,30 @@ def _read_header(source: IO[bytes]) -> crypto.BackupHeader:
         raise ArchiveUnreadable() from None
 
 
-def read_key(source: IO[bytes], passphrase: str) -> tuple[crypto.BackupHeader, bytes]:
+class Keys:
+    """Archive keys derived from one passphrase, remembered by cost and salt: the archives of
+    a whole install share both (``write.Sealing``), so their key is derived once."""
+
+    def __init__(self, passphrase: str) -> None:
+        self._passphrase = passphrase
+        self._known: dict[tuple[str, bytes], bytes] = {}
+
+    def key(self, header: crypto.BackupHeader) -> bytes:
+        known = (header.params.encode(), header.salt)
+        if known not in self._known:
+            try:
+                self._known[known] = crypto.backup_key(self._passphrase, header)
+            except crypto.CryptoError:  # a passphrase too long to have made any archive
+                raise ArchiveUnreadable() from None
+        return self._known[known]
+
+
+def read_key(source: IO[bytes], passphrase: str | Keys) -> tuple[crypto.BackupHeader, bytes]:
     """Read the clear header from the start of ``source`` and derive the archive's key (one
     Argon2id run at the header's cost, refused first if that cost is out of bounds)."""
     header = _read_header(source)
-    try:
-        return header, crypto.backup_key(passphrase, header)
-    except crypto.CryptoError:  # a passphrase too long to have made any archive
-        raise ArchiveUnreadable() from None
+    keys = passphrase if isinstance(passphrase, Keys) else Keys(passphrase)
+    return header, keys.key(header)
 
 
 def open_archive(source: IO[bytes], passphrase: str) -> Iterator[Entry]:

@@ -21,14 +21,15 @@ from sqlalchemy import Connection, Engine, Integer, Table, inspect, text
 from sqlalchemy.engine import make_url
 
 from mailslot.backup.errors import ArchiveUnreadable, RestoreTargetNotEmpty
-from mailslot.backup.format import ITEMS_TABLE
-from mailslot.backup.read import Blob, Entry, Row, check_all, read_key, reopen
+from mailslot.backup.format import BLOB_TABLES
+from mailslot.backup.read import Blob, Entry, Keys, Row, check_all, read_key, reopen
 from mailslot.config import Config
 from mailslot.db import migrate
 from mailslot.db.base import make_engine
 from mailslot.db.models import Base
 from mailslot.db.planner import analyze
 from mailslot.storage import BlobStore, open_blob_store
+from mailslot.storage.s3_parts import SPOOL_DIR
 
 INSERT_BATCH: Final = 200
 
@@ -41,10 +42,17 @@ def _sqlite_path(url: str) -> Path | None:
     return None if database in ("", ":memory:") else Path(database)
 
 
+def _holds_data(entry: Path) -> bool:
+    """Anything in a data directory holds data, but the empty folder in which writers to an
+    object store spool their parts (``storage/s3_parts.py``): writing to the bucket makes it,
+    and it holds only unnamed files, gone when closed."""
+    return not (entry.name == SPOOL_DIR and entry.is_dir() and not any(entry.iterdir()))
+
+
 def check_target(config: Config) -> None:
     """Refuse unless the data directory and the database are empty (or do not exist yet)."""
     data_dir = config.data_dir
-    if data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
+    if data_dir.exists() and (not data_dir.is_dir() or any(map(_holds_data, data_dir.iterdir()))):
         raise RestoreTargetNotEmpty(
             f"The data directory {data_dir} is not empty. Restore into a new, empty directory; "
             "nothing was changed."
@@ -91,7 +99,7 @@ class RestoreSummary:
 def restore(
     config: Config,
     path: Path,
-    passphrase: str,
+    passphrase: str | Keys,
     *,
     echo: Callable[[str], None] = lambda _: None,
 ) -> RestoreSummary:
@@ -109,7 +117,7 @@ def restore(
     manifest, checked = check_all(reopen(path, header, key))
     echo("The archive is complete and intact. Restoring…")
     check_target(config)  # again: time has passed
-    _rebuild(config, reopen(path, header, key))
+    rebuild(config, reopen(path, header, key))
     return RestoreSummary(
         rows=checked.rows,
         blobs=checked.blobs,
@@ -120,36 +128,42 @@ def restore(
     )
 
 
-def _rebuild(config: Config, entries: Iterator[Entry]) -> None:
+def rebuild(config: Config, entries: Iterator[Entry]) -> None:
     """Create the data directory and the schema, and insert every entry; undone on failure."""
     created_dir = not config.data_dir.exists()
     config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     config.data_dir.chmod(0o700)
     engine = make_engine(config.resolved_database_url)
     try:
-        migrate.upgrade(engine, migrate.HEAD)  # the archive's revision, checked before
-        with engine.begin() as connection:
-            _Inserter(connection, open_blob_store(config)).insert_all(entries)
-            if engine.dialect.name == "postgresql":
-                _reset_sequences(connection)
-        analyze(engine)  # PostgreSQL's planner has no statistics for rows inserted in bulk
+        fill(engine, open_blob_store(config), entries)
     except BaseException:
-        _undo(config, engine, created_dir)
+        undo(config, engine, created_dir)
         raise
     finally:
         engine.dispose()
 
 
+def fill(engine: Engine, blobs: BlobStore, entries: Iterator[Entry]) -> None:
+    """Create the schema in an empty database and insert every entry, the blobs through
+    ``blobs``; then gather the planner's statistics. The caller undoes a failure."""
+    migrate.upgrade(engine, migrate.HEAD)  # the archive's revision, checked before
+    with engine.begin() as connection:
+        _Inserter(connection, blobs).insert_all(entries)
+        if engine.dialect.name == "postgresql":
+            _reset_sequences(connection)
+    analyze(engine)  # PostgreSQL's planner has no statistics for rows inserted in bulk
+
+
 class _Inserter:
-    """Inserts rows in batches, table by table; an item row waits for its blob, which is stored
-    under a new id first."""
+    """Inserts rows in batches, table by table; an item or identity row waits for its blob,
+    which is stored under a new id first."""
 
     def __init__(self, connection: Connection, blobs: BlobStore) -> None:
         self._connection = connection
         self._blobs = blobs
         self._batch: list[dict[str, Any]] = []
         self._table: Table | None = None
-        self._item: dict[str, Any] | None = None
+        self._owner: dict[str, Any] | None = None
 
     def insert_all(self, entries: Iterator[Entry]) -> None:
         for entry in entries:
@@ -170,13 +184,13 @@ class _Inserter:
         if row.table is not self._table:
             self._flush()
             self._table = row.table
-        if row.table.name == ITEMS_TABLE:
-            self._item = row.values  # inserted once its blob is stored, under the new id
+        if row.table.name in BLOB_TABLES:
+            self._owner = row.values  # inserted once its blob is stored, under the new id
         else:
             self._batch.append(row.values)
 
     def _blob(self, blob: Blob) -> None:
-        if self._item is None:  # pragma: no cover - read_payload pairs them
+        if self._owner is None:  # pragma: no cover - read_payload pairs them
             raise ArchiveUnreadable()
         writer = self._blobs.create()
         try:
@@ -186,8 +200,8 @@ class _Inserter:
         except BaseException:
             writer.abort()
             raise
-        self._batch.append({**self._item, "blob_id": writer.blob_id})
-        self._item = None
+        self._batch.append({**self._owner, "blob_id": writer.blob_id})
+        self._owner = None
 
 
 def _reset_sequences(connection: Connection) -> None:
@@ -212,7 +226,7 @@ def _reset_sequences(connection: Connection) -> None:
             )
 
 
-def _undo(config: Config, engine: Engine, created_dir: bool) -> None:
+def undo(config: Config, engine: Engine, created_dir: bool) -> None:
     """Remove what a failed restore wrote (the target was empty before it began)."""
     with contextlib.suppress(Exception), engine.begin() as connection:
         Base.metadata.drop_all(connection)

@@ -6,10 +6,15 @@ memory here, handed to a sandboxed worker process through a pipe, and dropped. E
 inspection is recorded as ``case.inspect``; each copy as ``case.sanitize``, with the SHA-256
 of the original and of the copy, so that a copy that surfaces later can be traced to whoever
 made it. The original is never changed.
+
+Workers are capped per process (``ctx.document_slots``): a request waits for a free one before
+anything is decrypted or recorded, and past the configured wait is told to try again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Final
 
@@ -55,6 +60,21 @@ SANITIZE_FAILURES: Final = {
         "No sanitised copy was made: the file is damaged, or of a type that cannot be sanitised."
     ),
 }
+
+
+BUSY: Final = N_(
+    "Mailslot is busy reading other documents. Please try again in a minute; nothing was changed."
+)
+RETRY_AFTER: Final = 60
+
+
+@contextmanager
+def _worker_slot(ctx: OrgContext) -> Iterator[None]:
+    """A free document worker for the block, or :class:`errors.TooManyRequests`."""
+    with ctx.document_slots.slot() as free:
+        if not free:
+            raise errors.TooManyRequests(BUSY, retry_after=RETRY_AFTER)
+        yield
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,13 +145,15 @@ def inspect_item(
     limits: sandbox.Limits = sandbox.DEFAULT_LIMITS,
 ) -> InspectedItem:
     """What a document reveals (``case.inspect``). A file the sandbox could not inspect gives
-    a report that says so, never an error."""
-    view = _open_document(ctx, user, seed, case_id, item_id, action="case.inspect")
-    data = _plaintext(ctx, view, limits.max_input)
-    if data is None:
-        inspection = sandbox.failed(view.filename, "unknown", Failure.TOO_LARGE)
-    else:
-        inspection = sandbox.inspect(data, view.filename, limits=limits)
+    a report that says so, never an error; all workers busy past the wait is one
+    (``TooManyRequests``)."""
+    with _worker_slot(ctx):
+        view = _open_document(ctx, user, seed, case_id, item_id, action="case.inspect")
+        data = _plaintext(ctx, view, limits.max_input)
+        if data is None:
+            inspection = sandbox.failed(view.filename, "unknown", Failure.TOO_LARGE)
+        else:
+            inspection = sandbox.inspect(data, view.filename, limits=limits)
     return InspectedItem(
         case_id=view.item.case_id,
         item_id=view.item.id,
@@ -155,15 +177,17 @@ def sanitized_copy(
     """A copy of a document without what identifies its source (``case.sanitize``, with keyed
     digests of the original and of the copy: see :func:`crypto.content_digest`);
     ``greyscale`` flattens too. Raises ``InvalidInput`` with the reason when no copy could be
-    made; nothing is recorded then, since nothing left the server."""
+    made; nothing is recorded then, since nothing left the server. All workers busy past
+    the wait: ``TooManyRequests``."""
     flatten = flatten or greyscale  # only a flattened copy is made in shades of grey
-    view = _open_document(ctx, user, seed, case_id, item_id, action=None)
-    data = _plaintext(ctx, view, limits.max_input)
-    if data is None:
-        raise errors.InvalidInput(SANITIZE_FAILURES[Failure.TOO_LARGE])
-    made = sandbox.sanitize(
-        data, view.filename, flatten=flatten, greyscale=greyscale, limits=limits
-    )
+    with _worker_slot(ctx):
+        view = _open_document(ctx, user, seed, case_id, item_id, action=None)
+        data = _plaintext(ctx, view, limits.max_input)
+        if data is None:
+            raise errors.InvalidInput(SANITIZE_FAILURES[Failure.TOO_LARGE])
+        made = sandbox.sanitize(
+            data, view.filename, flatten=flatten, greyscale=greyscale, limits=limits
+        )
     if made.copy is None:
         raise errors.InvalidInput(SANITIZE_FAILURES[made.failure or Failure.CRASH])
     with ctx.db() as db:

@@ -45,8 +45,10 @@ from mailslot.cases.models import (
     CustomStatus,
     Label,
 )
+from mailslot.channels import settings as channel_settings
 from mailslot.channels.models import Channel, ChannelMember
 from mailslot.errors import InvalidInput
+from mailslot.i18n import N_plural
 from mailslot.recipients.models import Role, User
 
 # Totals above this are reported as "more than": counting is what grows with the inbox.
@@ -106,7 +108,11 @@ class InboxQuery:
             raise InvalidInput("That page does not exist.")
         if len(self.q) > MAX_SEARCH_CHARS:
             raise InvalidInput(
-                "The search is too long (at most %(n)s characters).", n=MAX_SEARCH_CHARS
+                N_plural(
+                    "The search is too long (at most %(num)s character).",
+                    "The search is too long (at most %(num)s characters).",
+                ),
+                num=MAX_SEARCH_CHARS,
             )
 
 
@@ -367,7 +373,10 @@ def _rows_statement(user_id: str, conditions: Sequence[ColumnElement[bool]]) -> 
     ).where(*conditions)
 
 
-def inbox(db: Session, user: User, query: InboxQuery, now: int) -> InboxPage:
+def inbox(
+    db: Session, user: User, query: InboxQuery, now: int, locale: str | None = None
+) -> InboxPage:
+    """One page of the cases ``query`` asks for, custom statuses named in ``locale``."""
     holder = _holder(db, user.id)
     if holder.few == ():  # nothing to read, count or sort
         return InboxPage([], 0, False, 0, 0, query.limit, query.offset)
@@ -403,13 +412,16 @@ def inbox(db: Session, user: User, query: InboxQuery, now: int) -> InboxPage:
             .order_by(User.username)
         ):
             assignees[case_id].append((user_id, username))
+    names = channel_settings.names_in(
+        db, {row[0].custom_status_id: row[2] for row in found if row[0].custom_status_id}, locale
+    )
     rows = [
         InboxRow(
             case=found_case,
             channel_name=channel_name or "",
             unread=bool(unread),
             overdue=overdue(found_case, now),
-            custom_status=custom_status,
+            custom_status=names.get(found_case.custom_status_id or "", custom_status),
             labels=labels[found_case.id],
             assignees=assignees[found_case.id],
         )
@@ -495,9 +507,9 @@ class InboxChoices:
     recipients: list[tuple[str, str]]  # (id, username)
 
 
-def inbox_choices(db: Session, user: User) -> InboxChoices:
-    """The user's channels, their custom statuses and recipients, and the labels on the
-    cases the user holds a key to (never one seen only on others' cases)."""
+def inbox_choices(db: Session, user: User, locale: str | None = None) -> InboxChoices:
+    """The user's channels, their custom statuses (named in ``locale``) and recipients, and
+    the labels on the cases the user holds a key to (never one seen only on others' cases)."""
     channel_ids = select(ChannelMember.channel_id).where(ChannelMember.user_id == user.id)
     channels = [
         (row[0], row[1])
@@ -507,14 +519,13 @@ def inbox_choices(db: Session, user: User) -> InboxChoices:
             .order_by(Channel.name)
         )
     ]
-    statuses = [
-        (row[0], row[1], row[2])
-        for row in db.execute(
-            select(CustomStatus.id, CustomStatus.phase, CustomStatus.name)
-            .where(CustomStatus.channel_id.in_(channel_ids))
-            .order_by(CustomStatus.phase, CustomStatus.position, CustomStatus.name)
-        )
-    ]
+    found = db.execute(
+        select(CustomStatus.id, CustomStatus.phase, CustomStatus.name)
+        .where(CustomStatus.channel_id.in_(channel_ids))
+        .order_by(CustomStatus.phase, CustomStatus.position, CustomStatus.name)
+    ).all()
+    names = channel_settings.names_in(db, {row[0]: row[2] for row in found}, locale)
+    statuses = [(row[0], row[1], names[row[0]]) for row in found]
     labels = [
         (row[0], row[1])
         for row in db.execute(
@@ -546,9 +557,9 @@ def inbox_choices(db: Session, user: User) -> InboxChoices:
     return InboxChoices(channels, statuses, labels, recipients)
 
 
-def case_row(db: Session, user: User, case: Case, now: int) -> InboxRow:
+def case_row(db: Session, user: User, case: Case, now: int, locale: str | None = None) -> InboxRow:
     """One case as the inbox shows it (for a case page or ``GET /cases/{id}``): the same
-    fields in a fixed number of statements."""
+    fields in a fixed number of statements, its custom status named in ``locale``."""
     statement = _rows_statement(user.id, [Case.id == case.id])
     _, channel_name, custom_status, unread = db.execute(statement).one()
     labels = [
@@ -574,7 +585,13 @@ def case_row(db: Session, user: User, case: Case, now: int) -> InboxRow:
         channel_name=channel_name or "",
         unread=bool(unread),
         overdue=case.due_at is not None and case.due_at < now,
-        custom_status=custom_status,
+        custom_status=(
+            channel_settings.names_in(db, {case.custom_status_id: custom_status}, locale)[
+                case.custom_status_id
+            ]
+            if case.custom_status_id and custom_status
+            else custom_status
+        ),
         labels=labels,
         assignees=assignees,
     )

@@ -45,16 +45,22 @@ class CaseList:
     total_capped: bool
 
 
-def inbox_choices(ctx: OrgContext, user: User) -> inbox.InboxChoices:
-    """The choices the inbox's filter form offers ``user``."""
+def inbox_choices(ctx: OrgContext, user: User, locale: str | None = None) -> inbox.InboxChoices:
+    """The choices the inbox's filter form offers ``user`` (statuses named in ``locale``)."""
     with ctx.db() as db:
-        return inbox.inbox_choices(db, user)
+        return inbox.inbox_choices(db, user, locale)
 
 
-def inbox_page(ctx: OrgContext, user: User, query: inbox.InboxQuery) -> InboxPage:
-    """The filter choices and the page of cases ``query`` asks for, in one unit of work."""
+def inbox_page(
+    ctx: OrgContext, user: User, query: inbox.InboxQuery, locale: str | None = None
+) -> InboxPage:
+    """The filter choices and the page of cases ``query`` asks for, in one unit of work,
+    custom statuses named in ``locale``."""
     with ctx.db() as db:
-        return InboxPage(inbox.inbox_choices(db, user), inbox.inbox(db, user, query, ctx.now()))
+        return InboxPage(
+            inbox.inbox_choices(db, user, locale),
+            inbox.inbox(db, user, query, ctx.now(), locale),
+        )
 
 
 def list_cases(ctx: OrgContext, user: User, query: inbox.InboxQuery) -> CaseList:

@@ -108,6 +108,8 @@ class Case(Base):
     # The version of ``public_key``: each revocation of someone's access rotates the case key
     # (``cases.work.revoke``); earlier versions' seeds are in ``case_past_key_wraps``.
     key_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The source chose its recipients: only they (the holders from the start) may grant access.
+    recipients_chosen: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class CustomStatus(Base):

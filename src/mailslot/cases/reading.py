@@ -31,10 +31,17 @@ class CaseContent:
 
 
 def read_case(
-    ctx: OrgContext, user: User, seed: bytes | None, case_id: str, *, via: str | None = None
+    ctx: OrgContext,
+    user: User,
+    seed: bytes | None,
+    case_id: str,
+    *,
+    via: str | None = None,
+    locale: str | None = None,
 ) -> CaseContent:
     """Open a case for ``user``: its items (decrypted with ``seed``, or sealed without one),
-    marked read, and recorded as ``case.view`` (with ``via``, e.g. "api", if given)."""
+    marked read, and recorded as ``case.view`` (with ``via``, e.g. "api", if given); the work
+    panel's custom statuses named in ``locale``."""
     with ctx.db() as db:
         case, wrap = cases.case_for_user(db, user, case_id)
         if seed is None:
@@ -57,7 +64,7 @@ def read_case(
             case=case,
             items=items,
             channel=channel,
-            panel=work.case_panel(db, case, user),
+            panel=work.case_panel(db, case, user, locale),
             expiry=retention.expiry(case, channel) if channel else None,
         )
 

@@ -30,11 +30,12 @@ from mailslot.audit import services as audit
 from mailslot.cases.deletion import forget_case
 from mailslot.cases.models import Case, CaseStatus
 from mailslot.cases.services import case_for_user, case_key, delete_blobs
-from mailslot.cases.work import add_note
+from mailslot.cases.work import REASON_TOO_LONG, add_note
 from mailslot.channels.models import Channel
 from mailslot.context import OrgContext
 from mailslot.db.base import coarse
 from mailslot.errors import InvalidInput, NotFound
+from mailslot.i18n import N_plural
 from mailslot.recipients.models import User
 from mailslot.storage import BlobStore
 
@@ -42,6 +43,9 @@ T = TypeVar("T")
 DAY: Final = 86400
 # How far ahead a recipient may keep a case (about five years).
 MAX_KEEP_DAYS: Final = 5 * 366
+TOO_FAR_AHEAD: Final = N_plural(
+    "Choose a date at most %(num)s day ahead.", "Choose a date at most %(num)s days ahead."
+)
 MAX_REASON_CHARS: Final = 2000
 BATCH: Final = 100
 
@@ -178,7 +182,7 @@ def parse_until(value: str, now: int) -> int:
     # Checked as a date first: the day after 9999-12-31 does not exist (OverflowError).
     today = datetime.datetime.fromtimestamp(now, tz=datetime.UTC).date()
     if day > today + datetime.timedelta(days=MAX_KEEP_DAYS + 1):
-        raise InvalidInput("Choose a date at most %(n)s days ahead.", n=MAX_KEEP_DAYS)
+        raise InvalidInput(TOO_FAR_AHEAD, num=MAX_KEEP_DAYS)
     until = int(
         datetime.datetime.combine(
             day + datetime.timedelta(days=1), datetime.time(), tzinfo=datetime.UTC
@@ -187,7 +191,7 @@ def parse_until(value: str, now: int) -> int:
     if until <= now + DAY:
         raise InvalidInput("Choose a date after tomorrow.")
     if until > now + (MAX_KEEP_DAYS + 1) * DAY:
-        raise InvalidInput("Choose a date at most %(n)s days ahead.", n=MAX_KEEP_DAYS)
+        raise InvalidInput(TOO_FAR_AHEAD, num=MAX_KEEP_DAYS)
     return until
 
 
@@ -213,7 +217,7 @@ def keep_until(
     if not reason:
         raise InvalidInput("Give a reason for keeping the case longer.")
     if len(reason) > MAX_REASON_CHARS:
-        raise InvalidInput("The reason is too long (at most %(n)s characters).", n=MAX_REASON_CHARS)
+        raise InvalidInput(REASON_TOO_LONG, num=MAX_REASON_CHARS)
     if moment <= expires_at(case, channel):
         raise InvalidInput("Choose a date after the case's current deletion date.")
     day = datetime.datetime.fromtimestamp(moment - DAY, tz=datetime.UTC).date().isoformat()

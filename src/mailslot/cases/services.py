@@ -12,7 +12,7 @@ open old and new items alike (:class:`CaseKeys`), and the revoked holder gets no
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
@@ -41,6 +41,8 @@ from mailslot.db.base import coarse, insert_ignoring_conflict, new_id, shred_on_
 from mailslot.drops.age import looks_like_age
 from mailslot.drops.recognise import PEEK, PREFIX_LIMIT, is_sealed_drop
 from mailslot.errors import InvalidInput, TooLarge
+from mailslot.i18n import N_plural
+from mailslot.identity.models import Identity
 from mailslot.instance.models import Instance
 from mailslot.questionnaires.reading import ANSWERS_TYPE
 from mailslot.questionnaires.reading import readable as readable_answers
@@ -188,8 +190,16 @@ def _next(db: Session, name: str) -> int:
     return int(value)
 
 
-def open_case(db: Session, channel: Channel, source_id: str | None, now: int) -> Case:
-    """A new case with its own key pair, wrapped to every active recipient of the channel."""
+def open_case(
+    db: Session,
+    channel: Channel,
+    source_id: str | None,
+    now: int,
+    *,
+    only: Collection[str] | None = None,
+) -> Case:
+    """A new case with its own key pair, wrapped to every active recipient of the channel,
+    or only to those of them in ``only`` (chosen by the source: the case is marked so)."""
     recipients = list(
         db.scalars(
             select(User)
@@ -201,6 +211,8 @@ def open_case(db: Session, channel: Channel, source_id: str | None, now: int) ->
             )
         )
     )
+    if only is not None:
+        recipients = [user for user in recipients if user.id in only]
     if not recipients:
         raise ChannelClosed()
     key_pair = crypto.KeyPair.generate()
@@ -216,6 +228,7 @@ def open_case(db: Session, channel: Channel, source_id: str | None, now: int) ->
         last_activity_at=coarse(now),
         activity_seq=0,
         item_count=0,
+        recipients_chosen=only is not None,
     )
     start_deadlines(case, channel, now)
     db.add(case)
@@ -589,6 +602,8 @@ def delete_case(db: Session, case: Case) -> list[str]:
     which the caller deletes once the transaction has committed."""
     shred_on_commit(db)
     blob_ids = list(db.scalars(select(Item.blob_id).where(Item.case_id == case.id)))
+    blob_ids += db.scalars(select(Identity.blob_id).where(Identity.case_id == case.id))
+    db.execute(delete(Identity).where(Identity.case_id == case.id))  # its wraps cascade
     item_ids = select(Item.id).where(Item.case_id == case.id)
     db.execute(delete(ItemKeyWrap).where(ItemKeyWrap.item_id.in_(item_ids)))
     db.execute(delete(CaseKeyWrap).where(CaseKeyWrap.case_id == case.id))
@@ -605,11 +620,17 @@ def delete_blobs(blobs: BlobStore, blob_ids: Sequence[str]) -> None:
         blobs.delete(blob_id)
 
 
+MESSAGE_TOO_LONG: Final = N_plural(
+    "The message is too long (at most %(num)s character).",
+    "The message is too long (at most %(num)s characters).",
+)
+
+
 def check_reply(text: str, max_chars: int) -> str:
     if not text.strip():
         raise InvalidInput("Write a reply before sending.")
     if len(text) > max_chars:
-        raise InvalidInput("The message is too long (at most %(n)s characters).", n=max_chars)
+        raise InvalidInput(MESSAGE_TOO_LONG, num=max_chars)
     return text
 
 

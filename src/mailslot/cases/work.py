@@ -59,9 +59,13 @@ from mailslot.cases.services import (
     rotate_case_key,
     seal_text,
 )
+from mailslot.channels import settings as channel_settings
 from mailslot.channels.models import Channel
 from mailslot.db.base import coarse, shred_on_commit
 from mailslot.errors import Conflict, Forbidden, InvalidInput, NotFound
+from mailslot.i18n import N_plural
+from mailslot.identity.requests import IdentityPanel
+from mailslot.identity.requests import panel as identity_panel
 from mailslot.recipients.models import Role, User
 from mailslot.storage import BlobStore
 from mailslot.text import plain_text
@@ -77,7 +81,13 @@ def check_note(text: str) -> str:
     if not text:
         raise InvalidInput("Write a note before saving.")
     if len(text) > MAX_NOTE_CHARS:
-        raise InvalidInput("The note is too long (at most %(n)s characters).", n=MAX_NOTE_CHARS)
+        raise InvalidInput(
+            N_plural(
+                "The note is too long (at most %(num)s character).",
+                "The note is too long (at most %(num)s characters).",
+            ),
+            num=MAX_NOTE_CHARS,
+        )
     return text
 
 
@@ -149,12 +159,34 @@ def custom_statuses(db: Session, channel_id: str) -> list[CustomStatus]:
     return sorted(rows, key=lambda s: (order.get(s.phase, len(order)), s.position, s.name))
 
 
+@dataclass(frozen=True, slots=True)
+class StatusChoice:
+    """A channel's own status as a reader sees it: named in the reader's language."""
+
+    id: str
+    phase: str
+    name: str
+
+
+def status_choices(db: Session, channel_id: str, locale: str | None) -> list[StatusChoice]:
+    """:func:`custom_statuses`, each named in ``locale`` (None: the default language)."""
+    found = custom_statuses(db, channel_id)
+    names = channel_settings.names_in(db, {s.id: s.name for s in found}, locale)
+    return [StatusChoice(s.id, s.phase, names[s.id]) for s in found]
+
+
+REASON_TOO_LONG: Final = N_plural(
+    "The reason is too long (at most %(num)s character).",
+    "The reason is too long (at most %(num)s characters).",
+)
+
+
 def check_reason(reason: str) -> str:
     reason = plain_text(reason, multiline=True).strip()
     if not reason:
         raise InvalidInput("Give a reason for closing the case.")
     if len(reason) > MAX_REASON_CHARS:
-        raise InvalidInput("The reason is too long (at most %(n)s characters).", n=MAX_REASON_CHARS)
+        raise InvalidInput(REASON_TOO_LONG, num=MAX_REASON_CHARS)
     return reason
 
 
@@ -233,7 +265,13 @@ def clean_label(name: str) -> str:
     if not name:
         raise InvalidInput("Write a label name.")
     if len(name) > MAX_LABEL_CHARS:
-        raise InvalidInput("A label name is at most %(n)s characters long.", n=MAX_LABEL_CHARS)
+        raise InvalidInput(
+            N_plural(
+                "A label name is at most %(num)s character long.",
+                "A label name is at most %(num)s characters long.",
+            ),
+            num=MAX_LABEL_CHARS,
+        )
     return name
 
 
@@ -387,6 +425,28 @@ def lock_case(db: Session, case: Case, *loaded: CaseKeyWrap) -> None:
                 raise CaseNotFound()
 
 
+CHOSEN_ONLY: Final = (
+    "The source chose who receives this case: only the people they chose can give others access."
+)
+
+
+def may_grant(db: Session, case: Case, granter: User) -> bool:
+    """Whether ``granter`` may give others access: anyone holding the case, except on a case
+    whose source chose its recipients, where only those chosen (the holders from the start,
+    not given access by anyone) may."""
+    if not case.recipients_chosen:
+        return True
+    chosen = db.scalar(
+        select(CaseAccess.id).where(
+            CaseAccess.case_id == case.id,
+            CaseAccess.user_id == granter.id,
+            CaseAccess.granted_by.is_(None),
+            CaseAccess.revoked_at.is_(None),
+        )
+    )
+    return chosen is not None
+
+
 def grant(
     db: Session,
     case: Case,
@@ -405,6 +465,8 @@ def grant(
         raise InvalidInput("Access can be given only to an active recipient.")
     if db.get(CaseKeyWrap, (case.id, user.id)) is not None:
         raise Conflict("%(name)s already has access to this case.", name=user.username)
+    if not may_grant(db, case, granter):
+        raise Forbidden(CHOSEN_ONLY)
     if granter_seed is None:
         raise Forbidden(
             "Your key is kept offline, so you cannot give access from here. Ask someone "
@@ -524,18 +586,20 @@ class CasePanel:
     """Everything the case page's work panel shows (all of it in clear in the database)."""
 
     phases: tuple[CaseStatus, ...]
-    custom_statuses: list[CustomStatus]
-    current_custom: CustomStatus | None
+    custom_statuses: list[StatusChoice]  # named in the reader's language
+    current_custom: StatusChoice | None
     labels: list[Label]
     all_labels: list[Label]  # the labels the reader may choose from (``labels_in_reach``)
     assignees: list[User]
     holders: list[User]
     history: list[AccessEntry]
     grantable: list[User]
+    identity: IdentityPanel | None = None  # None: the source gave no identity
 
 
-def case_panel(db: Session, case: Case, reader: User) -> CasePanel:
-    statuses = custom_statuses(db, case.channel_id)
+def case_panel(db: Session, case: Case, reader: User, locale: str | None = None) -> CasePanel:
+    """The work panel as ``reader`` sees it, custom statuses named in ``locale``."""
+    statuses = status_choices(db, case.channel_id, locale)
     holding = holders(db, case)
     held = {user.id for user in holding}
     return CasePanel(
@@ -547,5 +611,8 @@ def case_panel(db: Session, case: Case, reader: User) -> CasePanel:
         assignees=assignees(db, case),
         holders=holding,
         history=access_history(db, case),
-        grantable=[user for user in active_recipients(db) if user.id not in held],
+        grantable=[user for user in active_recipients(db) if user.id not in held]
+        if may_grant(db, case, reader)
+        else [],
+        identity=identity_panel(db, case, reader),
     )

@@ -29,12 +29,13 @@ def save_channel(
     admin: User,
     channel_id: str | None,
     *,
-    name: str,
-    description: str,
+    name: channels.Texts,
+    description: channels.Texts,
     members: Sequence[str],
 ) -> Channel:
     """Create a channel (``channel_id`` None) or edit one; ``members`` are the usernames of
-    its recipients."""
+    its recipients; the name and description are one text per language (or the default
+    language's only)."""
     require_admin(admin)
     now = ctx.now()
     with ctx.db() as db:
@@ -98,8 +99,10 @@ def save_case_settings(
             )
 
 
-def add_status(ctx: OrgContext, admin: User, channel_id: str, *, phase: str, name: str) -> None:
-    """A custom status within a phase."""
+def add_status(
+    ctx: OrgContext, admin: User, channel_id: str, *, phase: str, name: settings.StatusName
+) -> None:
+    """A custom status within a phase, named in one language or several."""
     require_admin(admin)
     now = ctx.now()
     with ctx.db() as db:
@@ -115,11 +118,18 @@ def add_status(ctx: OrgContext, admin: User, channel_id: str, *, phase: str, nam
             status_id=status.id,
             phase=status.phase,
             name=status.name,
+            languages=sorted(settings.status_names(db, [status])[status.id].others),
         )
 
 
 def change_status(
-    ctx: OrgContext, admin: User, channel_id: str, status_id: str, *, action: str, name: str = ""
+    ctx: OrgContext,
+    admin: User,
+    channel_id: str,
+    status_id: str,
+    *,
+    action: str,
+    name: settings.StatusName = "",
 ) -> None:
     """Rename a custom status, move it up or down within its phase, or remove it (``action``
     is ``rename``, ``up``, ``down`` or ``remove``). A change that changes nothing is not
@@ -131,10 +141,11 @@ def change_status(
         status = settings.get_status(db, channel, status_id)
         detail: dict[str, Any] = {"channel_id": channel.id, "status_id": status.id}
         if action == "rename":
-            old = settings.rename_status(db, status, name)
-            if old == status.name:
+            old, languages = settings.name_status(db, status, name)
+            if old == status.name and not languages:
                 return
-            event, detail = "channel.status.rename", dict(detail, old=old, name=status.name)
+            event = "channel.status.rename"
+            detail = dict(detail, old=old, name=status.name, languages=languages)
         elif action in ("up", "down"):
             if not settings.move_status(db, status, -1 if action == "up" else 1):
                 return

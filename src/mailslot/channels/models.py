@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailslot.db.base import Base, id_column, time_column
@@ -19,6 +19,8 @@ class Channel(Base):
     # Retention: purge a case this many days after its last activity, or after closing.
     retention_days: Mapped[int] = mapped_column(Integer, default=90, server_default="90")
     closed_retention_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    # Sources choose which of its recipients (by display name) receive their case.
+    sources_choose: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class AutoReply(Base):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from mailslot.channels.models import Channel, ChannelMember
+from mailslot.db.base import new_id
 from mailslot.errors import Conflict, InvalidInput, NotFound
+from mailslot.instance import texts
 from mailslot.recipients.models import Role, User
 from mailslot.text import plain_text
 
@@ -16,25 +19,46 @@ MAX_NAME = 100
 MAX_DESCRIPTION = 2000
 
 
-def _clean(name: str, description: str) -> tuple[str, str]:
+def _clean_name(name: str) -> str:
     name = " ".join(plain_text(name).split())
-    description = plain_text(description, multiline=True)
-    if not name:
-        raise InvalidInput("A channel needs a name.")
     if len(name) > MAX_NAME:
         raise InvalidInput("The channel name is too long.")
+    return name
+
+
+def _clean_description(description: str) -> str:
+    description = plain_text(description, multiline=True)
     if len(description) > MAX_DESCRIPTION:
         raise InvalidInput("The channel description is too long.")
-    return name, description.strip()
+    return description.strip()
+
+
+# A channel's name and description: one text per language, or a plain string for the
+# organisation's default language only (the others are kept). See ``instance.texts``.
+Texts = Mapping[str, str] | str
+
+
+def set_texts(db: Session, channel: Channel, name: Texts, description: Texts) -> None:
+    """The channel's name and description; a language not given keeps its text."""
+    locale = texts.default_locale(db)
+    default_name, other_names = texts.split(name, locale, _clean_name)
+    default_description, other_descriptions = texts.split(description, locale, _clean_description)
+    if not default_name:
+        raise InvalidInput("A channel needs a name.")
+    clash = select(Channel.id).where(Channel.name == default_name, Channel.id != channel.id)
+    if db.scalar(clash) is not None:
+        raise Conflict("A channel with this name already exists.")
+    channel.name = default_name
+    channel.description = default_description
+    texts.store(db, channel.id, "name", other_names, locale)
+    texts.store(db, channel.id, "description", other_descriptions, locale)
 
 
 def create_channel(
-    db: Session, *, name: str, description: str, recipients: Sequence[str], now: int
+    db: Session, *, name: Texts, description: Texts, recipients: Sequence[str], now: int
 ) -> Channel:
-    name, description = _clean(name, description)
-    if db.scalar(select(Channel.id).where(Channel.name == name)) is not None:
-        raise Conflict("A channel with this name already exists.")
-    channel = Channel(name=name, description=description, created_at=now)
+    channel = Channel(id=new_id(), created_at=now)
+    set_texts(db, channel, name, description)
     db.add(channel)
     db.flush()
     set_members(db, channel, recipients)
@@ -42,16 +66,29 @@ def create_channel(
 
 
 def update_channel(
-    db: Session, channel: Channel, *, name: str, description: str, recipients: Sequence[str]
+    db: Session, channel: Channel, *, name: Texts, description: Texts, recipients: Sequence[str]
 ) -> Channel:
-    name, description = _clean(name, description)
-    clash = db.scalar(select(Channel.id).where(Channel.name == name, Channel.id != channel.id))
-    if clash is not None:
-        raise Conflict("A channel with this name already exists.")
-    channel.name = name
-    channel.description = description
+    set_texts(db, channel, name, description)
     set_members(db, channel, recipients)
     return channel
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelTexts:
+    name: texts.Localized
+    description: texts.Localized
+
+
+def channel_texts(db: Session, channels: Sequence[Channel]) -> dict[str, ChannelTexts]:
+    """The name and description of each of ``channels`` in every language, by id."""
+    loaded = texts.load(db, [c.id for c in channels])
+    return {
+        c.id: ChannelTexts(
+            texts.localized(loaded, c.id, "name", c.name),
+            texts.localized(loaded, c.id, "description", c.description),
+        )
+        for c in channels
+    }
 
 
 def set_members(db: Session, channel: Channel, usernames: Sequence[str]) -> None:

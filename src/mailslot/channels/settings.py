@@ -8,7 +8,7 @@ deadlines when it opens and keeps them; retention is computed from the current s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 
 from mailslot.cases.models import Case, CaseStatus, CustomStatus
 from mailslot.channels.models import AutoReply, Channel
+from mailslot.db.base import new_id
 from mailslot.errors import Conflict, InvalidInput, NotFound
-from mailslot.i18n import DEFAULT_LOCALE, N_, SUPPORTED_LOCALES
+from mailslot.i18n import N_, SUPPORTED_LOCALES, N_plural
+from mailslot.instance import texts as localized
 from mailslot.text import plain_text
 
 
@@ -118,8 +120,11 @@ def set_auto_replies(db: Session, channel: Channel, texts: Mapping[str, str]) ->
         text = plain_text(raw, multiline=True).strip()
         if len(text) > MAX_AUTO_REPLY:
             raise InvalidInput(
-                "The automatic acknowledgement is too long (at most %(n)s characters).",
-                n=MAX_AUTO_REPLY,
+                N_plural(
+                    "The automatic acknowledgement is too long (at most %(num)s character).",
+                    "The automatic acknowledgement is too long (at most %(num)s characters).",
+                ),
+                num=MAX_AUTO_REPLY,
             )
         if text == current.get(locale, ""):
             continue
@@ -143,10 +148,10 @@ def set_auto_replies(db: Session, channel: Channel, texts: Mapping[str, str]) ->
 
 
 def auto_reply_for(db: Session, channel_id: str, locale: str) -> str | None:
-    """The text to send a new source writing in ``locale``: that language's, else the default
-    language's, else none."""
+    """The text to send a new source writing in ``locale``: that language's, else the
+    organisation's default language's, else none."""
     texts = auto_replies(db, channel_id)
-    return texts.get(locale) or texts.get(DEFAULT_LOCALE) or None
+    return texts.get(locale) or texts.get(localized.default_locale(db)) or None
 
 
 # Custom statuses: a channel's own names for steps within a phase.
@@ -158,15 +163,56 @@ def statuses(db: Session, channel_id: str) -> list[CustomStatus]:
     return sorted(rows, key=lambda s: (STATUS_PHASES.index(s.phase), s.position, s.name))
 
 
+# A status's name: one text per language, or a plain string for the organisation's default
+# language only (the others are kept). The default language's is ``CustomStatus.name`` (the
+# audit trail and the API name a status by it); the others are rows of ``localized_texts``
+# owned by the status's id.
+StatusName = Mapping[str, str] | str
+STATUS_NAME: Final = "name"
+
+
+def status_names(db: Session, found: Sequence[CustomStatus]) -> dict[str, localized.Localized]:
+    """Each status's name in every language, by id (for the admins' form)."""
+    loaded = localized.load(db, [status.id for status in found])
+    return {s.id: localized.localized(loaded, s.id, STATUS_NAME, s.name) for s in found}
+
+
+def names_in(db: Session, defaults: Mapping[str, str], locale: str | None) -> dict[str, str]:
+    """Statuses' names (``defaults``: id to the default language's name) as a reader of
+    ``locale`` sees them; ``locale`` None: the default language's (the API, the audit)."""
+    return localized.in_locale(db, defaults, STATUS_NAME, locale)
+
+
+def _set_status_name(db: Session, status: CustomStatus, name: StatusName) -> list[str]:
+    """Name the status (its id is set); returns the other languages whose name changed."""
+    locale = localized.default_locale(db)
+    default, others = localized.split(name, locale, _clean_status_name_or_empty)
+    if not default:
+        raise InvalidInput("A status needs a name.")
+    _check_unique(db, status.channel_id, default, except_id=status.id)
+    status.name = default
+    db.flush()
+    return localized.store(db, status.id, STATUS_NAME, others, locale)
+
+
 def _clean_status_name(name: str) -> str:
     name = " ".join(plain_text(name).split())
     if not name:
         raise InvalidInput("A status needs a name.")
     if len(name) > MAX_STATUS_NAME:
         raise InvalidInput(
-            "The status name is too long (at most %(n)s characters).", n=MAX_STATUS_NAME
+            N_plural(
+                "The status name is too long (at most %(num)s character).",
+                "The status name is too long (at most %(num)s characters).",
+            ),
+            num=MAX_STATUS_NAME,
         )
     return name
+
+
+def _clean_status_name_or_empty(name: str) -> str:
+    """An empty default is told as "needs a name" once the default language is known."""
+    return _clean_status_name(name) if name.strip() else ""
 
 
 def _check_unique(db: Session, channel_id: str, name: str, except_id: str | None = None) -> None:
@@ -179,17 +225,16 @@ def _check_unique(db: Session, channel_id: str, name: str, except_id: str | None
         raise Conflict("This channel already has a status with this name.")
 
 
-def add_status(db: Session, channel: Channel, *, phase: str, name: str) -> CustomStatus:
+def add_status(db: Session, channel: Channel, *, phase: str, name: StatusName) -> CustomStatus:
     if phase not in STATUS_PHASES:
         raise InvalidInput("Choose a phase for the status.")
-    name = _clean_status_name(name)
-    _check_unique(db, channel.id, name)
     last = db.scalar(
         select(func.max(CustomStatus.position)).where(
             CustomStatus.channel_id == channel.id, CustomStatus.phase == phase
         )
     )
-    status = CustomStatus(channel_id=channel.id, phase=phase, name=name, position=(last or 0) + 1)
+    status = CustomStatus(id=new_id(), channel_id=channel.id, phase=phase, position=(last or 0) + 1)
+    _set_status_name(db, status, name)
     db.add(status)
     db.flush()
     return status
@@ -202,13 +247,16 @@ def get_status(db: Session, channel: Channel, status_id: str) -> CustomStatus:
     return status
 
 
-def rename_status(db: Session, status: CustomStatus, name: str) -> str:
-    """Returns the old name."""
-    name = _clean_status_name(name)
-    _check_unique(db, status.channel_id, name, except_id=status.id)
-    old, status.name = status.name, name
-    db.flush()
-    return old
+def rename_status(db: Session, status: CustomStatus, name: StatusName) -> str:
+    """Returns the old name (in the default language)."""
+    return name_status(db, status, name)[0]
+
+
+def name_status(db: Session, status: CustomStatus, name: StatusName) -> tuple[str, list[str]]:
+    """Rename in one language or several: the old name (in the default language) and the
+    other languages whose name changed."""
+    old = status.name
+    return old, _set_status_name(db, status, name)
 
 
 def move_status(db: Session, status: CustomStatus, step: int) -> bool:
@@ -232,6 +280,7 @@ def remove_status(db: Session, status: CustomStatus) -> int:
         select(func.count()).select_from(Case).where(Case.custom_status_id == status.id)
     )
     db.execute(update(Case).where(Case.custom_status_id == status.id).values(custom_status_id=None))
+    localized.forget(db, [status.id])
     db.delete(status)
     db.flush()
     return int(count or 0)

@@ -283,6 +283,7 @@ def _create_case(
         reminded_for=None,
         keep_until=None,
         key_version=0,
+        recipients_chosen=False,
     )
     deadlines.start_deadlines(case, channel, plan.created)
     context = bytes.fromhex(case.id)

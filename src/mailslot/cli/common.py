@@ -9,6 +9,7 @@ way round. Only light modules are imported here, so that ``mailslot --help`` sta
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -109,8 +110,12 @@ def organisation(ctx: click.Context) -> Iterator[OrgContext]:
 
 
 def fail(exc: errors.ServiceError) -> click.ClickException:
-    """A domain error as click reports it: its message on stderr, exit status 1."""
-    return click.ClickException(exc.message % exc.params if exc.params else exc.message)
+    """A domain error as click reports it: its message on stderr, in the operator's language
+    (``LANG`` …, see ``i18n.operator_locale``), exit status 1."""
+    from mailslot import i18n
+
+    locale = i18n.operator_locale(os.environ)
+    return click.ClickException(i18n.translate_message(locale, exc.message, exc.plural, exc.params))
 
 
 def echo_json(value: object) -> None:

@@ -1,5 +1,6 @@
 """``mailslot db upgrade`` (also ``mailslot migrate``): apply every pending migration, to every
-organisation's database, saying which organisation it migrates."""
+organisation's database, saying which organisation it migrates ("Migrating organisation 12 of
+1000 (slug)") on stderr, so that the progress never mixes with what a script reads."""
 
 from __future__ import annotations
 
@@ -14,11 +15,15 @@ def db() -> None:
     """Database schema."""
 
 
+def _progress(line: str) -> None:
+    click.echo(line, err=True)
+
+
 def _upgrade(ctx: click.Context) -> None:
     from mailslot.runtime import open_runtime
 
     try:
-        open_runtime(config_of(ctx), progress=click.echo).close()  # opening migrates
+        open_runtime(config_of(ctx), progress=_progress).close()  # opening migrates
     except errors.MailslotError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo("Every database is up to date.")

@@ -9,27 +9,54 @@ import time
 
 import click
 
-from mailslot.cli.common import echo_json, organisation
+from mailslot.cli.common import echo_json, open_runtime, organisation
+from mailslot.errors import MailslotError
 
 BATCH = 500  # cases per unit of work
+CASES_PER_ORG = 3  # with --orgs and no --cases
 
 
 @click.command("demo-data")
-@click.option("--cases", "count", type=click.IntRange(1, 10_000_000), required=True,
-              help="How many cases to create.")  # fmt: skip
+@click.option("--cases", "count", type=click.IntRange(0, 10_000_000), default=None,
+              help="How many cases to create (with --orgs: in each organisation, default "
+              f"{CASES_PER_ORG}).")  # fmt: skip
+@click.option("--orgs", type=click.IntRange(1, 100_000), default=None,
+              help="Create this many demo organisations (demo-0001 …, each with an admin, "
+              "two recipients and its cases) instead of filling one.")  # fmt: skip
+@click.option("--revision", default=None, help="With --orgs, on SQLite: leave their "
+              "databases at this older schema revision, without cases (to measure "
+              "migrations at start-up).")  # fmt: skip
 @click.option("--channel", "channel_name", help="Only this channel (default: every channel "
               "with recipients, in turn).")  # fmt: skip
 @click.option("--seed", type=int, default=None, help="Seed for the shape of the data "
               "(times, statuses, labels); keys are always random.")  # fmt: skip
 @click.pass_context
-def demo_data(ctx: click.Context, count: int, channel_name: str | None, seed: int | None) -> None:
+def demo_data(
+    ctx: click.Context,
+    count: int | None,
+    orgs: int | None,
+    revision: str | None,
+    channel_name: str | None,
+    seed: int | None,
+) -> None:
     """Create realistic, fully encrypted demo cases spread over the past 18 months.
 
     Each case has messages, small files, replies, internal notes, a status, labels,
     assignees and deadlines, encrypted exactly like real cases. Demo sources have a key
     pair but no codename: they cannot log in. Progress goes to stderr; a JSON summary to
     stdout.
+
+    With --orgs N, N new organisations instead (hosts SLUG.source.demo.test and
+    SLUG.staff.demo.test), for demos and benchmarks only: they share three staff accounts
+    (demo-admin, demo-alice, demo-bob), whose passphrase the summary prints.
     """
+    if orgs is not None:
+        many_orgs(ctx, orgs, CASES_PER_ORG if count is None else count, seed, revision)
+        return
+    if revision is not None:
+        raise click.UsageError("--revision goes with --orgs.")
+    if not count:
+        raise click.UsageError("Give --cases (at least 1), or --orgs.")
     from mailslot.cli import _demo_cases as demo
     from mailslot.db.planner import analyze
 
@@ -69,6 +96,43 @@ def demo_data(ctx: click.Context, count: int, channel_name: str | None, seed: in
             "channels": len(setup),
             "seconds": round(elapsed, 1),
             "cases_per_second": round(count / elapsed, 1) if elapsed else None,
+        }
+    )
+    sys.stdout.flush()
+
+
+def many_orgs(
+    ctx: click.Context, count: int, cases: int, seed: int | None, revision: str | None
+) -> None:
+    from mailslot.cli._demo_orgs import make_orgs
+
+    rng = random.Random(seed)  # noqa: S311 - the shape of demo data, not secrets
+    started = time.monotonic()
+
+    def progress(done: int) -> None:
+        if done == count or done % 50 == 0:
+            elapsed = time.monotonic() - started
+            click.echo(f"demo-data: {done}/{count} organisations, {elapsed:.0f} s", err=True)
+
+    runtime = open_runtime(ctx)
+    try:
+        made = make_orgs(runtime, count, cases, rng, progress, revision)
+    except MailslotError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        runtime.close()
+    elapsed = time.monotonic() - started
+    echo_json(
+        {
+            "organisations": len(made.slugs),
+            "first": made.slugs[0],
+            "last": made.slugs[-1],
+            "cases_per_organisation": 0 if revision else cases,
+            "revision": revision,
+            "staff": ["demo-admin", "demo-alice", "demo-bob"],
+            "passphrase": made.passphrase,
+            "database_copied": made.copied,
+            "seconds": round(elapsed, 1),
         }
     )
     sys.stdout.flush()

@@ -1,9 +1,11 @@
-"""``mailslot seal`` and ``mailslot keys verify``: sealed drops made on an offline computer.
+"""``mailslot seal`` and ``mailslot keys verify``: sealed drops made on an offline computer;
+``mailslot keys card``: the printable drop card, on the server.
 
-Both run with no configuration, data directory, database or network: ``seal`` reads the
-files, the organisation's key manifest (the whole chain, as ``/keys.json`` serves it) and
-writes one age file; ``keys verify`` checks a manifest chain against a signing-key
-fingerprint (from a drop card or the ``/keys`` page). Spec: ``docs/spec/sealed-drops.md``.
+``seal`` and ``keys verify`` run with no configuration, data directory, database or network:
+``seal`` reads the files, the organisation's key manifest (the whole chain, as ``/keys.json``
+serves it) and writes one age file; ``keys verify`` checks a manifest chain against a
+signing-key fingerprint (from a drop card or the ``/keys`` page). ``keys card`` reads the
+latest published manifest of an organisation. Spec: ``docs/spec/sealed-drops.md``.
 """
 
 from __future__ import annotations
@@ -205,3 +207,64 @@ def keys_verify(manifest_path: Path, fingerprint: str, as_json: bool) -> None:
         click.echo(f"Channel {channel.name}: {channel.drop_recipient}")
     for recipient in latest.recipients:
         click.echo(f"Recipient {recipient.name}: {recipient.fingerprint}")
+
+
+@click.command("card")
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The card to write (must not exist): a .pdf (a page per channel) or a .png.",
+)
+@click.option("--channel", help="The channel whose key the card holds [default: every one].")
+@click.option(
+    "--lang",
+    "languages",
+    multiple=True,
+    help="A language of the instructions (repeatable) [default: English and the "
+    "organisation's default language].",
+)
+@click.pass_context
+def keys_card(
+    ctx: click.Context, out_path: Path, channel: str | None, languages: tuple[str, ...]
+) -> None:
+    """Write a printable drop card: the address, a channel's key as a QR code, the
+    signing-key fingerprint and three lines of instructions."""
+    from mailslot import errors, i18n
+    from mailslot.cli.common import fail, organisation
+    from mailslot.dropkeys import card, printing
+
+    kind = out_path.suffix.lower()
+    if kind not in (".pdf", ".png"):
+        raise click.BadParameter("the card is written as .pdf or .png", param_hint="--out")
+    locales = []
+    for language in languages:
+        locale = i18n.supported(language)
+        if locale is None:
+            raise click.BadParameter(f"{language!r} is not a language of Mailslot.")
+        locales.append(locale)
+    with organisation(ctx) as org:
+        host, port = org.config.source_addr
+        try:
+            cards = card.drop_cards(
+                org,
+                locales or ["en"],
+                f"http://{host if ':' not in host else f'[{host}]'}:{port}",
+                channel,
+                with_organisation=not locales,
+            )
+        except errors.ServiceError as exc:
+            raise fail(exc) from None
+    if kind == ".png" and len(cards) > 1:
+        names = ", ".join(c.channel for c in cards)
+        raise click.ClickException(f"A PNG holds one card: choose --channel ({names}).")
+    data = printing.png(cards[0]) if kind == ".png" else printing.pdf(cards)
+    try:
+        fd = os.open(out_path, _NEW_FILE, 0o644)
+    except OSError as exc:
+        raise click.ClickException(f"Cannot create {out_path}: {exc.strerror}.") from None
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    click.echo(f"Wrote {len(cards) if kind == '.pdf' else 1} card(s) to {out_path}.")
+    click.echo(f"Signing-key fingerprint: {cards[0].fingerprint}")

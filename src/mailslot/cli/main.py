@@ -26,6 +26,7 @@ from mailslot.cli import (
     documents,
     drops,
     offline,
+    operators,
     orgs,
     purge,
     questionnaires,
@@ -77,6 +78,7 @@ for _command in (
     demo.demo_data,
     audit.audit,
     orgs.orgs,
+    operators.operators,
     db.migrate,
     questionnaires.questionnaires,
 ):
@@ -98,6 +100,8 @@ for _command in (
 
 # `keys verify` checks a published manifest offline: it belongs to no organisation.
 offline.keys.add_command(drops.keys_verify)
+# `keys card` prints an organisation's published keys.
+offline.keys.add_command(with_org_option(drops.keys_card))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -241,7 +241,7 @@ def decrypt(
         ) from None
     with bundle.open("rb") as source:
         # Version 1 (before case key versions) is still read; version 2 is written.
-        _check_version(bundle, source.read(5), b"MSLB", "bundle", known=(1, 2))
+        _check_version(bundle, source.read(5), b"MSLB", "bundle", known=(1, 2, 3))
     if passphrase_file is not None:
         passphrase = passphrase_file.readline().rstrip("\r\n")
     else:

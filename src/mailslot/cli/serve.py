@@ -1,4 +1,4 @@
-"""``mailslot serve``: the source and staff interfaces, with the background jobs."""
+"""``mailslot serve``: the source, staff and operator interfaces, with the background jobs."""
 
 from __future__ import annotations
 
@@ -56,13 +56,13 @@ def _server(app: ASGIApp, addr: tuple[str, int], config: Config) -> uvicorn.Serv
 
 
 def _allow_open_files(config: Config) -> None:
-    """Raise the soft limit on open files to the hard one if it is below what both
+    """Raise the soft limit on open files to the hard one if it is below what the three
     interfaces' connection limits need (1024 is a common default)."""
     import contextlib
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    needed = 2 * config.max_connections + 256  # the database and the blobs being written
+    needed = 3 * config.max_connections + 256  # the database and the blobs being written
     if soft != resource.RLIM_INFINITY and soft < needed:
         raised = needed if hard == resource.RLIM_INFINITY else min(hard, needed)
         with contextlib.suppress(ValueError, OSError):  # then the soft limit stays
@@ -72,9 +72,14 @@ def _allow_open_files(config: Config) -> None:
 @click.command()
 @click.option("--source-addr", help="host:port of the source interface [MAILSLOT_SOURCE_ADDR].")
 @click.option("--staff-addr", help="host:port of the staff interface [MAILSLOT_STAFF_ADDR].")
+@click.option(
+    "--operator-addr", help="host:port of the host operator's pages [MAILSLOT_OPERATOR_ADDR]."
+)
 @click.pass_context
-def serve(ctx: click.Context, source_addr: str | None, staff_addr: str | None) -> None:
-    """Run the source and staff interfaces."""
+def serve(
+    ctx: click.Context, source_addr: str | None, staff_addr: str | None, operator_addr: str | None
+) -> None:
+    """Run the source, staff and operator interfaces."""
     import asyncio
 
     from mailslot import logs, memory
@@ -83,6 +88,7 @@ def serve(ctx: click.Context, source_addr: str | None, staff_addr: str | None) -
     from mailslot.runtime import open_runtime
     from mailslot.web.app import create_source_app, create_staff_app
     from mailslot.web.common import Templates
+    from mailslot.web.operator import create_operator_app
     from mailslot.web.server import trim_after_requests
 
     overrides = dict(ctx.obj["overrides"])
@@ -91,6 +97,8 @@ def serve(ctx: click.Context, source_addr: str | None, staff_addr: str | None) -
             overrides["source_addr"] = parse_addr(source_addr, "--source-addr")
         if staff_addr:
             overrides["staff_addr"] = parse_addr(staff_addr, "--staff-addr")
+        if operator_addr:
+            overrides["operator_addr"] = parse_addr(operator_addr, "--operator-addr")
     except errors.ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     config = load_config(**overrides)
@@ -119,9 +127,11 @@ def serve(ctx: click.Context, source_addr: str | None, staff_addr: str | None) -
     servers = [
         _server(create_source_app(runtime, templates), config.source_addr, config),
         _server(create_staff_app(runtime, templates), config.staff_addr, config),
+        _server(create_operator_app(runtime, templates), config.operator_addr, config),
     ]
     click.echo(f"Source interface: http://{config.source_addr[0]}:{config.source_addr[1]}")
     click.echo(f"Staff interface:  http://{config.staff_addr[0]}:{config.staff_addr[1]}")
+    click.echo(f"Operator pages:   http://{config.operator_addr[0]}:{config.operator_addr[1]}")
 
     async def run_all() -> None:
         jobs = asyncio.create_task(run_forever(runtime))

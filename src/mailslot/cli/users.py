@@ -1,4 +1,5 @@
-"""``mailslot users``: create and list staff accounts."""
+"""``mailslot users``: create and list staff accounts, and set a recipient's public display
+name (what sources see when a channel lets them choose its recipients)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import click
 from mailslot import errors
 from mailslot.cli.common import echo_json, fail, organisation
 
+NAMED_RECIPIENTS = "Only recipients have a display name (sources see it)."
+
 
 @click.group()
 def users() -> None:
@@ -17,7 +20,9 @@ def users() -> None:
 
 @users.command("add")
 @click.option("--username", required=True)
-@click.option("--role", type=click.Choice(["admin", "recipient", "analyst"]), required=True)
+@click.option(
+    "--role", type=click.Choice(["admin", "recipient", "analyst", "custodian"]), required=True
+)
 @click.option(
     "--password-file",
     type=click.File("r"),
@@ -31,6 +36,11 @@ def users() -> None:
     help="Channel to join (recipients; default: 'default').",
 )
 @click.option("--email")
+@click.option(
+    "--display-name",
+    help="The name sources see when a channel lets them choose (recipients; default: the "
+    "username).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def users_add(
@@ -40,10 +50,13 @@ def users_add(
     password_file: IO[str],
     channel_names: tuple[str, ...],
     email: str | None,
+    display_name: str | None,
     as_json: bool,
 ) -> None:
     """Create a staff account (non-interactive)."""
     from mailslot.audit import services as audit
+    from mailslot.channels.choice import check_display_name
+    from mailslot.dropkeys import services as dropkeys
     from mailslot.instance.services import DEFAULT_CHANNEL
     from mailslot.recipients.models import Role
     from mailslot.recipients.services import create_user
@@ -54,7 +67,10 @@ def users_add(
         if chosen != Role.RECIPIENT and channel_names:
             raise click.ClickException("Only recipients can be members of a channel.")
         names = channel_names or ((DEFAULT_CHANNEL,) if chosen == Role.RECIPIENT else ())
+        if chosen != Role.RECIPIENT and display_name is not None:
+            raise click.ClickException(NAMED_RECIPIENTS)
         try:
+            public_name = check_display_name(display_name or "")
             with org.db() as db:
                 account = create_user(
                     db,
@@ -66,6 +82,8 @@ def users_add(
                     email=email,
                     channel_names=names,
                 )
+                account.user.display_name = public_name
+                named = {"display_name": public_name} if public_name else {}
                 audit.record(
                     db,
                     "admin.user_created",
@@ -75,12 +93,15 @@ def users_add(
                     role=account.user.role,
                     channels=list(names),
                     via="cli",
+                    **named,
                 )
+                dropkeys.resync(db, org.instance_id, org.now())  # the channels it joined
                 result = {
                     "id": account.user.id,
                     "username": account.user.username,
                     "role": account.user.role,
                     "channels": list(names),
+                    "display_name": public_name,
                     "totp_secret": account.totp_secret,
                     "recovery_key": account.recovery_key,
                 }
@@ -94,6 +115,43 @@ def users_add(
         click.echo(f"Recovery key (shown once, keep it offline): {result['recovery_key']}")
 
 
+@users.command("set-display-name")
+@click.argument("username")
+@click.argument("name")
+@click.pass_context
+def users_set_display_name(ctx: click.Context, username: str, name: str) -> None:
+    """Set the name sources see for recipient USERNAME ('' for none: the username)."""
+    from mailslot.audit import services as audit
+    from mailslot.channels.choice import check_display_name
+    from mailslot.recipients.models import Role
+    from mailslot.recipients.services import find_user
+
+    with organisation(ctx) as org:
+        try:
+            public_name = check_display_name(name)
+            with org.db() as db:
+                user = find_user(db, username)
+                if user is None:
+                    raise click.ClickException(f"No account is named {username!r}.")
+                if user.role != Role.RECIPIENT.value:
+                    raise click.ClickException(NAMED_RECIPIENTS)
+                if user.display_name == public_name:
+                    return
+                user.display_name = public_name
+                audit.record(
+                    db,
+                    "admin.user_display_name",
+                    now=org.now(),
+                    user_id=user.id,
+                    username=user.username,
+                    display_name=public_name,
+                    via="cli",
+                )
+        except errors.ServiceError as exc:
+            raise fail(exc) from None
+    click.echo(f"{username}: {public_name or username}")
+
+
 @users.command("list")
 @click.pass_context
 def users_list(ctx: click.Context) -> None:
@@ -103,4 +161,5 @@ def users_list(ctx: click.Context) -> None:
     with organisation(ctx) as org, org.db() as db:
         for user in list_users(db):
             state = " (disabled)" if user.disabled else ""
-            click.echo(f"{user.username}\t{user.role}{state}")
+            shown = f"\t{user.display_name}" if user.display_name else ""
+            click.echo(f"{user.username}\t{user.role}{state}{shown}")

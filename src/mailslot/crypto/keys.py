@@ -28,6 +28,7 @@ class WrapPurpose:
     CASE_KEY: Final = b"case-key"
     ITEM_KEY: Final = b"item-key"
     DROP_KEY: Final = b"drop-key"  # a channel's drop key identity, to a recipient
+    IDENTITY_KEY: Final = b"identity-key"  # a source's identity key pair, to a custodian
 
 
 def case_key_context(case_id: bytes, version: int) -> bytes:

@@ -27,15 +27,22 @@ from mailslot.cases.models import (
 from mailslot.channels.models import AutoReply, Channel, ChannelMember
 from mailslot.db.base import Base
 from mailslot.dropkeys.models import DropKey, DropKeyWrap, KeyManifest, SigningKeyRow
-from mailslot.instance.models import Instance
+from mailslot.identity.models import Identity, IdentityKeyWrap, IdentityRequest
+from mailslot.instance.models import Instance, LocalizedText
 from mailslot.limits.models import LoginThrottle, RateBucket
 from mailslot.notifications.models import PendingNotice
-from mailslot.questionnaires.models import QuestionnaireDraft, QuestionnaireVersion
+from mailslot.questionnaires.models import (
+    AnswerCount,
+    QuestionnaireDraft,
+    QuestionnaireDraftFile,
+    QuestionnaireVersion,
+)
 from mailslot.recipients.models import Enrollment, User, WebauthnCredential
 from mailslot.sessions.models import Session
 from mailslot.sources.models import Source
 
 __all__ = [
+    "AnswerCount",
     "AuditEvent",
     "AuditHead",
     "AutoReply",
@@ -54,14 +61,19 @@ __all__ = [
     "DropKey",
     "DropKeyWrap",
     "Enrollment",
+    "Identity",
+    "IdentityKeyWrap",
+    "IdentityRequest",
     "Instance",
     "Item",
     "ItemKeyWrap",
     "KeyManifest",
     "Label",
+    "LocalizedText",
     "LoginThrottle",
     "PendingNotice",
     "QuestionnaireDraft",
+    "QuestionnaireDraftFile",
     "QuestionnaireVersion",
     "RateBucket",
     "Session",

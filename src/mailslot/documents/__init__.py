@@ -8,8 +8,10 @@
   ``archive.py`` (with ``zipparts.py``), ``audio.py``, ``video.py``; ``xmp.py`` for the XMP
   they share; ``parsing.py`` for the boundary with the third-party parsers.
 
-Everything works on bytes in memory and writes nothing to disk. Nothing here is safe to run
-on untrusted input inside the server process: the server runs it in a sandboxed child
-process (``sandbox.py`` and ``worker.py``). The formats and their limits are described in
-``docs/documents.md``; the report's JSON in ``docs/spec/inspect-report.md``.
+Everything works on bytes in memory and writes nothing to disk (but ``office.py``, which
+hands an office file to LibreOffice in bubblewrap's tmpfs, in memory too, for a flattened
+copy). Nothing here is safe to run on untrusted input inside the server process: the server
+runs it in a sandboxed child process (``sandbox.py``, ``bwrap.py`` and ``worker.py``). The
+formats and their limits are described in ``docs/documents.md``; the report's JSON in
+``docs/spec/inspect-report.md``.
 """

@@ -26,6 +26,7 @@ import mutagen.mp3
 import mutagen.ogg
 import mutagen.wave
 from hachoir.core import config as hachoir_config
+from hachoir.parser.audio.mpeg_audio import MpegAudioFile
 from hachoir.parser.container.riff import RiffFile
 from hachoir.stream import InputIOStream
 
@@ -120,6 +121,10 @@ def inspect_audio(data: bytes, type_: str) -> Findings:
                 ape = None
             for key, value in (ape or {}).items():
                 found.add(k.AUTHOR, f"APE tag {key}", str(value))
+    if type_ == "mp3":
+        extra = len(data) - _mp3_end(data)
+        if extra > 0:
+            found.add(k.TRAILING_DATA, f"{extra} bytes after the last MP3 frame and tag")
     if type_ == "wav":
         _wav(data, found)
     if type_ == "ogg":
@@ -262,9 +267,19 @@ def sanitise_audio(data: bytes, type_: str) -> bytes:
         if type_ == "mp3":
             mutagen.apev2.delete(buffer)
         out = buffer.getvalue()
+    if type_ == "mp3":
+        out = out[: _mp3_end(out)]
     if type_ == "ogg":
         out = _ogg_pages_only(out)
     return out
+
+
+def _mp3_end(data: bytes) -> int:
+    """Where the MPEG frames (and an ID3 tag at either end) stop, as hachoir finds them."""
+    with reading("mp3"):
+        parsed = MpegAudioFile(InputIOStream(io.BytesIO(data), source="document"))
+        size = parsed.content_size
+    return size // 8 if isinstance(size, int) else len(data)
 
 
 def _ogg_pages_only(data: bytes) -> bytes:

@@ -19,6 +19,7 @@ MAX_DOT_PIXELS: Final = 40_000_000  # larger pages are not examined (time, not c
 _LIGHT: Final = 190
 _YELLOW: Final = 20
 _MIN_DOT_PIXELS: Final = 12
+_PASSES: Final = 3
 
 
 def dot_mask(image: Image.Image) -> Image.Image | None:
@@ -34,6 +35,8 @@ def dot_mask(image: Image.Image) -> Image.Image | None:
     light = low.point(lambda v: 255 if v >= _LIGHT else 0)
     yellow = ImageChops.subtract(low, blue).point(lambda v: 255 if v >= _YELLOW else 0)
     candidates = ImageChops.multiply(light, yellow)
+    if candidates.histogram()[255] < _MIN_DOT_PIXELS:
+        return None  # too few yellow specks even before the areas are taken out (cheap)
     # Anything that survives a 5-by-5 erosion is an area, not a dot; grow it back and drop it.
     areas = candidates.filter(ImageFilter.MinFilter(5)).filter(ImageFilter.MaxFilter(9))
     dots = ImageChops.subtract(candidates, areas)
@@ -52,11 +55,15 @@ def dot_mask(image: Image.Image) -> Image.Image | None:
 
 
 def remove_dots(image: Image.Image) -> Image.Image:
-    """The image with every detected dot painted over; the same image if there were none."""
-    mask = dot_mask(image)
-    if mask is None:
-        return image
-    grown = mask.filter(ImageFilter.MaxFilter(3))
-    base = image.convert("RGBA" if "A" in image.getbands() else "RGB")
-    filled = base.filter(ImageFilter.MedianFilter(7))
-    return Image.composite(filled, base, grown)
+    """The image with every detected dot painted over; the same image if there were none.
+    Dots enlarged by rendering (a scan in a PDF, drawn at 150 dpi) can sit close enough to
+    read as an area until their neighbours are painted, so it looks again, a few times."""
+    for _ in range(_PASSES):
+        mask = dot_mask(image)
+        if mask is None:
+            break
+        grown = mask.filter(ImageFilter.MaxFilter(3))
+        base = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+        filled = base.filter(ImageFilter.MedianFilter(7))
+        image = Image.composite(filled, base, grown)
+    return image

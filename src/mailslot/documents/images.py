@@ -22,6 +22,7 @@ from hachoir.core import config as hachoir_config
 from hachoir.parser.image.gif import GifFile
 from hachoir.parser.image.jpeg import JpegFile
 from hachoir.parser.image.png import PngFile
+from hachoir.parser.image.tiff import TiffFile
 from hachoir.stream import InputIOStream
 from PIL import Image, ImageCms, ImageOps, ImageSequence, JpegImagePlugin
 
@@ -55,6 +56,9 @@ _LOSSLESS_TIFF: Final = frozenset(
 
 pillow_heif.register_heif_opener()
 hachoir_config.quiet = True
+
+
+DOTS: Final = "yellow dots like a colour printer's tracking pattern (heuristic)"
 
 
 def open_image(data: bytes, type_: str) -> Image.Image:
@@ -94,7 +98,7 @@ def inspect_image(data: bytes, type_: str) -> Findings:
     if thumbnails:
         found.add(k.THUMBNAIL, "HEIF thumbnail image (may show the uncropped original)")
     if mask is not None:
-        found.add(k.PRINTER, "yellow dots like a colour printer's tracking pattern (heuristic)")
+        found.add(k.PRINTER, DOTS)
     extra = _trailing_bytes(data, type_)
     if extra:
         found.add(k.TRAILING_DATA, f"{extra} bytes after the end of the image")
@@ -113,19 +117,34 @@ def _trailing_bytes(data: bytes, type_: str) -> int:
     if type_ in ("webp",):
         declared = int.from_bytes(data[4:8], "little") + 8
         return max(0, len(data) - declared - (declared & 1))
-    parser: Callable[..., object] | None = {"jpeg": JpegFile, "png": PngFile, "gif": GifFile}.get(
-        type_
-    )
+    parsers: dict[str, Callable[..., object]] = {
+        "jpeg": JpegFile,
+        "png": PngFile,
+        "gif": GifFile,
+        "tiff": TiffFile,
+    }
+    parser = parsers.get(type_)
     if parser is None:
         return 0
     with reading(type_):
         parsed = parser(InputIOStream(io.BytesIO(data), source="document"))
         if type_ == "gif":
             end = _gif_end(parsed)
+        elif type_ == "tiff":
+            end = _tiff_end(parsed)
+            if len(data) - end < 16 and not data[end:].strip(b"\x00"):
+                return 0  # Pillow aligns each frame of a multi-page TIFF to 16 bytes
         else:
             size = getattr(parsed, "content_size", None)
             end = size // 8 if isinstance(size, int) else len(data)
     return max(0, len(data) - end)
+
+
+def _tiff_end(parsed: object) -> int:
+    """Where the last of the header, the directories (with their values) and the image data
+    ends: TIFF has no end marker, and its parts may come in any order."""
+    ends = [(f.absolute_address + f.size) // 8 for f in parsed]  # type: ignore[attr-defined]
+    return max(ends, default=0)
 
 
 def _gif_end(parsed: object) -> int:

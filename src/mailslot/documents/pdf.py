@@ -23,15 +23,19 @@ from typing import Final
 import pikepdf
 from pikepdf import Array, Dictionary, Name, Pdf, Stream
 
+from mailslot.documents import dots
 from mailslot.documents import findings as k
 from mailslot.documents.errors import UnreadableDocument
 from mailslot.documents.findings import Findings, printable
-from mailslot.documents.images import inspect_image, strip_jpeg_segments
+from mailslot.documents.images import DOTS, inspect_image, strip_jpeg_segments
 from mailslot.documents.parsing import reading
 from mailslot.documents.xmp import user_path, xmp_findings
 
 MAX_OBJECTS: Final = 200_000
 MAX_EMBEDDED_IMAGES: Final = 200
+# Images other than JPEGs are decoded to look for tracking dots: the first few, if not huge.
+MAX_DOT_IMAGES: Final = 20
+MAX_DOT_IMAGE_PIXELS: Final = 25_000_000
 # qpdf's fixed /ID (static_id=True): the digits of pi, the same in every copy it writes.
 STATIC_ID: Final = bytes.fromhex("31415926535897932384626433832795")
 
@@ -157,14 +161,32 @@ def _object(
     if (
         isinstance(obj, Stream)
         and obj.get("/Subtype") == Name.Image
-        and obj.get("/Filter") == Name.DCTDecode
         and images < MAX_EMBEDDED_IMAGES
     ):
         images += 1
-        inner = inspect_image(obj.read_raw_bytes(), "jpeg")
-        for item in inner.items:
-            found.add(item.kind, f"embedded image {images}: {item.detail}")
+        if obj.get("/Filter") == Name.DCTDecode:  # its metadata, and dots (images.py)
+            inner = inspect_image(obj.read_raw_bytes(), "jpeg")
+            for item in inner.items:
+                found.add(item.kind, f"embedded image {images}: {item.detail}")
+        elif images <= MAX_DOT_IMAGES and _has_dots(obj):
+            found.add(k.PRINTER, f"embedded image {images}: {DOTS}")
     return images
+
+
+def _has_dots(image: Stream) -> bool:
+    """Whether a (non-JPEG) image of the PDF shows tracking dots: decoded only when small
+    enough, and any image pikepdf cannot decode counts as none."""
+    try:
+        size = int(image.get("/Width", 0)) * int(image.get("/Height", 0))
+    except (TypeError, ValueError):
+        return False
+    if not 0 < size <= MAX_DOT_IMAGE_PIXELS:
+        return False
+    try:
+        pixels = pikepdf.PdfImage(image).as_pil_image()
+    except (pikepdf.PdfError, NotImplementedError, ValueError, OSError):
+        return False
+    return dots.dot_mask(pixels) is not None
 
 
 def _annotations(page: pikepdf.Page, number: int, found: Findings) -> None:

@@ -13,7 +13,8 @@ does to itself before it reads the document) and talks to it over pipes only:
 - it runs in a process group of its own, killed whole at the wall-clock limit;
 - the worker limits its own address space, CPU time, file size and open files, enters a
   network namespace of its own, and refuses sockets, new processes and writes outside its
-  directory from Python code;
+  directory from Python code (inside bubblewrap, told so by ``--boxed``, it may start
+  LibreOffice for a flattened office file: :mod:`.office`);
 - where ``bwrap`` (bubblewrap) is installed it runs inside it: new user, PID, network, IPC,
   UTS and cgroup namespaces, the system and Python's own folders read-only, its directory the
   only one it can write, no capabilities, killed with its parent.
@@ -37,14 +38,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, Final
 
 from mailslot import framing
 from mailslot.documents import worker
+from mailslot.documents.bwrap import box, bubblewrap
 from mailslot.documents.findings import KINDS, FileReport, Finding
 from mailslot.filenames import output_filename
 
@@ -53,9 +54,6 @@ MAX_FINDINGS: Final = 2000
 MAX_DETAIL: Final = 4000
 _TYPE: Final = re.compile(r"[a-z0-9_]{1,32}")
 _MEDIA_TYPE: Final = re.compile(r"[a-z]+/[a-z0-9][a-z0-9.+-]{0,100}")
-# Folders the worker may read inside bubblewrap, besides Python's own (bound if they exist).
-SYSTEM_FOLDERS: Final = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc/alternatives")
-SYSTEM_FILES: Final = ("/etc/ld.so.cache", "/etc/localtime")
 
 
 class Failure(StrEnum):
@@ -78,11 +76,38 @@ class Limits:
     max_output: int = 160 * MiB
     memory: int = 1024 * MiB
     cpu_seconds: int = 60
+    # A flattened PDF gets this much more CPU time a page (counted by the worker), up to
+    # ``max_cpu_seconds``; its wall-clock limit grows by the same ceiling.
+    cpu_per_page: float = 0.5
+    max_cpu_seconds: int = 300
     wall_seconds: float = 90.0
     test_hooks: bool = False
 
 
 DEFAULT_LIMITS: Final = Limits()
+
+
+class WorkerSlots:
+    """A cap on the workers running at once in one server process: each may take
+    ``Limits.memory``, so a few recipients asking at once must not add up to more than the
+    machine has. One instance per process (``Runtime`` makes it; every organisation shares it).
+    """
+
+    def __init__(self, workers: int, wait_seconds: float) -> None:
+        self.workers = workers
+        self.wait_seconds = wait_seconds
+        self._slots = threading.BoundedSemaphore(workers)
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[bool]:
+        """Hold a slot for the block: True once one is free, False if none was within
+        ``wait_seconds`` (blocking: call it from a worker thread)."""
+        held = self._slots.acquire(timeout=self.wait_seconds)
+        try:
+            yield held
+        finally:
+            if held:
+                self._slots.release()
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,26 +163,6 @@ NOTES: Final = {failure: f"could not be inspected: {reason}" for failure, reason
 # -- the worker's command line ------------------------------------------------------------------
 
 
-def bubblewrap(which: Callable[[str], str | None] = shutil.which) -> str | None:
-    """The path of ``bwrap`` if it is installed."""
-    return which("bwrap")
-
-
-def _python_folders() -> list[str]:
-    """Every folder Python and Mailslot are loaded from (prefixes and ``sys.path``)."""
-    found = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]
-    found.append(str(Path(sys.executable).resolve().parent))
-    found += [p for p in sys.path if p and os.path.isabs(p)]
-    found.append(str(Path(worker.__file__).resolve().parents[2]))  # the package's root
-    kept: list[str] = []
-    for folder in sorted({os.path.realpath(p) for p in found}, key=len):
-        if os.path.isdir(folder) and not any(
-            folder == k or folder.startswith(k.rstrip("/") + "/") for k in kept
-        ):
-            kept.append(folder)
-    return kept
-
-
 def command(limits: Limits, workdir: str, bwrap: str | None) -> list[str]:
     """The worker's argv: inside bubblewrap when ``bwrap`` is given."""
     argv = [
@@ -169,22 +174,14 @@ def command(limits: Limits, workdir: str, bwrap: str | None) -> list[str]:
         f"--memory={limits.memory}",
         f"--cpu={limits.cpu_seconds}",
         f"--output={limits.max_output}",
+        f"--cpu-max={max(limits.cpu_seconds, limits.max_cpu_seconds)}",
+        f"--cpu-per-page={limits.cpu_per_page}",
     ]
     if limits.test_hooks:
         argv.append("--test-hooks")
     if bwrap is None:
         return argv
-    box = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
-    for folder in SYSTEM_FOLDERS:
-        box += ["--ro-bind-try", folder, folder]
-    for path in SYSTEM_FILES:
-        box += ["--ro-bind-try", path, path]
-    for folder in _python_folders():
-        box += ["--ro-bind", folder, folder]
-    # A /tmp of its own, in memory (S108: inside the sandbox, not this machine's /tmp).
-    box += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]  # noqa: S108
-    box += ["--bind", workdir, workdir, "--chdir", workdir, "--"]
-    return box + argv
+    return [*box(bwrap, workdir), *argv, "--boxed"]
 
 
 def environment(workdir: str) -> dict[str, str]:
@@ -199,14 +196,6 @@ def environment(workdir: str) -> dict[str, str]:
         "OMP_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
     }
-
-
-def isolation(which: Callable[[str], str | None] = shutil.which) -> str:
-    """How documents are isolated on this machine, in words (for ``mailslot check``)."""
-    found = bubblewrap(which)
-    if found:
-        return f"bubblewrap ({found}), resource limits, a network namespace"
-    return "resource limits and a network namespace (bubblewrap is not installed)"
 
 
 # -- running it ---------------------------------------------------------------------------------
@@ -411,6 +400,9 @@ def sanitize(
     """A sanitised copy of ``data`` made by a worker; never raises for anything about the
     file. The copy's name is made safe here, whatever the worker said."""
     request = {"op": "sanitize", "name": name, "flatten": flatten, "greyscale": greyscale}
+    if flatten:  # the worker may grant itself up to max_cpu_seconds for a long PDF
+        extra = max(0, limits.max_cpu_seconds - limits.cpu_seconds)
+        limits = dataclasses.replace(limits, wall_seconds=limits.wall_seconds + extra)
     outcome = run_worker(request, data, limits)
     if outcome.failure is not None:
         return Sanitization(copy=None, failure=outcome.failure)

@@ -18,6 +18,7 @@ from mailslot.documents.errors import NotSanitisable
 from mailslot.documents.flatten import flatten_pdf, flatten_picture
 from mailslot.documents.images import IMAGE_TYPES, sanitise_image
 from mailslot.documents.inspect import findings_for
+from mailslot.documents.office import LEGACY, OFFICE_TYPES, Converter, legacy_kind
 from mailslot.documents.pdf import sanitise_pdf
 
 
@@ -49,8 +50,16 @@ _EXTENSIONS: Final[dict[str, str]] = {"jpeg": "jpg", "heif": "heic", "tiff": "ti
 
 
 def sanitize_bytes(
-    data: bytes, name: str, *, flatten: bool = False, greyscale: bool = False
+    data: bytes,
+    name: str,
+    *,
+    flatten: bool = False,
+    greyscale: bool = False,
+    office: Converter | None = None,
 ) -> SanitizedCopy:
+    """A clean copy of ``data``; flattened (pixels only) with ``flatten``. An office file is
+    flattened through the PDF ``office`` makes of its clean copy (LibreOffice, inside
+    bubblewrap only: :mod:`.office`); without ``office`` it is refused."""
     type_ = detect_type(data, name)
     if type_ == UNKNOWN:
         raise NotSanitisable("unknown type: no copy can be made")
@@ -61,9 +70,26 @@ def sanitize_bytes(
             copy, out_type = flatten_pdf(data, greyscale=greyscale), "pdf"
         elif type_ in IMAGE_TYPES:
             copy, out_type = flatten_picture(data, type_, greyscale=greyscale), "png"
+        elif type_ in OFFICE_TYPES and office is not None:
+            copy, out_type = (
+                flatten_pdf(_office_pdf(data, type_, office), greyscale=greyscale),
+                "pdf",
+            )
+        elif type_ in OFFICE_TYPES:
+            raise NotSanitisable(
+                f"{type_}: office files are flattened only where the document sandbox runs "
+                "inside bubblewrap (LibreOffice needs the file in the box's memory-backed /tmp; "
+                "without it the plaintext would touch a disk)"
+            )
         else:
-            raise NotSanitisable(f"{type_}: only PDFs and images can be flattened")
+            raise NotSanitisable(f"{type_}: only PDFs, images and office files can be flattened")
         _check(copy, out_type)
+    elif type_ == "ole" and office is not None:
+        # No library writes a legacy file: its clean copy is its OOXML counterpart, which
+        # LibreOffice makes inside the box and which is then cleaned like any OOXML file.
+        legacy = legacy_kind(data)
+        out_type = LEGACY[legacy]
+        copy = sanitise_member(office(data, legacy, out_type), out_type)
     else:
         copy, out_type = sanitise_member(data, type_), type_
     return SanitizedCopy(_copy_name(name, out_type), copy, MEDIA_TYPES[out_type])
@@ -77,13 +103,25 @@ def sanitise_member(data: bytes, type_: str) -> bytes:
         copy = _SANITISERS[type_](data, type_)
     elif type_ == "ole":
         raise NotSanitisable(
-            "legacy Office files (.doc, .xls, .ppt) cannot be sanitised: save the file as "
-            "DOCX, XLSX, PPTX or PDF on an offline computer and sanitise that"
+            "legacy Office files (.doc, .xls, .ppt) have a clean copy only where the document "
+            "sandbox runs inside bubblewrap (LibreOffice makes its DOCX, XLSX or PPTX there); "
+            "elsewhere save the file as DOCX, XLSX, PPTX or PDF on an offline computer and "
+            "sanitise that"
         )
     else:
         raise NotSanitisable(f"{type_}: no same-format copy can be made of this type")
     _check(copy, type_)
     return copy
+
+
+def _office_pdf(data: bytes, type_: str, convert: Converter) -> bytes:
+    """The PDF LibreOffice makes of the file's clean copy, never of the file itself: it would
+    print tracked changes, deleted text included. A legacy file becomes its OOXML counterpart
+    first, which has a clean copy."""
+    if type_ == "ole":
+        legacy = legacy_kind(data)
+        data, type_ = convert(data, legacy, LEGACY[legacy]), LEGACY[legacy]
+    return convert(sanitise_member(data, type_), type_, "pdf")
 
 
 def _check(copy: bytes, type_: str) -> None:

@@ -16,6 +16,7 @@ track is refused: the track cannot be dropped without rewriting the index.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
@@ -165,7 +166,11 @@ def _box(data: bytes, box: Box, found: Findings) -> None:
         elif kind is None:
             found.add(k.SERIAL, f"vendor data {box.tag!r} (may hold serial numbers or images)")
         else:
-            found.add(kind, f"user data {box.tag}", _text(_payload(data, box), box.tag))
+            text = _text(_payload(data, box), box.tag)
+            found.add(kind, f"user data {box.tag}", text)
+            position = iso6709(text) if box.tag == "©xyz" else None
+            if position:
+                found.add(k.GPS, "user data ©xyz position", position)
     elif box.tag == "meta" and parent in ("moov", "trak"):
         _quicktime_meta(data, box, found)
     elif box.tag == "uuid":
@@ -185,6 +190,38 @@ def _box(data: bytes, box: Box, found: Findings) -> None:
 def _payload(data: bytes, box: Box) -> bytes:
     header = 16 if data[box.start : box.start + 4] == b"\x00\x00\x00\x01" else 8
     return data[box.start + header : box.start + box.size]
+
+
+# ISO 6709 as cameras and phones write it: latitude ±DD, ±DDMM or ±DDMMSS, longitude ±DDD,
+# ±DDDMM or ±DDDMMSS, each with an optional fraction, then an optional altitude.
+_ISO6709: Final = re.compile(
+    r"([+-])(\d{2})(\d{2})?(\d{2})?(\.\d+)?([+-])(\d{3})(\d{2})?(\d{2})?(\.\d+)?"
+    r"([+-]\d+(?:\.\d+)?)?(?:CRS[^/]*)?/?"
+)
+
+
+def _degrees(sign: str, *parts: str | None) -> float:
+    """Degrees from whole degrees, minutes and seconds, the fraction on the last given."""
+    fraction = float(parts[-1]) if parts[-1] else 0.0
+    given = [float(p) for p in parts[:-1] if p is not None]
+    given[-1] += fraction
+    value = sum(v / 60.0**i for i, v in enumerate(given))
+    return -value if sign == "-" else value
+
+
+def iso6709(text: str) -> str | None:
+    """``+52.5200+013.4050+034.0/`` as "52.520000, 13.405000, altitude 34.0 m"; None when
+    the text is not an ISO 6709 position."""
+    match = _ISO6709.fullmatch(text.strip().rstrip("\x00"))
+    if match is None:
+        return None
+    g = match.groups()
+    latitude = _degrees(g[0], g[1], g[2], g[3], g[4])
+    longitude = _degrees(g[5], g[6], g[7], g[8], g[9])
+    if abs(latitude) > 90 or abs(longitude) > 180:
+        return None
+    position = f"{latitude:.6f}, {longitude:.6f}"
+    return f"{position}, altitude {float(g[10]):.1f} m" if g[10] else position
 
 
 def _text(payload: bytes, tag: str) -> str:

@@ -9,6 +9,16 @@ privileges, resource limits (address space, CPU time, file size, open files), th
 libraries imported under those limits, and an audit hook that refuses sockets, new processes
 and any write outside the working directory from Python code.
 
+One spawn path is allowed, and only with ``--boxed`` (which :mod:`.sandbox` passes only when
+the worker runs inside bubblewrap): for a flattened copy of an office file, LibreOffice
+(``soffice --convert-to``) with exactly the argv and environment that
+:func:`mailslot.documents.office.command` and ``environment`` build from constants and the
+detected type (never from the file's name or content), and writes in the box's own tmpfs
+folder ``office.SCRATCH`` (in memory, gone with the box) where the file must be for soffice,
+which reads no pipe. Without bubblewrap no process can start and office files are not
+flattened: the plaintext would have to be written to a disk. soffice inherits the box and
+this process's limits (see docs/documents.md for the numbers).
+
 Protocol, over pipes only (a file name from a source never appears on a command line):
 
 - in (stdin): a frame (``mailslot.framing``: a big-endian u32 length, then JSON) with
@@ -30,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import math
 import os
 import resource
 import socket
@@ -47,7 +58,7 @@ MAX_REQUEST_FRAME: Final = 64 * 1024
 MAX_RESULT_FRAME: Final = 16 * 1024 * 1024
 OPS: Final = frozenset({"inspect", "sanitize"})
 TEST_OPS: Final = frozenset(
-    {"sleep", "spin", "allocate", "crash", "flood", "connect", "write", "netdev"}
+    {"sleep", "spin", "allocate", "crash", "flood", "connect", "write", "netdev", "look", "pages"}
 )
 
 _CLONE_NEWUSER: Final = 0x10000000
@@ -122,8 +133,9 @@ def harden() -> None:
     libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 
 
-def set_limits(*, memory: int, cpu: int, output: int) -> None:
-    """Hard limits too, so that nothing in this process can raise them again."""
+def set_limits(*, memory: int, cpu: int, output: int, cpu_max: int | None = None) -> None:
+    """Hard limits too, so that nothing in this process can raise them again; CPU time up to
+    ``cpu_max`` only, which :func:`grant_pages` may use for a long document."""
     for limit, value in (
         (resource.RLIMIT_CORE, 0),
         (resource.RLIMIT_AS, memory),
@@ -132,7 +144,17 @@ def set_limits(*, memory: int, cpu: int, output: int) -> None:
     ):
         resource.setrlimit(limit, (value, value))
     # SIGXCPU at the soft limit; the kernel's SIGKILL a second later if that is ignored.
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    ceiling = max(cpu, cpu_max or cpu)
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, ceiling + 1))
+
+
+def grant_pages(pages: int, *, per_page: float) -> int:
+    """More CPU time for a flattened copy of ``pages`` pages (each rendered and compressed):
+    the soft limit grows by ``per_page`` a page, up to the hard limit less a second."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    granted = min(hard - 1, soft + math.ceil(per_page * max(pages, 0)))
+    resource.setrlimit(resource.RLIMIT_CPU, (granted, hard))
+    return granted
 
 
 def _inside(path: object, folder: str) -> bool:
@@ -144,24 +166,56 @@ def _inside(path: object, folder: str) -> bool:
     return real == folder or real.startswith(folder + os.sep)
 
 
-def guard(folder: str) -> Callable[[str, tuple[Any, ...]], None]:
+def guard(
+    folder: str, office: Sequence[Sequence[str]] = ()
+) -> Callable[[str, tuple[Any, ...]], None]:
     """The audit hook: sockets, new processes and writes outside ``folder`` are refused.
+
+    ``office`` (inside bubblewrap only) is the one exception: exactly these commands (LibreOffice
+    converting a fixed file name, :func:`mailslot.documents.office.command`) with exactly
+    :func:`~mailslot.documents.office.environment` may start, and writes are allowed under the
+    box's tmpfs scratch folder and to ``/dev/null``. No other program, argument or variable.
 
     It binds Python code only (a C library could still call the kernel itself); the kernel-level
     confinement is the network namespace, the limits and, where installed, bubblewrap.
     """
     folder = os.path.realpath(folder)
+    commands = [list(c) for c in office]
+    writable = [folder]
+    variables: dict[str, str] = {}
+    if commands:
+        from mailslot.documents import office as office_  # noqa: PLC0415
+
+        writable.append(office_.SCRATCH)
+        variables = office_.environment()
+
+    def spawn_allowed(event: str, args: tuple[Any, ...]) -> bool:
+        return (
+            bool(commands)
+            and event == "subprocess.Popen"
+            and len(args) == 4
+            and isinstance(args[1], list)
+            and args[1] in commands
+            and args[0] == args[1][0]
+            and args[3] == variables
+        )
+
+    def may_write(path: object) -> bool:
+        if commands and path == os.devnull:
+            return True
+        return any(_inside(path, place) for place in writable)
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
         if event.startswith("socket.") or event in _REFUSED_EVENTS:
-            raise PermissionError(f"{event} is not allowed while reading a document")
-        if event == "open" and len(args) >= 3:
+            if not spawn_allowed(event, args):
+                raise PermissionError(f"{event} is not allowed while reading a document")
+        elif event == "open" and len(args) >= 3:
             path, _mode, flags = args[:3]
-            if isinstance(flags, int) and flags & _WRITE_FLAGS and not _inside(path, folder):
+            if isinstance(flags, int) and flags & _WRITE_FLAGS and not may_write(path):
                 raise PermissionError("writing outside the working folder is not allowed")
         elif event in _PATH_EVENTS:
             paths = [a for a in args if isinstance(a, str | bytes | os.PathLike)]
-            if not all(_inside(p, folder) for p in paths):
+            if not all(may_write(p) for p in paths):
                 raise PermissionError(f"{event} outside the working folder is not allowed")
 
     return hook
@@ -195,7 +249,9 @@ def write_frame(stream: IO[bytes], obj: dict[str, Any], payload: bytes = b"") ->
     stream.flush()
 
 
-def _test_op(op: str, data: bytes, out: IO[bytes], memory: int, namespace: bool) -> None:
+def _test_op(
+    op: str, data: bytes, out: IO[bytes], *, memory: int, namespace: bool, per_page: float
+) -> None:
     """Misbehaviour on purpose, for the tests of the parent's limits (``--test-hooks`` only)."""
     write_frame(out, {"type": "unknown"})  # as a real run's first frame
     if op == "sleep":
@@ -218,6 +274,13 @@ def _test_op(op: str, data: bytes, out: IO[bytes], memory: int, namespace: bool)
             lines = handle.read().decode().splitlines()[2:]
         names = sorted(line.split(":", 1)[0].strip() for line in lines)
         write_frame(out, {"ok": True, "namespace": namespace, "interfaces": names})
+    elif op == "pages":  # the CPU time a flattened copy of this PDF would get
+        from mailslot.documents.flatten import page_count  # noqa: PLC0415
+
+        granted = grant_pages(page_count(data), per_page=per_page)
+        write_frame(out, {"ok": True, "cpu": granted})
+    elif op == "look":  # what the worker sees of a path outside its folder, and its own pid
+        write_frame(out, {"ok": True, "exists": os.path.exists(data.decode()), "pid": os.getpid()})
     elif op in ("connect", "write"):
         try:
             if op == "connect":
@@ -232,23 +295,37 @@ def _test_op(op: str, data: bytes, out: IO[bytes], memory: int, namespace: bool)
             write_frame(out, {"ok": True, "refused": None})
 
 
-def _work(header: dict[str, Any], data: bytes, out: IO[bytes]) -> None:
+def _work(
+    header: dict[str, Any], data: bytes, out: IO[bytes], per_page: float, *, boxed: bool
+) -> None:
     # PLC0415: imported by main() under the limits first; here they are only looked up.
+    from mailslot.documents import office  # noqa: PLC0415
     from mailslot.documents.errors import DocumentError  # noqa: PLC0415
+    from mailslot.documents.flatten import page_count  # noqa: PLC0415
     from mailslot.documents.inspect import detect_type, inspect_bytes  # noqa: PLC0415
     from mailslot.documents.sanitize import sanitize_bytes  # noqa: PLC0415
 
+    def office_convert(document: bytes, source: str, target: str) -> bytes:
+        converted = office.convert(document, source, target)
+        if target == "pdf":
+            grant_pages(page_count(converted), per_page=per_page)
+        return converted
+
     name = str(header.get("name", ""))
-    write_frame(out, {"type": detect_type(data, name)})
+    detected = detect_type(data, name)
+    write_frame(out, {"type": detected})
     try:
         if header["op"] == "inspect":
             write_frame(out, {"ok": True, "report": inspect_bytes(data, name).to_json()})
         else:
+            if header.get("flatten") and detected == "pdf":
+                grant_pages(page_count(data), per_page=per_page)
             copy = sanitize_bytes(
                 data,
                 name,
                 flatten=bool(header.get("flatten")),
                 greyscale=bool(header.get("greyscale")),
+                office=office_convert if boxed else None,
             )
             meta = {"name": copy.name, "media_type": copy.media_type, "size": len(copy.data)}
             write_frame(out, {"ok": True, **meta}, copy.data)
@@ -261,24 +338,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--memory", type=int, required=True)
     parser.add_argument("--cpu", type=int, required=True)
     parser.add_argument("--output", type=int, required=True)
+    parser.add_argument("--cpu-max", type=int, default=None)
+    parser.add_argument("--cpu-per-page", type=float, default=0.0)
+    parser.add_argument("--boxed", action="store_true")  # inside bubblewrap: /tmp is its own
     parser.add_argument("--test-hooks", action="store_true")
     args = parser.parse_args(argv)
     namespace = isolate_network()
     harden()
-    set_limits(memory=args.memory, cpu=args.cpu, output=args.output)
+    set_limits(memory=args.memory, cpu=args.cpu, output=args.output, cpu_max=args.cpu_max)
     out = sys.stdout.buffer
     try:
         # Imported under the limits, before the hook: the libraries load what they need now.
         import mailslot.documents.inspect  # noqa: PLC0415
         import mailslot.documents.sanitize  # noqa: F401, PLC0415
+        from mailslot.documents import office  # noqa: PLC0415
 
-        sys.addaudithook(guard(os.getcwd()))
+        sys.addaudithook(guard(os.getcwd(), office.allowed() if args.boxed else ()))
         header, data = read_request(sys.stdin.buffer)
         op = header.get("op")
         if op in OPS:
-            _work(header, data, out)
+            _work(header, data, out, args.cpu_per_page, boxed=args.boxed)
         elif args.test_hooks and op in TEST_OPS:
-            _test_op(str(op), data, out, args.memory, namespace)
+            _test_op(
+                str(op),
+                data,
+                out,
+                memory=args.memory,
+                namespace=namespace,
+                per_page=args.cpu_per_page,
+            )
         else:
             return EXIT_USAGE
     except MemoryError:

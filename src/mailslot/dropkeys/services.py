@@ -7,8 +7,9 @@ to, a new drop key is made and wrapped to them, and the old one is retired (its 
 so the drops sealed to it still open for those who held it). A channel with no active
 recipient has no current key. If the channels' recipients, names or the recipients'
 fingerprints then differ from the latest manifest, a new version is signed and appended.
-It runs when an admin changes a channel or an account, and before the keys are published
-(so that changes made from the command line are published too).
+It runs in the unit of work of every use case that changes a channel's members, an account
+or the organisation's name (``resync``), from the command line too, and when a database is
+opened to serve or migrate (``pages.catch_up``); never on a public GET.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Final
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from mailslot import crypto, drops
@@ -118,6 +119,13 @@ def latest(db: Session) -> drops.Manifest | None:
     return None if body is None else drops.Manifest.from_json(json.loads(body))
 
 
+def published_id(user: User) -> str:
+    """How the manifest names a recipient: ``recipient-`` and their account's random id,
+    which stays the same when their key changes (so a swapped key shows as a change of
+    fingerprint under the same id) and says nothing that helps to log in."""
+    return f"recipient-{user.id}"
+
+
 def _entries(
     db: Session,
 ) -> tuple[list[drops.ChannelEntry], list[drops.RecipientEntry]]:
@@ -127,9 +135,11 @@ def _entries(
     )
     members = _members(db)
     published = {u.id: u for c in channels for u in members.get(c.id, [])}
+    # Each recipient by a stable opaque id (their account's random id), never their login
+    # name: the manifest is public, and a username is half of a staff login.
     recipients = sorted(
         (
-            drops.RecipientEntry(user.username, drops.recipient_fingerprint(user.public_key))
+            drops.RecipientEntry(published_id(user), drops.recipient_fingerprint(user.public_key))
             for user in published.values()
         ),
         key=lambda entry: entry.name,
@@ -176,6 +186,19 @@ def sync(db: Session, *, organisation: str, now: int) -> drops.Manifest | None:
 def resync(db: Session, instance_id: int, now: int) -> None:
     """:func:`sync` in the caller's unit of work, after a change of channels or accounts."""
     sync(db, organisation=get_instance(db, instance_id).name, now=now)
+
+
+def anything_to_publish(db: Session) -> bool:
+    """Whether any channel has a member, or a drop key or manifest exists: when none does,
+    :func:`sync` would change nothing (one query, for the many fresh databases)."""
+    found = db.execute(
+        select(
+            exists().where(ChannelMember.channel_id.is_not(None)),
+            exists().where(DropKey.id.is_not(None)),
+            exists().where(KeyManifest.version.is_not(None)),
+        )
+    ).one()
+    return any(found)
 
 
 def manifest_count(db: Session) -> int:

@@ -61,7 +61,7 @@ class ChannelEntry:
 
 @dataclass(frozen=True, slots=True)
 class RecipientEntry:
-    name: str  # the display name
+    name: str  # a stable opaque id (``recipient-…``); versions before it held usernames
     fingerprint: str  # mailslot.crypto.format_fingerprint of the recipient's public key
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from mailslot import crypto
 from mailslot.db.base import Base, insert_ignoring_conflict
 from mailslot.errors import TooManyRequests
+from mailslot.i18n import N_plural
 from mailslot.limits.models import LoginThrottle, RateBucket
 
 NEW_SOURCES = "new-sources"
@@ -59,9 +60,12 @@ def login_key(username: str) -> bytes:
 
 def _locked(retry_after: int) -> TooManyRequests:
     return TooManyRequests(
-        "Too many failed attempts. Wait %(minutes)s minutes before trying again.",
+        N_plural(
+            "Too many failed attempts. Wait %(num)s minute before trying again.",
+            "Too many failed attempts. Wait %(num)s minutes before trying again.",
+        ),
         retry_after=retry_after,
-        minutes=max(1, -(-retry_after // 60)),
+        num=max(1, -(-retry_after // 60)),
     )
 
 

@@ -15,9 +15,11 @@ from typing import Final
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from mailslot.errors import ConfigError
+from mailslot.i18n import N_, language, translate
 
-SUBJECT: Final = "New activity in Mailslot"
-BODY: Final = (
+# In the recipient's language (``users.locale``, else the organisation's default).
+SUBJECT: Final = N_("New activity in Mailslot")
+BODY: Final = N_(
     "Something new is waiting for you in Mailslot.\n\n"
     "Log in to read it. This message says nothing more on purpose: it does not say what\n"
     "arrived, from whom, or for which channel.\n"
@@ -60,16 +62,17 @@ def parse_smtp_url(url: str, sender: str) -> SmtpSettings:
     )
 
 
-def message(settings: SmtpSettings, to: str) -> EmailMessage:
+def message(settings: SmtpSettings, to: str, locale: str) -> EmailMessage:
     mail = EmailMessage()
     mail["From"] = settings.sender
     mail["To"] = to
-    mail["Subject"] = SUBJECT
-    mail.set_content(BODY)
+    mail["Subject"] = translate(locale, SUBJECT)
+    mail.set_content(translate(locale, BODY))
+    mail["Content-Language"] = language(locale).tag  # after set_content, which resets it
     return mail
 
 
-def send_notice(settings: SmtpSettings, to: str) -> None:
+def send_notice(settings: SmtpSettings, to: str, locale: str) -> None:
     context = ssl.create_default_context()
     client: smtplib.SMTP
     if settings.tls:
@@ -81,4 +84,4 @@ def send_notice(settings: SmtpSettings, to: str) -> None:
             client.starttls(context=context)
         if settings.username:
             client.login(settings.username, settings.password or "")
-        client.send_message(message(settings, to))
+        client.send_message(message(settings, to, locale))

@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from mailslot.cases.models import CaseKeyWrap
 from mailslot.db.base import insert_ignoring_conflict
+from mailslot.i18n import SUPPORTED_LOCALES
+from mailslot.instance import texts
 from mailslot.notifications.models import PendingNotice
 from mailslot.recipients.models import Role, User
 
@@ -77,26 +79,29 @@ class Delivery:
     user_id: str
     email: str
     attempts: int
+    locale: str  # the language of the notice
 
 
 def claim_due(db: Session, *, now: int, limit: int = 50) -> list[Delivery]:
     """Claim notices that are due and not being sent by another process."""
     rows = db.execute(
-        select(PendingNotice.user_id, User.email, PendingNotice.attempts)
+        select(PendingNotice.user_id, User.email, PendingNotice.attempts, User.locale)
         .join(User, User.id == PendingNotice.user_id)
         .where(PendingNotice.due_at <= now, PendingNotice.claimed_until <= now)
         .order_by(PendingNotice.due_at)
         .limit(limit)
     ).all()
     claimed = []
-    for user_id, email, attempts in rows:
+    fallback = texts.default_locale(db)
+    for user_id, email, attempts, locale in rows:
         result = db.execute(
             update(PendingNotice)
             .where(PendingNotice.user_id == user_id, PendingNotice.claimed_until <= now)
             .values(claimed_until=now + CLAIM_SECONDS)
         )
         if result.rowcount == 1 and email:  # type: ignore[attr-defined]
-            claimed.append(Delivery(user_id, str(email), int(attempts)))
+            chosen = locale if locale in SUPPORTED_LOCALES else fallback
+            claimed.append(Delivery(user_id, str(email), int(attempts), chosen))
     return claimed
 
 
@@ -147,13 +152,14 @@ class Transact(Protocol):
     def __call__(self, work: Callable[[Session], T]) -> T: ...
 
 
-def deliver_due(transact: Transact, send: Callable[[str], None], *, now: int) -> int:
-    """Send every due notice through ``send(address)``; returns how many were sent."""
+def deliver_due(transact: Transact, send: Callable[[str, str], None], *, now: int) -> int:
+    """Send every due notice through ``send(address, locale)``; returns how many were
+    sent."""
     claimed = transact(lambda db: claim_due(db, now=now))
     sent = 0
     for delivery in claimed:
         try:
-            send(delivery.email)
+            send(delivery.email, delivery.locale)
         except Exception as exc:  # any failure is retried later and shown to admins
             error = type(exc).__name__
 

@@ -2,8 +2,8 @@
 
 Layout (``docs/spec/format.md``, "Export bundles")::
 
-    bundle = "MSLB" 0x02 || frame || frame || ... || end frame
-    frame  = u32(len(json)) || json              (case and end frames)
+    bundle = "MSLB" 0x03 || frame || frame || ... || end frame
+    frame  = u32(len(json)) || json              (drop key, case and end frames)
            | u32(len(json)) || json || stream    (item frames; ``size`` bytes of MSLI follow)
 
 Frames come in order: a case frame, then exactly as many item frames as it announces, then the
@@ -12,8 +12,11 @@ Reading and writing keep at most one frame (1 MiB) and one piece of an item stre
 
 Version 2 carries case key versions (a revocation rotates the case key): each case frame has
 its current ``key_version`` and the recipients' wraps of earlier versions (``past_wraps``), and
-each item frame the version its data key is wrapped to. Version 1 bundles (no versions: all 0)
-are still read; only version 2 is written.
+each item frame the version its data key is wrapped to. Version 3 adds drop key frames before
+the first case: a channel's drop key, its seed wrapped to each recipient who held it, so that
+``mailslot decrypt`` opens sealed drops. Versions 1 (no key versions: all 0) and 2 are still
+read. A bundle with no drop key to carry is written as version 2, byte for byte what version 3
+would be without its drop key frames, so that an offline machine not yet updated still reads it.
 
 Nothing in a bundle is secret and nothing outside the item streams, sealed metadata and wraps is
 authenticated: the exporter holds no key that could sign it. Every failure to parse is the one
@@ -32,6 +35,7 @@ from typing import IO, Any, Final
 from mailslot import framing
 from mailslot.crypto import DecryptionError, EncodingError, check_public_key
 
+BUNDLE_MAGIC_V3: Final = b"MSLB\x03"
 BUNDLE_MAGIC: Final = b"MSLB\x02"
 BUNDLE_MAGIC_V1: Final = b"MSLB\x01"
 MAX_KEY_VERSION: Final = 0xFFFFFFFF
@@ -58,6 +62,8 @@ _ITEM_KEYS_V1: Final = frozenset(
 )
 _ITEM_KEYS: Final = _ITEM_KEYS_V1 | {"key_version"}
 _END_KEYS: Final = frozenset({"type", "cases", "items"})
+_END_KEYS_V3: Final = _END_KEYS | {"drop_keys"}
+_DROP_KEY_KEYS: Final = frozenset({"type", "id", "wraps"})
 _UNSAFE_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
@@ -95,6 +101,18 @@ class CaseRecord:
 
     def past_wraps_for(self, fingerprint: bytes) -> list[PastWrap]:
         return [w for w in self.past_wraps if w.recipient == fingerprint]
+
+
+@dataclass(frozen=True, slots=True)
+class DropKeyRecord:
+    """A drop key (version 3): its id and its 32-byte seed wrapped (purpose ``drop-key``,
+    context id: the drop key id) to each recipient who held it, by fingerprint."""
+
+    id: bytes
+    wraps: tuple[CaseWrap, ...]
+
+    def wrap_for(self, fingerprint: bytes) -> CaseWrap | None:
+        return next((w for w in self.wraps if w.recipient == fingerprint), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,16 +186,11 @@ def _past_wraps(value: Any, key_version: int) -> tuple[PastWrap, ...]:
     return tuple(wraps)
 
 
-def _case(obj: dict[str, Any], version: int = 2) -> CaseRecord:
-    _keys(obj, _CASE_KEYS if version == 2 else _CASE_KEYS_V1)
-    key_version = _version(obj["key_version"]) if version == 2 else 0
-    past = _past_wraps(obj["past_wraps"], key_version) if version == 2 else ()
-    public_key = _hex(obj["public_key"], size=PUBLIC_KEY_SIZE)
-    check_public_key(public_key)
-    if type(obj["wraps"]) is not list:
+def _wraps(value: Any) -> tuple[CaseWrap, ...]:
+    if type(value) is not list:
         raise DecryptionError()
     wraps = []
-    for entry in obj["wraps"]:
+    for entry in value:
         fields = _keys(entry, _WRAP_KEYS)
         wraps.append(
             CaseWrap(
@@ -187,12 +200,27 @@ def _case(obj: dict[str, Any], version: int = 2) -> CaseRecord:
         )
     if len({w.recipient for w in wraps}) != len(wraps):
         raise DecryptionError()
+    return tuple(wraps)
+
+
+def _drop_key(obj: dict[str, Any]) -> DropKeyRecord:
+    _keys(obj, _DROP_KEY_KEYS)
+    return DropKeyRecord(id=_hex(obj["id"], size=ID_SIZE), wraps=_wraps(obj["wraps"]))
+
+
+def _case(obj: dict[str, Any], version: int = 2) -> CaseRecord:
+    _keys(obj, _CASE_KEYS_V1 if version == 1 else _CASE_KEYS)
+    key_version = _version(obj["key_version"]) if version >= 2 else 0
+    past = _past_wraps(obj["past_wraps"], key_version) if version >= 2 else ()
+    public_key = _hex(obj["public_key"], size=PUBLIC_KEY_SIZE)
+    check_public_key(public_key)
+    wraps = _wraps(obj["wraps"])
     return CaseRecord(
         id=_hex(obj["id"], size=ID_SIZE),
         pseudonym=_pseudonym(obj["pseudonym"]),
         created_at=_int(obj["created_at"]),
         public_key=public_key,
-        wraps=tuple(wraps),
+        wraps=wraps,
         items=_int(obj["items"]),
         key_version=key_version,
         past_wraps=past,
@@ -200,7 +228,7 @@ def _case(obj: dict[str, Any], version: int = 2) -> CaseRecord:
 
 
 def _item(obj: dict[str, Any], version: int = 2) -> ItemRecord:
-    _keys(obj, _ITEM_KEYS if version == 2 else _ITEM_KEYS_V1)
+    _keys(obj, _ITEM_KEYS_V1 if version == 1 else _ITEM_KEYS)
     if type(obj["kind"]) is not str or obj["kind"] not in KINDS:
         raise DecryptionError()
     return ItemRecord(
@@ -212,8 +240,16 @@ def _item(obj: dict[str, Any], version: int = 2) -> ItemRecord:
         sealed_meta=_hex(obj["sealed_meta"], max_size=MAX_SEALED_META_SIZE),
         wrap=_hex(obj["wrap"], size=WRAP_SIZE),
         size=_int(obj["size"]),
-        key_version=_version(obj["key_version"]) if version == 2 else 0,
+        key_version=_version(obj["key_version"]) if version >= 2 else 0,
     )
+
+
+def drop_key_frame(key: DropKeyRecord) -> dict[str, Any]:
+    return {
+        "type": "drop_key",
+        "id": key.id.hex(),
+        "wraps": [{"recipient": w.recipient.hex(), "wrapped": w.wrapped.hex()} for w in key.wraps],
+    }
 
 
 def case_frame(case: CaseRecord) -> dict[str, Any]:
@@ -266,7 +302,9 @@ def decode_frame_json(data: bytes) -> dict[str, Any]:
 class _Sequence:
     """The frame order rules, applied identically when writing and reading."""
 
-    def __init__(self) -> None:
+    def __init__(self, version: int) -> None:
+        self.version = version
+        self.drop_keys = 0
         self.case: CaseRecord | None = None
         self.pending = 0
         self.last_position = -1
@@ -279,6 +317,13 @@ class _Sequence:
         if value in self.ids:
             raise DecryptionError()
         self.ids.add(value)
+
+    def on_drop_key(self, key: DropKeyRecord) -> None:
+        # Drop keys come first: a reader holds them all before the first drop it opens.
+        if self.version < 3 or self.ended or self.cases:
+            raise DecryptionError()
+        self._new_id(key.id)
+        self.drop_keys += 1
 
     def on_case(self, case: CaseRecord) -> None:
         if self.ended or self.pending:
@@ -300,9 +345,12 @@ class _Sequence:
         self.items += 1
 
     def on_end(self, obj: dict[str, Any]) -> None:
-        _keys(obj, _END_KEYS)
+        _keys(obj, _END_KEYS_V3 if self.version >= 3 else _END_KEYS)
         cases, items = _int(obj["cases"]), _int(obj["items"])
+        drop_keys = _int(obj["drop_keys"]) if self.version >= 3 else 0
         if self.ended or self.pending or (cases, items) != (self.cases, self.items):
+            raise DecryptionError()
+        if drop_keys != self.drop_keys:
             raise DecryptionError()
         self.ended = True
 
@@ -312,12 +360,19 @@ class _Sequence:
 
 class BundleWriter:
     """Write a bundle to a binary file: :meth:`case`, then its :meth:`item` calls, …,
-    then :meth:`finish`. Raises :class:`EncodingError` on anything the reader would refuse."""
+    then :meth:`finish`. Raises :class:`EncodingError` on anything the reader would refuse.
+    With ``drop_keys``, the bundle is version 3 and they are written first; without, it is
+    version 2."""
 
-    def __init__(self, out: IO[bytes]) -> None:
+    def __init__(self, out: IO[bytes], drop_keys: Iterable[DropKeyRecord] = ()) -> None:
         self._out = out
-        self._sequence = _Sequence()
-        self._out.write(BUNDLE_MAGIC)
+        keys = list(drop_keys)
+        self._sequence = _Sequence(3 if keys else 2)
+        self._out.write(BUNDLE_MAGIC_V3 if keys else BUNDLE_MAGIC)
+        for key in keys:
+            frame = drop_key_frame(key)
+            self._check(frame, lambda f: self._sequence.on_drop_key(_drop_key(f)))
+            self._out.write(encode_frame(frame))
 
     def _check(self, frame: dict[str, Any], apply: Callable[[dict[str, Any]], None]) -> None:
         try:
@@ -346,6 +401,8 @@ class BundleWriter:
 
     def finish(self) -> None:
         frame = {"type": "end", "cases": self._sequence.cases, "items": self._sequence.items}
+        if self._sequence.version >= 3:
+            frame["drop_keys"] = self._sequence.drop_keys
         self._check(frame, self._sequence.on_end)
         self._out.write(encode_frame(frame))
 
@@ -369,7 +426,8 @@ class ItemEntry:
 
 
 class BundleReader:
-    """Iterate over a bundle's frames: :class:`CaseRecord` and :class:`ItemEntry`, in order.
+    """Iterate over a bundle's frames: :class:`DropKeyRecord`, :class:`CaseRecord` and
+    :class:`ItemEntry`, in order.
 
     Any deviation from the format raises :class:`DecryptionError` when it is reached; an item
     stream that was not read is skipped. The checks after the end frame (no trailing byte) run
@@ -397,12 +455,12 @@ class BundleReader:
             self.read_stream(READ_SIZE)
         self.current = None
 
-    def __iter__(self) -> Iterator[CaseRecord | ItemEntry]:
+    def __iter__(self) -> Iterator[DropKeyRecord | CaseRecord | ItemEntry]:
         magic = self._read_exact(len(BUNDLE_MAGIC))
-        if magic not in (BUNDLE_MAGIC, BUNDLE_MAGIC_V1):
+        if magic not in (BUNDLE_MAGIC_V3, BUNDLE_MAGIC, BUNDLE_MAGIC_V1):
             raise DecryptionError()
         version = magic[-1]
-        sequence = _Sequence()
+        sequence = _Sequence(version)
         while not sequence.ended:
             self._skip()
             (size,) = struct.unpack(">I", self._read_exact(4))
@@ -410,7 +468,11 @@ class BundleReader:
                 raise DecryptionError()
             frame = decode_frame_json(self._read_exact(size))
             kind = frame.get("type")
-            if kind == "case":
+            if kind == "drop_key":
+                key = _drop_key(frame)
+                sequence.on_drop_key(key)
+                yield key
+            elif kind == "case":
                 case = _case(frame, version)
                 sequence.on_case(case)
                 yield case
@@ -428,9 +490,9 @@ class BundleReader:
             raise DecryptionError()
 
 
-def read_all(source: IO[bytes]) -> list[CaseRecord | ItemRecord]:
+def read_all(source: IO[bytes]) -> list[DropKeyRecord | CaseRecord | ItemRecord]:
     """Check a whole bundle's structure (streams are skipped, not decrypted)."""
-    out: list[CaseRecord | ItemRecord] = []
+    out: list[DropKeyRecord | CaseRecord | ItemRecord] = []
     for entry in BundleReader(source):
         out.append(entry.record if isinstance(entry, ItemEntry) else entry)
     return out

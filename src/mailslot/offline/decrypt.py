@@ -10,6 +10,12 @@ stop the run: temporary names start with a dot, which no output name does; the t
 (``conversation.txt``, ``001-message.txt`` …) are never given to a source's file; nothing is ever
 replaced; and an item or case that cannot be written is reported and the run goes on.
 
+A sealed drop (a file flagged so when it arrived) is written as it was sent, then opened with
+the drop keys of the bundle that are wrapped to this key: its note and files go into a folder
+``NAME.contents`` next to it (``note.txt``, ``files/…``), as in the staff's zip. A drop that
+none of them opens is "sealed to a key this channel does not hold", which is reported and is
+not a failure.
+
 With ``inspect``, each file gets a report of what it reveals (``mailslot inspect --json`` for
 that one file) written next to it as ``NAME.inspect.json``, made in the document sandbox. That
 ending is the tool's: a source's file whose name ends so is written as ``…_inspect.json``, so
@@ -30,15 +36,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Final
 
-from mailslot import crypto
+from mailslot import crypto, drops
 from mailslot.cases.meta import open_item_meta
 from mailslot.documents import sandbox
+from mailslot.drops.contents import FILES_DIR, NOTE_NAME
 from mailslot.errors import MailslotError
 from mailslot.filenames import OutputNames, output_filename
 from mailslot.offline.bundle import (
     BundleReader,
     CaseRecord,
     CaseWrap,
+    DropKeyRecord,
     ItemEntry,
     ItemRecord,
     PastWrap,
@@ -59,6 +67,11 @@ TEMP_PREFIX: Final = ".mailslot-"
 TEMP_SUFFIX: Final = ".partial"
 # The ending of the inspection reports (``--inspect``), never left on a source's file name.
 REPORT_SUFFIX: Final = ".inspect.json"
+# A sealed drop's contents go into NAME + this, as in the staff's zip.
+CONTENTS_SUFFIX: Final = ".contents"
+NOT_HELD: Final = "sealed to a key this channel does not hold"
+TAR_BLOCK: Final = 512
+PIECE: Final = 1 << 20
 
 
 class BundleDamaged(MailslotError):
@@ -76,6 +89,9 @@ class ItemOutcome:
     write_error: bool = False  # the problem is the output folder's, not the bundle's
     report: str | None = None  # the inspection report's file name (``--inspect``)
     report_problem: str | None = None  # why it could not be written
+    drop_folder: str | None = None  # a sealed drop's contents folder, once opened
+    drop_problem: str | None = None  # why a sealed drop was not (wholly) opened
+    drop_failed: bool = False  # ``drop_problem`` is damage or a write error, not NOT_HELD
 
 
 @dataclass
@@ -91,6 +107,7 @@ class CaseOutcome:
 class Report:
     cases: list[CaseOutcome] = field(default_factory=list)
     damaged: bool = False
+    bad_drop_keys: int = 0  # drop keys wrapped to this key that did not open
 
     @property
     def opened(self) -> list[CaseOutcome]:
@@ -105,7 +122,8 @@ class Report:
         count = sum(1 for c in self.cases if c.problem is not None)
         count += sum(1 for c in self.cases for i in c.items if i.problem is not None)
         count += sum(1 for c in self.cases for i in c.items if i.report_problem)
-        return count + (1 if self.damaged else 0)
+        count += sum(1 for c in self.cases for i in c.items if i.drop_failed)
+        return count + self.bad_drop_keys + (1 if self.damaged else 0)
 
     @property
     def write_errors(self) -> int:
@@ -225,6 +243,20 @@ class _Decryptor:
         # Every version of the current case's key this recipient holds (see bundle.py).
         self.case_keys: dict[int, crypto.KeyPair] | None = None
         self.names = OutputNames(OWN_NAMES)
+        # The drop keys of the bundle wrapped to this key (version 3 bundles).
+        self.identities: list[drops.PqIdentity] = []
+
+    def drop_key(self, record: DropKeyRecord) -> None:
+        wrap = record.wrap_for(self.fingerprint)
+        if wrap is None:
+            return
+        try:
+            seed = self.key.unwrap(wrap.wrapped, crypto.WrapPurpose.DROP_KEY, record.id)
+        except crypto.DecryptionError:
+            self.report.bad_drop_keys += 1
+            self.echo(f"Drop key {record.id.hex()}: DAMAGED: it could not be opened.")
+            return
+        self.identities.append(drops.DropKeyPair(seed).identity)
 
     def _case_key(
         self, record: CaseRecord, version: int, wrap: CaseWrap | PastWrap
@@ -319,6 +351,31 @@ class _Decryptor:
         outcome.filename, outcome.size = name, written
         if self.inspect is not None and record.kind not in TEXT_KINDS:
             self._inspect(case, outcome, name, self.inspect)
+        if record.kind == "file" and meta.get("drop", False):
+            self._open_drop(case, outcome, name)
+
+    def _open_drop(self, case: CaseOutcome, outcome: ItemOutcome, name: str) -> None:
+        """Open the sealed drop just written as ``name`` into ``NAME.contents``."""
+        assert case.folder is not None  # noqa: S101 - only called for a written file
+        where = f"Case {case.record.pseudonym}, item {outcome.record.position}"
+        folder_name = self.names.take_own(name + CONTENTS_SUFFIX)
+        try:
+            with (case.folder / name).open("rb") as handle:
+                reader = drops.DropReader(self.identities, handle.read)
+                folder = case.folder / folder_name
+                folder.mkdir(mode=0o700)
+                outcome.drop_folder = folder_name
+                _write_drop(folder, reader, name)
+        except drops.NoMatchingKey:
+            outcome.drop_problem = NOT_HELD
+            self.echo(f"{where}: {name} is {NOT_HELD}.")
+        except drops.DropError:
+            outcome.drop_problem, outcome.drop_failed = "the drop is damaged or not complete", True
+            self.echo(f"{where}: DAMAGED: the sealed drop {name}.")
+        except OSError as exc:
+            outcome.drop_problem = f"its contents could not be written ({_reason(exc)})"
+            outcome.drop_failed = outcome.write_error = True
+            self.echo(f"{where}: NOT WRITTEN: {outcome.drop_problem}.")
 
     def _inspect(
         self, case: CaseOutcome, outcome: ItemOutcome, name: str, limits: sandbox.Limits
@@ -362,6 +419,51 @@ class _Decryptor:
         self.echo(f"Case {case.record.pseudonym}: {ok} of {len(case.items)} items in {case.folder}")
 
 
+class _Replay:
+    """A reader that gives back ``head`` before the rest of ``reader``."""
+
+    def __init__(self, head: bytes, reader: drops.DropReader) -> None:
+        self._head = head
+        self._reader = reader
+
+    def read(self, n: int = -1) -> bytes:
+        if not self._head:
+            return self._reader.read(n)
+        if n < 0:
+            out, self._head = self._head + self._reader.read(), b""
+        else:
+            out, self._head = self._head[:n], self._head[n:]
+        return out
+
+
+def _pieces(read: Callable[[int], bytes]) -> Iterator[bytes]:
+    while piece := read(PIECE):
+        yield piece
+
+
+def _write_drop(folder: Path, reader: drops.DropReader, sealed_name: str) -> None:
+    """A drop's note and files into ``folder`` (a tar made by ``mailslot seal``), or the one
+    file a plain ``age`` tool sealed, named after the sealed file without ``.age``. Each file
+    is renamed to its own name only once read to its end; the age payload authenticates each
+    piece before it is given out."""
+    head = reader.read(TAR_BLOCK)
+    replay = _Replay(head, reader)
+    if len(head) < TAR_BLOCK or not drops.looks_like_tar(head):
+        single = sealed_name[:-4] if sealed_name.lower().endswith(".age") else sealed_name
+        _write_verified(folder, output_filename(single, fallback="drop"), _pieces(replay.read))
+        return
+    files: Path | None = None
+    names = OutputNames()  # in ``files/``: a tar may hold a name twice
+    for entry in drops.read_drop(replay):
+        if entry.is_note:
+            _write_verified(folder, NOTE_NAME, _pieces(entry.stream.read))
+            continue
+        if files is None:
+            files = folder / FILES_DIR
+            files.mkdir(mode=0o700)
+        _write_verified(files, names.take(entry.name), _pieces(entry.stream.read))
+
+
 def _index(case: CaseOutcome, fingerprint: bytes, now: int) -> str:
     record = case.record
     lines = [
@@ -384,6 +486,10 @@ def _index(case: CaseOutcome, fingerprint: bytes, now: int) -> str:
             name += f"  (report: {item.report})"
         elif item.report_problem is not None:
             name += f"  (NO REPORT: {item.report_problem})"
+        if item.drop_problem is not None:
+            name += f"  (sealed drop: {item.drop_problem})"
+        elif item.drop_folder is not None:
+            name += f"  (sealed drop, opened in {item.drop_folder})"
         size = _size(item.size)
         lines.append(f"{r.position:>5}  {r.kind:<7}  {_utc(item.time):<20}  {size:>10}  {name}")
     if missing > 0:
@@ -407,7 +513,9 @@ def decrypt_bundle(
     work = _Decryptor(key, out_dir, echo, now, inspect)
     try:
         for entry in BundleReader(source):
-            if isinstance(entry, CaseRecord):
+            if isinstance(entry, DropKeyRecord):
+                work.drop_key(entry)
+            elif isinstance(entry, CaseRecord):
                 work.start_case(entry)
             else:
                 work.item(entry)

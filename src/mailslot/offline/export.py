@@ -1,6 +1,8 @@
 """Write export bundles from the database and the blob store, without decrypting anything.
 
 The server needs no key for this: a bundle holds exactly the ciphertext and wraps it stores.
+Every drop key goes in with its wraps (version 3), so that the sealed drops in the cases open
+offline for those who held the key; with no drop key, the bundle is version 2.
 """
 
 from __future__ import annotations
@@ -22,7 +24,15 @@ from mailslot.cases.models import (
     ItemKeyWrap,
     KeyHolder,
 )
-from mailslot.offline.bundle import BundleWriter, CaseRecord, CaseWrap, ItemRecord, PastWrap
+from mailslot.dropkeys.models import DropKey, DropKeyWrap
+from mailslot.offline.bundle import (
+    BundleWriter,
+    CaseRecord,
+    CaseWrap,
+    DropKeyRecord,
+    ItemRecord,
+    PastWrap,
+)
 from mailslot.recipients.models import User
 from mailslot.storage import BlobStore
 
@@ -49,6 +59,22 @@ def find_case(db: Session, ref: str) -> Case:
 
 def all_cases(db: Session) -> list[Case]:
     return list(db.scalars(select(Case).order_by(Case.created_at, Case.id)))
+
+
+def drop_key_records(db: Session) -> list[DropKeyRecord]:
+    """Every drop key that is wrapped to someone, with its wraps by recipient fingerprint."""
+    rows = db.execute(
+        select(DropKey.id, DropKeyWrap.wrapped, User.public_key)
+        .join(DropKeyWrap, DropKeyWrap.drop_key_id == DropKey.id)
+        .join(User, User.id == DropKeyWrap.user_id)
+        .order_by(DropKey.created_at, DropKey.id, User.id)
+    ).all()
+    wraps: dict[str, list[CaseWrap]] = {}
+    for key_id, wrapped, public_key in rows:
+        wraps.setdefault(key_id, []).append(
+            CaseWrap(recipient=crypto.key_fingerprint(public_key), wrapped=wrapped)
+        )
+    return [DropKeyRecord(id=bytes.fromhex(k), wraps=tuple(w)) for k, w in wraps.items()]
 
 
 def _case_record(db: Session, case: Case, items: int) -> CaseRecord:
@@ -88,7 +114,7 @@ def export_cases(
 ) -> ExportSummary:
     """Write one bundle holding ``cases``; memory stays bounded by one frame and one chunk."""
     summary = ExportSummary()
-    writer = BundleWriter(out)
+    writer = BundleWriter(out, drop_key_records(db))
     for case in cases:
         rows = db.execute(
             select(Item, ItemKeyWrap.wrapped)

@@ -20,11 +20,13 @@ from mailslot.config import Config
 from mailslot.db.base import make_engine, shred_on_commit, unit_of_work
 from mailslot.db.migrate import upgrade
 from mailslot.db.models import Base
+from mailslot.identity.models import Identity, IdentityKeyWrap, IdentityRequest
 from mailslot.instance.services import MAX_NAME, ensure_instance
 from mailslot.orgs import placement
 from mailslot.orgs.errors import OrgError, RegistryConflict
 from mailslot.orgs.quotas import Usage, usage
 from mailslot.orgs.registry import OrgRecord, Registry, check_host, check_slug
+from mailslot.questionnaires.models import QuestionnaireDraftFile
 from mailslot.recipients.models import User
 from mailslot.recipients.services import ensure_setup_link
 from mailslot.sessions.models import Session as StoredSession
@@ -56,7 +58,8 @@ def _hosts(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(check_host(value) for value in values))
 
 
-def _name(value: str) -> str:
+def check_name(value: str) -> str:
+    """An organisation's name as the registry keeps it: plain text, one line, not too long."""
     name = " ".join(plain_text(value).split())
     if not name or len(name) > MAX_NAME:
         raise OrgError(f"A name has 1 to {MAX_NAME} characters.")
@@ -77,7 +80,7 @@ def add(
     revision, its instance (named ``name``) and a setup link for its first admin; then list
     it in the registry, so that it is served only once it is complete. If anything fails,
     what was made is removed again."""
-    slug, name = check_slug(slug), _name(name)
+    slug, name = check_slug(slug), check_name(name)
     sources, staff = _hosts(source_hosts), _hosts(staff_hosts)
     directory = registry.load()
     if slug in directory.by_slug:
@@ -160,12 +163,19 @@ def set_hosts(
 def shred(engine: Engine) -> list[str]:
     """Destroy an organisation's database contents in one unit of work: every key wrap first
     (crypto-shredding: without them no sealed byte anywhere can be opened), then every row;
-    returns the blob ids its items named. On SQLite, ``secure_delete`` zeroes the freed
-    pages and the write-ahead log is emptied after the commit (``shred_on_commit``)."""
+    returns the blob ids its rows named (items, identities, questionnaire drafts' files). The
+    key pass also empties each identity request's reason key wrap. On SQLite,
+    ``secure_delete`` zeroes the freed pages and the write-ahead log is emptied after the
+    commit (``shred_on_commit``)."""
     with unit_of_work(sessionmaker(engine)) as db:
-        blob_ids = list(db.scalars(select(Item.blob_id)))
-        for model in (ItemKeyWrap, CaseKeyWrap, StoredSession):
+        blob_ids = [
+            *db.scalars(select(Item.blob_id)),
+            *db.scalars(select(Identity.blob_id)),
+            *db.scalars(select(QuestionnaireDraftFile.blob_id)),
+        ]
+        for model in (ItemKeyWrap, IdentityKeyWrap, CaseKeyWrap, StoredSession):
             db.execute(delete(model))
+        db.execute(update(IdentityRequest).values(reason_key_wrap=b""))
         db.execute(
             update(User).values(private_key_password_wrap=None, private_key_recovery_wrap=None)
         )

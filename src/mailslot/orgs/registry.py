@@ -26,6 +26,7 @@ from mailslot.db.base import insert_ignoring_conflict, unit_of_work
 from mailslot.errors import ConfigError
 from mailslot.orgs.errors import OrgError, RegistryConflict, UnknownOrganisation
 from mailslot.orgs.models import Organisation, OrganisationHost, RegistryBase, RegistryState
+from mailslot.orgs.operator_models import OperatorEvent  # its tables are created here too
 from mailslot.orgs.placement import REGISTRY_SCHEMA
 from mailslot.tor import SOURCE, STAFF
 
@@ -289,5 +290,7 @@ class Registry:
             if org.slug == DEFAULT_ORG:
                 raise RegistryConflict("The default organisation cannot be removed.")
             db.execute(delete(OrganisationHost).where(OrganisationHost.org_id == org.id))
+            # Its slug goes from the operator log too: nothing of it stays in the registry.
+            db.execute(update(OperatorEvent).where(OperatorEvent.org == slug).values(org=""))
             db.delete(org)
             self._change(db)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
 
-from mailslot.i18n import N_
+from mailslot.i18n import N_, N_plural
 from mailslot.questionnaires.limits import (
     DEFAULT_MAX_FILES,
     DEFAULT_MAX_REPEATS,
@@ -53,10 +53,22 @@ FormData = Mapping[str, Sequence[str]]
 REQUIRED: Final = N_("Please answer this question.")
 ONE_ANSWER: Final = N_("Please give one answer only.")
 NOT_AN_OPTION: Final = N_("Please choose one of the options.")
-TOO_FEW_CHOICES: Final = N_("Please choose at least %(n)s of the options.")
-TOO_MANY_CHOICES: Final = N_("Please choose at most %(n)s of the options.")
-TOO_SHORT: Final = N_("Please write at least %(n)s characters.")
-TOO_LONG: Final = N_("Please write at most %(n)s characters.")
+TOO_FEW_CHOICES: Final = N_plural(
+    "Please choose at least %(num)s option.",
+    "Please choose at least %(num)s of the options.",
+)
+TOO_MANY_CHOICES: Final = N_plural(
+    "Please choose at most %(num)s option.",
+    "Please choose at most %(num)s of the options.",
+)
+TOO_SHORT: Final = N_plural(
+    "Please write at least %(num)s character.",
+    "Please write at least %(num)s characters.",
+)
+TOO_LONG: Final = N_plural(
+    "Please write at most %(num)s character.",
+    "Please write at most %(num)s characters.",
+)
 YES_OR_NO: Final = N_("Please answer yes or no.")
 NOT_A_DATE: Final = N_("Please enter a date as year-month-day, such as 2024-03-31.")
 BOTH_DATES: Final = N_("Please enter both dates.")
@@ -66,10 +78,19 @@ NOT_WHOLE: Final = N_("Please enter a whole number.")
 NUMBER_TOO_LOW: Final = N_("Please enter a number of at least %(n)s.")
 NUMBER_TOO_HIGH: Final = N_("Please enter a number of at most %(n)s.")
 TICK: Final = N_("Please tick the box to go on.")
-TOO_MANY_FILES: Final = N_("Please attach at most %(n)s files.")
+TOO_MANY_FILES: Final = N_plural(
+    "Please attach at most %(num)s file.",
+    "Please attach at most %(num)s files.",
+)
 FILE_TOO_LARGE: Final = N_("Each file can be at most %(size)s.")
-TOO_FEW_ROWS: Final = N_("Please fill in at least %(n)s entries.")
-TOO_MANY_ROWS: Final = N_("Please fill in at most %(n)s entries.")
+TOO_FEW_ROWS: Final = N_plural(
+    "Please fill in at least %(num)s entry.",
+    "Please fill in at least %(num)s entries.",
+)
+TOO_MANY_ROWS: Final = N_plural(
+    "Please fill in at most %(num)s entry.",
+    "Please fill in at most %(num)s entries.",
+)
 
 _ROW: Final = re.compile(r"\[(\d{1,3})\]\.")
 
@@ -152,7 +173,7 @@ class _Reader:
         self.kept: dict[str, tuple[str, ...]] = {}
         self.errors: dict[str, FieldError] = {}
 
-    def fail(self, path: str, message: str, **params: int | str) -> None:
+    def fail(self, path: str, message: str | tuple[str, str], **params: int | str) -> None:
         self.errors[path] = FieldError(message, tuple(params.items()))
 
     def sent(self, key: str) -> tuple[str, ...]:
@@ -207,10 +228,10 @@ class _Reader:
             return None
         high = item.max_length or (LONG_TEXT_MAX if long else SHORT_TEXT_MAX)
         if len(text) > high:
-            self.fail(key, TOO_LONG, n=high)
+            self.fail(key, TOO_LONG, num=high)
             return None
         if item.min_length is not None and len(text) < item.min_length:
-            self.fail(key, TOO_SHORT, n=item.min_length)
+            self.fail(key, TOO_SHORT, num=item.min_length)
             return None
         return text
 
@@ -234,15 +255,15 @@ class _Reader:
         chosen = tuple(option for option in item.option_ids if option in sent)
         if not chosen:
             if item.min_choices:
-                self.fail(key, TOO_FEW_CHOICES, n=item.min_choices)
+                self.fail(key, TOO_FEW_CHOICES, num=item.min_choices)
                 return None
             self.empty(item, key)
             return None
         if item.min_choices is not None and len(chosen) < item.min_choices:
-            self.fail(key, TOO_FEW_CHOICES, n=item.min_choices)
+            self.fail(key, TOO_FEW_CHOICES, num=item.min_choices)
             return None
         if item.max_choices is not None and len(chosen) > item.max_choices:
-            self.fail(key, TOO_MANY_CHOICES, n=item.max_choices)
+            self.fail(key, TOO_MANY_CHOICES, num=item.max_choices)
             return None
         return chosen
 
@@ -319,7 +340,7 @@ class _Reader:
             return None
         most = item.max_files or DEFAULT_MAX_FILES
         if len(files) > most:
-            self.fail(key, TOO_MANY_FILES, n=most)
+            self.fail(key, TOO_MANY_FILES, num=most)
             return None
         if item.max_size is not None and any(f.size > item.max_size for f in files):
             self.fail(key, FILE_TOO_LARGE, size=ByteCount(item.max_size))
@@ -355,10 +376,10 @@ class _Reader:
         low = item.min_repeats or 0
         high = item.max_repeats or DEFAULT_MAX_REPEATS
         if len(rows) < low:
-            self.fail(key, TOO_FEW_ROWS, n=low)
+            self.fail(key, TOO_FEW_ROWS, num=low)
             return None
         if len(rows) > high:
-            self.fail(key, TOO_MANY_ROWS, n=high)
+            self.fail(key, TOO_MANY_ROWS, num=high)
             return None
         return tuple(rows) if rows else None
 

@@ -87,7 +87,12 @@ def _field(field: Field) -> dict[str, Any]:
     data: dict[str, Any] = {"id": field.id, "type": field.type.value}
     labels = {"label": field.label, "help": field.help, "text": field.text}
     data |= {key: _label(value) for key, value in labels.items() if value is not None}
-    flags = {"required": field.required, "identity": field.identity, "integer": field.integer}
+    flags = {
+        "required": field.required,
+        "identity": field.identity,
+        "integer": field.integer,
+        "statistics": field.statistics,
+    }
     data |= {key: True for key, value in flags.items() if value}
     if field.show_if is not None:
         data["show_if"] = conditions.to_data(field.show_if)

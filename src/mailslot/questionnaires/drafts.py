@@ -10,8 +10,10 @@ with zero bytes to a multiple of :data:`PAD`, so the row's size tells little abo
 was typed.
 
 What a draft holds is what was typed, per step, exactly as sent (``values.form_data``), and
-which questionnaire version and channel it is for; answers are always read again from it
-with the version's definition, so a draft is never trusted beyond what a form could send.
+which questionnaire version and channel it is for, and the files attached to its file
+fields (``files.py``: each file's item id, data key, blob, name and size, per field id);
+answers are always read again from it with the version's definition, so a draft is never
+trusted beyond what a form could send.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from mailslot import crypto
 from mailslot.errors import TooLarge
+from mailslot.questionnaires.files import KeptFile
 from mailslot.questionnaires.models import QuestionnaireDraft
 from mailslot.sessions.services import SessionState
 
@@ -41,6 +44,10 @@ class Draft:
     channel_id: str
     questionnaire_id: str
     steps: dict[int, Raw] = field(default_factory=dict, repr=False)
+    files: dict[str, list[KeptFile]] = field(default_factory=dict, repr=False)
+
+    def all_files(self) -> list[KeptFile]:
+        return [kept for files in self.files.values() for kept in files]
 
 
 def _keys(state: SessionState) -> crypto.SessionKeys:
@@ -52,6 +59,7 @@ def _encode(draft: Draft) -> bytes:
         "channel": draft.channel_id,
         "questionnaire": draft.questionnaire_id,
         "steps": {str(i): {k: list(v) for k, v in raw.items()} for i, raw in draft.steps.items()},
+        "files": {k: [f.encode() for f in kept] for k, kept in draft.files.items() if kept},
     }
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     if len(body) >= MAX_BYTES:
@@ -70,7 +78,10 @@ def _decode(body: bytes) -> Draft | None:
                 for k, values in raw.items()
                 if isinstance(values, list)
             }
-        return Draft(str(data["channel"]), str(data["questionnaire"]), steps)
+        files = {
+            str(k): [KeptFile.decode(f) for f in kept] for k, kept in data.get("files", {}).items()
+        }
+        return Draft(str(data["channel"]), str(data["questionnaire"]), steps, files)
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
 

@@ -15,11 +15,16 @@ is a file item whose media type says what it is (:data:`ANSWERS_TYPE` …).
 
 Only a first submission takes a questionnaire: a returning source writes in the
 conversation. Sources are never in the audit trail.
+
+Files chosen in a file field arrive with their step, already sealed (``files.py``); the
+draft keeps them until the answers are sent, when they become file items of the new case
+whose ids the answers name. Choosing files again in a field replaces the ones kept; files
+that break the field's limits are deleted at once and the ones kept before stay.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -28,10 +33,12 @@ from mailslot.cases.errors import ChannelClosed
 from mailslot.channels import services as channels
 from mailslot.context import OrgContext
 from mailslot.errors import AuthenticationFailed, InvalidInput, NotFound
-from mailslot.i18n import DEFAULT_LOCALE
-from mailslot.questionnaires import drafts, store
-from mailslot.questionnaires.answers import collect, validate_step
+from mailslot.i18n import DEFAULT_LOCALE, N_
+from mailslot.questionnaires import counts, drafts, files, store
+from mailslot.questionnaires.answers import FILE_TOO_LARGE, TOO_MANY_FILES, collect, validate_step
 from mailslot.questionnaires.drafts import Draft, Raw
+from mailslot.questionnaires.files import KeptFile
+from mailslot.questionnaires.limits import DEFAULT_MAX_FILES
 from mailslot.questionnaires.logic import (
     next_step,
     previous_step,
@@ -40,11 +47,11 @@ from mailslot.questionnaires.logic import (
     visible_fields,
     visible_steps,
 )
-from mailslot.questionnaires.model import Definition, FieldType
+from mailslot.questionnaires.model import Definition, Field, FieldType
 from mailslot.questionnaires.reading import ANSWERS_TYPE, IDENTITY_TYPE
 from mailslot.questionnaires.render import render_text
 from mailslot.questionnaires.sealed import seal_form
-from mailslot.questionnaires.values import Answers, FieldError
+from mailslot.questionnaires.values import Answers, ByteCount, FieldError
 from mailslot.sessions.services import SessionState
 from mailslot.sources import submissions
 from mailslot.sources.access import SESSION_ENDED
@@ -55,6 +62,7 @@ IDENTITY_NAME: Final = "identity.json"
 TEXT_NAME: Final = "answers.txt"
 
 REVIEW: Final = -1  # the step "index" of the review page
+FILES_TOO_LARGE: Final = N_("Your files together can be at most %(size)s.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +77,7 @@ class StepPage:
     raw: Raw
     errors: dict[str, FieldError] = field(default_factory=dict)
     first: bool = False
+    files: dict[str, list[KeptFile]] = field(default_factory=dict)  # kept, per field id
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,16 +126,16 @@ def has_questionnaire(ctx: OrgContext, channel_id: str) -> bool:
 
 
 def _draft(ctx: OrgContext, session: SessionState, stored: store.Stored) -> Draft:
-    """The session's draft for this channel's current version; a fresh one otherwise."""
+    """The session's draft for this channel's current version; a fresh one otherwise (the
+    files of a draft for another version or channel are deleted)."""
     with ctx.db() as db:
         found = drafts.load(db, session)
-    if (
-        found is None
-        or found.channel_id != stored.channel_id
-        or found.questionnaire_id != (stored.ref.id)
-    ):
-        return Draft(stored.channel_id, stored.ref.id)
-    return found
+        if found is not None and (
+            found.channel_id != stored.channel_id or found.questionnaire_id != stored.ref.id
+        ):
+            files.drop(db, ctx.blobs, found.all_files())
+            found = None
+    return found or Draft(stored.channel_id, stored.ref.id)
 
 
 def _answers_before(stored: store.Stored, draft: Draft, index: int) -> Answers:
@@ -154,6 +163,7 @@ def _page(
         raw=draft.steps.get(index, {}) if raw is None else raw,
         errors=errors or {},
         first=previous_step(stored.definition, earlier, index) is None,
+        files={f.id: draft.files.get(f.id, []) for f in stored.definition.steps[index].fields},
     )
 
 
@@ -175,11 +185,13 @@ def show_step(
     if index not in visible_steps(definition, earlier) or index >= len(definition.steps):
         return first
     # A step after one that was never answered correctly sends the source back to it.
+    kept = files.attached(draft.files)
     for before in visible_steps(definition, earlier):
         if before >= index:
             break
-        _, errors = validate_step(definition, before, draft.steps.get(before, {}), earlier=earlier)
-        if _answerable(definition, errors):
+        raw = draft.steps.get(before, {})
+        _, errors = validate_step(definition, before, raw, earlier=earlier, files=kept)
+        if errors:
             return before
     return _page(stored, draft, index)
 
@@ -194,26 +206,42 @@ def answer_step(
     shown: frozenset[str],
     back: bool,
     locale: str,
+    received: Mapping[str, Sequence[KeptFile]] | None = None,
 ) -> Outcome:
-    """Keep what was typed on step ``index``, then: Back goes to the step before (keeping
-    it all, errors or not); Next shows the step again when it has errors or when the fields
-    it shows changed with these answers (a condition on the same step), stops with a
-    message if an answer stops the submission, or goes on (the review after the last)."""
-    session = _check_session(session)
-    stored = _current_open(ctx, channel_id)
-    definition = stored.definition
-    if not 0 <= index < len(definition.steps):
-        raise NotFound("No such step.")
-    draft = _draft(ctx, session, stored)
-    draft.steps[index] = raw
+    """Keep what was typed on step ``index`` and the files chosen on it (``received``, per
+    form field: sealed already), then: Back goes to the step before (keeping it all, errors
+    or not); Next shows the step again when it has errors or when the fields it shows
+    changed with these answers (a condition on the same step), stops with a message if an
+    answer stops the submission, or goes on (the review after the last).
+
+    Every file in ``received`` is this use case's from the start: kept in the draft, or
+    deleted (a form field that is no file field of this step, files over its limits, or a
+    step refused before its draft was saved)."""
+    received = received or {}
+    try:
+        session = _check_session(session)
+        stored = _current_open(ctx, channel_id)
+        definition = stored.definition
+        if not 0 <= index < len(definition.steps):
+            raise NotFound("No such step.")
+        draft = _draft(ctx, session, stored)
+        draft.steps[index] = raw
+        file_errors, gone = _take_files(ctx, definition.steps[index].fields, draft, received)
+        with ctx.db() as db:  # the draft first: a file it no longer holds is deleted after
+            drafts.save(db, session, draft)
+            files.keep(db, session.row.id, draft.all_files())
+    except BaseException:
+        cases.delete_blobs(ctx.blobs, [f.blob_id for kept in received.values() for f in kept])
+        raise
     with ctx.db() as db:
-        drafts.save(db, session, draft)
+        files.drop(db, ctx.blobs, gone)
     earlier = _answers_before(stored, draft, index)
     if back:
         before = previous_step(definition, earlier, index)
         return Outcome(go=index if before is None else before)
-    read, all_errors = validate_step(definition, index, raw, earlier=earlier)
-    errors = _answerable(definition, all_errors)
+    chosen = files.attached(draft.files)
+    read, errors = validate_step(definition, index, raw, earlier=earlier, files=chosen)
+    errors = {**errors, **file_errors}
     answers = earlier.merged(read.values)
     now_shown = frozenset(f.id for f in visible_fields(definition.steps[index], answers))
     if now_shown != shown:
@@ -229,6 +257,44 @@ def answer_step(
     return Outcome(go=REVIEW if after is None else after)
 
 
+def _take_files(
+    ctx: OrgContext,
+    fields: Sequence[Field],
+    draft: Draft,
+    received: Mapping[str, Sequence[KeptFile]],
+) -> tuple[dict[str, FieldError], list[KeptFile]]:
+    """Put the files chosen on a step into the draft: a field's new files replace the ones
+    it kept, unless they break its limits (then they go, the others stay, and the field
+    gets an error). Files for anything but a file field of the step go too. Returns the
+    errors and the files to delete once the draft no longer holds them."""
+    by_id = {f.id: f for f in fields if f.type is FieldType.FILE}
+    errors: dict[str, FieldError] = {}
+    gone: list[KeptFile] = []
+    for name, chosen in received.items():
+        item = by_id.get(name)
+        if not chosen:
+            continue
+        if item is None:
+            gone += chosen
+            continue
+        most = item.max_files or DEFAULT_MAX_FILES
+        largest = min(item.max_size or ctx.config.max_file_size, ctx.config.max_file_size)
+        others = sum(f.size for k, kept in draft.files.items() if k != name for f in kept)
+        if len(chosen) > most:
+            errors[name] = FieldError(TOO_MANY_FILES, (("num", most),))
+        elif any(f.size > largest for f in chosen):
+            errors[name] = FieldError(FILE_TOO_LARGE, (("size", ByteCount(largest)),))
+        elif others + sum(f.size for f in chosen) > ctx.config.max_submission_size:
+            limit = ByteCount(ctx.config.max_submission_size)
+            errors[name] = FieldError(FILES_TOO_LARGE, (("size", limit),))
+        if name in errors:
+            gone += chosen
+        else:
+            gone += draft.files.get(name, [])
+            draft.files[name] = list(chosen)
+    return errors, gone
+
+
 def review(
     ctx: OrgContext, session: SessionState | None, channel_id: str, *, locale: str
 ) -> ReviewPage:
@@ -239,27 +305,26 @@ def review(
 
 
 def _review(stored: store.Stored, draft: Draft, locale: str) -> ReviewPage:
-    defn = stored.definition
-    collected = collect(defn, draft.steps)
+    collected = collect(stored.definition, draft.steps, files.attached(draft.files))
     shown = visible_steps(stored.definition, collected.answers)
     return ReviewPage(
         stored=stored,
         answers=collected.answers,
         text=render_text(stored.definition, collected.answers, locale, DEFAULT_LOCALE),
         last_step=shown[-1] if shown else 0,
-        errors={
-            i: found for i, step in collected.errors.items() if (found := _answerable(defn, step))
-        },
+        errors=collected.errors,
         stop=stop_message(stored.definition, collected.answers, locale, DEFAULT_LOCALE),
     )
 
 
-def _answerable(definition: Definition, errors: dict[str, FieldError]) -> dict[str, FieldError]:
-    """The errors a source can fix on a step's page: file fields are not offered there yet
-    (files go in the conversation once the answers are sent), so their errors (a required
-    file) never hold a source back."""
-    files = {f.id for step in definition.steps for f in step.fields if f.type is FieldType.FILE}
-    return {path: e for path, e in errors.items() if path.split("[")[0] not in files}
+def _sent_files(definition: Definition, answers: Answers, draft: Draft) -> list[KeptFile]:
+    """The kept files that the answers hold (a field hidden meanwhile holds none)."""
+    sent = []
+    for step in definition.steps:
+        for item in step.fields:
+            if item.type is FieldType.FILE and item.id in answers:
+                sent += draft.files.get(item.id, [])
+    return sent
 
 
 def first_problem(page: ReviewPage) -> int | None:
@@ -276,7 +341,8 @@ def send(
     token: str | None,
 ) -> str:
     """Seal the answers into the source's new case (routed, if an answer routes it to an
-    open channel) and forget the draft; returns the source's id. Answers with errors or a
+    open channel, and only to the recipients an answer names, if it names any of that
+    channel's) and forget the draft; returns the source's id. Answers with errors or a
     stop are refused (the web layer shows the step concerned)."""
     session = _check_session(session)
     stored = _current_open(ctx, channel_id)
@@ -286,24 +352,35 @@ def send(
         raise InvalidInput("Some answers are missing or need a correction.")
     target = _routed_channel(ctx, stored, page.answers) or channel_id
     form = seal_form(stored.ref, stored.definition, page.answers)
+    # The readable copy leaves the identity answers out: they are sealed apart (``identity``).
+    apart = {f.id for f in stored.definition.fields() if f.identity}
     readable = render_text(
         stored.definition,
-        page.answers,
+        Answers({key: value for key, value in page.answers.items() if key not in apart}),
         DEFAULT_LOCALE,
         DEFAULT_LOCALE,
         version_hash=stored.ref.hash,
+        file_refs=True,
     )
+    attached = _sent_files(stored.definition, page.answers, draft)
     uploads: list[cases.ItemUpload] = []
     try:
         items = []
         for data, name, kind in (
             (form.answers.decode(), ANSWERS_NAME, ANSWERS_TYPE),
             (readable, TEXT_NAME, TEXT_TYPE),
-            *(((form.identity.decode(), IDENTITY_NAME, IDENTITY_TYPE),) if form.identity else ()),
         ):
             upload = cases.seal_text(ctx.blobs, data)
             uploads.append(upload)
             items.append(cases.file_item(upload, name, kind))
+        # The identity answers are sealed apart, for custodians only (``identity``).
+        identity = None
+        if form.identity:
+            upload = cases.seal_text(ctx.blobs, form.identity.decode())
+            uploads.append(upload)
+            identity = cases.file_item(upload, IDENTITY_NAME, IDENTITY_TYPE)
+        for kept in attached:  # recorded under the item ids that the answers name
+            items.append(cases.file_item(files.KeptUpload(kept), kept.name, kept.content_type))
         source_id = submissions.store(
             ctx,
             session,
@@ -314,11 +391,16 @@ def send(
             locale=locale,
             token=token,
             answered=True,
+            choice=submissions.Choice(routed=route(stored.definition, page.answers).recipients),
+            identity=identity,
+            also=lambda db: counts.record(db, stored, page.answers, now=ctx.now()),
         )
     except BaseException:
         cases.delete_blobs(ctx.blobs, [u.blob_id for u in uploads])
         raise
     with ctx.db() as db:
+        files.release(db, [f.blob_id for f in attached])
+        files.drop(db, ctx.blobs, [f for f in draft.all_files() if f not in attached])
         drafts.discard(db, session)
     return source_id
 

@@ -114,6 +114,7 @@ class Field:
     required: bool = False
     show_if: Condition | None = None
     identity: bool = False  # sealed apart from the other answers (identity on request)
+    statistics: bool = False  # choice and yes/no: answers counted in aggregate, in clear
     # short_text, long_text
     min_length: int | None = None
     max_length: int | None = None

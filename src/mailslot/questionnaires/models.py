@@ -7,11 +7,26 @@ Definitions are not secret (every source sees them) and are kept in clear.
 
 A source's answers in progress are a draft, sealed under the source's session key and
 deleted with the session, at sending, and when the session expires.
+
+Migration 0013 adds two tables. ``questionnaire_draft_files`` names the blobs of the files a
+draft holds (the blob id only: the file's key, name and size are in the sealed draft), so
+that a session that ends without sending leaves no blob behind: its rows lose their session
+(``ON DELETE SET NULL``) and the background jobs delete those blobs. ``questionnaire_answer_counts``
+holds counts per answer of the fields a questionnaire marks ``"statistics": true``, per
+channel, questionnaire version, field, option and month, never per case.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailslot.db.base import Base, id_column, time_column
@@ -44,3 +59,31 @@ class QuestionnaireDraft(Base):
         ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
     )
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class QuestionnaireDraftFile(Base):
+    """The blob of a file kept in a draft, until it is sent or its session ends."""
+
+    __tablename__ = "questionnaire_draft_files"
+
+    blob_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[str | None] = mapped_column(
+        ForeignKey("sessions.id", ondelete="SET NULL"), index=True, nullable=True
+    )
+
+
+class AnswerCount(Base):
+    """How many answer sets sent in a month chose an option of a counted field."""
+
+    __tablename__ = "questionnaire_answer_counts"
+
+    channel_id: Mapped[str] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    questionnaire_id: Mapped[str] = mapped_column(
+        ForeignKey("questionnaires.id", ondelete="CASCADE"), primary_key=True
+    )
+    field_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    option_id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "" for no answer
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    count: Mapped[int] = mapped_column(Integer, default=0)

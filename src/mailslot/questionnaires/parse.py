@@ -65,9 +65,9 @@ _COMMON: Final = frozenset({"id", "type", "label", "help", "required", "show_if"
 _KEYS: Final[dict[FieldType, frozenset[str]]] = {
     FieldType.SHORT_TEXT: _COMMON | {"min_length", "max_length"},
     FieldType.LONG_TEXT: _COMMON | {"min_length", "max_length"},
-    FieldType.SINGLE_CHOICE: _COMMON | {"options"},
-    FieldType.MULTIPLE_CHOICE: _COMMON | {"options", "min_choices", "max_choices"},
-    FieldType.YES_NO: _COMMON,
+    FieldType.SINGLE_CHOICE: _COMMON | {"options", "statistics"},
+    FieldType.MULTIPLE_CHOICE: _COMMON | {"options", "min_choices", "max_choices", "statistics"},
+    FieldType.YES_NO: _COMMON | {"statistics"},
     FieldType.DATE: _COMMON,
     FieldType.DATE_RANGE: _COMMON,
     FieldType.NUMBER: _COMMON | {"min", "max", "integer"},
@@ -177,7 +177,7 @@ class _Reader:
                 raise QuestionnaireError(path, '%(path)s: unknown key "%(key)s".', key=key)
         for key in sorted(required):
             if key not in data:
-                raise QuestionnaireError(path, '%(path)s: missing "%(key)s".', key=key)
+                raise QuestionnaireError(path, N_('%(path)s: missing "%(key)s".'), key=key)
         return data
 
     def items(self, data: object, path: str, least: int, most: int) -> list[Any]:
@@ -314,12 +314,12 @@ class _Reader:
         if not isinstance(data, dict):
             raise QuestionnaireError(path, N_("%(path)s: expected an object."))
         if "type" not in data:
-            raise QuestionnaireError(path, '%(path)s: missing "%(key)s".', key="type")
+            raise QuestionnaireError(path, N_('%(path)s: missing "%(key)s".'), key="type")
         kind = data["type"]
         if not isinstance(kind, str) or kind not in _TYPE_NAMES:
             raise QuestionnaireError(
                 _join(path, "type"),
-                '%(path)s: unknown field type "%(type)s".',
+                N_('%(path)s: unknown field type "%(type)s".'),
                 type=str(kind)[:50],
             )
         kind = FieldType(kind)
@@ -328,7 +328,8 @@ class _Reader:
                 path, N_("%(path)s: a group cannot hold fields of type %(type)s."), type=kind.value
             )
         # Identity answers are sealed apart, field by field: never inside a group's rows.
-        allowed = _KEYS[kind] - {"show_if", "identity"} if in_group else _KEYS[kind]
+        # Nor are they counted: a group's rows may answer one question several times.
+        allowed = _KEYS[kind] - {"show_if", "identity", "statistics"} if in_group else _KEYS[kind]
         if in_group and "show_if" in data:
             raise QuestionnaireError(
                 _join(path, "show_if"), N_("%(path)s: conditions cannot be used inside a group.")
@@ -347,6 +348,13 @@ class _Reader:
                 _join(path, "id"), '%(path)s: duplicate id "%(id)s".', id=field_id
             )
         self.ids.add(field_id)
+        identity = bool(self.optional(raw, "identity", path, self.boolean))
+        statistics = bool(self.optional(raw, "statistics", path, self.boolean))
+        if identity and statistics:
+            raise QuestionnaireError(
+                _join(path, "statistics"),
+                N_("%(path)s: identity answers are never counted."),
+            )
         return Field(
             id=field_id,
             type=kind,
@@ -354,7 +362,8 @@ class _Reader:
             help=self.optional_label(raw, "help", path, MAX_HELP_CHARS),
             required=bool(self.optional(raw, "required", path, self.boolean)),
             show_if=self.optional(raw, "show_if", path, parse_condition),
-            identity=bool(self.optional(raw, "identity", path, self.boolean)),
+            identity=identity,
+            statistics=statistics,
             text=self.optional_label(raw, "text", path, MAX_STATIC_CHARS),
             **self._settings(kind, raw, path, in_group=in_group),
         )

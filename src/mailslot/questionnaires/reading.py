@@ -35,5 +35,10 @@ def readable(db: Session, document: bytes, locale: str = DEFAULT_LOCALE) -> str 
     if read.part != ANSWERS_PART:
         return None
     return render_text(
-        stored.definition, read.answers, locale, DEFAULT_LOCALE, version_hash=stored.ref.hash
+        stored.definition,
+        read.answers,
+        locale,
+        DEFAULT_LOCALE,
+        version_hash=stored.ref.hash,
+        file_refs=True,
     )

@@ -3,7 +3,9 @@ language, for staff pages, the case zip and ``mailslot decrypt``.
 
 Only the steps and fields shown for these answers appear; a shown question left empty says
 so; static texts are left out (they asked nothing). Identity answers appear only when they
-are among ``answers`` (they travel in their own sealed document).
+are among ``answers`` (they travel in their own sealed document). A file field lists its
+files by name and size, and with ``file_refs`` (what recipients read) the id of the case's
+item that holds each.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ CONFIRMED: Final = N_("Confirmed")
 DATE_RANGE: Final = N_("%(start)s to %(end)s")
 ENTRY: Final = N_("Entry %(n)s")
 VERSION: Final = N_("Questionnaire version: %(hash)s")
+FILE_ITEM: Final = N_("%(name)s (%(size)s), item %(item)s")
 INDENT: Final = "  "
 
 
@@ -40,8 +43,9 @@ def render_text(
     default_locale: str = FALLBACK_LANGUAGE,
     *,
     version_hash: str | None = None,
+    file_refs: bool = False,
 ) -> str:
-    writer = _Writer(locale, default_locale)
+    writer = _Writer(locale, default_locale, file_refs=file_refs)
     title = definition.title.text(locale, default_locale)
     lines = [title, "=" * max(3, len(title))]
     if version_hash is not None:
@@ -58,9 +62,10 @@ def render_text(
 
 
 class _Writer:
-    def __init__(self, locale: str, default_locale: str) -> None:
+    def __init__(self, locale: str, default_locale: str, *, file_refs: bool = False) -> None:
         self.locale = locale
         self.default_locale = default_locale
+        self.file_refs = file_refs
 
     def word(self, message: str, **params: object) -> str:
         return translate(self.locale, message, params or None)
@@ -100,7 +105,10 @@ class _Writer:
 
     def item(self, field: Field, item: object) -> str:
         if isinstance(item, AttachedFile):
-            return f"- {item.name} ({human_size(item.size, self.locale)})"
+            size = human_size(item.size, self.locale)
+            if self.file_refs:
+                return "- " + self.word(FILE_ITEM, name=item.name, size=size, item=item.ref)
+            return f"- {item.name} ({size})"
         return f"- {self.option(field, str(item))}"
 
     def option(self, field: Field, option_id: str) -> str:

@@ -7,16 +7,17 @@ the number of answer sets. A multiple choice is not (a source may choose several
 so each of its counts is protected on its own. Identity answers and a group's own fields are
 never counted: the first are sealed apart, the second may be answered several times per case.
 
-This works on answers already opened: the caller decides where plaintext may be counted.
+:func:`choice_counts` works on answers already opened, :func:`protected` on tallies kept
+apart (``counts.py``): the caller decides where plaintext may be counted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from mailslot.questionnaires.model import Definition, Field, FieldType, Label
-from mailslot.questionnaires.values import Answers
+from mailslot.questionnaires.values import Answers, Value
 from mailslot.stats.services import Count, protect_breakdown, protect_count
 
 
@@ -44,44 +45,54 @@ def countable(definition: Definition) -> list[Field]:
     ]
 
 
+def chosen_options(value: Value | None) -> tuple[str, ...]:
+    """The option ids an answer to a choice or yes/no field chose (none: no answer)."""
+    if isinstance(value, bool):
+        return ("yes" if value else "no",)
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, tuple):
+        return tuple(v for v in value if isinstance(v, str))
+    return ()
+
+
 def choice_counts(
     definition: Definition, answer_sets: Iterable[Answers], *, k: int
 ) -> list[FieldCounts]:
     sets = list(answer_sets)
     result = []
     for field in countable(definition):
-        options = field.option_ids
-        tally = dict.fromkeys(options, 0)
+        tally = dict.fromkeys(field.option_ids, 0)
         unanswered = 0
         for answers in sets:
-            value = answers.get(field.id)
-            chosen: tuple[str, ...]
-            if isinstance(value, bool):
-                chosen = ("yes" if value else "no",)
-            elif isinstance(value, str):
-                chosen = (value,)
-            elif isinstance(value, tuple):
-                chosen = tuple(v for v in value if isinstance(v, str))
-            else:
-                chosen = ()
+            chosen = chosen_options(answers.get(field.id))
             if not chosen:
                 unanswered += 1
             for option in chosen:
                 if option in tally:
                     tally[option] += 1
-        raw = [tally[option] for option in options] + [unanswered]
-        if field.type is FieldType.MULTIPLE_CHOICE:
-            protected = [protect_count(value, k) for value in raw]
-        else:
-            protected = protect_breakdown(raw, k)
-        labels = [_label(field, option) for option in options] + [None]
-        keys: list[str | None] = [*options, None]
-        counts = tuple(
-            AnswerCount(key, label, count)
-            for key, label, count in zip(keys, labels, protected, strict=True)
-        )
-        result.append(FieldCounts(field, protect_count(len(sets), k), counts))
+        result.append(protected(field, tally, unanswered, len(sets), k=k))
     return result
+
+
+def protected(
+    field: Field, tally: Mapping[str, int], unanswered: int, total: int, *, k: int
+) -> FieldCounts:
+    """One field's counts (per option id, and the answer sets without an answer), as
+    published: protected as a breakdown, or count by count for a multiple choice."""
+    options = field.option_ids
+    raw = [tally.get(option, 0) for option in options] + [unanswered]
+    if field.type is FieldType.MULTIPLE_CHOICE:
+        shown = [protect_count(value, k) for value in raw]
+    else:
+        shown = protect_breakdown(raw, k)
+    labels = [_label(field, option) for option in options] + [None]
+    keys: list[str | None] = [*options, None]
+    counts = tuple(
+        AnswerCount(key, label, count)
+        for key, label, count in zip(keys, labels, shown, strict=True)
+    )
+    return FieldCounts(field, protect_count(total, k), counts)
 
 
 def _label(field: Field, option_id: str) -> Label | None:

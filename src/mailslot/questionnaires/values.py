@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Final
 
-from mailslot.i18n import translate
+from mailslot.i18n import translate, translate_message
 from mailslot.sizes import human_size
 
 _DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -80,7 +80,9 @@ class ByteCount(int):
 
 @dataclass(frozen=True, slots=True)
 class FieldError:
-    message: str  # an untranslated msgid
+    # An untranslated msgid, or for a message that counts its singular and plural msgids
+    # (``i18n.N_plural``) with the count as the ``num`` parameter.
+    message: str | tuple[str, str]
     params: tuple[tuple[str, int | str], ...] = ()
 
     def text(self, locale: str) -> str:
@@ -88,6 +90,8 @@ class FieldError:
             key: human_size(value, locale) if isinstance(value, ByteCount) else value
             for key, value in self.params
         }
+        if isinstance(self.message, tuple):
+            return translate_message(locale, *self.message, params)
         return translate(locale, self.message, params or None)
 
 

@@ -102,11 +102,12 @@ def change_password(
         raise
 
 
-def set_email(ctx: OrgContext, user: User, email: str) -> None:
-    """Set (or, with an empty one, clear) the address for notices."""
+def set_email(ctx: OrgContext, user: User, email: str, locale: str | None = None) -> None:
+    """Set (or, with an empty one, clear) the address for notices, and their language ("":
+    the organisation's default; None: kept)."""
     now = ctx.now()
     with ctx.db() as db:
-        recipients.set_email(db, db.merge(user), email)
+        recipients.set_email(db, db.merge(user), email, locale)
         # Whether a notice address is set, not the address.
         audit.record(
             db,

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from mailslot.audit import services as audit
 from mailslot.context import OrgContext
 from mailslot.dropkeys import services as dropkeys
+from mailslot.identity import custodians
 from mailslot.instance.services import get_instance
 from mailslot.recipients import services as recipients
 from mailslot.recipients.models import Role, User
@@ -129,6 +130,8 @@ def set_disabled(ctx: OrgContext, admin: User, user_id: str, disabled: bool) -> 
     with ctx.db() as db:
         user = recipients.get_user(db, user_id)
         recipients.set_disabled(db, user, disabled, db.merge(admin))
+        if disabled:  # a disabled custodian keeps no identity key (identity/custodians.py)
+            custodians.drop_wraps(db, user)
         dropkeys.resync(db, ctx.instance_id, now)  # new drop keys for the user's channels
         audit.record(
             db,

@@ -12,6 +12,7 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
     RECIPIENT = "recipient"
     ANALYST = "analyst"  # sees statistics only: no cases, no content
+    CUSTODIAN = "custodian"  # decides who may open a source's identity; no cases
 
 
 class User(Base):
@@ -23,6 +24,10 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[str] = mapped_column(String(16))
     email: Mapped[str | None] = mapped_column(String(254), default=None)
+    # The language of the notices sent there; empty: the organisation's default language.
+    locale: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    # The name sources see when a channel lets them choose its recipients (public).
+    display_name: Mapped[str | None] = mapped_column(String(64), default=None)
     password_kdf: Mapped[str] = mapped_column(String(64))
     password_salt: Mapped[bytes] = mapped_column(LargeBinary(16))
     password_verifier: Mapped[bytes] = mapped_column(LargeBinary(32))

@@ -18,6 +18,7 @@ from mailslot.channels import services as channels
 from mailslot.channels.models import Channel
 from mailslot.db.base import shred_on_commit
 from mailslot.errors import AuthenticationFailed, Conflict, Forbidden, InvalidInput, NotFound
+from mailslot.i18n import SUPPORTED_LOCALES, N_plural
 from mailslot.recipients.models import Enrollment, Role, User
 from mailslot.sessions.services import end_user_sessions
 
@@ -55,7 +56,13 @@ def check_username(username: str) -> str:
 
 def check_password(password: str, username: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise InvalidInput("The password must have at least %(n)s characters.", n=MIN_PASSWORD)
+        raise InvalidInput(
+            N_plural(
+                "The password must have at least %(num)s character.",
+                "The password must have at least %(num)s characters.",
+            ),
+            num=MIN_PASSWORD,
+        )
     if len(password) > MAX_PASSWORD:
         raise InvalidInput("The password is too long.")
     if username.lower() in password.lower() or len(set(password)) < 5:
@@ -81,9 +88,14 @@ def check_email(email: str) -> str:
     return email
 
 
-def set_email(db: Session, user: User, email: str) -> None:
-    """The address for content-free notices; empty to receive none."""
+def set_email(db: Session, user: User, email: str, locale: str | None = None) -> None:
+    """The address for content-free notices; empty to receive none. ``locale``: their
+    language ("": the organisation's default; None: kept)."""
     user.email = check_email(email) if email.strip() else None
+    if locale is not None:
+        if locale and locale not in SUPPORTED_LOCALES:
+            raise InvalidInput("Unknown language: %(name)s", name=locale)
+        user.locale = locale
     db.flush()
 
 

@@ -45,7 +45,7 @@ from mailslot.audit import services as audit
 from mailslot.context import OrgContext
 from mailslot.db.base import coarse
 from mailslot.errors import AuthenticationFailed, InvalidInput, NotFound
-from mailslot.i18n import N_
+from mailslot.i18n import N_, N_plural
 from mailslot.instance.services import get_instance
 from mailslot.limits import services as limits
 from mailslot.recipients import login
@@ -81,12 +81,18 @@ def has_keys(db: Session, user: User) -> bool:
     return db.scalar(query.limit(1)) is not None
 
 
+KEY_NAME_TOO_LONG = N_plural(
+    "Give the key a name of at most %(num)s character.",
+    "Give the key a name of at most %(num)s characters.",
+)
+
+
 def check_name(name: str) -> str:
     name = " ".join(name.split())
     if not name or len(name) > MAX_NAME:
-        raise InvalidInput("Give the key a name of at most %(n)s characters.", n=MAX_NAME)
+        raise InvalidInput(KEY_NAME_TOO_LONG, num=MAX_NAME)
     if any(unicodedata.category(c).startswith("C") for c in name):
-        raise InvalidInput("Give the key a name of at most %(n)s characters.", n=MAX_NAME)
+        raise InvalidInput(KEY_NAME_TOO_LONG, num=MAX_NAME)
     return name
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,11 +21,13 @@ from mailslot.cases import deadlines
 from mailslot.cases import services as cases
 from mailslot.cases.errors import ChannelClosed
 from mailslot.cases.models import Case, ItemKind
+from mailslot.channels import choice
 from mailslot.channels import services as channels
 from mailslot.channels import settings as channel_settings
 from mailslot.channels.models import Channel
 from mailslot.context import OrgContext
 from mailslot.errors import AuthenticationFailed, InvalidInput
+from mailslot.identity import services as identity_services
 from mailslot.instance.services import get_instance
 from mailslot.limits import services as limits
 from mailslot.notifications import services as notices
@@ -103,12 +105,16 @@ def submit(
     *,
     locale: str,
     token: str | None = None,
+    chosen: Collection[str] | None = None,
+    identity: str = "",
 ) -> str:
     """Check and store a submission; return the source's id. ``locale`` is the source's
     language, for a new case's automatic acknowledgement. ``token`` is the form's send token
     (:func:`new_send_token`): a submission whose token the session has seen already (the
     form sent twice: a double click, a resend over a slow link) stores nothing and returns
     the source's id as the first one did. A missing or malformed token is no token.
+    ``chosen``: the recipients a new source left chosen (None: the channel's usual ones);
+    ``identity``: what a new source typed in the identity box (sealed apart, for custodians).
 
     The submission owns the blobs of ``files``: if it is refused or fails, every blob it was
     given or made is deleted before the error propagates (and after a repeated token too)."""
@@ -116,16 +122,26 @@ def submit(
     token = token if token and _SEND_TOKEN.fullmatch(token) else None
     try:
         if len(message) > ctx.config.max_message_chars:
-            raise InvalidInput(
-                "The message is too long (at most %(n)s characters).",
-                n=ctx.config.max_message_chars,
-            )
+            raise InvalidInput(cases.MESSAGE_TOO_LONG, num=ctx.config.max_message_chars)
         if not message.strip() and not files:
             raise InvalidInput("Write a message or choose at least one file to send.")
         items = [cases.file_item(f.upload, f.filename, f.content_type) for f in files]
         text = message if message.strip() else None
+        given = None
+        if (identity_text := identity_services.check_identity_text(identity)) is not None:
+            given = identity_services.text_item(ctx.blobs, identity_text)
+            uploads.append(given.upload)
         return store(
-            ctx, session, channel_id, items, text, uploads=uploads, locale=locale, token=token
+            ctx,
+            session,
+            channel_id,
+            items,
+            text,
+            uploads=uploads,
+            locale=locale,
+            token=token,
+            choice=Choice(chosen=chosen),
+            identity=given,
         )
     except BaseException:
         cases.delete_blobs(ctx.blobs, [u.blob_id for u in uploads])
@@ -144,6 +160,21 @@ def choose_channel(db: DbSession, channel_id: str | None) -> Channel:
         if channel.id == channel_id:
             return channel
     raise InvalidInput("Choose where to send your submission.")
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """Who receives a new case: the recipients a source left chosen on the send form
+    (``chosen``, None if the form did not offer the choice), or those a questionnaire's
+    answer routes it to (``routed``, by name). Neither: the channel's usual recipients."""
+
+    chosen: Collection[str] | None = None
+    routed: Sequence[str] = ()
+
+    def recipient_ids(self, db: DbSession, channel: Channel) -> list[str] | None:
+        if self.routed and (found := choice.routed_ids(db, channel, self.routed)) is not None:
+            return found
+        return choice.chosen_ids(db, channel, self.chosen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +208,9 @@ def store(
     locale: str,
     token: str | None = None,
     answered: bool = False,
+    choice: Choice | None = None,
+    identity: cases.SealedItem | None = None,
+    also: Callable[[DbSession], None] | None = None,
 ) -> str:
     """Seal ``message`` (if any) into its blob, then record every item, in one transaction.
     The blob is sealed before the first statement, so no database lock is held while it is
@@ -194,7 +228,11 @@ def store(
     The session's row is locked and read again first, so that two requests of one session
     (the same form sent twice, or two forms at once) are stored one after the other, the
     second seeing what the first did: a repeated ``token`` deletes this request's blobs and
-    stores nothing, and a first submission sent twice creates one source."""
+    stores nothing, and a first submission sent twice creates one source.
+
+    A first submission may carry ``choice`` (who receives the case) and ``identity`` (sealed
+    already, recorded apart from the case for custodians: ``identity.services``). ``also``
+    runs in the same transaction once the items are recorded (a questionnaire's counts)."""
     now = ctx.now()
     if message is not None:
         text_upload = cases.seal_text(ctx.blobs, message)
@@ -218,11 +256,25 @@ def store(
             target = _returning(ctx, db, session)
         else:
             target = _first(
-                ctx, db, session, channel_id, uploads, now=now, locale=locale, answered=answered
+                ctx,
+                db,
+                session,
+                channel_id,
+                uploads,
+                now=now,
+                locale=locale,
+                answered=answered,
+                choice=choice or Choice(),
             )
+        if identity is not None:
+            if not isinstance(target.case, Case):
+                raise InvalidInput("Your identity can be given only with your first submission.")
+            identity_services.record_identity(db, target.case.id, identity, now=now)
         cases.record_items(
             db, target.case, items, now=now, source_public_key=target.source_public_key
         )
+        if also is not None:
+            also(db)
         if (ack := target.ack) is not None:
             auto = cases.SealedItem(upload=ack.upload, kind=ItemKind.REPLY, meta={"auto": True})
             cases.record_items(
@@ -266,6 +318,7 @@ def _first(
     now: int,
     locale: str,
     answered: bool = False,
+    choice: Choice,
 ) -> _Target:
     """Create the source and open its case in the chosen channel, with the channel's
     automatic acknowledgement if it has one."""
@@ -286,7 +339,7 @@ def _first(
         ack_upload = cases.seal_text(ctx.blobs, ack_text)
         uploads.append(ack_upload)
     source = sources.create_source(db, lookup, public_key, now)
-    case = cases.open_case(db, channel, source.id, now)
+    case = cases.open_case(db, channel, source.id, now, only=choice.recipient_ids(db, channel))
     ack = (
         _Acknowledgement(ack_upload, case, channel, public_key) if ack_upload is not None else None
     )

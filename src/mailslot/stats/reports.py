@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mailslot.audit import services as audit
 from mailslot.channels import services as channels
 from mailslot.channels.models import Channel
 from mailslot.context import OrgContext
+from mailslot.questionnaires import counts as answer_counts
 from mailslot.recipients.models import User
 from mailslot.stats import services as stats
 
@@ -29,6 +30,8 @@ class Report:
 
     figures: stats.Stats
     channels: list[Channel]
+    # Counts per answer of the questions marked for statistics (questionnaires/counts.py).
+    answers: list[answer_counts.QuestionCounts] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,19 +49,25 @@ def report(
     now = ctx.now()
     chosen = stats.selection(first, last, channel, now=now)
     with ctx.db() as db:
-        figures = stats.compute(db, chosen, k=ctx.config.stats_min_count, now=now)
-        return Report(figures, channels.list_channels(db))
+        k = ctx.config.stats_min_count
+        figures = stats.compute(db, chosen, k=k, now=now)
+        answers = answer_counts.answer_counts(db, chosen, k=k)
+        return Report(figures, channels.list_channels(db), answers)
 
 
 def export_csv(
     ctx: OrgContext, user: User, first: str | None, last: str | None, channel: str | None
 ) -> CsvExport:
-    """The same figures as CSV (``section,item,value``); the export is audited."""
+    """The same figures as CSV (``section,item,value``), the answer counts included (see
+    ``answer_rows``); the export is audited."""
     stats.require_viewer(user)
     now = ctx.now()
     chosen = stats.selection(first, last, channel, now=now)
     with ctx.db() as db:
-        figures = stats.compute(db, chosen, k=ctx.config.stats_min_count, now=now)
+        k = ctx.config.stats_min_count
+        figures = stats.compute(db, chosen, k=k, now=now)
+        answers = answer_counts.answer_counts(db, chosen, k=k)
+        names = {found.id: found.name for found in channels.list_channels(db)}
         audit.record(
             db,
             "stats.export",
@@ -70,7 +79,7 @@ def export_csv(
             channel_id=chosen.channel_id,
         )
     filename = f"mailslot-stats-{chosen.first}-{chosen.last}.csv"
-    return CsvExport(filename, to_csv(figures))
+    return CsvExport(filename, to_csv(figures, answer_rows(answers, names)))
 
 
 def csv_cell(value: object) -> str:
@@ -87,10 +96,30 @@ def figure(value: stats.Count | float | None) -> str:
     return str(value)
 
 
-def to_csv(figures: stats.Stats) -> str:
+def answer_rows(
+    answers: list[answer_counts.QuestionCounts], names: dict[str, str]
+) -> list[tuple[str, str, stats.Count]]:
+    """The answer counts as rows, protected as on the page: one section per counted question
+    (``answers:CHANNEL:vVERSION:FIELD``, the channel by name), whose items are ``(total)``
+    (the answer sets counted), each option id, and ``(no answer)``. Option ids are lower
+    case letters, digits and ``_``, so they never read as the bracketed items."""
+    out: list[tuple[str, str, stats.Count]] = []
+    for question in answers:
+        field = question.counts.field
+        name = names.get(question.channel_id, question.channel_id)
+        section = f"answers:{name}:v{question.version}:{field.id}"
+        out.append((section, "(total)", question.counts.total))
+        out += [
+            (section, "(no answer)" if count.option is None else count.option, count.count)
+            for count in question.counts.counts
+        ]
+    return out
+
+
+def to_csv(figures: stats.Stats, answers: list[tuple[str, str, stats.Count]] | None = None) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["section", "item", "value"])
-    for section, item, value in stats.rows(figures):
-        writer.writerow([section, csv_cell(item), figure(value)])
+    for section, item, value in [*stats.rows(figures), *(answers or [])]:
+        writer.writerow([csv_cell(section), csv_cell(item), figure(value)])
     return out.getvalue()

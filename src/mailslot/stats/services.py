@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from mailslot.cases.models import Case, CaseStatus
 from mailslot.channels.models import Channel
 from mailslot.errors import Forbidden, InvalidInput, NotFound
+from mailslot.i18n import N_plural
 from mailslot.recipients.models import Role, User
 
 DAY: Final = 86400
@@ -110,7 +111,10 @@ def selection(
     if start > end:
         raise InvalidInput("The first month comes after the last.")
     if len(start.until(end)) > MAX_MONTHS:
-        raise InvalidInput("Choose at most %(num)s months.", num=MAX_MONTHS)
+        raise InvalidInput(
+            N_plural("Choose at most %(num)s month.", "Choose at most %(num)s months."),
+            num=MAX_MONTHS,
+        )
     channel = (channel_id or "").strip() or None
     if channel is not None and len(channel) != 32:
         raise NotFound("No such channel.")

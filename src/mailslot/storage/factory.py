@@ -29,5 +29,7 @@ def open_blob_store(
 
     if isinstance(shared, S3BlobStore):
         bucket, base = config.s3_location
-        return S3BlobStore(shared.client, bucket, base, shared.stale_after).child(prefix)
+        return S3BlobStore(
+            shared.client, bucket, base, shared.stale_after, spool_dir=shared.spool_dir
+        ).child(prefix)
     return S3BlobStore.from_config(config, prefix)

@@ -5,17 +5,8 @@ Each blob is one object, ``<prefix><blob id>``; the id is random (``secrets``), 
 name says nothing about what it holds. Objects hold ciphertext only: the store sees sizes
 (padded), counts and times, never content.
 
-Writing. A writer gathers what it is given until it has a part (5 MiB, S3's smallest part
-but the last), and uploads it (``UploadPart``) before it takes more. A blob that never
-reaches one part is sent with one ``PutObject`` at commit; a larger one starts a multipart
-upload with its first part and is completed (``CompleteMultipartUpload``) at commit. Until
-then nothing exists under the blob's key. ``abort`` drops what is gathered and aborts the
-multipart upload, whose parts S3 then discards. Past every 1,000 parts the part size grows
-by 5 MiB, so S3's limit of 10,000 parts allows objects of about 270 GiB.
-
-Memory. A writer holds at most one part and the copy being sent (about 10 MiB at once, more
-only past 5 GB); a reader holds the piece it was asked for. A 2 GiB upload or download
-therefore grows the process by a few parts' worth, whatever its size.
+Writing and memory: see :mod:`mailslot.storage.s3_parts` (parts spooled to a file without a
+name, ciphertext only, so that many slow uploads hold no part in memory).
 
 Reading. One streamed ``GetObject`` per blob; if the connection breaks part-way, the read
 resumes from where it was with a ranged ``GetObject`` that must match the object's ETag.
@@ -34,22 +25,29 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Final
 
 from mailslot.config import S3_MISSING
 from mailslot.errors import ConfigError, StorageError
+from mailslot.storage.s3_parts import (
+    MAX_PARTS,
+    PART_SIZE,
+    SPOOL_DIR,
+    S3Writer,
+    code,
+    failure,
+    part_size,
+)
 
 if TYPE_CHECKING:
     from mailslot.config import Config
 
-MiB: Final = 1 << 20
-PART_SIZE: Final = 5 * MiB
-PARTS_PER_STEP: Final = 1000
-MAX_PARTS: Final = 10_000
 # An upload still unfinished after this long is taken for the leftover of a crash. Sources on
 # Tor send slowly: 2 GiB at 50 KB/s takes about 12 hours.
 STALE_AFTER: Final = 24 * 3600.0
@@ -66,25 +64,6 @@ def _check_id(blob_id: str) -> None:
     # Never trust a value read back from a database: it becomes part of a key.
     if not _BLOB_ID.fullmatch(blob_id):
         raise StorageError("invalid blob id")
-
-
-def part_size(parts_sent: int) -> int:
-    """The size a part must reach before it is sent, after ``parts_sent`` parts."""
-    return PART_SIZE * (1 + parts_sent // PARTS_PER_STEP)
-
-
-def _code(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", ""))
-    return ""
-
-
-def _failure(action: str, exc: Exception) -> StorageError:
-    """A client error as a StorageError that names the action and S3's error code (never a
-    key, a bucket policy or a credential)."""
-    code = _code(exc) or type(exc).__name__
-    return StorageError(f"object store: could not {action} ({code})")
 
 
 def make_client(endpoint_url: str = "") -> Any:
@@ -136,117 +115,6 @@ def _transient() -> tuple[type[Exception], ...]:
     )
 
 
-class _S3Writer:
-    def __init__(self, store: S3BlobStore, blob_id: str) -> None:
-        self.blob_id = blob_id
-        self._store = store
-        self._key = store.key(blob_id)
-        self._pending: list[bytes] = []
-        self._pending_size = 0
-        self._size = 0
-        self._upload_id: str | None = None
-        self._parts: list[dict[str, Any]] = []
-        self._done = False
-        self._committed = False
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        if self._done:
-            raise StorageError("blob already closed")
-        # Kept by reference until sent, so a mutable buffer is copied first.
-        piece = data if isinstance(data, bytes) else bytes(data)
-        self._pending.append(piece)
-        self._pending_size += len(piece)
-        self._size += len(piece)
-        if self._pending_size >= part_size(len(self._parts)):
-            try:
-                self._send_part()
-            except BaseException:
-                self.abort()
-                raise
-
-    def flush(self) -> None:
-        """Nothing to do: every part but the last must hold at least 5 MiB (S3's rule), so
-        the pending data waits for its part."""
-
-    def _take(self) -> bytes:
-        body = b"".join(self._pending)
-        self._pending.clear()
-        self._pending_size = 0
-        return body
-
-    def _send_part(self) -> None:
-        client, bucket = self._store.client, self._store.bucket
-        if len(self._parts) >= MAX_PARTS:
-            raise StorageError("object store: the blob is too large (10,000 parts)")
-        try:
-            if self._upload_id is None:
-                started = client.create_multipart_upload(Bucket=bucket, Key=self._key)
-                self._upload_id = str(started["UploadId"])
-            number = len(self._parts) + 1
-            sent = client.upload_part(
-                Bucket=bucket,
-                Key=self._key,
-                UploadId=self._upload_id,
-                PartNumber=number,
-                Body=self._take(),
-            )
-        except Exception as exc:
-            raise _failure("upload a part", exc) from exc
-        self._parts.append({"PartNumber": number, "ETag": sent["ETag"]})
-
-    def commit(self) -> int:
-        if self._done:
-            raise StorageError("blob already closed")
-        self._done = True
-        client, bucket = self._store.client, self._store.bucket
-        try:
-            if self._upload_id is None:
-                client.put_object(Bucket=bucket, Key=self._key, Body=self._take())
-            else:
-                if self._pending:
-                    self._send_part()
-                self._complete()
-        except StorageError:
-            self.abort()
-            raise
-        except Exception as exc:
-            self.abort()
-            raise _failure("store a blob", exc) from exc
-        self._committed = True
-        return self._size
-
-    def _complete(self) -> None:
-        store = self._store
-        try:
-            store.client.complete_multipart_upload(
-                Bucket=store.bucket,
-                Key=self._key,
-                UploadId=self._upload_id,
-                MultipartUpload={"Parts": self._parts},
-            )
-        except Exception:
-            # Joining a large object's parts can outlast the client's wait; its retry then
-            # finds the upload gone because the first request completed it. The id is fresh
-            # and random, so an object under it with this size is this one.
-            found = store._head(self.blob_id)
-            if found is None or int(found["ContentLength"]) != self._size:
-                raise
-
-    def abort(self) -> None:
-        self._done = True
-        self._pending.clear()
-        self._pending_size = 0
-        upload_id, self._upload_id = self._upload_id, None
-        if upload_id is None or self._committed:
-            return
-        # An abort that fails (the store unreachable) must not hide the error that led to
-        # it; the upload is then aborted by cleanup_incomplete or the lifecycle rule.
-        with contextlib.suppress(Exception):
-            self._store.client.abort_multipart_upload(
-                Bucket=self._store.bucket, Key=self._key, UploadId=upload_id
-            )
-
-
 @dataclass(frozen=True, eq=False)
 class S3BlobStore:
     """Blobs as objects ``<prefix><id>`` in ``bucket``. ``prefix`` is empty or ends in ``/``;
@@ -258,6 +126,7 @@ class S3BlobStore:
     prefix: str = ""
     stale_after: float = STALE_AFTER
     now: Callable[[], float] = field(default=time.time, repr=False)
+    spool_dir: Path | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.prefix and (not self.prefix.endswith("/") or self.prefix.startswith("/")):
@@ -269,7 +138,8 @@ class S3BlobStore:
         if location is None:
             raise ConfigError("MAILSLOT_BLOB_URL is not an s3:// URL")
         bucket, base = location
-        return cls(make_client(config.s3_endpoint_url), bucket, base).child(prefix)
+        client = make_client(config.s3_endpoint_url)
+        return cls(client, bucket, base, spool_dir=config.data_dir / SPOOL_DIR).child(prefix)
 
     def child(self, prefix: str) -> S3BlobStore:
         """The store under ``<this prefix><prefix>/`` (the same store for an empty one)."""
@@ -284,14 +154,25 @@ class S3BlobStore:
             self.prefix + "".join(f"{s}/" for s in segments),
             self.stale_after,
             self.now,
+            self.spool_dir,
         )
+
+    def spool(self) -> IO[bytes]:
+        """A new private, unnamed file for a writer's part (in ``spool_dir``, made 0700 if
+        missing; without one, the system's temporary directory)."""
+        if self.spool_dir is not None:
+            self.spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            return tempfile.TemporaryFile(dir=self.spool_dir)
+        except OSError as exc:
+            raise StorageError("object store: could not make a spool file") from exc
 
     def key(self, blob_id: str) -> str:
         _check_id(blob_id)
         return self.prefix + blob_id
 
-    def create(self) -> _S3Writer:
-        return _S3Writer(self, secrets.token_hex(32))
+    def create(self) -> S3Writer:
+        return S3Writer(self, secrets.token_hex(32))
 
     def _get(self, key: str, offset: int, etag: str | None) -> tuple[Any, str]:
         """The object's body from ``offset`` on, and its ETag."""
@@ -303,9 +184,9 @@ class S3BlobStore:
         try:
             response = self.client.get_object(**request)
         except Exception as exc:
-            if _code(exc) in _MISSING:
+            if code(exc) in _MISSING:
                 raise StorageError("blob not found") from exc
-            raise _failure("read a blob", exc) from exc
+            raise failure("read a blob", exc) from exc
         return response["Body"], str(response.get("ETag", ""))
 
     def open(self, blob_id: str, chunk_size: int = 1 << 16) -> Iterator[bytes]:
@@ -324,7 +205,7 @@ class S3BlobStore:
                 except broken as exc:
                     failures += 1
                     if failures > READ_RETRIES:
-                        raise _failure("read a blob", exc) from exc
+                        raise failure("read a blob", exc) from exc
                     with contextlib.suppress(Exception):
                         body.close()
                     body, _ = self._get(key, offset, etag or None)
@@ -338,32 +219,32 @@ class S3BlobStore:
             with contextlib.suppress(Exception):
                 body.close()
 
-    def _head(self, blob_id: str) -> dict[str, Any] | None:
+    def head(self, blob_id: str) -> dict[str, Any] | None:
         key = self.key(blob_id)
         try:
             response: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=key)
         except Exception as exc:
-            if _code(exc) in _MISSING:
+            if code(exc) in _MISSING:
                 return None
-            raise _failure("look up a blob", exc) from exc
+            raise failure("look up a blob", exc) from exc
         return response
 
     def size(self, blob_id: str) -> int:
-        found = self._head(blob_id)
+        found = self.head(blob_id)
         if found is None:
             raise StorageError("blob not found")
         return int(found["ContentLength"])
 
     def exists(self, blob_id: str) -> bool:
-        return self._head(blob_id) is not None
+        return self.head(blob_id) is not None
 
     def delete(self, blob_id: str) -> None:
         key = self.key(blob_id)
         try:
             self.client.delete_object(Bucket=self.bucket, Key=key)
         except Exception as exc:
-            if _code(exc) not in _MISSING:
-                raise _failure("delete a blob", exc) from exc
+            if code(exc) not in _MISSING:
+                raise failure("delete a blob", exc) from exc
 
     def _pages(self, operation: str, **request: Any) -> Iterator[dict[str, Any]]:
         try:
@@ -371,7 +252,7 @@ class S3BlobStore:
                 Bucket=self.bucket, Prefix=self.prefix, **request
             )
         except Exception as exc:
-            raise _failure("list the bucket", exc) from exc
+            raise failure("list the bucket", exc) from exc
 
     def incomplete(self) -> Iterator[tuple[str, str, datetime]]:
         """Multipart uploads never completed under this prefix: (key, upload id, started)."""
@@ -390,8 +271,8 @@ class S3BlobStore:
             try:
                 self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
             except Exception as exc:
-                if _code(exc) != "NoSuchUpload":  # gone meanwhile: someone else did it
-                    raise _failure("abort an upload", exc) from exc
+                if code(exc) != "NoSuchUpload":  # gone meanwhile: someone else did it
+                    raise failure("abort an upload", exc) from exc
             removed += 1
         return removed
 
@@ -423,5 +304,9 @@ class S3BlobStore:
         try:
             response = self.client.get_bucket_versioning(Bucket=self.bucket)
         except Exception as exc:
-            raise _failure("read the bucket's versioning", exc) from exc
+            raise failure("read the bucket's versioning", exc) from exc
         return str(response.get("Status", ""))
+
+
+# The part sizes are the writer's; tests and the contract suite read them here.
+__all__ = ["MAX_PARTS", "PART_SIZE", "S3BlobStore", "make_client", "part_size"]

@@ -110,7 +110,13 @@ class AccountViews:
             fields = await self.staff_views.form(request, staff)
             if staff is None:
                 return self.staff_views.login_redirect(request)
-            await self.web.call(request, accounts.set_email, staff.user, fields.get("email", ""))
+            await self.web.call(
+                request,
+                accounts.set_email,
+                staff.user,
+                fields.get("email", ""),
+                fields.get("locale"),
+            )
         except errors.ServiceError as exc:
             return await self.account_error(request, staff, exc)
         return self.web.redirect(request, "/account", email=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.orm import Session as DbSession
@@ -9,17 +10,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from mailslot import errors
+from mailslot import errors, i18n
 from mailslot.channels import management as channel_management
 from mailslot.channels import services as channels
 from mailslot.instance import services as instance_services
 from mailslot.instance import settings as instance_settings
-from mailslot.instance.models import Instance
+from mailslot.instance import texts
 from mailslot.notifications import services as notices
 from mailslot.recipients import management
 from mailslot.recipients import services as recipients
 from mailslot.recipients.models import Role
 from mailslot.tor import STAFF as STAFF_SERVICE
+from mailslot.web.common import localized_field
 from mailslot.web.staff import Staff, StaffViews
 
 
@@ -168,7 +170,7 @@ class AdminViews:
             if staff is None:
                 return await self.refuse(request)
             form = await request.form()
-            roles = {"admin": Role.ADMIN, "analyst": Role.ANALYST}
+            roles = {"admin": Role.ADMIN, "analyst": Role.ANALYST, "custodian": Role.CUSTODIAN}
             link = await self.web.call(
                 request,
                 management.invite,
@@ -215,7 +217,16 @@ class AdminViews:
             channel = channels.get_channel(db, channel_id) if channel_id else None
             members = {u.username for u in channels.members(db, channel)} if channel else set()
             users = [u for u in recipients.list_users(db) if u.role == Role.RECIPIENT.value]
-            return {"channel": channel, "members": members, "recipients": users}
+            locale = texts.default_locale(db)
+            shown = channels.channel_texts(db, [channel])[channel.id] if channel else None
+            return {
+                "channel": channel,
+                "members": members,
+                "recipients": users,
+                "default_locale": locale,
+                "names": shown.name.by_locale(locale) if shown else {},
+                "descriptions": shown.description.by_locale(locale) if shown else {},
+            }
 
         try:
             context = await self.web.run(request, work)
@@ -234,8 +245,8 @@ class AdminViews:
                 channel_management.save_channel,
                 staff.user,
                 request.path_params.get("channel_id"),
-                name=fields.get("name", ""),
-                description=fields.get("description", ""),
+                name=localized_field(fields, "name"),
+                description=localized_field(fields, "description"),
                 members=[str(v) for v in form.getlist("members")],
             )
         except errors.ServiceError as exc:
@@ -248,16 +259,38 @@ class AdminViews:
         staff = await self.admin(request)
         if staff is None:
             return await self.refuse(request)
-        settings = await self.settings(request)
-        return await self.staff_views.page(request, "admin/settings.html", {"settings": settings})
+        context = await self.settings(request)
+        return await self.staff_views.page(request, "admin/settings.html", context)
 
-    async def settings(self, request: Request) -> Instance:
+    async def settings(
+        self, request: Request, submitted: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """The settings form's context: as stored, or as ``submitted`` (after an error)."""
         instance_id = self.web.org(request).instance_id
-        return await self.web.run(
-            request, lambda db: instance_services.get_instance(db, instance_id)
-        )
+
+        def work(db: DbSession) -> dict[str, Any]:
+            instance = instance_services.get_instance(db, instance_id)
+            name, guidance = instance_services.localized_texts(db, instance)
+            locale = instance.default_locale
+            return {
+                "settings": instance,
+                "default_locale": locale,
+                "names": name.by_locale(locale),
+                "guidance": guidance.by_locale(locale),
+            }
+
+        context = await self.web.run(request, work)
+        if submitted is not None:
+            context["submitted"] = dict(submitted)
+            for key, field in (("names", "name"), ("guidance", "guidance")):
+                texts = localized_field(submitted, field)
+                if isinstance(texts, dict):
+                    context[key] = texts
+                    context["default_locale"] = submitted["texts_locale"]
+        return context
 
     async def settings_save(self, request: Request) -> Response:
+        fields: dict[str, str] = {}
         try:
             staff, fields = await self.admin_form(request)
             if staff is None:
@@ -266,13 +299,13 @@ class AdminViews:
                 request,
                 instance_settings.change_settings,
                 staff.user,
-                name=fields.get("name", ""),
-                guidance=fields.get("guidance", ""),
+                name=localized_field(fields, "name"),
+                guidance=localized_field(fields, "guidance"),
                 show_source_submissions=fields.get("show_source_submissions") == "1",
+                default_locale=i18n.supported(fields.get("default_locale")),
+                quick_exit_url=fields.get("quick_exit_url"),
             )
         except errors.ServiceError as exc:
-            settings = await self.settings(request)
-            return await self.staff_views.error(
-                request, "admin/settings.html", exc, settings=settings
-            )
+            context = await self.settings(request, fields)
+            return await self.staff_views.error(request, "admin/settings.html", exc, **context)
         return self.web.redirect(request, "/admin", saved=1)

@@ -17,6 +17,7 @@ from mailslot.web import (
     api_casework,
     api_documents,
     api_drops,
+    api_identity,
     api_questionnaires,
     api_retention,
     api_stats,
@@ -27,7 +28,7 @@ from mailslot.web.errors import retry_headers, status_for
 async def service_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.ServiceError)  # noqa: S101 - registered for it
     return JSONResponse(
-        {"detail": i18n.translate(i18n.DEFAULT_LOCALE, exc.message, dict(exc.params) or None)},
+        {"detail": i18n.english_message(exc.message, exc.plural, exc.params)},
         status_code=status_for(exc),
         headers=retry_headers(exc),
     )
@@ -56,6 +57,7 @@ def create_api(runtime: Runtime) -> FastAPI:
         api_documents,
         api_drops,
         api_questionnaires,
+        api_identity,
     ):
         api.include_router(part.router)
     return api

@@ -16,6 +16,7 @@ from mailslot.cases.models import CaseStatus, ItemKind
 from mailslot.recipients.models import Role
 from mailslot.web.api_casework import LabelOut, PersonOut
 from mailslot.web.api_common import BODY_ERRORS, ERRORS, Current, ErrorOut, Org, call
+from mailslot.web.api_identity import IdentityState
 from mailslot.web.downloads import item_response
 
 router = APIRouter()
@@ -135,6 +136,11 @@ class ItemOut(BaseModel):
 
 class CaseDetail(CaseOut):
     items: list[ItemOut]
+    identity: IdentityState | None = Field(
+        default=None,
+        description="Set when the source gave their identity (sealed apart: only whether "
+        "the caller may read it, or has asked); null when they gave none.",
+    )
 
 
 class ReplyRequest(BaseModel):
@@ -231,7 +237,11 @@ async def get_case(ctx: Org, me: Current, case_id: str) -> CaseDetail:
     content = await call(ctx, reading.read_case, me.user, me.seed, case_id, via="api")
     # As the list shows it, read after the opening marked it read.
     listed = await call(ctx, listing.list_entry, me.user, content.case.id)
-    return CaseDetail.from_listed(listed, items=[ItemOut.from_view(v) for v in content.items])
+    return CaseDetail.from_listed(
+        listed,
+        items=[ItemOut.from_view(v) for v in content.items],
+        identity=IdentityState.of(content.panel.identity),
+    )
 
 
 @router.get(

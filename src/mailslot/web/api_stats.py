@@ -47,6 +47,18 @@ class OnTimeOut(BaseModel):
     suppressed: bool = Field(description=SUPPRESSED)
 
 
+class AnswerCountOut(CountOut):
+    option: str | None = Field(description="The option id (yes or no); null: no answer.")
+
+
+class QuestionCountsOut(BaseModel):
+    channel_id: str
+    questionnaire_version: int
+    field: str = Field(description="The field id in the questionnaire's definition.")
+    total: CountOut = Field(description="The answer sets counted.")
+    answers: list[AnswerCountOut]
+
+
 class StatsOut(BaseModel):
     first_month: str
     last_month: str
@@ -60,6 +72,11 @@ class StatsOut(BaseModel):
     overdue_acknowledge: CountOut
     overdue_feedback: CountOut
     on_time: list[OnTimeOut]
+    answers: list[QuestionCountsOut] = Field(
+        default_factory=list,
+        description="Counts per answer of the questionnaire fields marked for statistics, "
+        "counted when the answers were sent, in the selected months and channel.",
+    )
 
 
 def count_out(count: stats.Count) -> CountOut:
@@ -136,4 +153,18 @@ async def get_stats(
     all: counts per channel, status and month; time to acknowledge, give feedback and
     close; overdue counts; shares on time."""
     found = await call(ctx, reports.report, me.user, first, last, channel)
-    return stats_out(found.figures)
+    out = stats_out(found.figures)
+    out.answers = [
+        QuestionCountsOut(
+            channel_id=q.channel_id,
+            questionnaire_version=q.version,
+            field=q.counts.field.id,
+            total=count_out(q.counts.total),
+            answers=[
+                AnswerCountOut(option=a.option, value=a.count.value, suppressed=a.count.hidden)
+                for a in q.counts.counts
+            ],
+        )
+        for q in found.answers
+    ]
+    return out

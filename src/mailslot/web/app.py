@@ -29,7 +29,9 @@ from mailslot.web.common import Templates, Web
 from mailslot.web.documents import DocumentViews
 from mailslot.web.health import HealthViews
 from mailslot.web.hosts import HostGate, scoped_org
+from mailslot.web.identity import IdentityViews
 from mailslot.web.questionnaire import QuestionnaireViews
+from mailslot.web.questionnaire_builder import QuestionnaireBuilderViews
 from mailslot.web.retention import RetentionViews
 from mailslot.web.security import SecurityHeaders
 from mailslot.web.source import SourceViews
@@ -223,10 +225,12 @@ def create_staff_app(runtime: Runtime, templates: Templates | None = None) -> St
     routes: list[BaseRoute] = [
         *staff_views.routes(),
         *CaseWorkViews(staff_views).routes(),
+        *IdentityViews(staff_views).routes(),
         *RetentionViews(staff_views).routes(),
         *DocumentViews(staff_views).routes(),
         *StaffDropViews(staff_views).routes(),
         *ChannelSettingsViews(admin_views).routes(),
+        *QuestionnaireBuilderViews(admin_views).routes(),
         *admin_views.routes(),
         *AuditViews(staff_views).routes(),
         *StatsViews(staff_views).routes(),

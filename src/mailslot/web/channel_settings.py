@@ -13,9 +13,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from mailslot import errors, i18n
-from mailslot.channels import management, settings
+from mailslot.channels import choice, management, settings
 from mailslot.channels import services as channels
+from mailslot.identity import services as identity_services
+from mailslot.instance import texts
 from mailslot.web.admin import AdminViews
+from mailslot.web.common import localized_field
 
 
 class ChannelSettingsViews:
@@ -31,6 +34,7 @@ class ChannelSettingsViews:
             Route(base, self.save, methods=["POST"]),
             Route(base + "/statuses", self.add_status, methods=["POST"]),
             Route(base + "/statuses/{status_id}", self.change_status, methods=["POST"]),
+            Route(base + "/recipient-choice", self.save_choice, methods=["POST"]),
         ]
 
     def _path(self, channel_id: str) -> str:
@@ -39,17 +43,25 @@ class ChannelSettingsViews:
     async def _context(self, request: Request, channel_id: str) -> dict[str, Any]:
         def work(db: DbSession) -> dict[str, Any]:
             channel = channels.get_channel(db, channel_id)
+            locale = texts.default_locale(db)
+            found = settings.statuses(db, channel.id)
             return {
                 "channel": channel,
                 "days": {name: getattr(channel, name) for name in settings.DAY_FIELDS},
                 "ranges": {r.field: r for r in settings.DAY_RANGES},
                 "auto_replies": settings.auto_replies(db, channel.id),
-                "statuses": settings.statuses(db, channel.id),
+                "default_locale": locale,
+                "statuses": found,
+                "status_names": {
+                    status_id: name.by_locale(locale)
+                    for status_id, name in settings.status_names(db, found).items()
+                },
+                "members": choice.recipients(db, channel),
+                "custodians": len(identity_services.custodians(db)),
             }
 
         context = await self.web.run(request, work)
         context["phases"] = settings.STATUS_PHASES
-        context["languages"] = [(code, i18n.display_name(code)) for code in i18n.SUPPORTED_LOCALES]
         return context
 
     async def _show(
@@ -106,7 +118,7 @@ class ChannelSettingsViews:
                 staff.user,
                 channel_id,
                 phase=fields.get("phase", ""),
-                name=fields.get("name", ""),
+                name=localized_field(fields, "name"),
             )
         except errors.ServiceError as exc:
             return await self._show(request, channel_id, exc)
@@ -127,7 +139,31 @@ class ChannelSettingsViews:
                 channel_id,
                 request.path_params["status_id"],
                 action=fields.get("action", ""),
-                name=fields.get("name", ""),
+                name=localized_field(fields, "name"),
+            )
+        except errors.ServiceError as exc:
+            return await self._show(request, channel_id, exc)
+        return self.web.redirect(request, self._path(channel_id), saved=1)
+
+    async def save_choice(self, request: Request) -> Response:
+        """Whether sources choose this channel's recipients, and their display names."""
+        channel_id = request.path_params["channel_id"]
+        try:
+            staff, fields = await self.admin_views.admin_form(request)
+            if staff is None:
+                return await self.admin_views.refuse(request)
+            prefix = "display_name_"
+            await self.web.call(
+                request,
+                choice.save_recipient_choice,
+                staff.user,
+                channel_id,
+                sources_choose=fields.get("sources_choose") == "1",
+                display_names={
+                    key.removeprefix(prefix): value
+                    for key, value in fields.items()
+                    if key.startswith(prefix)
+                },
             )
         except errors.ServiceError as exc:
             return await self._show(request, channel_id, exc)

@@ -74,6 +74,11 @@ class Templates:
             _gettext, _ngettext, newstyle=True, pgettext=_pgettext, npgettext=_npgettext
         )
         env.filters.update(size=_size, time=_time, date=_date, number=_number, lang_tag=_tag)
+        env.filters["lang_dir"] = i18n.text_direction
+        env.filters["days"] = _days
+        env.globals["locales_by_code"] = {
+            code: i18n.display_name(code) for code in i18n.SUPPORTED_LOCALES
+        }
         env.filters["iso"] = machine_time  # for <time datetime="…">
         env.globals["locales"] = [
             (code, i18n.language(code).tag, i18n.display_name(code))
@@ -130,11 +135,32 @@ def _number(context: jinja2.runtime.Context, value: float) -> str:
     return formats.format_number(context["lang"], value)
 
 
+@jinja2.pass_context
+def _days(context: jinja2.runtime.Context, value: float) -> str:
+    return formats.format_days(context["lang"], value)
+
+
 def machine_time(timestamp: int, *, day: bool = False) -> str:
     """A timestamp as a ``<time datetime>`` value: UTC to the minute (``2027-01-15T14:00Z``),
     or the day only."""
     moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.UTC)
     return moment.strftime("%Y-%m-%d" if day else "%Y-%m-%dT%H:%MZ")
+
+
+def localized_field(fields: Mapping[str, str], name: str) -> dict[str, str] | str:
+    """One text per language from a form of ``admin/_localized.html``: the field ``name`` in
+    the language the form named as its default (``texts_locale``), ``name:ko`` … in the
+    others. A form without ``texts_locale`` gives the default language's text only."""
+    shown = i18n.supported(fields.get("texts_locale"))
+    if shown is None:
+        return fields.get(name, "")
+    texts = {
+        code: fields[f"{name}:{code}"]
+        for code in i18n.SUPPORTED_LOCALES
+        if f"{name}:{code}" in fields
+    }
+    texts[shown] = fields.get(name, "")
+    return texts
 
 
 def _tag(locale: str) -> str:
@@ -392,7 +418,10 @@ class Web:
         return self.finish(request, RedirectResponse(self.url(request, path, **query), 303))
 
     def error_message(self, request: Request, error: errors.ServiceError) -> Markup:
-        return Markup.escape(self.gettext(request, error.message, **error.params))
+        text = i18n.translate_message(
+            self.locale(request), error.message, error.plural, error.params
+        )
+        return Markup.escape(text)
 
     def error_status(self, error: errors.ServiceError) -> int:
         return status_for(error)

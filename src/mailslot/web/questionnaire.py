@@ -3,7 +3,9 @@ step with Back and Next, a progress indicator, a review page, sending. Each view
 request, calls one use case of :mod:`mailslot.questionnaires.intake`, and renders.
 
 Field names in the forms are the field ids (a group's: ``id[row].child``; a date range's:
-``id.start`` and ``id.end``), as ``questionnaires.answers`` reads them.
+``id.start`` and ``id.end``), as ``questionnaires.answers`` reads them. A step with a file
+field is sent as ``multipart/form-data`` and read by ``web/uploads.py``, which seals each
+file as it arrives; the use case keeps the files in the sealed draft.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
@@ -19,12 +21,17 @@ from mailslot import errors
 from mailslot.i18n import DEFAULT_LOCALE, N_
 from mailslot.questionnaires import intake
 from mailslot.questionnaires.answers import validate_step
-from mailslot.questionnaires.limits import DEFAULT_MAX_REPEATS, LONG_TEXT_MAX
+from mailslot.questionnaires.files import KeptFile
+from mailslot.questionnaires.limits import DEFAULT_MAX_FILES, DEFAULT_MAX_REPEATS, LONG_TEXT_MAX
 from mailslot.questionnaires.logic import visible_fields
 from mailslot.questionnaires.model import Field, FieldType, Label
 from mailslot.questionnaires.values import FieldError
+from mailslot.sessions.services import SessionState
+from mailslot.sizes import human_size
 from mailslot.sources import submissions
+from mailslot.sources.access import SESSION_ENDED
 from mailslot.web.source import SourceViews
+from mailslot.web.uploads import Limits, ReceivedForm, receive_form
 
 _STEP_PAGE: Final = "source/questionnaire_step.html"
 _REVIEW_PAGE: Final = "source/questionnaire_review.html"
@@ -40,6 +47,7 @@ _ID: Final = re.compile(r"[^A-Za-z0-9_-]")
 class QuestionnaireViews:
     def __init__(self, source: SourceViews) -> None:
         self.web = source.web
+        self.config = source.config
         self.page = source.page  # the source interface's pages, with their common context
 
     def routes(self) -> list[BaseRoute]:
@@ -94,6 +102,16 @@ class QuestionnaireViews:
         step = definition.steps[page.index]
         read, _ = validate_step(definition, page.index, page.raw, earlier=page.earlier)
         shown = visible_fields(step, page.earlier.merged(read.values))
+        fields = [_field(f, f.id, page.raw, page.errors, locale) for f in shown]
+        largest = self.config.max_file_size
+        for item, view in zip(shown, fields, strict=True):
+            if item.type is FieldType.FILE:
+                view["max_files"] = item.max_files or DEFAULT_MAX_FILES
+                view["max_size"] = human_size(min(item.max_size or largest, largest), locale)
+                view["kept"] = [
+                    (kept.name, human_size(kept.size, locale))
+                    for kept in page.files.get(item.id, [])
+                ]
         context = {
             "q_title": definition.title.text(locale, DEFAULT_LOCALE),
             "step_title": step.title.text(locale, DEFAULT_LOCALE),
@@ -101,7 +119,8 @@ class QuestionnaireViews:
             "position": page.position,
             "total": page.total,
             "first_step": page.first,
-            "fields": [_field(f, f.id, page.raw, page.errors, locale) for f in shown],
+            "fields": fields,
+            "multipart": any(f.type is FieldType.FILE for f in step.fields),
             "shown": " ".join(f.id for f in shown),
             "action": f"{self._base(request)}/step/{page.index}",
             "has_errors": bool(page.errors),
@@ -111,27 +130,32 @@ class QuestionnaireViews:
     async def answer(self, request: Request) -> Response:
         channel_id = request.path_params["channel_id"]
         index = int(request.path_params["index"])
+        locale = self.web.locale(request)
         try:
             self.web.check_origin(request)
-            form = await request.form(max_files=0, max_fields=_MAX_FIELDS, max_part_size=_MAX_PART)
             state = await self.web.session(request)
-            self.web.check_csrf(state, str(form.get("csrf") or ""))
-            raw: dict[str, tuple[str, ...]] = {}
-            for key, value in form.multi_items():
-                if key not in ("csrf", "shown", "go") and isinstance(value, str):
-                    raw[key] = (*raw.get(key, ()), value)
-            shown = frozenset(str(form.get("shown") or "").split())
-            outcome = await self.web.call(
-                request,
-                intake.answer_step,
-                state,
-                channel_id,
-                index,
-                raw,
-                shown=shown,
-                back=form.get("go") == "back",
-                locale=self.web.locale(request),
-            )
+            if request.headers.get("content-type", "").startswith("multipart/form-data"):
+                outcome = await self._answer_with_files(request, state, channel_id, index)
+            else:
+                form = await request.form(
+                    max_files=0, max_fields=_MAX_FIELDS, max_part_size=_MAX_PART
+                )
+                self.web.check_csrf(state, str(form.get("csrf") or ""))
+                pairs = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+                raw, shown, back = _step_form(pairs)
+                outcome = await self.web.call(
+                    request,
+                    intake.answer_step,
+                    state,
+                    channel_id,
+                    index,
+                    raw,
+                    shown=shown,
+                    back=back,
+                    locale=locale,
+                )
+        except ClientDisconnect:
+            return Response(status_code=400)
         except errors.ServiceError as exc:
             return await self._failed(request, exc)
         if outcome.page is not None:
@@ -143,6 +167,50 @@ class QuestionnaireViews:
         if outcome.go == intake.REVIEW:
             return self.web.redirect(request, f"{self._base(request)}/review")
         return self.web.redirect(request, f"{self._base(request)}/step/{outcome.go}")
+
+    async def _answer_with_files(
+        self, request: Request, state: SessionState | None, channel_id: str, index: int
+    ) -> intake.Outcome:
+        """A step with a file field: each file sealed as it arrives, then the use case, in
+        the worker thread that read the end of the form (it owns the files from then on:
+        ``receive_form`` deletes them only if the form fails before)."""
+        ctx = self.web.org(request)
+        locale = self.web.locale(request)
+
+        def complete(form: ReceivedForm) -> intake.Outcome:
+            raw, shown, back = _step_form(form.pairs)
+            received: dict[str, list[KeptFile]] = {}
+            for uploaded in form.files:
+                kept = KeptFile.of(uploaded.upload, uploaded.filename, uploaded.content_type)
+                received.setdefault(uploaded.field, []).append(kept)
+            form.files.clear()  # the use case's now: it keeps them in the draft, or deletes them
+            return intake.answer_step(
+                ctx,
+                state,
+                channel_id,
+                index,
+                raw,
+                shown=shown,
+                back=back,
+                locale=locale,
+                received=received,
+            )
+
+        refusal = None if state is not None else errors.AuthenticationFailed(SESSION_ENDED)
+        outcome: intake.Outcome = await receive_form(
+            request,
+            ctx.blobs,
+            Limits(
+                max_file_size=self.config.max_file_size,
+                max_submission_size=self.config.max_submission_size,
+                max_files=self.config.max_files_per_submission,
+                max_fields=_MAX_FIELDS,
+            ),
+            lambda token: self.web.check_csrf(state, token),
+            complete,
+            refusal=refusal,
+        )
+        return outcome
 
     async def review(self, request: Request) -> Response:
         return await self._review(request)
@@ -199,6 +267,21 @@ class QuestionnaireViews:
         return self.web.redirect(request, "/submitted")
 
 
+def _step_form(
+    pairs: list[tuple[str, str]],
+) -> tuple[dict[str, tuple[str, ...]], frozenset[str], bool]:
+    """A step's form fields: the answers as sent, the fields the page had shown, and
+    whether Back was pressed."""
+    raw: dict[str, tuple[str, ...]] = {}
+    control: dict[str, str] = {}
+    for key, value in pairs:
+        if key in ("csrf", "shown", "go"):
+            control.setdefault(key, value)
+        else:
+            raw[key] = (*raw.get(key, ()), value)
+    return raw, frozenset(control.get("shown", "").split()), control.get("go") == "back"
+
+
 def _text(label: Label | None, locale: str) -> str:
     return "" if label is None else label.text(locale, DEFAULT_LOCALE)
 
@@ -228,6 +311,8 @@ def _field(
         "error": error.text(locale) if error is not None else "",
         "text": _text(item.text, locale),
         "max_length": item.max_length,
+        "identity": item.identity,  # sealed apart, for custodians (identity on request)
+        "statistics": item.statistics,  # counted in aggregate: the page says so
     }
     if item.type is FieldType.YES_NO:
         view["options"] = [("yes", YES, True), ("no", NO, True)]

@@ -1,5 +1,5 @@
-"""uvicorn as ``mailslot serve`` runs both interfaces: its settings, and an HTTP protocol that
-closes connections that stall.
+"""uvicorn as ``mailslot serve`` runs its interfaces (source, staff, operator): their settings,
+and an HTTP protocol that closes connections that stall.
 
 uvicorn by itself only closes a keep-alive connection that stays idle between requests. A
 request whose headers never end, or whose body stops arriving half-way, would keep its
@@ -161,7 +161,7 @@ def protocol_class(config: Config) -> type[LimitedHttpProtocol]:
 
 
 def uvicorn_settings(config: Config) -> dict[str, Any]:
-    """The keyword arguments of ``uvicorn.Config`` for both interfaces, apart from the app,
+    """The keyword arguments of ``uvicorn.Config`` for every interface, apart from the app,
     the address and the log level (``bench/ceiling.py`` uses them too)."""
     return {
         "access_log": False,  # access logs would record who asked for what, and when

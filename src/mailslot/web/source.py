@@ -16,12 +16,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from mailslot import errors, i18n
+from mailslot.channels.choice import MAX_CHOOSABLE
 from mailslot.i18n import N_
 from mailslot.sources import access, conversation, pages, submissions
 from mailslot.sources.codenames import locale_of
 from mailslot.web.common import Web
 from mailslot.web.errors import CsrfError, retry_headers
-from mailslot.web.uploads import Limits, ReceivedForm, receive_form
+from mailslot.web.uploads import MAX_FIELDS, Limits, ReceivedForm, receive_form
 
 log = logging.getLogger("mailslot.web")
 
@@ -99,7 +100,7 @@ class SourceViews:
     async def _page(
         self, request: Request, template: str, context: dict[str, Any] | None = None, **kw: Any
     ) -> Response:
-        base = asdict(await self.web.call(request, pages.welcome))
+        base = asdict(await self.web.call(request, pages.welcome, self.web.locale(request)))
         state = await self.web.session(request)
         base.update(logged_in=access.source_id(state) is not None, limits=self._limits())
         base.update(context or {})
@@ -196,7 +197,8 @@ class SourceViews:
         if state is None:
             return self.web.redirect(request, "/login", expired=1)
         if not access.source_id(state):  # a new source, and one channel that asks questions
-            choices = (await self.web.call(request, pages.welcome)).open_channels
+            locale = self.web.locale(request)
+            choices = (await self.web.call(request, pages.welcome, locale)).open_channels
             if len(choices) == 1 and choices[0].questionnaire:
                 return self.web.redirect(request, f"/questionnaire/{choices[0].id}")
         return await self._page(request, "source/submit.html")
@@ -247,6 +249,8 @@ class SourceViews:
                     form.files,
                     locale=locale,
                     token=fields.get("send_token"),
+                    chosen=_chosen(form),
+                    identity=fields.get("identity", ""),
                 )
 
             await receive_form(
@@ -256,6 +260,7 @@ class SourceViews:
                     max_file_size=self.config.max_file_size,
                     max_submission_size=self.config.max_submission_size,
                     max_files=self.config.max_files_per_submission,
+                    max_fields=MAX_FIELDS + MAX_CHOOSABLE,  # a checkbox per recipient
                 ),
                 lambda token: self.web.check_csrf(session, token),
                 complete,
@@ -288,6 +293,8 @@ class SourceViews:
             "send_token": submissions.send_token(fields.get("send_token")),
             "files_to_choose": form.chosen if form is not None else [],
             "first": bool(fields.get("first")),
+            "identity": fields.get("identity", ""),
+            "chosen_recipients": _chosen(form) if form is not None else None,
         }
         status = self.web.error_status(error) if error is not None else 500
         if isinstance(error, errors.AuthenticationFailed):
@@ -456,8 +463,13 @@ class SourceViews:
 
     async def quick_exit(self, request: Request) -> Response:
         """Leave at once: end the session, forget the language, and go somewhere
-        unremarkable, in the source's language."""
-        target = quick_exit_url(self.config.quick_exit_url, self.web.locale(request))
+        unremarkable, in the source's language: where the organisation's admins chose, else
+        the install's choice, else a random Wikipedia article."""
+        try:
+            chosen = await self.web.call(request, pages.quick_exit_url)
+        except Exception:  # leaving must work even when the database does not answer
+            chosen = ""
+        target = quick_exit_url(chosen or self.config.quick_exit_url, self.web.locale(request))
         await self.web.end_session(request)
         self.web.forget_locale(request)
         return self.web.finish(request, RedirectResponse(target, 303))
@@ -481,3 +493,10 @@ class SourceViews:
             return await self._error(request, "source/forget.html", exc)
         await self.web.end_session(request)
         return self.web.redirect(request, "/", forgotten=1)
+
+
+def _chosen(form: ReceivedForm) -> set[str] | None:
+    """The recipients a new source left ticked, if the form offered the choice."""
+    if not form.fields.get("choosing"):
+        return None
+    return {value for name, value in form.pairs if name == "recipient"}

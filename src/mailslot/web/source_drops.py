@@ -1,18 +1,20 @@
 """Sealed drops on the source interface, without JavaScript: ``/keys`` (the drop keys and
-how to check them), ``/keys.json`` (the signed manifest chain) and ``/drop`` (a courier's
-upload: no codename, no reply). Each view parses, calls one use case of
-:mod:`mailslot.dropkeys`, and renders."""
+how to check them), ``/keys.json`` (the signed manifest chain), ``/keys/card`` (a printable
+drop card per channel), ``/drop/how`` (sealing a file, step by step, in the source's
+language) and ``/drop`` (a courier's upload: no codename, no reply). Each view parses, calls
+one use case of :mod:`mailslot.dropkeys`, and renders."""
 
 from __future__ import annotations
 
 import logging
 
+from markupsafe import Markup
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from mailslot import errors
-from mailslot.dropkeys import courier, pages
+from mailslot.dropkeys import card, courier, pages
 from mailslot.web.source import SourceViews
 from mailslot.web.uploads import Limits, ReceivedForm, receive_form
 
@@ -29,6 +31,8 @@ class SourceDropViews:
         return [
             Route("/keys", self.keys),
             Route("/keys.json", self.keys_json),
+            Route("/keys/card", self.keys_card),
+            Route("/drop/how", self.drop_how),
             Route("/drop", self.drop_form),
             Route("/drop", self.drop, methods=["POST"]),
             Route("/dropped", self.dropped),
@@ -50,6 +54,22 @@ class SourceDropViews:
                 headers={"Content-Disposition": 'inline; filename="keys.json"'},
             ),
         )
+
+    async def keys_card(self, request: Request) -> Response:
+        """Printable drop cards, in the page's language and the organisation's."""
+        locale = self.web.locale(request)
+        try:
+            cards = await self.web.call(
+                request, card.drop_cards, [locale], str(request.base_url), with_organisation=True
+            )
+        except errors.NotFound:
+            return await self.source.page(request, "source/keys_card.html", {}, status=404)
+        # The QR codes are SVG drawn here from the published recipient strings, no input.
+        drawn = [(c, Markup(c.qr_svg())) for c in cards]  # noqa: S704 - see above
+        return await self.source.page(request, "source/keys_card.html", {"cards": drawn})
+
+    async def drop_how(self, request: Request) -> Response:
+        return await self.source.page(request, "source/drop_how.html")
 
     async def drop_form(self, request: Request) -> Response:
         return await self.source.page(request, "source/drop.html")

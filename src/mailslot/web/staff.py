@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -15,7 +16,7 @@ from mailslot.cases import inbox as case_inbox
 from mailslot.cases.models import CaseStatus
 from mailslot.dropkeys import reading as drop_reading
 from mailslot.i18n import N_
-from mailslot.instance.services import get_instance
+from mailslot.instance.services import display_name
 from mailslot.recipients import login as staff_login
 from mailslot.recipients.models import Role, User
 from mailslot.sessions.data import SessionData
@@ -56,7 +57,18 @@ class Staff:
 def home(user: User) -> str:
     """Where a staff member lands: admins on administration, analysts on statistics (they
     never see an inbox: they hold no case keys), recipients on their inbox."""
-    return {Role.ADMIN.value: "/admin", Role.ANALYST.value: "/stats"}.get(user.role, "/")
+    return {
+        Role.ADMIN.value: "/admin",
+        Role.ANALYST.value: "/stats",
+        Role.CUSTODIAN.value: "/identity",  # identity requests only: no cases
+    }.get(user.role, "/")
+
+
+def kept_draft(fields: Mapping[str, str]) -> dict[str, str]:
+    """A reply kept from a session that had ended, as a login form carries it (``draft``, for
+    ``draft_case``), bounded."""
+    draft = fields.get("draft", "")[:MAX_DRAFT]
+    return {"draft": draft, "draft_case": fields.get("draft_case", "")[:64] if draft else ""}
 
 
 class StaffViews:
@@ -105,7 +117,8 @@ class StaffViews:
         self, request: Request, template: str, context: dict[str, Any] | None = None, **kw: Any
     ) -> Response:
         instance_id = self.web.org(request).instance_id
-        instance = await self.web.run(request, lambda db: get_instance(db, instance_id))
+        locale = self.web.locale(request)
+        name = await self.web.run(request, lambda db: display_name(db, instance_id, locale))
         staff = await self.staff(request)
         failed_logins = 0
         if staff is not None and staff.state.data.failed_logins:
@@ -119,7 +132,7 @@ class StaffViews:
             "failed_logins": failed_logins,
         }
         full.update(context or {})
-        return self.web.page(request, template, full, instance_name=instance.name, **kw)
+        return self.web.page(request, template, full, instance_name=name, **kw)
 
     async def error(
         self, request: Request, template: str, error: errors.ServiceError, **context: Any
@@ -157,8 +170,7 @@ class StaffViews:
         try:
             fields = await self.form(request, None, csrf=False)
             username = fields.get("username", "")[:64]
-            kept = {"username": username, "draft": fields.get("draft", "")[:MAX_DRAFT]}
-            kept["draft_case"] = fields.get("draft_case", "")[:64] if kept["draft"] else ""
+            kept = {"username": username, **kept_draft(fields)}
             result = await self.web.call(
                 request,
                 staff_login.log_in,
@@ -168,17 +180,19 @@ class StaffViews:
             )
         except errors.ServiceError as exc:
             return await self.error(request, "staff/login.html", exc, **kept)
-        if kept["draft_case"]:
-            await self.start_staff_session(request, result)
+        return await self.logged_in(request, result, kept["draft"], kept["draft_case"])
+
+    async def logged_in(
+        self, request: Request, result: staff_login.LoggedIn, draft: str = "", draft_case: str = ""
+    ) -> Response:
+        """Start the real session (a new cookie) after both factors; shared with the
+        security-key login (``web/webauthn.py``). A reply kept from a session that had ended
+        (``draft``, for ``draft_case``) opens in its case's reply box."""
+        await self.start_staff_session(request, result)
+        if draft and draft_case:
             staff = await self.staff(request)
             if staff is not None:
-                return await self.show_case(request, staff, kept["draft_case"], kept["draft"])
-        return await self.logged_in(request, result)
-
-    async def logged_in(self, request: Request, result: staff_login.LoggedIn) -> Response:
-        """Start the real session (a new cookie) after both factors; shared with the
-        security-key login (``web/webauthn.py``)."""
-        await self.start_staff_session(request, result)
+                return await self.show_case(request, staff, draft_case, draft)
         return self.web.redirect(request, home(result.auth.user))
 
     async def start_staff_session(self, request: Request, result: staff_login.LoggedIn) -> None:
@@ -209,7 +223,7 @@ class StaffViews:
         staff = await self.staff(request)
         if staff is None:
             return self.login_redirect(request)
-        if staff.is_admin or staff.is_analyst:
+        if staff.user.role != Role.RECIPIENT.value:
             return self.web.redirect(request, home(staff.user))
         return await self.inbox_page(request, staff)
 
@@ -246,9 +260,13 @@ class StaffViews:
                 params, me=staff.user.id, limit=size, offset=(page - 1) * size
             )
         except errors.ServiceError as exc:
-            context["choices"] = await self.web.call(request, listing.inbox_choices, staff.user)
+            context["choices"] = await self.web.call(
+                request, listing.inbox_choices, staff.user, self.web.locale(request)
+            )
             return await self.error(request, "staff/inbox.html", exc, **context)
-        shown = await self.web.call(request, listing.inbox_page, staff.user, query)
+        shown = await self.web.call(
+            request, listing.inbox_page, staff.user, query, self.web.locale(request)
+        )
         result = shown.result
         context.update(
             choices=shown.choices,
@@ -271,7 +289,12 @@ class StaffViews:
         """A case's page; ``draft``: a reply kept from a session that had ended, in its box."""
         try:
             content = await self.web.call(
-                request, reading.read_case, staff.user, staff.seed, case_id
+                request,
+                reading.read_case,
+                staff.user,
+                staff.seed,
+                case_id,
+                locale=self.web.locale(request),
             )
         except errors.ServiceError as exc:
             return await self.error(request, "staff/error.html", exc)

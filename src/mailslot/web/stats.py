@@ -11,9 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from mailslot import errors
+from mailslot import errors, formats
 from mailslot.channels import services as channels
-from mailslot.i18n import N_
+from mailslot.i18n import DEFAULT_LOCALE, N_
 from mailslot.stats import reports
 from mailslot.stats import services as stats
 from mailslot.stats.charts import Bar, bar_chart
@@ -21,6 +21,7 @@ from mailslot.web.downloads import content_disposition
 from mailslot.web.staff import Staff, StaffViews
 
 HIDDEN = N_("hidden")
+NO_ANSWER = N_("No answer")
 STATUS_LABELS = {
     "new": N_("New"),
     "acknowledged": N_("Acknowledged"),
@@ -94,8 +95,39 @@ class StatsViews:
             "status_labels": {k: self.web.gettext(request, v) for k, v in STATUS_LABELS.items()},
             "measure_labels": {k: self.web.gettext(request, v) for k, v in MEASURE_LABELS.items()},
             "hidden": self.web.gettext(request, HIDDEN),
+            "answers": self.answers(request, found),
         }
         return await self.staff_views.page(request, "staff/stats.html", context)
+
+    def answers(self, request: Request, found: reports.Report) -> list[dict[str, Any]]:
+        """The counted questions of the questionnaires, labelled in the reader's language."""
+        locale = self.web.locale(request)
+        names = {channel.id: channel.name for channel in found.channels}
+        no_answer = self.web.gettext(request, NO_ANSWER)
+        shown = []
+        for question in found.answers:
+            field = question.counts.field
+            label = field.label.text(locale, DEFAULT_LOCALE) if field.label else field.id
+            rows = [
+                (c.label.text(locale, DEFAULT_LOCALE) if c.label else (c.option or no_answer), c)
+                for c in question.counts.counts
+            ]
+            if field.type.value == "yes_no":
+                words = {"yes": N_("Yes"), "no": N_("No")}
+                rows = [
+                    (self.web.gettext(request, words[c.option]) if c.option in words else t, c)
+                    for t, c in rows
+                ]
+            shown.append(
+                {
+                    "channel": names.get(question.channel_id, question.channel_id),
+                    "version": question.version,
+                    "question": label,
+                    "total": question.counts.total,
+                    "rows": [(text, c.count) for text, c in rows],
+                }
+            )
+        return shown
 
     def charts(self, request: Request, figures: stats.Stats) -> dict[str, Markup]:
         def _(message: str, **params: Any) -> str:
@@ -122,7 +154,9 @@ class StatsViews:
                     Bar(
                         f"{measure}, {name}",
                         value,
-                        _("withheld") if value is None else _("%(num)s days", num=value),
+                        _("withheld")
+                        if value is None
+                        else formats.format_days(self.web.locale(request), value),
                     )
                 )
         return {

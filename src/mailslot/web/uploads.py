@@ -22,6 +22,7 @@ from starlette.requests import ClientDisconnect, Request
 from mailslot.cases.services import ItemUpload
 from mailslot.errors import InvalidInput, ServiceError, TooLarge
 from mailslot.filenames import safe_filename
+from mailslot.i18n import N_plural
 from mailslot.sizes import human_size
 from mailslot.storage import BlobStore
 
@@ -60,6 +61,7 @@ class UploadedFile:
     upload: ItemUpload
     filename: str
     content_type: str
+    field: str = ""  # the name of the form field it was chosen in
 
 
 @dataclass
@@ -67,6 +69,7 @@ class Limits:
     max_file_size: int
     max_submission_size: int
     max_files: int
+    max_fields: int = MAX_FIELDS  # text fields, besides the files
 
 
 @dataclass
@@ -100,6 +103,7 @@ class _Receiver:
         self.check_csrf = check_csrf
         self.refusal = refusal
         self.fields: dict[str, str] = {}
+        self.pairs: list[tuple[str, str]] = []  # every text field in order, repeats kept
         self.files: list[UploadedFile] = []
         self.chosen: list[str] = []  # every file name the form holds, stored or not
         self.part = _Part()
@@ -115,7 +119,7 @@ class _Receiver:
         self.part = _Part()
         self.headers = {}
         self.parts += 1
-        if self.parts > MAX_FIELDS + self.limits.max_files:
+        if self.parts > self.limits.max_fields + self.limits.max_files:
             raise InvalidInput("The form has too many fields.")
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
@@ -147,7 +151,11 @@ class _Receiver:
                 if len(self.chosen) > self.limits.max_files:
                     self.refuse(
                         TooLarge(
-                            "You can send at most %(n)s files at once.", n=self.limits.max_files
+                            N_plural(
+                                "You can send at most %(num)s file at once.",
+                                "You can send at most %(num)s files at once.",
+                            ),
+                            num=self.limits.max_files,
                         )
                     )
                 if self.refusal is not None:
@@ -220,6 +228,7 @@ class _Receiver:
                     upload=part.upload,
                     filename=safe_filename(part.filename or ""),
                     content_type=safe_content_type(part.content_type),
+                    field=part.name,
                 )
             )
             part.upload = None
@@ -231,6 +240,7 @@ class _Receiver:
             if part.name == "csrf" and self.parts == 1:
                 self._check_csrf(value)
             self.fields[part.name] = value
+            self.pairs.append((part.name, value))
 
     def flush(self) -> None:
         if self.part.upload is not None:
@@ -252,6 +262,8 @@ class ReceivedForm:
     # The name of every file the form held, in order: of a refused form, the files to choose
     # again (none of them was kept).
     chosen: list[str] = field(default_factory=list)
+    # Every text field in order, a repeated name (a multiple choice) once per value.
+    pairs: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _whole(form: ReceivedForm) -> ReceivedForm:
@@ -354,7 +366,9 @@ async def receive_form(
 
     def refused() -> ServiceError | None:
         if receiver.refusal is not None and on_refusal is not None:
-            on_refusal(ReceivedForm(dict(receiver.fields), [], list(receiver.chosen)))
+            on_refusal(
+                ReceivedForm(dict(receiver.fields), [], list(receiver.chosen), list(receiver.pairs))
+            )
         return receiver.refusal
 
     def finish(rest: list[bytes]) -> Any:
@@ -364,7 +378,9 @@ async def receive_form(
             raise InvalidInput("The upload could not be read. Please try again.")
         if (error := refused()) is not None:
             raise error
-        return complete(ReceivedForm(receiver.fields, receiver.files, receiver.chosen))
+        return complete(
+            ReceivedForm(receiver.fields, receiver.files, receiver.chosen, receiver.pairs)
+        )
 
     after_refusal = 0  # bytes received since the form was refused
     body = _Body(stream)

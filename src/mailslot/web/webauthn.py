@@ -32,7 +32,7 @@ from mailslot import errors
 from mailslot.sessions import services as sessions
 from mailslot.sessions.data import KeyRegistration, SessionData
 from mailslot.web.security import STAFF_SCRIPT_CSP
-from mailslot.web.staff import Staff, StaffViews
+from mailslot.web.staff import Staff, StaffViews, kept_draft
 
 if TYPE_CHECKING:
     from mailslot.recipients import webauthn as keys
@@ -158,14 +158,19 @@ class WebauthnViews:
 
     async def begin(self, request: Request) -> Response:
         rp_id, _ = relying_party(request)
+        kept: dict[str, str] = {}
+        shown: dict[str, str] = {}
         try:
             fields = await self.staff_views.form(request, None, csrf=False)
             username = fields.get("username", "")[:64]
+            # A reply kept from a session that had ended goes on through the key's page.
+            kept = kept_draft(fields)
+            shown = {"username": username, **kept}
             pending, ceremony = await self.web.call(
                 request, keys.begin_login, username, fields.get("password", ""), rp_id=rp_id
             )
         except errors.ServiceError as exc:
-            return await self.staff_views.error(request, "staff/login.html", exc)
+            return await self.staff_views.error(request, "staff/login.html", exc, **shown)
         csrf = secrets.token_urlsafe(24)
         data = SessionData(
             username=pending.username,
@@ -188,7 +193,7 @@ class WebauthnViews:
         response = await self.staff_views.page(
             request,
             "staff/webauthn_login.html",
-            {"options": ceremony.options_json, "pre_login_csrf": csrf},
+            {"options": ceremony.options_json, "pre_login_csrf": csrf, **kept},
         )
         response.headers["Content-Security-Policy"] = STAFF_SCRIPT_CSP
         return response
@@ -204,8 +209,10 @@ class WebauthnViews:
             sessions.destroy(db, state)
             return state
 
+        kept: dict[str, str] = {}
         try:
             fields = await self.staff_views.form(request, None, csrf=False)
+            kept = kept_draft(fields)
             pre = await self.web.run(request, take)
             # The cookie is spent: the browser forgets it, and no staff session is loaded.
             request.scope["mailslot.set_cookie"] = ""
@@ -222,8 +229,8 @@ class WebauthnViews:
                 origin=origin,
             )
         except errors.ServiceError as exc:
-            return await self.staff_views.error(request, "staff/login.html", exc)
-        return await self.staff_views.logged_in(request, result)
+            return await self.staff_views.error(request, "staff/login.html", exc, **kept)
+        return await self.staff_views.logged_in(request, result, **kept)
 
 
 def pending_login(data: SessionData) -> keys.PendingLogin:

@@ -4,13 +4,15 @@ nothing changes when nothing changed; a recipient opens only the keys wrapped to
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from mailslot import crypto, drops
+from mailslot.config import Config
 from mailslot.dropkeys import services as dropkeys
 from mailslot.dropkeys.models import DropKey, DropKeyWrap, KeyManifest
 from mailslot.recipients.models import User
-from mailslot.runtime import Runtime
+from mailslot.runtime import Runtime, open_runtime
 from tests.unit.test_services import NOW, add_user, log_in
 
 
@@ -67,7 +69,7 @@ def test_a_change_of_recipients_rotates_the_key_and_appends_a_version(runtime: R
         chain = dropkeys.chain(db)
         assert [m.version for m in chain] == [1, 2]
         assert drops.verify_chain(chain) == second
-        assert {r.name for r in second.recipients} == {"ana", "ben"}
+        assert {r.name for r in second.recipients} == {f"recipient-{ana.id}", f"recipient-{ben.id}"}
 
     # Disabling Ben rotates again: the new key is Ana's alone.
     with runtime.default.db() as db:
@@ -76,7 +78,7 @@ def test_a_change_of_recipients_rotates_the_key_and_appends_a_version(runtime: R
     assert third is not None
     assert third.version == 3
     assert keys(runtime)[-1][2] == {ana.id}
-    assert {r.name for r in third.recipients} == {"ana"}
+    assert {r.name for r in third.recipients} == {f"recipient-{ana.id}"}
 
 
 def test_a_recipient_opens_the_drop_keys_wrapped_to_them_only(runtime: Runtime) -> None:
@@ -108,3 +110,40 @@ def test_a_recipient_opens_the_drop_keys_wrapped_to_them_only(runtime: Runtime) 
 def _manifests(runtime: Runtime) -> list[KeyManifest]:
     with runtime.default.db() as db:
         return list(db.scalars(select(KeyManifest)))
+
+
+def test_opening_the_database_publishes_members_added_without_a_sync(
+    runtime: Runtime, config: Config
+) -> None:
+    """An install whose members predate syncing where they change gets its keys when its
+    database is opened to serve or migrate; a runtime opened without migrating writes none."""
+    add_user(runtime, "ana")  # straight in the database: nothing synced
+    assert _manifests(runtime) == []
+    open_runtime(config, migrate=False).close()
+    assert _manifests(runtime) == []
+    open_runtime(config).close()
+    [manifest] = _manifests(runtime)
+    assert manifest.version == 1
+    assert len(keys(runtime)) == 1
+
+
+def test_a_chain_that_named_usernames_moves_to_opaque_ids_and_still_verifies(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Manifests signed before recipients were named by id stay in the chain, unchanged; the
+    next sync appends a version naming them by id, and the whole chain verifies."""
+    ana = add_user(runtime, "ana")
+    with monkeypatch.context() as patched:
+        patched.setattr(dropkeys, "published_id", lambda user: user.username)
+        old = sync(runtime)
+    assert old is not None
+    assert [r.name for r in old.recipients] == ["ana"]
+    new = sync(runtime, NOW + 7200)
+    assert new is not None
+    assert new.version == 2
+    assert [r.name for r in new.recipients] == [f"recipient-{ana.id}"]
+    assert new.channels == old.channels  # no new drop key: only the names changed
+    with runtime.default.db() as db:
+        chain = dropkeys.chain(db)
+    assert chain[0] == old
+    assert drops.verify_chain(chain, new.fingerprint) == new

@@ -61,9 +61,9 @@ def one(item: dict[str, Any], raw: dict[str, list[str]], **kwargs: Any) -> tuple
         (field("t", "short_text"), {}, None, None),
         (field("t", "short_text", required=True), {"t": ["  "]}, None, (REQUIRED, {})),
         (field("t", "short_text"), {"t": ["x", "y"]}, None, (ONE_ANSWER, {})),
-        (field("t", "short_text", max_length=3), {"t": ["abcd"]}, None, (TOO_LONG, {"n": 3})),
-        (field("t", "short_text"), {"t": ["x" * 1001]}, None, (TOO_LONG, {"n": 1000})),
-        (field("t", "short_text", min_length=3), {"t": ["ab"]}, None, (TOO_SHORT, {"n": 3})),
+        (field("t", "short_text", max_length=3), {"t": ["abcd"]}, None, (TOO_LONG, {"num": 3})),
+        (field("t", "short_text"), {"t": ["x" * 1001]}, None, (TOO_LONG, {"num": 1000})),
+        (field("t", "short_text", min_length=3), {"t": ["ab"]}, None, (TOO_SHORT, {"num": 3})),
         (field("t", "long_text"), {"t": ["one\r\ntwo\u0000"]}, "one\ntwo", None),
         (field("c", "single_choice"), {"c": ["b"]}, "b", None),
         (field("c", "single_choice"), {"c": [""]}, None, None),
@@ -78,14 +78,14 @@ def one(item: dict[str, Any], raw: dict[str, list[str]], **kwargs: Any) -> tuple
             field("m", "multiple_choice", min_choices=2),
             {"m": ["a"]},
             None,
-            (TOO_FEW_CHOICES, {"n": 2}),
+            (TOO_FEW_CHOICES, {"num": 2}),
         ),
-        (field("m", "multiple_choice", min_choices=2), {}, None, (TOO_FEW_CHOICES, {"n": 2})),
+        (field("m", "multiple_choice", min_choices=2), {}, None, (TOO_FEW_CHOICES, {"num": 2})),
         (
             field("m", "multiple_choice", max_choices=1),
             {"m": ["a", "b"]},
             None,
-            (TOO_MANY_CHOICES, {"n": 1}),
+            (TOO_MANY_CHOICES, {"num": 1}),
         ),
         (field("y", "yes_no"), {"y": ["yes"]}, True, None),
         (field("y", "yes_no"), {"y": ["no"]}, False, None),
@@ -147,15 +147,15 @@ def test_files_come_from_the_upload_code() -> None:
     a, b = AttachedFile("a.pdf", 10, "ref-a"), AttachedFile("b.jpg", 2000, "ref-b")
     item = field("f", "file", max_files=2, max_size=1500)
     assert one(item, {}, files={"f": [a]}) == ((a,), None)
-    assert one(item, {}, files={"f": [a, b, a]}) == (None, (TOO_MANY_FILES, {"n": 2}))
+    assert one(item, {}, files={"f": [a, b, a]}) == (None, (TOO_MANY_FILES, {"num": 2}))
     assert one(item, {}, files={"f": [b]}) == (None, (FILE_TOO_LARGE, {"size": 1500}))
     assert one(field("f", "file", required=True), {}) == (None, (REQUIRED, {}))
     assert one(field("f", "file"), {}, files={"f": [a] * 5}) == ((a,) * 5, None)
-    assert one(field("f", "file"), {}, files={"f": [a] * 6}) == (None, (TOO_MANY_FILES, {"n": 5}))
+    assert one(field("f", "file"), {}, files={"f": [a] * 6}) == (None, (TOO_MANY_FILES, {"num": 5}))
 
 
 def test_error_messages_are_translated_when_shown() -> None:
-    error = FieldError(TOO_LONG, (("n", 3),))
+    error = FieldError(TOO_LONG, (("num", 3),))
     assert error.text("en") == "Please write at most 3 characters."
     korean = error.text("ko")
     assert "3" in korean
@@ -235,7 +235,7 @@ def test_group_rows() -> None:
 
     _, errors = validate_step(definition, 0, {})
     assert {k: (e.message, dict(e.params)) for k, e in errors.items()} == {
-        "p": (TOO_FEW_ROWS, {"n": 1})
+        "p": (TOO_FEW_ROWS, {"num": 1})
     }
     three = {f"p[{i}].name": [f"N{i}"] for i in range(3)}
     _, errors = validate_step(definition, 0, three)
