@@ -70,14 +70,29 @@ def kept_fields(html: str) -> dict[str, str]:
     return {name: unescape(value) for name, value in found}
 
 
+# One API session per account for the module: each login spends a TOTP code, and an
+# account has only a few usable at once (another login would wait 30 s for the next).
+_API: dict[str, httpx.Client] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _api_sessions() -> Iterator[None]:
+    yield
+    for client in _API.values():
+        client.close()
+    _API.clear()
+
+
 def stored_messages(server: LiveServer, account: Account, marker: str) -> list[str]:
     """Every message text, in every case, that holds ``marker``."""
+    if account.id not in _API:
+        _API[account.id] = server.api_client(account)
+    api = _API[account.id]
     found: list[str] = []
-    with server.api_client(account) as api:
-        for summary in api.get("/cases", params={"limit": 200}).json()["cases"]:
-            for item in api.get(f"/cases/{summary['id']}").json()["items"]:
-                if item["kind"] == "message" and marker in (item["text"] or ""):
-                    found.append(item["text"])
+    for summary in api.get("/cases", params={"limit": 200}).json()["cases"]:
+        for item in api.get(f"/cases/{summary['id']}").json()["items"]:
+            if item["kind"] == "message" and marker in (item["text"] or ""):
+                found.append(item["text"])
     return found
 
 

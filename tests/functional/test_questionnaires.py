@@ -13,7 +13,7 @@ import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, nullcontext
 from html import unescape
 from typing import Any, Final
 
@@ -110,6 +110,14 @@ def admin(server: LiveServer) -> Account:
     return server.add_user("admin")
 
 
+@pytest.fixture(scope="module")
+def admin_api(server: LiveServer, admin: Account) -> Iterator[httpx.Client]:
+    """One API session of the admin for the whole module: each login spends a TOTP code,
+    and an account has only a few usable at once (a test waits 30 s for the next)."""
+    with server.api_client(admin) as api:
+        yield api
+
+
 # Import and export.
 
 
@@ -181,12 +189,12 @@ def test_cli_imports_exports_and_refuses_invalid_definitions(
 
 
 def test_api_is_for_admins_and_refuses_invalid_definitions(
-    server: LiveServer, admin: Account
+    server: LiveServer, admin_api: httpx.Client
 ) -> None:
     channel_id = server.add_channel("api-desk", ())
     recipient = server.add_user("recipient", channels=("api-desk",))
     path = f"/channels/{channel_id}/questionnaire"
-    with server.api_client(admin) as api:
+    with nullcontext(admin_api) as api:
         assert api.get(path).status_code == 404  # none yet
         bad = api.put(path, content=json.dumps({"version": 2, "title": {"en": "x"}, "steps": []}))
         assert bad.status_code == 400
@@ -212,7 +220,7 @@ def test_api_is_for_admins_and_refuses_invalid_definitions(
         assert api.get(path).status_code == 403
         assert api.put(path, content=json.dumps(BRANCHING)).status_code == 403
         assert api.delete(path).status_code == 403
-    with server.api_client(admin) as api:
+    with nullcontext(admin_api) as api:
         assert api.get(path).json()["version"] == 2
         assert api.delete(path).status_code == 204
         assert api.get(path).status_code == 404
@@ -253,11 +261,11 @@ def other_reader(server: LiveServer) -> Account:
 
 
 @pytest.fixture(scope="module")
-def desk(server: LiveServer, admin: Account, other_reader: Account) -> tuple[str, Account]:
+def desk(server: LiveServer, admin_api: httpx.Client, other_reader: Account) -> tuple[str, Account]:
     reader = server.add_user("recipient", channels=())
     channel_id = server.add_channel("q-desk", (reader.username,))
     server.add_user("custodian")  # identity answers are taken only with a custodian
-    with server.api_client(admin) as api:
+    with nullcontext(admin_api) as api:
         assert (
             api.put(
                 f"/channels/{channel_id}/questionnaire", content=json.dumps(BRANCHING)
@@ -276,7 +284,7 @@ def start(server: LiveServer, channel_id: str) -> tuple[httpx.Client, httpx.Resp
 
 
 def test_a_source_answers_the_fraud_branch_and_recipients_read_it(
-    server: LiveServer, desk: tuple[str, Account], admin: Account
+    server: LiveServer, desk: tuple[str, Account], admin_api: httpx.Client
 ) -> None:
     channel_id, reader = desk
     client, page = start(server, channel_id)
@@ -364,8 +372,8 @@ def test_a_source_answers_the_fraud_branch_and_recipients_read_it(
             assert b"Invoices paid twice <b>" in archive.read(names["answers.txt"])
     # Only the case's readers: another recipient, and an admin, see nothing of it.
     outsider = server.add_user("recipient")
-    for account in (outsider, admin):
-        with server.api_client(account) as api:
+    with server.api_client(outsider) as outsider_api:
+        for api in (outsider_api, admin_api):
             assert api.get(f"/cases/{case['id']}").status_code in (403, 404)
             item = items["answers.json"]["id"]
             assert api.get(f"/cases/{case['id']}/items/{item}/content").status_code in (403, 404)
@@ -445,10 +453,10 @@ def test_answers_need_a_session_and_the_csrf_token(
         assert forged.status_code == 403
 
 
-def test_a_new_version_starts_the_source_again(server: LiveServer, admin: Account) -> None:
+def test_a_new_version_starts_the_source_again(server: LiveServer, admin_api: httpx.Client) -> None:
     channel_id = server.add_channel("q-change", (server.add_user("recipient", ()).username,))
     path = f"/channels/{channel_id}/questionnaire"
-    with server.api_client(admin) as api:
+    with nullcontext(admin_api) as api:
         assert api.put(path, content=json.dumps(BRANCHING)).status_code == 200
     client, page = start(server, channel_id)
     with closing(client):
@@ -456,7 +464,7 @@ def test_a_new_version_starts_the_source_again(server: LiveServer, admin: Accoun
         assert "How do you know?" in page.text
         changed = json.loads(json.dumps(BRANCHING))
         changed["steps"][0]["title"]["en"] = "What happened, changed"
-        with server.api_client(admin) as api:
+        with nullcontext(admin_api) as api:
             assert api.put(path, content=json.dumps(changed)).json()["version"] == 2
         # The draft was for version 1: the source starts version 2 from its first step.
         again = client.get(f"/questionnaire/{channel_id}/step/2")
@@ -530,13 +538,6 @@ def post_files(
     parts = [("evidence", (name, content, "text/plain")) for name, content in chosen]
     parts = parts or [("evidence", ("", b"", "application/octet-stream"))]
     return client.post(unescape(action[1]), data=body, files=parts)
-
-
-@pytest.fixture(scope="module")
-def admin_api(server: LiveServer, admin: Account) -> Iterator[httpx.Client]:
-    """One API session of the admin for the tests below (a login costs a key derivation)."""
-    with server.api_client(admin) as api:
-        yield api
 
 
 def test_files_are_kept_sealed_between_steps_and_sent_as_items_under_their_question(
