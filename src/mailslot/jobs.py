@@ -27,7 +27,7 @@ from mailslot import memory
 from mailslot.cases import retention
 from mailslot.config import Config
 from mailslot.context import OrgContext
-from mailslot.db.base import checkpoint
+from mailslot.db.base import checkpoint, rewrite_if_pending
 from mailslot.notifications import reminders
 from mailslot.notifications import services as notices
 from mailslot.notifications.mailer import SmtpSettings, parse_smtp_url, send_notice
@@ -65,7 +65,9 @@ def run_once(ctx: OrgContext, send: Callable[[str, str], None] | None) -> int:
             lead=config.reminder_lead_hours * 3600,
             interval=config.notify_interval,
         )
-    # Finish any WAL checkpoint that a reader held up right after a deletion (SQLite).
+    # Finish any rewrite or WAL checkpoint that another connection held up right after a
+    # deletion (SQLite: db.base.rewrite).
+    rewrite_if_pending(ctx.engine)
     checkpoint(ctx.engine, attempts=1)
     if send is None:
         return 0

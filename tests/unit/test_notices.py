@@ -150,6 +150,7 @@ def test_a_notice_reads_in_each_language_with_no_english_left(locale: str) -> No
         "From",
         "To",
         "Subject",
+        "Content-Language",
         "Content-Type",
         "Content-Transfer-Encoding",
         "MIME-Version",

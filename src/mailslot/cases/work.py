@@ -63,7 +63,7 @@ from mailslot.channels import settings as channel_settings
 from mailslot.channels.models import Channel
 from mailslot.db.base import coarse, shred_on_commit
 from mailslot.errors import Conflict, Forbidden, InvalidInput, NotFound
-from mailslot.i18n import N_plural
+from mailslot.i18n import N_, N_plural
 from mailslot.identity.requests import IdentityPanel
 from mailslot.identity.requests import panel as identity_panel
 from mailslot.recipients.models import Role, User
@@ -425,7 +425,7 @@ def lock_case(db: Session, case: Case, *loaded: CaseKeyWrap) -> None:
                 raise CaseNotFound()
 
 
-CHOSEN_ONLY: Final = (
+CHOSEN_ONLY: Final = N_(
     "The source chose who receives this case: only the people they chose can give others access."
 )
 

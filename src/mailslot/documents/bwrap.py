@@ -48,10 +48,12 @@ def box(bwrap: str, workdir: str) -> list[str]:
         argv += ["--ro-bind-try", folder, folder]
     for path in SYSTEM_FILES:
         argv += ["--ro-bind-try", path, path]
+    # A /tmp of its own, in memory (S108: inside the sandbox, not this machine's /tmp). It
+    # comes before Python's folders: an install or checkout under /tmp is bound on top of it
+    # (bubblewrap mounts in order, so a later tmpfs would hide it and no worker could start).
+    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]  # noqa: S108
     for folder in _python_folders():
         argv += ["--ro-bind", folder, folder]
-    # A /tmp of its own, in memory (S108: inside the sandbox, not this machine's /tmp).
-    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]  # noqa: S108
     return [*argv, "--bind", workdir, workdir, "--chdir", workdir, "--"]
 
 

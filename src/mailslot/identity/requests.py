@@ -25,14 +25,14 @@ from mailslot.cases.models import Case, CaseKeyWrap
 from mailslot.context import OrgContext
 from mailslot.db.base import coarse, new_id
 from mailslot.errors import Conflict, Forbidden, InvalidInput, NotFound
-from mailslot.i18n import N_plural
+from mailslot.i18n import N_, N_plural
 from mailslot.identity import custodians, services
 from mailslot.identity.models import Identity, IdentityKeyWrap, IdentityRequest, RequestStatus
 from mailslot.recipients.models import Role, User
 from mailslot.text import plain_text
 
 MAX_REASON_CHARS: Final = 2000
-NO_REQUEST: Final = "This request does not exist or was already decided."
+NO_REQUEST: Final = N_("This request does not exist or was already decided.")
 
 
 @dataclass(frozen=True, slots=True)

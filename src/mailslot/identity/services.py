@@ -12,7 +12,6 @@ session) and wraps it to the requester's public key; only then can that recipien
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -25,12 +24,10 @@ from mailslot.cases.meta import ItemMeta, open_item_meta, seal_item_meta
 from mailslot.cases.models import ItemKind
 from mailslot.db.base import coarse
 from mailslot.errors import Forbidden, InvalidInput
-from mailslot.i18n import DEFAULT_LOCALE, N_plural
+from mailslot.i18n import DEFAULT_LOCALE, N_, N_plural
 from mailslot.identity.models import Identity, IdentityKeyWrap
-from mailslot.questionnaires import store
-from mailslot.questionnaires.errors import QuestionnaireError
-from mailslot.questionnaires.reading import IDENTITY_TYPE
-from mailslot.questionnaires.sealed import IDENTITY_PART, read_document
+from mailslot.questionnaires.reading import IDENTITY_TYPE, opened
+from mailslot.questionnaires.sealed import IDENTITY_PART
 from mailslot.recipients.models import Role, User
 from mailslot.storage import BlobStore
 
@@ -38,7 +35,7 @@ TEXT_TYPE = "text/plain; charset=utf-8"
 TEXT_NAME = "identity.txt"
 MAX_IDENTITY_CHARS = 5000
 
-NO_CUSTODIAN = "This organisation has no custodian, so an identity cannot be given here."
+NO_CUSTODIAN = N_("This organisation has no custodian, so an identity cannot be given here.")
 
 
 def custodians(db: Session) -> list[User]:
@@ -171,19 +168,10 @@ def open_identity(
 def _answers_text(db: Session, document: bytes) -> str | None:
     """A questionnaire's identity answers as "question: answer" lines, against the version
     they were given with; None when that version is gone (the JSON is shown instead)."""
-    try:
-        named = json.loads(document)["questionnaire"]["id"]
-    except (ValueError, KeyError, TypeError):
+    found = opened(db, document, IDENTITY_PART)
+    if found is None:
         return None
-    stored = store.version(db, str(named))
-    if stored is None:
-        return None
-    try:
-        read = read_document(stored.definition, document)
-    except QuestionnaireError:
-        return None
-    if read.part != IDENTITY_PART:
-        return None
+    stored, read = found
     lines = []
     for field in stored.definition.fields():
         if field.id in read.answers:

@@ -15,7 +15,7 @@ from typing import Final
 
 from mailslot.config import parse_size
 from mailslot.errors import ConfigError, Conflict, InvalidInput, NotFound
-from mailslot.i18n import N_plural
+from mailslot.i18n import N_, N_plural
 from mailslot.instance.services import MAX_NAME
 from mailslot.orgs import operator
 from mailslot.orgs.accounts import HostContext, OperatorAccount, record
@@ -24,8 +24,8 @@ from mailslot.orgs.registry import OrgRecord, check_host, check_slug
 from mailslot.text import plain_text
 
 _SEPARATORS: Final = re.compile(r"[\s,]+")
-_TAKEN: Final = "This slug is taken."
-_CLAIMED: Final = "Another organisation already claims %(host)s."
+_TAKEN: Final = N_("This slug is taken.")
+_CLAIMED: Final = N_("Another organisation already claims %(host)s.")
 
 
 def split_hosts(text: str) -> list[str]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from mailslot import crypto
 from mailslot.context import OrgContext
 from mailslot.errors import AuthenticationFailed, InvalidInput
+from mailslot.i18n import N_
 from mailslot.instance.services import get_instance
 from mailslot.sessions.data import SessionData
 from mailslot.sessions.services import SessionState
@@ -24,7 +25,7 @@ from mailslot.sources.codenames import canonical_codename
 from mailslot.sources.models import Source
 from mailslot.sources.services import MAX_CODENAME_CHARS
 
-SESSION_ENDED = "Your session has ended. Log in with your codename and send again."
+SESSION_ENDED = N_("Your session has ended. Log in with your codename and send again.")
 
 
 @dataclass(frozen=True, slots=True, repr=False)
