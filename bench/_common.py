@@ -369,13 +369,9 @@ def running_server(
     ``command`` starts it (``RUN_SCRIPT``: as a user's ``./scripts/run`` does)."""
     base = Path(tempfile.mkdtemp(prefix="mailslot-bench-", dir=data_parent))
     try:
-        source_port, staff_port = free_port(), free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("MAILSLOT_")}
         env |= {
             "MAILSLOT_DATA_DIR": str(base / "data"),
-            "MAILSLOT_SOURCE_ADDR": f"127.0.0.1:{source_port}",
-            "MAILSLOT_STAFF_ADDR": f"127.0.0.1:{staff_port}",
-            "MAILSLOT_OPERATOR_ADDR": f"127.0.0.1:{free_port()}",
             "MAILSLOT_LOG_LEVEL": "warning",
             "TMPDIR": str(base / "tmp"),
         }
@@ -383,33 +379,47 @@ def running_server(
             env |= RATE_LIMITS_OFF
         env |= settings or {}
         (base / "tmp").mkdir()
-        with (base / "server.log").open("wb") as log:
-            proc = subprocess.Popen(
-                list(command),
-                env=env,
-                stdout=log,
-                stderr=log,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        server = Server(
-            base=base,
-            proc=proc,
-            env=env,
-            source_url=f"http://127.0.0.1:{source_port}",
-            staff_url=f"http://127.0.0.1:{staff_port}",
-        )
-        try:
-            try:
-                _wait_for_port(source_port, proc, start_timeout)
-                _wait_for_port(staff_port, proc, start_timeout)
-            except RuntimeError as exc:
-                raise RuntimeError(f"{exc}\n{server.log()}") from None
-            yield server
-        finally:
-            _stop(proc)
+        with serving(env, base / "server.log", command, start_timeout) as (proc, env, urls):
+            yield Server(base=base, proc=proc, env=env, source_url=urls[0], staff_url=urls[1])
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def serving(
+    env: dict[str, str],
+    log_path: Path,
+    command: Sequence[str] = (sys.executable, "-m", "mailslot.cli.main", "serve"),
+    start_timeout: float = 60,
+) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, str], tuple[str, str]]]:
+    """``command`` (``mailslot serve``) with ``env`` on free loopback ports, its output in
+    ``log_path``: the process, its environment with the addresses, and the source and staff
+    URLs once both listen (else the error ends with the log). Stopped after, whatever
+    happens. Shared with ``tools/screenshots.py``."""
+    source_port, staff_port = free_port(), free_port()
+    env = env | {
+        "MAILSLOT_SOURCE_ADDR": f"127.0.0.1:{source_port}",
+        "MAILSLOT_STAFF_ADDR": f"127.0.0.1:{staff_port}",
+        "MAILSLOT_OPERATOR_ADDR": f"127.0.0.1:{free_port()}",
+    }
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            list(command),
+            env=env,
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        try:
+            _wait_for_port(source_port, proc, start_timeout)
+            _wait_for_port(staff_port, proc, start_timeout)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}\n{log_path.read_text(errors='replace')}") from None
+        yield proc, env, (f"http://127.0.0.1:{source_port}", f"http://127.0.0.1:{staff_port}")
+    finally:
+        _stop(proc)
 
 
 @dataclass

@@ -36,12 +36,10 @@ import psycopg
 from _common import (
     CSRF_RE,
     Totp,
-    _stop,
-    _wait_for_port,
     clean_up_on_sigterm,
-    free_port,
     machine,
     markdown_table,
+    serving,
     summary_ms,
     verdict,
     write_results,
@@ -213,26 +211,8 @@ class Instance:
     @contextmanager
     def serve(self) -> Iterator[str]:
         self.keep_cases()
-        source_port, staff_port = free_port(), free_port()
-        env = self.env | {
-            "MAILSLOT_SOURCE_ADDR": f"127.0.0.1:{source_port}",
-            "MAILSLOT_STAFF_ADDR": f"127.0.0.1:{staff_port}",
-            "MAILSLOT_OPERATOR_ADDR": f"127.0.0.1:{free_port()}",
-        }
-        with (self.workdir / "server.log").open("wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "mailslot.cli.main", "serve"],
-                env=env,
-                stdout=log,
-                stderr=log,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        try:
-            _wait_for_port(staff_port, proc)
-            yield f"http://127.0.0.1:{staff_port}"
-        finally:
-            _stop(proc)
+        with serving(self.env, self.workdir / "server.log") as (_, _, (_, staff_url)):
+            yield staff_url
 
 
 def login(client: httpx.Client, account: Account, totp: Totp) -> None:

@@ -27,6 +27,7 @@ from tests.databases import (
     empty_database,
     install_sqlite_template,
     migrated_database,
+    refuse_the_run_database,
     remove_all,
 )
 
@@ -157,18 +158,34 @@ def _slow_first(item: pytest.Item) -> int:
     return SLOW_FILES.index(path) if path in SLOW_FILES else len(SLOW_FILES)
 
 
+def _same_on_every_run(item: pytest.Item) -> bool:
+    return any(item.get_closest_marker(name) for name in ("no_database", "sqlite_only"))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Slow files first (a stable sort: each file's tests keep their order). The PostgreSQL
-    pass runs only the tests that use a database: a test marked ``no_database`` never opens
-    one (the guard below fails it on the SQLite pass if it tries), so it would only repeat
-    itself."""
+    pass runs only the tests that use its database: a test marked ``no_database`` never
+    opens one, and one marked ``sqlite_only`` opens only SQLite files of its own whatever the
+    run's database (the guards below fail either on the SQLite pass if it does otherwise),
+    so on the PostgreSQL pass they would only repeat themselves."""
     items.sort(key=_slow_first)
     if TEST_DATABASE != "postgresql":
         return
-    skipped = [item for item in items if item.get_closest_marker("no_database")]
+    skipped = [item for item in items if _same_on_every_run(item)]
     if skipped:
         config.hook.pytest_deselected(items=skipped)
-        items[:] = [item for item in items if not item.get_closest_marker("no_database")]
+        items[:] = [item for item in items if not _same_on_every_run(item)]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked ``sqlite_only`` may not take the run's database, in its own fixtures
+    or in its module's (made in its setup): it would not run on the PostgreSQL pass."""
+    if item.get_closest_marker("sqlite_only"):
+        refuse_the_run_database(f"{item.nodeid} is marked sqlite_only: no run database")
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    refuse_the_run_database(None)
 
 
 @pytest.fixture(autouse=True)
@@ -431,6 +448,7 @@ def start_server(
         wait_for_port(operator_port, proc)
     except RuntimeError:
         proc.kill()
+        proc.wait()  # reaped, or its ResourceWarning fails whichever test runs next
         drop_database(database)
         raise RuntimeError(log_path.read_text()) from None
     match = re.search(r"(http://\S+/setup/\S+)", log_path.read_text())

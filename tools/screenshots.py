@@ -19,8 +19,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +39,10 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, FloatRect, Page, Route
 
 REPO = Path(__file__).resolve().parent.parent
+# The benchmarks' way of starting a server on loopback (bench/_common.py), shared.
+sys.path.insert(0, str(REPO / "bench"))
+from _common import serving  # noqa: E402
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -122,47 +124,8 @@ class Instance:
 
     @contextlib.contextmanager
     def serve(self) -> Iterator[tuple[str, str]]:
-        ports = free_port(), free_port()
-        env = self.env | {
-            "MAILSLOT_SOURCE_ADDR": f"127.0.0.1:{ports[0]}",
-            "MAILSLOT_STAFF_ADDR": f"127.0.0.1:{ports[1]}",
-            "MAILSLOT_OPERATOR_ADDR": f"127.0.0.1:{free_port()}",
-        }
-        with (self.base / "server.log").open("wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "mailslot.cli.main", "serve"],
-                env=env,
-                stdout=log,
-                stderr=log,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        try:
-            for port in ports:
-                wait_for_port(port, proc)
-            yield f"http://127.0.0.1:{ports[0]}", f"http://127.0.0.1:{ports[1]}"
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"mailslot serve exited with {proc.returncode}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"port {port} did not open")
+        with serving(self.env, self.base / "server.log") as (_, _, urls):
+            yield urls
 
 
 def build(instance: Instance) -> tuple[dict[str, Account], str]:

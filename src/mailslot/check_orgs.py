@@ -19,11 +19,21 @@ from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session
 
 from mailslot.cases.models import Item
-from mailslot.check import Finding, _database, _keys, _planner
+from mailslot.check import NOT_CREATED as NOT_CREATED_YET
+from mailslot.check import (
+    POSTGRESQL_STATISTICS,
+    STAFF_KEYS,
+    _database,
+    _keys,
+    _planner,
+    at_revision,
+)
+from mailslot.check_findings import Finding
 from mailslot.config import Config
 from mailslot.db.base import make_engine
 from mailslot.db.migrate import HEAD, stored_revision
 from mailslot.errors import StorageError
+from mailslot.i18n import N_, LazyText, N_plural
 from mailslot.identity.models import Identity
 from mailslot.orgs import placement
 from mailslot.orgs.quotas import Usage, usage
@@ -33,10 +43,8 @@ from mailslot.storage import BlobStore, open_blob_store
 
 # A quota this full is reported (a warning: submissions are refused only once it is full).
 NEAR_QUOTA: Final = 0.9
-REGISTRY: Final = "host registry"
-NOT_CREATED: Final = Finding(
-    REGISTRY, False, "not created yet: the first start of `mailslot serve` creates it", warn=True
-)
+REGISTRY: Final = LazyText(N_("host registry"))
+NOT_CREATED: Final = Finding(REGISTRY, False, NOT_CREATED_YET, warn=True)
 
 
 def organisation_findings(config: Config, slug: str | None = None) -> list[Finding]:
@@ -49,7 +57,7 @@ def organisation_findings(config: Config, slug: str | None = None) -> list[Findi
     if slug is not None:
         records = [record for record in records if record.slug == slug]
         if not records:
-            return [*findings, Finding(f"organisation {slug}", False, "no such organisation")]
+            return [*findings, Finding(_org(slug), False, LazyText(N_("no such organisation")))]
     findings.extend(_organisation(config, record) for record in records)
     return findings
 
@@ -81,23 +89,44 @@ def _registry(config: Config) -> tuple[Finding, Directory | None]:
         cannot = Finding(
             REGISTRY,
             False,
-            f"cannot be read ({type(exc).__name__})",
-            "check MAILSLOT_DATA_DIR and MAILSLOT_DATABASE_URL; restore it from a backup",
+            LazyText(N_("cannot be read (%(error)s)"), error=type(exc).__name__),
+            LazyText(
+                N_("check MAILSLOT_DATA_DIR and MAILSLOT_DATABASE_URL; restore it from a backup")
+            ),
         )
         return cannot, None
     finally:
         registry.close()
     enabled = sum(record.enabled for record in directory.orgs)
     leftovers = sorted(_leftovers(config, directory))
-    detail = f"{len(directory.orgs)} organisation(s), {enabled} enabled"
+    detail = LazyText(
+        *N_plural(
+            "%(num)s organisation(s), %(enabled)s enabled",
+            "%(num)s organisation(s), %(enabled)s enabled",
+        ),
+        num=len(directory.orgs),
+        enabled=enabled,
+    )
     if leftovers:
-        detail += f"; {len(leftovers)} directory(ies) of no organisation: {', '.join(leftovers)}"
+        left = LazyText(
+            *N_plural(
+                "%(num)s directory(ies) of no organisation: %(names)s",
+                "%(num)s directory(ies) of no organisation: %(names)s",
+            ),
+            num=len(leftovers),
+            names=", ".join(leftovers),
+        )
+        detail = LazyText.joined("; ", [detail, left])
     return Finding(
         REGISTRY,
         not leftovers,
         detail,
-        f"what an interrupted `mailslot orgs remove` left: delete them "
-        f"(rm -r {config.data_dir / placement.ORGS_DIR}/<id>)",
+        LazyText(
+            N_(
+                "what an interrupted `mailslot orgs remove` left: delete them (rm -r %(path)s/<id>)"
+            ),
+            path=config.data_dir / placement.ORGS_DIR,
+        ),
         warn=bool(leftovers),
     ), directory
 
@@ -127,42 +156,53 @@ def _organisation(config: Config, record: OrgRecord) -> Finding:
         _check_database(config, record, engine, report)
     finally:
         engine.dispose()
-    state = "enabled" if record.enabled else "disabled"
-    detail = "; ".join([*report.problems, *report.notes]) or ", ".join(report.summary)
+    if report.problems or report.notes:
+        detail = LazyText.joined("; ", [*report.problems, *report.notes])
+    else:
+        detail = LazyText.joined(", ", report.summary)
     return Finding(
-        f"organisation {record.slug}",
+        _org(record.slug),
         not report.problems and not report.notes,
-        f"{state}: {detail}",
-        "run `mailslot check --org " + record.slug + "` and fix what it names; "
-        "`mailslot migrate` for a schema revision, `mailslot orgs quota` for a quota",
+        LazyText(N_("enabled: %(detail)s"), detail=detail)
+        if record.enabled
+        else LazyText(N_("disabled: %(detail)s"), detail=detail),
+        LazyText(
+            N_(
+                "run `mailslot check --org %(slug)s` and fix what it names; `mailslot migrate` "
+                "for a schema revision, `mailslot orgs quota` for a quota"
+            ),
+            slug=record.slug,
+        ),
         warn=not report.problems,
     )
+
+
+def _org(slug: str) -> LazyText:
+    return LazyText(N_("organisation %(slug)s"), slug=slug)
 
 
 def _check_database(config: Config, record: OrgRecord, engine: Engine, report: _Report) -> None:
     database_file = placement.org_dir(config, record.id) / placement.DATABASE_FILE
     if not record.is_default and not placement.postgresql(config) and not database_file.is_file():
-        report.problems.append("its database file is missing")
+        report.problems.append(LazyText(N_("its database file is missing")))
         return
     reachable = _database(engine)
     if not reachable.ok:
-        report.problems.append(f"database {reachable.detail}")
+        report.problems.append(LazyText(N_("database %(state)s"), state=reachable.detail))
         return
     revision = stored_revision(engine)
     if revision != HEAD:
-        report.problems.append(
-            f"database at {revision or 'no revision'}, this version needs {HEAD}"
-        )
+        report.problems.append(at_revision(revision))
         return
     for finding in _keys(engine):
         if finding.fails:
             report.problems.append(finding.detail)
         elif not finding.ok:
             report.notes.append(finding.detail)
-        elif finding.name == "staff keys":
+        elif finding.name == STAFF_KEYS:
             report.summary.append(finding.detail)
     for finding in _planner(engine):
-        if finding.name == "postgresql statistics" and not finding.ok:
+        if finding.name == POSTGRESQL_STATISTICS and not finding.ok:
             report.notes.append(finding.detail)
     with Session(engine) as db:
         used = usage(db)
@@ -194,32 +234,60 @@ def _check_blobs(config: Config, record: OrgRecord, named: set[str], report: _Re
     store = _blob_store(config, record)
     if store is None:
         if named:
-            report.problems.append("its blob directory is missing or unreadable")
+            report.problems.append(LazyText(N_("its blob directory is missing or unreadable")))
         return
     listing = getattr(store, "blob_ids", None)
     try:
         stored = set(listing()) if callable(listing) else {b for b in named if store.exists(b)}
     except (StorageError, OSError) as exc:
-        report.problems.append(f"its blobs cannot be listed ({type(exc).__name__})")
+        report.problems.append(
+            LazyText(N_("its blobs cannot be listed (%(error)s)"), error=type(exc).__name__)
+        )
         return
     if missing := len(named - stored):
-        report.problems.append(f"{missing} item(s) have no stored blob")
+        report.problems.append(
+            LazyText(
+                *N_plural(
+                    "%(num)s item(s) have no stored blob", "%(num)s item(s) have no stored blob"
+                ),
+                num=missing,
+            )
+        )
 
 
 def _check_quotas(record: OrgRecord, used: Usage, report: _Report) -> None:
-    report.summary.append(f"{used.cases} case(s)")
+    report.summary.append(LazyText(*N_plural("%(num)s case(s)", "%(num)s case(s)"), num=used.cases))
     stored = human_size(used.stored_bytes)
     if record.storage_quota is None:
-        report.summary.append(f"{stored} stored")
+        report.summary.append(LazyText(N_("%(size)s stored"), size=stored))
     else:
         share = used.stored_bytes / record.storage_quota
-        text = f"{stored} stored of {human_size(record.storage_quota)} ({share:.0%})"
-        (report.notes if share >= NEAR_QUOTA else report.summary).append(
-            f"storage quota nearly full: {text}" if share >= NEAR_QUOTA else text
+        text = LazyText(
+            N_("%(size)s stored of %(quota)s (%(share)s)"),
+            size=stored,
+            quota=human_size(record.storage_quota),
+            share=f"{share:.0%}",
         )
+        if share >= NEAR_QUOTA:
+            report.notes.append(LazyText(N_("storage quota nearly full: %(text)s"), text=text))
+        else:
+            report.summary.append(text)
     if record.case_quota is not None:
         share = used.cases / record.case_quota
-        text = f"{used.cases} of {record.case_quota} cases"
-        (report.notes if share >= NEAR_QUOTA else report.summary).append(
-            f"case quota nearly full: {text}" if share >= NEAR_QUOTA else f"quota {text}"
-        )
+        if share >= NEAR_QUOTA:
+            text = LazyText(
+                *N_plural(
+                    "case quota nearly full: %(used)s of %(num)s cases",
+                    "case quota nearly full: %(used)s of %(num)s cases",
+                ),
+                used=used.cases,
+                num=record.case_quota,
+            )
+            report.notes.append(text)
+        else:
+            text = LazyText(
+                *N_plural("quota %(used)s of %(num)s cases", "quota %(used)s of %(num)s cases"),
+                used=used.cases,
+                num=record.case_quota,
+            )
+            report.summary.append(text)

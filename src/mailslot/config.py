@@ -128,7 +128,7 @@ class Config:
     log_format: str = "text"
     # Organisations whose database engine (and pool) stays open at once; the least recently
     # used beyond this is closed, and opened again on its next request.
-    org_cache_size: int = 64
+    org_cache_size: int = 16
 
     def __post_init__(self) -> None:
         if self.max_file_size <= 0:

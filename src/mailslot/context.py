@@ -28,13 +28,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from mailslot.config import Config
-from mailslot.db.base import unit_of_work
+from mailslot.db.base import Rewrites, unit_of_work
 from mailslot.documents.sandbox import WorkerSlots
 from mailslot.errors import TooManyRequests
 from mailslot.storage import BlobStore
@@ -75,6 +76,16 @@ class KdfLimiter:
                 self.pending -= 1
 
 
+def sessions(engine: Engine) -> Callable[[], Session]:
+    """A context's session factory: plain ``Session`` objects bound to ``engine``.
+
+    Not a ``sessionmaker``: each of those makes a ``Session`` subclass of its own, which
+    with SQLAlchemy's event bookkeeping for it costs about 25 KiB and, being a class, is
+    freed only by a full garbage collection. A round of background jobs builds a context for
+    each of a thousand organisations (docs/performance.md, "A thousand organisations")."""
+    return partial(Session, engine, expire_on_commit=False)
+
+
 @dataclass(frozen=True, slots=True)
 class Quotas:
     """An organisation's quotas, set by the host operator (``mailslot.orgs.quotas`` checks
@@ -93,7 +104,7 @@ class OrgContext:
     instance_id: int
     config: Config
     engine: Engine = field(repr=False)
-    session_factory: sessionmaker[Session] = field(repr=False)
+    session_factory: Callable[[], Session] = field(repr=False)
     blobs: BlobStore = field(repr=False)
     limiter: KdfLimiter = field(repr=False)
     onions: OnionAddresses = field(repr=False)
@@ -102,21 +113,31 @@ class OrgContext:
     # The process-wide cap on document workers (mailslot.documents.sandbox), shared by every
     # organisation's context like ``limiter``.
     document_slots: WorkerSlots = field(default_factory=lambda: WorkerSlots(2, 30), repr=False)
+    # The SQLite file rewrites this database owes after deletions (db.base.Rewrites); kept
+    # by a context made again from this one (dataclasses.replace) with the same engine.
+    rewrites: Rewrites = field(default_factory=Rewrites, repr=False)
 
     def now(self) -> int:
         return int(self.clock())
 
     @contextmanager
-    def db(self) -> Iterator[Session]:
+    def db(self, *, rewrite: bool = True) -> Iterator[Session]:
         """One unit of work on this organisation's database: committed when the block ends,
-        rolled back if it raises."""
-        with unit_of_work(self.session_factory) as session:
+        rolled back if it raises. One that destroys secrets rewrites the SQLite file after
+        its commit; with ``rewrite=False`` the rewrite stays owed (``rewrites``) for the
+        caller to settle once after several (the retention purge)."""
+        with unit_of_work(self.session_factory, self.rewrites, settle=rewrite) as session:
             yield session
 
     def transact(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in one unit of work (blocking: call it from a worker thread)."""
         with self.db() as session:
             return work(session)
+
+    def close(self) -> None:
+        """Settle an owed rewrite (one attempt), then close the engine's idle connections."""
+        self.rewrites.settle(self.engine)
+        self.engine.dispose()
 
     def kdf(self, work: Callable[[], T]) -> T:
         """Run an Argon2id computation under the process-wide cap (blocking)."""

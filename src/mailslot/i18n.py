@@ -3,8 +3,8 @@
 Catalogues are compiled ahead of time: ``./scripts/i18n`` (and every install by
 ``./scripts/run`` or ``./scripts/test``) runs ``python -m mailslot.i18n``, which writes each
 ``messages.po`` as ``messages.mo`` beside it and the little of CLDR that formatting needs as
-``locale/formats.pickle`` (:mod:`mailslot.formats`). A process then loads each ``.mo`` with
-:class:`gettext.GNUTranslations`, and never imports Babel's catalogue code. A ``.mo`` that is
+``locale/formats.pickle`` (:mod:`mailslot.formats`). A process then loads each ``.mo``
+packed (:mod:`mailslot.catalogue`), and never imports Babel's catalogue code. A ``.mo`` that is
 missing, or older than its ``.po`` (each ``.mo`` records a fingerprint of the ``.po`` it came
 from), is compiled in memory instead, so a checkout that was never compiled still serves
 every language correctly, with a little more memory (see ``docs/performance.md``).
@@ -15,7 +15,7 @@ from __future__ import annotations
 import gettext
 import io
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -23,6 +23,8 @@ from importlib.resources.abc import Traversable
 from typing import Final
 
 from babel.core import parse_locale
+
+from mailslot.catalogue import PackedTranslations
 
 DEFAULT_LOCALE: Final = "en"
 
@@ -132,10 +134,19 @@ def preferences(accept_language: str | None) -> list[str]:
 def negotiate(requested: str | None, accept_language: str | None, chosen: str | None = None) -> str:
     """An explicit choice (``?lang=``) wins; then the choice the browser kept (the language
     cookie); then the browser's preferences in order; then English."""
-    for tag in (requested, chosen, *preferences(accept_language)):
+    for tag in (requested, chosen):
         if (locale := supported(tag)) is not None:
             return locale
-    return DEFAULT_LOCALE
+    return accepted(accept_language) or DEFAULT_LOCALE
+
+
+def accepted(accept_language: str | None) -> str | None:
+    """The first supported language of an Accept-Language header, or None when it names
+    none (the API then answers in the organisation's default language, not in English)."""
+    for tag in preferences(accept_language):
+        if (locale := supported(tag)) is not None:
+            return locale
+    return None
 
 
 # Catalogues.
@@ -190,10 +201,8 @@ def translations(locale: str) -> gettext.NullTranslations:
         return gettext.NullTranslations()
     folder = _catalog_dir(locale)
     if compiled_is_current(locale):
-        with (folder / "messages.mo").open("rb") as handle:
-            return gettext.GNUTranslations(handle)
-    compiled = compile_catalog((folder / "messages.po").read_bytes())
-    return gettext.GNUTranslations(io.BytesIO(compiled))
+        return PackedTranslations((folder / "messages.mo").read_bytes())
+    return PackedTranslations(compile_catalog((folder / "messages.po").read_bytes()))
 
 
 def translate(locale: str, message: str, params: Mapping[str, object] | None = None) -> str:
@@ -238,6 +247,35 @@ def english_message(message: str, plural: str | None, params: Mapping[str, objec
     num = params.get("num")
     text = plural if plural is not None and isinstance(num, int) and num != 1 else message
     return text % params if params else text
+
+
+class LazyText(str):
+    """English text that keeps its msgid and parameters, to be shown in another language
+    later: ``mailslot check`` builds its findings once, prints them in the operator's language
+    and writes ``--json`` in English. Everywhere else it is the plain English string. A
+    parameter may itself be a LazyText."""
+
+    message: str
+    plural: str | None
+    params: Mapping[str, object]
+
+    def __new__(cls, message: str, plural: str | None = None, /, **params: object) -> LazyText:
+        text = super().__new__(cls, english_message(message, plural, params))
+        text.message, text.plural, text.params = message, plural, params
+        return text
+
+    @classmethod
+    def joined(cls, separator: str, parts: Sequence[str]) -> LazyText:
+        """``parts`` (LazyText or not) with ``separator`` between them, each translated."""
+        template = separator.replace("%", "%%").join(f"%(part{i})s" for i in range(len(parts)))
+        return cls(template, **{f"part{i}": part for i, part in enumerate(parts)})
+
+    def translated(self, locale: str) -> str:
+        params = {
+            name: value.translated(locale) if isinstance(value, LazyText) else value
+            for name, value in self.params.items()
+        }
+        return translate_message(locale, self.message, self.plural, params)
 
 
 def compile_all() -> list[str]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Final
 
 import anyio.to_thread
@@ -27,10 +28,11 @@ from mailslot import memory
 from mailslot.cases import retention
 from mailslot.config import Config
 from mailslot.context import OrgContext
-from mailslot.db.base import checkpoint, rewrite_if_pending
+from mailslot.db.base import checkpoint
 from mailslot.notifications import reminders
 from mailslot.notifications import services as notices
 from mailslot.notifications.mailer import SmtpSettings, parse_smtp_url, send_notice
+from mailslot.orgs import usage
 from mailslot.questionnaires import files as questionnaire_files
 from mailslot.runtime import Runtime
 from mailslot.sessions import services as sessions
@@ -53,8 +55,9 @@ def run_once(ctx: OrgContext, send: Callable[[str, str], None] | None) -> int:
     ctx.transact(lambda db: sessions.purge_expired(db, now))
     # Files of questionnaire drafts whose session ended without sending them.
     ctx.transact(lambda db: questionnaire_files.sweep(db, ctx.blobs))
-    # Expired cases: each deleted by whichever process locks it first (cases/retention.py).
-    purged = retention.purge(ctx.transact, ctx.blobs, now)
+    # Expired cases: each deleted by whichever process locks it first (cases/retention.py);
+    # the SQLite file is rewritten once for the round.
+    purged = retention.purge(ctx, now)
     if purged:
         log.info("purged %d expired case(s)", len(purged))
     if send is not None:  # without mail there is no one to remind; the inbox shows deadlines
@@ -66,8 +69,8 @@ def run_once(ctx: OrgContext, send: Callable[[str, str], None] | None) -> int:
             interval=config.notify_interval,
         )
     # Finish any rewrite or WAL checkpoint that another connection held up right after a
-    # deletion (SQLite: db.base.rewrite).
-    rewrite_if_pending(ctx.engine)
+    # deletion (SQLite: db.base.Rewrites, owed to this organisation's context).
+    ctx.rewrites.settle(ctx.engine)
     checkpoint(ctx.engine, attempts=1)
     if send is None:
         return 0
@@ -76,13 +79,21 @@ def run_once(ctx: OrgContext, send: Callable[[str, str], None] | None) -> int:
 
 def run_round(runtime: Runtime, send: Callable[[str, str], None] | None) -> int:
     """One round for every enabled organisation in turn (blocking); one organisation's
-    failure is logged (its type only) and the round goes on to the next."""
+    failure is logged (its type only) and the round goes on to the next. Organisations whose
+    usage figures are stale are counted while open, and the figures kept in the registry in
+    one transaction (``orgs/usage.py``: the operator's list reads them)."""
     sent = 0
+    due = usage.due(runtime.registry, runtime.default.now())
+    measured: dict[str, usage.Figures] = {}
     for ctx in runtime.each():
         try:
             sent += run_once(ctx, send)
+            if ctx.slug in due:
+                counted = ctx.transact(partial(usage.measure, now=ctx.now()))
+                measured[due[ctx.slug]] = counted
         except Exception as exc:  # keep the round going; the type is enough to act on
             log.error("background job failed: %s", type(exc).__name__)
+    usage.store(runtime.registry, measured)
     return sent
 
 
@@ -104,12 +115,21 @@ async def watch_registry(runtime: Runtime, interval: float = REGISTRY_INTERVAL) 
     organisation added, disabled, removed or given new hosts or quotas by ``mailslot orgs``
     is served accordingly by every process within about a second. Also close the contexts
     of organisations nobody has used for a minute (``Runtime.rest``), and give the memory
-    they held back to the system."""
+    they held back to the system: their connections' at once, the rest (and that of the
+    contexts pushed out of the cache) after a full garbage collection, at most one a minute
+    (``memory.Collector``)."""
+    collector = memory.Collector()
+    closed = runtime.closed_count()
     while True:
         await asyncio.sleep(interval)
         try:
             await anyio.to_thread.run_sync(runtime.refresh)
             if await anyio.to_thread.run_sync(runtime.rest):
                 await anyio.to_thread.run_sync(memory.trim)
+            if runtime.closed_count() != closed:
+                closed = runtime.closed_count()
+                collector.owe()
+            if collector.due():
+                await anyio.to_thread.run_sync(collector.collect)
         except Exception as exc:  # keep watching; the type is enough to act on
             log.error("registry refresh failed: %s", type(exc).__name__)

@@ -12,13 +12,27 @@ import logging
 import time
 
 
+def kind(exc: BaseException) -> str:
+    """What a log may say of ``exc``: its type name and, for a database error, the driver's
+    error code (``OperationalError SQLITE_BUSY``, ``OperationalError 40P01``): a fixed name,
+    never the message, which can quote values."""
+    name = type(exc).__name__
+    cause = getattr(exc, "orig", None)
+    code = getattr(cause, "sqlite_errorname", None) or getattr(cause, "sqlstate", None)
+    return (
+        f"{name} {code}"
+        if isinstance(code, str) and code.isascii() and code.isprintable()
+        else name
+    )
+
+
 class TypeOnly(logging.Filter):
-    """Replace a record's exception (and its traceback) by the exception's type name."""
+    """Replace a record's exception (and its traceback) by :func:`kind`."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info:
-            kind = record.exc_info[0].__name__ if record.exc_info[0] else "exception"
-            record.msg = f"{record.getMessage()} [{kind}]"
+            kind_ = kind(record.exc_info[1]) if record.exc_info[1] else "exception"
+            record.msg = f"{record.getMessage()} [{kind_}]"
             record.args = None
             record.exc_info = None
             record.exc_text = None

@@ -8,12 +8,12 @@ module-level singleton. Use cases never take a ``Runtime``: they take the
 
 Organisations other than the default are opened lazily, on their first request or command,
 and kept in a least-recently-used cache of ``MAILSLOT_ORG_CACHE_SIZE`` contexts: the one
-pushed out has its engine disposed (its pool's idle connections closed), so a thousand
-organisations do not hold a thousand idle pools. A request still using a context that was
-pushed out finishes normally. The default organisation is always open. Closing connections
-can block (SQLite checkpoints its write-ahead log when the last one closes), and requests
-resolve their organisation on the event loop: an eviction there is disposed of by a worker
-thread (``mailslot-dispose``), never on the loop itself.
+pushed out is closed (its owed rewrite settled, its pool's idle connection closed), so a
+thousand organisations do not hold a thousand idle pools. A request still using a context
+that was pushed out finishes normally. The default organisation is always open. Closing
+connections can block (SQLite checkpoints its write-ahead log when the last one closes),
+and requests resolve their organisation on the event loop: an eviction there is disposed of
+by a worker thread (``mailslot-dispose``), never on the loop itself.
 
 Background jobs visit every organisation each round (:meth:`Runtime.each`): one not in the
 cache is opened for its turn only and closed after it, outside the cache, so that a round
@@ -42,15 +42,15 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import sessionmaker
 
 from mailslot.config import Config
-from mailslot.context import DEFAULT_ORG, KdfLimiter, OrgContext, Quotas
+from mailslot.context import DEFAULT_ORG, KdfLimiter, OrgContext, Quotas, sessions
 from mailslot.db.base import make_engine
 from mailslot.db.migrate import HEAD, stored_revision, upgrade, upgrade_if_needed
 from mailslot.documents.sandbox import WorkerSlots
 from mailslot.dropkeys.pages import catch_up
 from mailslot.errors import NotFound
+from mailslot.i18n import N_, LazyText
 from mailslot.instance.services import ensure_instance
 from mailslot.orgs import placement
 from mailslot.orgs.registry import Directory, OrgRecord, Registry
@@ -81,6 +81,8 @@ class Runtime:
     _disposer: ThreadPoolExecutor | None = field(default=None, repr=False)
     # When each open context was last resolved (time.monotonic; see rest()).
     _used: dict[str, float] = field(default_factory=dict, repr=False)
+    # Contexts taken out of the cache so far, pushed out or quiet (see closed_count()).
+    _closed: int = field(default=0, repr=False)
 
     def context(self, slug: str | None = None) -> OrgContext:
         """An organisation's context by slug (the default organisation when None), enabled or
@@ -122,7 +124,13 @@ class Runtime:
             try:
                 yield passing
             finally:
-                passing.engine.dispose()
+                passing.close()
+
+    def closed_count(self) -> int:
+        """How many contexts were taken out of the cache (pushed out or quiet) so far: their
+        memory comes back with a full garbage collection (``memory.Collector``)."""
+        with self._lock:
+            return self._closed
 
     def open_count(self) -> int:
         """How many organisations other than the default have an open context."""
@@ -153,48 +161,62 @@ class Runtime:
                 self.default = dataclasses.replace(self.default, quotas=_quotas(default))
         return True
 
+    def still_serves(self, context: OrgContext) -> bool:
+        """Whether ``context``'s organisation is still enabled, from a fresh look at the
+        registry (blocking: one small query). A request that failed in the second before a
+        removal or a disabling reached this process asks it (``web.hosts.HostGate``)."""
+        if context.slug == DEFAULT_ORG:
+            return True
+        self.refresh()
+        record = self.directory.by_slug.get(context.slug)
+        return record is not None and record.enabled
+
     def close(self) -> None:
+        """Close every context (each settles the rewrite it owes) and the registry."""
         with self._lock:
-            for context in self._open.values():
-                context.engine.dispose()
+            closing = list(self._open.values())
             self._open.clear()
             disposer, self._disposer = self._disposer, None
+        for context in closing:
+            context.close()
         if disposer is not None:
             disposer.shutdown(wait=True)
-        self.default.engine.dispose()
+        self.default.close()
         self.registry.close()
 
-    def _retire(self, engines: list[Engine]) -> None:
-        """Dispose of evicted engines: at once from a worker thread or the CLI; from the
-        event loop (a request resolving its organisation), in the disposer thread."""
+    def _retire(self, contexts: list[OrgContext]) -> None:
+        """Close evicted contexts: at once from a worker thread or the CLI; from the event
+        loop (a request resolving its organisation), in the disposer thread."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            for engine in engines:
-                engine.dispose()
+            for context in contexts:
+                context.close()
             return
         with self._lock:
             if self._disposer is None:
                 self._disposer = ThreadPoolExecutor(1, thread_name_prefix="mailslot-dispose")
             disposer = self._disposer
-        for engine in engines:
-            disposer.submit(engine.dispose)
+        for context in contexts:
+            disposer.submit(context.close)
 
     def rest(self, idle_for: float = REST_AFTER) -> int:
         """Close the contexts not resolved for ``idle_for`` seconds (blocking): each is taken
-        out of the cache and its pool disposed; the next request builds it again (about
-        0.2 ms, no query). An open context costs about 0.3 MiB, mostly its SQLite
-        connection's schema and page cache; how much of that the process gives back is
-        measured in docs/performance.md, "A thousand organisations". Returns how many were
-        closed."""
+        out of the cache and closed; the next request builds it again (about 0.2 ms, no
+        query). An open context costs about 0.5 MiB: its SQLite connection's schema,
+        statements and page cache (0.3 MiB) and its engine's dialect and compiled statements
+        (0.1 to 0.2 MiB, freed only by a full garbage collection: ``memory.Collector``). How
+        much of it the process gives back is measured in docs/performance.md, "A thousand
+        organisations". Returns how many were closed."""
         cutoff = time.monotonic() - idle_for
         with self._lock:
             quiet = [org_id for org_id in self._open if self._used.get(org_id, 0.0) < cutoff]
-            closed = [self._open.pop(org_id).engine for org_id in quiet]
+            closed = [self._open.pop(org_id) for org_id in quiet]
             for org_id in quiet:
                 self._used.pop(org_id, None)
-        for engine in closed:
-            engine.dispose()
+            self._closed += len(closed)
+        for context in closed:
+            context.close()
         return len(closed)
 
     def settle(self) -> None:
@@ -205,7 +227,7 @@ class Runtime:
             disposer.submit(lambda: None).result()
 
     def _context(self, record: OrgRecord) -> OrgContext:
-        evicted: list[Engine] = []
+        evicted: list[OrgContext] = []
         with self._lock:
             found = self._open.get(record.id)
             if found is not None:
@@ -218,7 +240,8 @@ class Runtime:
             while len(self._open) > self.config.org_cache_size:
                 org_id, pushed_out = self._open.popitem(last=False)
                 self._used.pop(org_id, None)
-                evicted.append(pushed_out.engine)
+                evicted.append(pushed_out)
+            self._closed += len(evicted)
         self._retire(evicted)
         return made
 
@@ -236,7 +259,7 @@ class Runtime:
             instance_id=record.instance_id,
             config=self._org_config(record),
             engine=engine,
-            session_factory=sessionmaker(engine, expire_on_commit=False),
+            session_factory=sessions(engine),
             blobs=placement.blob_store(self.config, record.id, shared=self.default.blobs),
             limiter=self.limiter,
             document_slots=self.default.document_slots,
@@ -247,18 +270,33 @@ class Runtime:
 
 
 def migrate_organisations(
-    config: Config, directory: Directory, progress: Progress | None = None
+    config: Config,
+    directory: Directory,
+    progress: Progress | None = None,
+    registry: Engine | None = None,
 ) -> int:
     """Bring every organisation's database other than the default's to the head revision,
-    saying which as it goes; returns how many it migrated."""
+    saying which as it goes; returns how many it migrated. With the ``registry``'s engine,
+    the revisions are read over its one connection where the database allows
+    (``placement.revisions``), and only an organisation behind is opened."""
     others = [org for org in directory.orgs if not org.is_default]
+    known = placement.revisions(config, registry, [org.id for org in others]) if registry else {}
     migrated = 0
     for number, record in enumerate(others, start=1):
+        if known.get(record.id, "") == HEAD:
+            continue
         engine = placement.engine(config, record.id)
         try:
             if stored_revision(engine) != HEAD:
                 if progress is not None:
-                    progress(f"Migrating organisation {number} of {len(others)} ({record.slug})")
+                    progress(
+                        LazyText(
+                            N_("Migrating organisation %(number)s of %(total)s (%(slug)s)"),
+                            number=number,
+                            total=len(others),
+                            slug=record.slug,
+                        )
+                    )
                 upgrade(engine)
                 catch_up(engine, record.instance_id, int(time.time()))
                 migrated += 1
@@ -288,7 +326,7 @@ def open_runtime(
             instance_id=0,
             config=config,
             engine=engine,
-            session_factory=sessionmaker(engine, expire_on_commit=False),
+            session_factory=sessions(engine),
             blobs=blobs,
             limiter=limiter,
             document_slots=WorkerSlots(config.document_workers, config.document_wait),
@@ -297,7 +335,7 @@ def open_runtime(
         registry.ensure(context.now())
         directory = registry.load()
         if migrate:
-            migrate_organisations(config, directory, progress)
+            migrate_organisations(config, directory, progress, registry.engine)
         for record in directory.orgs:
             if not record.is_default:
                 placement.blob_store(config, record.id, shared=blobs).cleanup_incomplete()

@@ -187,7 +187,24 @@ def test_only_chosen_recipients_grant_and_a_denied_request_opens_nothing(desk: D
     assert "denied your last request" in desk.web["bob"].get(case).text
 
 
-def test_a_later_custodian_decides_once_a_colleague_visited(desk: Desk) -> None:
+def identity_rows(runtime: Runtime) -> dict[str, list[str]]:
+    """Every row of the identity tables, and the identity events of the audit trail."""
+    with runtime.default.db() as db:
+        rows = {
+            table.name: sorted(repr(tuple(row)) for row in db.execute(select(table)))
+            for table in (Identity.__table__, IdentityKeyWrap.__table__, IdentityRequest.__table__)
+        }
+        rows["audit"] = list(
+            db.scalars(
+                select(AuditEvent.detail)
+                .where(AuditEvent.action.like("identity.%"))
+                .order_by(AuditEvent.seq)
+            )
+        )
+        return rows
+
+
+def test_a_later_custodian_decides_once_a_colleague_logs_in(desk: Desk) -> None:
     case = f"/cases/{desk.case_id}"
     with desk.server.api_client(desk.alice) as api:
         shown = api.get(case).json()["identity"]
@@ -201,7 +218,7 @@ def test_a_later_custodian_decides_once_a_colleague_visited(desk: Desk) -> None:
     dora = desk.server.add_user("custodian")  # appointed after the identity arrived
     with closing(desk.server.staff_client(dora)) as client:
         desk.web["dora"] = client
-        assert "another custodian opens" in client.get("/identity").text  # nothing to decide
+        assert "another custodian who holds it logs in" in client.get("/identity").text
         with desk.runtime.default.db() as db:
             request_id = db.scalar(
                 select(IdentityRequest.id).where(
@@ -210,7 +227,12 @@ def test_a_later_custodian_decides_once_a_colleague_visited(desk: Desk) -> None:
             )
         early = desk.post("dora", f"/identity/{request_id}/approve")
         assert early.status_code == 403  # holds no wrap to this identity yet
-        assert desk.web["cora"].get("/identity").status_code == 200  # her visit shares it
+        before = identity_rows(desk.runtime)
+        assert desk.web["cora"].get("/identity").status_code == 200  # a GET writes nothing
+        assert identity_rows(desk.runtime) == before
+        assert desk.post("dora", f"/identity/{request_id}/approve").status_code == 403
+        with closing(desk.server.staff_client(desk.cora)):  # her login shares it
+            pass
         approved = desk.post("dora", f"/identity/{request_id}/approve")
         assert approved.status_code == 303, approved.text
     assert IDENTITY in desk.web["bob"].get(case + "/identity").text

@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import func, select
 
 from mailslot.cases.models import Case
-from mailslot.cases.services import open_case
+from mailslot.cases.sealing import open_case
 from mailslot.context import Quotas
 from mailslot.orgs.errors import QuotaReached
 from mailslot.orgs.quotas import check as quota_check

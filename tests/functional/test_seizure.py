@@ -16,7 +16,8 @@ plays the seizer on the copy. The tests check that:
   a stolen session token or a known codename, so the attack code is known to work.
 
 The default database, SQLite, is used: a PostgreSQL server's files are not in the data
-directory, and its storage is outside what this test can scan.
+directory, and its storage is outside what this test can scan. So the PostgreSQL pass of the
+suite, which would only repeat this file, leaves it out (``sqlite_only``).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from mailslot.recipients.models import WebauthnCredential
 from tests.conftest import Account, LiveServer, start_server, stop_server
 from tests.functional.helpers import csrf, find_case, login, new_source, submit
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.sqlite_only]
 
 ROOT = Path(__file__).resolve().parents[2]
 ADVERSARY = ROOT / "tools" / "adversary.py"

@@ -29,7 +29,8 @@ from tests.functional import test_seizure as single
 from tests.functional.helpers import new_source, submit
 from tests.functional.org_helpers import cli, wait_for
 
-pytestmark = pytest.mark.timeout(300)
+# Its install runs on SQLite files whatever the pass, as test_seizure.py does.
+pytestmark = [pytest.mark.timeout(300), pytest.mark.sqlite_only]
 
 SLUG = "seized"
 

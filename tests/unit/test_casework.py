@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from mailslot import crypto
 from mailslot.audit.models import AuditEvent
-from mailslot.cases import actions, deadlines, inbox, reading, work
+from mailslot.cases import access, actions, deadlines, inbox, reading, sealing, work
 from mailslot.cases import services as cases
 from mailslot.cases.errors import CaseNotFound
 from mailslot.cases.models import (
@@ -28,6 +28,7 @@ from mailslot.cases.models import (
     ItemKind,
     Label,
 )
+from mailslot.cases.panel import case_panel
 from mailslot.channels import services as channels
 from mailslot.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mailslot.recipients.models import Role, User
@@ -205,7 +206,7 @@ def test_custom_statuses_set_their_phase(runtime: Runtime) -> None:
             )
         work.set_status(db, runtime.default.blobs, case, me, status="in_progress", now=NOW)
         assert (case.status, case.custom_status_id) == ("in_progress", None)
-        assert work.case_panel(db, case, me).current_custom is None
+        assert case_panel(db, case, me).current_custom is None
 
 
 def test_labels_are_created_on_first_use_and_cleaned(runtime: Runtime) -> None:
@@ -307,12 +308,16 @@ def test_grant_and_revoke_access(runtime: Runtime) -> None:
         case, wrap = cases.case_for_user(db, user(db, alice.id), case_id)
         granter = user(db, alice.id)
         with pytest.raises(Forbidden):  # a granter whose key is offline cannot open the key
-            work.grant(db, case, wrap, granter, granter_seed=None, user_id=bob.id, now=NOW)
+            access.grant(db, case, wrap, granter, granter_seed=None, user_id=bob.id, now=NOW)
         with pytest.raises(InvalidInput):
-            work.grant(db, case, wrap, granter, granter_seed=alice_seed, user_id=root.id, now=NOW)
+            access.grant(db, case, wrap, granter, granter_seed=alice_seed, user_id=root.id, now=NOW)
         with pytest.raises(Conflict):
-            work.grant(db, case, wrap, granter, granter_seed=alice_seed, user_id=alice.id, now=NOW)
-        work.grant(db, case, wrap, granter, granter_seed=alice_seed, user_id=bob.id, now=NOW + HOUR)
+            access.grant(
+                db, case, wrap, granter, granter_seed=alice_seed, user_id=alice.id, now=NOW
+            )
+        access.grant(
+            db, case, wrap, granter, granter_seed=alice_seed, user_id=bob.id, now=NOW + HOUR
+        )
     with runtime.default.db() as db:
         case, wrap = cases.case_for_user(db, user(db, bob.id), case_id)
         views = cases.case_items(
@@ -321,12 +326,12 @@ def test_grant_and_revoke_access(runtime: Runtime) -> None:
         assert views[0].text == "the memo"
         work.assign(db, case, user(db, bob.id), bob.id, now=NOW)
         cases.mark_read(db, case, user(db, bob.id))
-        history = work.access_history(db, case)
+        history = access.access_history(db, case)
         assert [(e.username, e.granted_by, e.revoked_at) for e in history] == [
             ("alice", None, None),
             ("bob", "alice", None),
         ]
-        work.revoke(db, case, user(db, alice.id), bob.id, now=NOW + 2 * HOUR)
+        access.revoke(db, case, user(db, alice.id), bob.id, now=NOW + 2 * HOUR)
     assert count(runtime, CaseKeyWrap, CaseKeyWrap.user_id == bob.id) == 0
     assert count(runtime, CaseAssignee, CaseAssignee.user_id == bob.id) == 0
     assert count(runtime, CaseRead, CaseRead.user_id == bob.id) == 0
@@ -340,9 +345,9 @@ def test_grant_and_revoke_access(runtime: Runtime) -> None:
         assert (bob_row.revoked_by, bob_row.revoked_at) == (alice.id, NOW + 2 * HOUR - NOW % HOUR)
         # The last holder stays: nobody could read the case again.
         with pytest.raises(Conflict):
-            work.revoke(db, case, user(db, alice.id), alice.id, now=NOW)
+            access.revoke(db, case, user(db, alice.id), alice.id, now=NOW)
         with pytest.raises(NotFound):
-            work.revoke(db, case, user(db, alice.id), bob.id, now=NOW)
+            access.revoke(db, case, user(db, alice.id), bob.id, now=NOW)
     assert [a for a, _ in events(runtime, case_id)] == [
         "case.access.grant",
         "case.assign",
@@ -361,11 +366,11 @@ def _items_opened(runtime: Runtime, person: Person, seed: bytes, case_id: str) -
 
 def _add_message(runtime: Runtime, case_id: str, text: str) -> str:
     """What a returning source's new message does: sealed under the case's key as it is now."""
-    message = cases.seal_text(runtime.default.blobs, text)
+    message = sealing.seal_text(runtime.default.blobs, text)
     with runtime.default.db() as db:
-        target = cases.CaseRef(id=case_id, public_key=b"not used: the row's key is")
-        sealed = cases.SealedItem(upload=message, kind=ItemKind.MESSAGE, meta={})
-        return cases.record_items(db, target, [sealed], now=NOW)[0].id
+        target = sealing.CaseRef(id=case_id, public_key=b"not used: the row's key is")
+        sealed = sealing.SealedItem(upload=message, kind=ItemKind.MESSAGE, meta={})
+        return sealing.record_items(db, target, [sealed], now=NOW)[0].id
 
 
 def test_revoking_access_rotates_the_case_key(runtime: Runtime) -> None:
@@ -451,7 +456,7 @@ def test_a_recipient_added_later_gets_only_new_cases(runtime: Runtime) -> None:
         held = set(db.scalars(select(CaseKeyWrap.case_id).where(CaseKeyWrap.user_id == bob.id)))
         assert held == {new}
         assert old not in held
-        panel = work.case_panel(db, db.get(Case, old), user(db, bob.id))  # type: ignore[arg-type]
+        panel = case_panel(db, db.get(Case, old), user(db, bob.id))  # type: ignore[arg-type]
         candidates = [u.username for u in panel.grantable]
         assert candidates == ["bob"]
 
@@ -464,7 +469,7 @@ def test_wrapping_uses_the_case_context(runtime: Runtime) -> None:
     first, second = new_case(runtime), new_case(runtime)
     with runtime.default.db() as db:
         case, wrap = cases.case_for_user(db, user(db, alice.id), first)
-        work.grant(db, case, wrap, user(db, alice.id), granter_seed=seed, user_id=bob.id, now=NOW)
+        access.grant(db, case, wrap, user(db, alice.id), granter_seed=seed, user_id=bob.id, now=NOW)
     with runtime.default.db() as db:
         granted = db.get(CaseKeyWrap, (first, bob.id))
         other = db.get(Case, second)
@@ -488,11 +493,11 @@ def test_leaving_a_channel_keeps_the_cases_already_held(runtime: Runtime) -> Non
         assert held == {old}
         case = db.get(Case, old)
         assert case is not None
-        entries = {e.username: e for e in work.access_history(db, case)}
+        entries = {e.username: e for e in access.access_history(db, case)}
         assert entries["bob"].granted_by is None
         assert not entries["bob"].via_grant
         assert entries["bob"].revoked_at is None
-        work.revoke(db, case, user(db, bob.id), bob.id, now=NOW)
+        access.revoke(db, case, user(db, bob.id), bob.id, now=NOW)
     assert count(runtime, CaseKeyWrap, CaseKeyWrap.user_id == bob.id) == 0
     assert new not in held
 
@@ -560,7 +565,7 @@ def test_labels_are_offered_only_from_cases_the_reader_can_open(runtime: Runtime
         assert [name for _, name in inbox.inbox_choices(db, me).labels] == ["Urgent"]
         case = db.get(Case, shared)
         assert case is not None
-        assert [label.name for label in work.case_panel(db, case, me).all_labels] == ["Urgent"]
+        assert [label.name for label in case_panel(db, case, me).all_labels] == ["Urgent"]
     # Once a label is on a case Alice can open, she sees it (and only then).
     actions.add_label(ctx, colleague, shared, "Merger at Acme")
     assert [label.name for label in actions.all_labels(ctx, me)] == ["Merger at Acme", "Urgent"]
@@ -599,7 +604,7 @@ def test_a_failed_unit_of_work_leaves_no_sealed_blob(
         raise RuntimeError("the audit trail is unavailable")
 
     with monkeypatch.context() as patched:
-        patched.setattr(work, "_audit", broken)
+        patched.setattr(work, "audit_case_event", broken)
         with pytest.raises(RuntimeError):
             actions.write_note(ctx, me, case_id, "Call the lawyer")
         with pytest.raises(RuntimeError):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pypdfium2
 import pytest
 
-from mailslot.check import _office_flattening
+from mailslot.check_documents import office_flattening
 from mailslot.documents import bwrap, office, worker
 from mailslot.documents.errors import NotSanitisable
 from mailslot.documents.inspect import inspect_bytes
@@ -175,19 +175,19 @@ def test_the_box_has_what_libreoffice_reads() -> None:
 
 def test_check_says_whether_office_files_can_be_flattened() -> None:
     usable = bwrap.Bubblewrap("/usr/bin/bwrap")
-    able = _office_flattening(lambda: usable, lambda: "/usr/lib/libreoffice/program/soffice")
+    able = office_flattening(lambda: usable, lambda: "/usr/lib/libreoffice/program/soffice")
     assert able.ok
     assert "LibreOffice" in able.detail
-    no_soffice = _office_flattening(lambda: usable, lambda: None)
+    no_soffice = office_flattening(lambda: usable, lambda: None)
     assert not no_soffice.ok
     assert no_soffice.warn
     assert "soffice" in no_soffice.detail
     assert "not installed" in no_soffice.detail
     broken = bwrap.Bubblewrap("/usr/bin/bwrap", reason="no user namespaces")
-    no_box = _office_flattening(lambda: broken, lambda: "/usr/bin/soffice")
+    no_box = office_flattening(lambda: broken, lambda: "/usr/bin/soffice")
     assert not no_box.ok
     assert "bubblewrap cannot run" in no_box.detail
-    neither = _office_flattening(lambda: bwrap.Bubblewrap(None), lambda: None)
+    neither = office_flattening(lambda: bwrap.Bubblewrap(None), lambda: None)
     assert "soffice) is not installed and bubblewrap is not installed" in neither.detail
 
 

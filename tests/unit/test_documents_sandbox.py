@@ -381,29 +381,29 @@ def test_a_report_with_an_unknown_kind_is_not_believed() -> None:
 
 
 def test_mailslot_check_says_whether_bubblewrap_is_used() -> None:
-    from mailslot.check import _document_sandbox
+    from mailslot.check_documents import document_sandbox
 
-    absent = _document_sandbox(lambda: bwrap.Bubblewrap(None), lambda: None)
+    absent = document_sandbox(lambda: bwrap.Bubblewrap(None), lambda: None)
     assert (absent.ok, absent.warn, absent.fails) == (False, True, False)
     assert "bubblewrap is not installed" in absent.detail
     assert absent.fix == "apt install bubblewrap"
     refused = bwrap.Bubblewrap("/usr/bin/bwrap", "/usr/bin/bwrap failed: bwrap: denied")
-    cannot = _document_sandbox(lambda: refused, lambda: None)
+    cannot = document_sandbox(lambda: refused, lambda: None)
     assert (cannot.ok, cannot.warn) == (False, True)
     assert "cannot run here, so it is not used (/usr/bin/bwrap failed: bwrap: denied)" in (
         cannot.detail
     )
     assert "user namespaces" in cannot.fix
-    present = _document_sandbox(lambda: bwrap.Bubblewrap("/usr/bin/bwrap"))
+    present = document_sandbox(lambda: bwrap.Bubblewrap("/usr/bin/bwrap"))
     assert present.ok  # with the real trial run: a worker starts here
     assert present.detail.startswith("bubblewrap (/usr/bin/bwrap)")
 
 
 def test_mailslot_check_runs_a_worker_and_says_when_it_cannot_start() -> None:
-    from mailslot.check import _document_sandbox, _sandbox_trial
+    from mailslot.check_documents import document_sandbox, sandbox_trial
 
-    assert _sandbox_trial() is None  # a real worker, on this machine
-    broken = _document_sandbox(lambda: bwrap.Bubblewrap("/usr/bin/bwrap"), lambda: "crash")
+    assert sandbox_trial() is None  # a real worker, on this machine
+    broken = document_sandbox(lambda: bwrap.Bubblewrap("/usr/bin/bwrap"), lambda: "crash")
     assert (broken.ok, broken.warn) == (False, True)
     assert "could not be processed (crash)" in broken.detail
     assert "setrlimit" in broken.fix

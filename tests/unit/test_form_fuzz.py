@@ -32,14 +32,8 @@ from mailslot.filenames import (
     safe_filename,
 )
 from mailslot.storage import FilesystemBlobStore
-from mailslot.web.uploads import (
-    MAX_FIELDS,
-    SLOW_BATCH,
-    Limits,
-    ReceivedForm,
-    receive_form,
-    safe_content_type,
-)
+from mailslot.web.form_receiver import MAX_FIELDS, Limits, safe_content_type
+from mailslot.web.uploads import SLOW_BATCH, ReceivedForm, receive_form
 
 pytestmark = pytest.mark.no_database
 

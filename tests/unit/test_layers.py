@@ -22,6 +22,7 @@ pytestmark = pytest.mark.no_database
 PACKAGE = Path(mailslot.__file__).parent
 HTML_VIEWS = {
     "mailslot.web.source",
+    "mailslot.web.source_send",
     "mailslot.web.staff",
     "mailslot.web.account",
     "mailslot.web.admin",

@@ -23,7 +23,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from sqlalchemy import func, select
 
 from mailslot import crypto
-from mailslot.cases import services as cases
+from mailslot.cases import sealing
 from mailslot.cases.models import Case, Item
 from mailslot.config import load_config
 from mailslot.context import OrgContext
@@ -86,13 +86,13 @@ def loaded(ctx: OrgContext, state: sessions.SessionState) -> sessions.SessionSta
 
 @dataclass(frozen=True)
 class File:
-    upload: cases.ItemUpload
+    upload: sealing.ItemUpload
     filename: str
     content_type: str
 
 
 def a_file(ctx: OrgContext) -> File:
-    upload = cases.ItemUpload(ctx.blobs, limit=1 << 20)
+    upload = sealing.ItemUpload(ctx.blobs, limit=1 << 20)
     upload.write(b"%PDF-1.7 evidence")
     upload.close()
     return File(upload, "evidence.pdf", "application/pdf")

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import update
 
 from mailslot import crypto, i18n
-from mailslot.cases import services as cases
+from mailslot.cases import sealing
 from mailslot.channels import services as channels
 from mailslot.errors import ConfigError
 from mailslot.notifications import services as notices
@@ -37,7 +37,7 @@ def setup_case(runtime: Runtime) -> tuple[str, list[str]]:
             )
             ids.append(account.user.id)
         channel = channels.get_channel_by_name(db, "default")
-        case = cases.open_case(db, channel, None, now=0)
+        case = sealing.open_case(db, channel, None, now=0)
         return case.id, ids
 
 

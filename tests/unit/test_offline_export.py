@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from mailslot import crypto
-from mailslot.cases import services as cases
-from mailslot.cases import work
+from mailslot.cases import access, sealing
 from mailslot.cases.errors import CaseNotFound
 from mailslot.cases.models import Case, ItemKind
 from mailslot.channels import services as channels
@@ -46,18 +45,18 @@ def add_recipient(runtime: Runtime, username: str) -> crypto.KeyPair:
 
 
 def new_case(runtime: Runtime, message: str, document: bytes) -> Case:
-    text = cases.seal_text(runtime.default.blobs, message)
-    upload = cases.ItemUpload(runtime.default.blobs, limit=1 << 30)
+    text = sealing.seal_text(runtime.default.blobs, message)
+    upload = sealing.ItemUpload(runtime.default.blobs, limit=1 << 30)
     upload.write(document)
     upload.close()
     with runtime.default.db() as db:
-        case = cases.open_case(db, channels.get_channel_by_name(db, "default"), None, NOW)
-        cases.record_items(
+        case = sealing.open_case(db, channels.get_channel_by_name(db, "default"), None, NOW)
+        sealing.record_items(
             db,
             case,
             [
-                cases.SealedItem(text, ItemKind.MESSAGE, {}),
-                cases.SealedItem(
+                sealing.SealedItem(text, ItemKind.MESSAGE, {}),
+                sealing.SealedItem(
                     upload, ItemKind.FILE, {"filename": "leak.pdf", "content_type": "x/y"}
                 ),
             ],
@@ -135,9 +134,9 @@ def test_a_rotated_case_exports_and_decrypts_across_key_versions(
         users = {u.username: u for u in db.scalars(select(User))}
         row = db.get(Case, case.id)
         assert row is not None
-        work.revoke(db, row, users["alice"], users["carol"].id, now=NOW)
-        later = cases.seal_text(runtime.default.blobs, "after the revocation")
-        cases.record_items(db, row, [cases.SealedItem(later, ItemKind.MESSAGE, {})], now=NOW)
+        access.revoke(db, row, users["alice"], users["carol"].id, now=NOW)
+        later = sealing.seal_text(runtime.default.blobs, "after the revocation")
+        sealing.record_items(db, row, [sealing.SealedItem(later, ItemKind.MESSAGE, {})], now=NOW)
     out = io.BytesIO()
     with runtime.default.db() as db:
         exporting.export_cases(db, runtime.default.blobs, exporting.all_cases(db), out)

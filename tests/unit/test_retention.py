@@ -140,7 +140,7 @@ def test_purge_shreds_the_case_and_its_codename_and_records_it(runtime: Runtime)
     assert blob_ids
     assert all(runtime.default.blobs.exists(b) for b in blob_ids)
 
-    assert retention.purge(runtime.default.transact, runtime.default.blobs, NOW) == [case_id]
+    assert retention.purge(runtime.default, NOW) == [case_id]
     assert count(runtime, Case, Case.id == case_id) == 0
     assert count(runtime, CaseKeyWrap, CaseKeyWrap.case_id == case_id) == 0
     assert count(runtime, Item, Item.case_id == case_id) == 0
@@ -152,7 +152,7 @@ def test_purge_shreds_the_case_and_its_codename_and_records_it(runtime: Runtime)
     assert audit_actions(runtime, case_id) == [("case.purged", {})]
     assert runtime.default.transact(verify).events >= 1
     # Again: nothing more to do.
-    assert retention.purge(runtime.default.transact, runtime.default.blobs, NOW) == []
+    assert retention.purge(runtime.default, NOW) == []
     assert len(audit_actions(runtime, case_id)) == 1
 
 

@@ -110,7 +110,7 @@ def test_the_purge_shreds_and_deletes_the_objects(
         )
     )
     gone = item_blobs(s3_runtime, expired)
-    assert retention.purge(s3_runtime.default.transact, s3_runtime.default.blobs, NOW) == [expired]
+    assert retention.purge(s3_runtime.default, NOW) == [expired]
     assert count(s3_runtime, Case, Case.id == expired) == 0
     keys = moto_server.keys(bucket_of(s3_runtime.config))
     assert sorted(keys) == sorted(f"blobs/{b}" for b in item_blobs(s3_runtime, kept))

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, orm, select, update
 
 from mailslot import crypto
-from mailslot.cases import inbox
+from mailslot.cases import inbox, sealing, source_items
 from mailslot.cases import services as cases
 from mailslot.cases.errors import CaseNotFound, ChannelClosed, ItemNotFound
 from mailslot.cases.models import Case, CaseKeyWrap, CaseRead, Item, ItemKeyWrap, ItemKind
@@ -468,25 +468,25 @@ def test_purge_expired(runtime: Runtime) -> None:
 # Cases.
 
 
-def seal_file(runtime: Runtime, data: bytes) -> cases.ItemUpload:
-    upload = cases.ItemUpload(runtime.default.blobs, limit=1 << 20)
+def seal_file(runtime: Runtime, data: bytes) -> sealing.ItemUpload:
+    upload = sealing.ItemUpload(runtime.default.blobs, limit=1 << 20)
     upload.write(data)
     upload.close()
     return upload
 
 
 def new_case(runtime: Runtime, source_id: str | None = None, text: str = "hello") -> str:
-    message = cases.seal_text(runtime.default.blobs, text)
+    message = sealing.seal_text(runtime.default.blobs, text)
     document = seal_file(runtime, b"%PDF " + text.encode() * 1000)
     with runtime.default.db() as db:
         channel = channels.get_channel_by_name(db, "default")
-        case = cases.open_case(db, channel, source_id, NOW)
-        cases.record_items(
+        case = sealing.open_case(db, channel, source_id, NOW)
+        sealing.record_items(
             db,
             case,
             [
-                cases.SealedItem(upload=message, kind=ItemKind.MESSAGE, meta={}),
-                cases.SealedItem(
+                sealing.SealedItem(upload=message, kind=ItemKind.MESSAGE, meta={}),
+                sealing.SealedItem(
                     upload=document,
                     kind=ItemKind.FILE,
                     meta={"filename": "doc.pdf", "content_type": "application/pdf"},
@@ -504,13 +504,13 @@ def test_open_case_refuses_a_channel_without_recipients(runtime: Runtime) -> Non
     with runtime.default.db() as db:
         empty = channels.create_channel(db, name="empty", description="", recipients=[], now=NOW)
         with pytest.raises(ChannelClosed):
-            cases.open_case(db, empty, None, NOW)
+            sealing.open_case(db, empty, None, NOW)
         idle = channels.create_channel(
             db, name="idle", description="", recipients=["dora"], now=NOW
         )
         recipients.set_disabled(db, db.get(User, disabled.id), True, db.get(User, admin.id))  # type: ignore[arg-type]
         with pytest.raises(ChannelClosed):
-            cases.open_case(db, idle, None, NOW)
+            sealing.open_case(db, idle, None, NOW)
         assert [c.name for c in channels.open_channels(db)] == []
     assert count(runtime, Case) == 0
 
@@ -571,9 +571,9 @@ def test_unread_marks_follow_activity(runtime: Runtime) -> None:
         unread = {s.case.id: s.unread for s in listed(db, user, limit=9, offset=0)[0]}
         assert unread == {first: False, second: True}
         case, _ = cases.case_for_user(db, user, first)
-        reply = cases.seal_text(runtime.default.blobs, "thanks")
-        cases.record_items(
-            db, case, [cases.SealedItem(reply, ItemKind.REPLY, {})], now=NOW, author_id=user.id
+        reply = sealing.seal_text(runtime.default.blobs, "thanks")
+        sealing.record_items(
+            db, case, [sealing.SealedItem(reply, ItemKind.REPLY, {})], now=NOW, author_id=user.id
         )
     with runtime.default.db() as db:
         user = db.get(User, alice.id)
@@ -583,7 +583,7 @@ def test_unread_marks_follow_activity(runtime: Runtime) -> None:
 
 
 def test_item_upload_limit_and_abort(runtime: Runtime) -> None:
-    upload = cases.ItemUpload(runtime.default.blobs, limit=10)
+    upload = sealing.ItemUpload(runtime.default.blobs, limit=10)
     upload.write(b"0123456789")
     with pytest.raises(TooLarge):
         upload.write(b"!")
@@ -629,20 +629,22 @@ def test_forget_source_removes_source_wraps(runtime: Runtime) -> None:
     with runtime.default.db() as db:
         case = db.get(Case, case_id)
         assert case is not None
-        reply = cases.seal_text(runtime.default.blobs, "We got it.")
-        cases.record_items(
+        reply = sealing.seal_text(runtime.default.blobs, "We got it.")
+        sealing.record_items(
             db,
             case,
-            [cases.SealedItem(reply, ItemKind.REPLY, {})],
+            [sealing.SealedItem(reply, ItemKind.REPLY, {})],
             now=NOW,
             author_id=alice.id,
             source_public_key=keys.key_pair.public_key,
         )
     with runtime.default.db() as db:
-        case = cases.source_case(db, source_id)
+        case = source_items.source_case(db, source_id)
         assert case is not None
         assert case.id == case_id
-        views = cases.source_view(db, runtime.default.blobs, keys.key_pair, case, mark_seen=True)
+        views = source_items.source_view(
+            db, runtime.default.blobs, keys.key_pair, case, mark_seen=True
+        )
         assert [(v.item.kind, v.readable, v.text) for v in views] == [
             ("message", False, None),
             ("file", False, None),
@@ -651,7 +653,7 @@ def test_forget_source_removes_source_wraps(runtime: Runtime) -> None:
         assert views[2].item.seen_by_source
         assert sources.find_source(db, keys).id == source_id
         with pytest.raises(ItemNotFound):
-            cases.forget_reply(db, case, views[0].item.id)  # only replies can be forgotten
+            source_items.forget_reply(db, case, views[0].item.id)  # only replies can be forgotten
         source = sources.find_source(db, keys)
         sources.forget_source(db, source)
     source_wraps = ItemKeyWrap.holder == "source"
@@ -680,22 +682,24 @@ def test_forget_reply_hides_it_from_the_source(runtime: Runtime) -> None:
     with runtime.default.db() as db:
         case = db.get(Case, case_id)
         assert case is not None
-        reply = cases.seal_text(runtime.default.blobs, "Please call us.")
-        (row,) = cases.record_items(
+        reply = sealing.seal_text(runtime.default.blobs, "Please call us.")
+        (row,) = sealing.record_items(
             db,
             case,
-            [cases.SealedItem(reply, ItemKind.REPLY, {})],
+            [sealing.SealedItem(reply, ItemKind.REPLY, {})],
             now=NOW,
             source_public_key=source_keys.public_key,
         )
-        cases.forget_reply(db, case, row.id)
+        source_items.forget_reply(db, case, row.id)
     with runtime.default.db() as db:
         case = db.get(Case, case_id)
         assert case is not None
-        views = cases.source_view(db, runtime.default.blobs, source_keys, case, mark_seen=True)
+        views = source_items.source_view(
+            db, runtime.default.blobs, source_keys, case, mark_seen=True
+        )
         assert [v.item.kind for v in views] == ["message", "file"]
         with pytest.raises(ItemNotFound):
-            cases.forget_reply(db, case, "nonsense")
+            source_items.forget_reply(db, case, "nonsense")
 
 
 @pytest.mark.parametrize(
@@ -741,15 +745,15 @@ def test_an_automatic_acknowledgement_is_known_with_the_key_online_or_offline(
     with runtime.default.db() as db:
         user = db.get_one(User, alice.id)
         case, wrap = cases.case_for_user(db, user, case_id)
-        ack = cases.SealedItem(
-            cases.seal_text(runtime.default.blobs, "Received."), ItemKind.REPLY, {}
+        ack = sealing.SealedItem(
+            sealing.seal_text(runtime.default.blobs, "Received."), ItemKind.REPLY, {}
         )
         ack.meta["auto"] = True
-        cases.record_items(db, case, [ack], now=NOW + 2000)
-        reply = cases.SealedItem(
-            cases.seal_text(runtime.default.blobs, "Thanks"), ItemKind.REPLY, {}
+        sealing.record_items(db, case, [ack], now=NOW + 2000)
+        reply = sealing.SealedItem(
+            sealing.seal_text(runtime.default.blobs, "Thanks"), ItemKind.REPLY, {}
         )
-        cases.record_items(db, case, [reply], now=NOW + 3000, author_id=user.id)
+        sealing.record_items(db, case, [reply], now=NOW + 3000, author_id=user.id)
         online = cases.case_items(
             db, runtime.default.blobs, case, cases.case_keys(db, case, wrap, seed)
         )

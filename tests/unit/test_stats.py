@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from mailslot import crypto
 from mailslot.audit.models import AuditEvent
-from mailslot.cases import deadlines, inbox
+from mailslot.cases import deadlines, inbox, sealing
 from mailslot.cases import services as cases
 from mailslot.cases.errors import CaseNotFound
 from mailslot.cases.models import Case, CaseKeyWrap, CaseStatus
@@ -83,7 +83,7 @@ def build_known_cases(db: Session, now: int = NOW) -> dict[str, str]:
 
     def opened(channel_name: str, when: int) -> tuple[Case, Channel]:
         channel = channels.get_channel_by_name(db, channel_name)
-        return cases.open_case(db, channel, None, when), channel
+        return sealing.open_case(db, channel, None, when), channel
 
     for n in range(1, 13):
         case, channel = opened("default", day(1, n))
@@ -380,7 +380,7 @@ def test_analysts_hold_no_case_and_join_no_channel(runtime: Runtime) -> None:
                 db, role=Role.ANALYST, now=NOW, lifetime=3600, channel_ids=[default.id]
             )
         assert recipients.create_enrollment(db, role=Role.ANALYST, now=NOW, lifetime=3600)
-        case = cases.open_case(db, default, None, NOW)
+        case = sealing.open_case(db, default, None, NOW)
         wraps = db.query(CaseKeyWrap.user_id).filter_by(case_id=case.id).all()
         assert [w[0] for w in wraps] == [member.id]
         with pytest.raises(CaseNotFound):

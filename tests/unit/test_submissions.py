@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from mailslot import crypto
 from mailslot.audit.models import AuditEvent
-from mailslot.cases import services as cases
+from mailslot.cases import sealing
 from mailslot.cases.errors import ChannelClosed
 from mailslot.cases.models import Case, Item, ItemKind
 from mailslot.channels import services as channels
@@ -34,7 +34,7 @@ NOW = 1_800_000_000
 
 @dataclass(frozen=True)
 class File:
-    upload: cases.ItemUpload
+    upload: sealing.ItemUpload
     filename: str
     content_type: str
 
@@ -75,7 +75,7 @@ def reloaded(ctx: OrgContext, state: sessions.SessionState) -> SessionData:
 
 
 def a_file(ctx: OrgContext, data: bytes = b"%PDF-1.7 ...") -> File:
-    upload = cases.ItemUpload(ctx.blobs, limit=1 << 20)
+    upload = sealing.ItemUpload(ctx.blobs, limit=1 << 20)
     upload.write(data)
     upload.close()
     return File(upload, "leak.pdf", "application/pdf")
@@ -192,7 +192,7 @@ def test_submissions_that_are_refused_leave_no_blob(ctx: OrgContext) -> None:
     # A returning source whose source is gone: the sealed message's blob goes too.
     _, returning = new_source(ctx)
     access.forget(ctx, returning.data.source_id)
-    uploads: list[cases.ItemUpload] = []
+    uploads: list[sealing.ItemUpload] = []
     with pytest.raises(AuthenticationFailed):
         submissions.store(ctx, returning, None, [], "again", uploads=uploads, locale="en")
     assert len(uploads) == 1
@@ -235,11 +235,11 @@ def test_the_source_deletes_a_reply_then_forgets_everything(ctx: OrgContext) -> 
     source_id, seed = state.data.source_id, state.data.seed
     with ctx.db() as db:
         case = db.scalars(select(Case)).one()
-        reply = cases.seal_text(ctx.blobs, "We got it.")
-        cases.record_items(
+        reply = sealing.seal_text(ctx.blobs, "We got it.")
+        sealing.record_items(
             db,
             case,
-            [cases.SealedItem(reply, ItemKind.REPLY, {})],
+            [sealing.SealedItem(reply, ItemKind.REPLY, {})],
             now=NOW,
             source_public_key=access.source_key(seed).public_key,
         )

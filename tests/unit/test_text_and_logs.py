@@ -56,3 +56,20 @@ def test_json_lines_carry_no_traceback() -> None:
     assert line["message"] == "boom [KeyError]"
     assert line["level"] == "error"
     assert "a form field" not in json.dumps(line)
+
+
+def test_a_database_error_is_logged_with_its_code_never_its_message() -> None:
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from mailslot.logs import kind
+
+    secret = "codename marble violet"
+    try:  # a real driver error, with the code sqlite3 gives it
+        sqlite3.connect(":memory:").execute(f'SELECT * FROM "{secret}"')  # noqa: S608 - a test
+    except sqlite3.OperationalError as exc:
+        wrapped = OperationalError("SELECT ...", {}, exc)
+    assert kind(wrapped) == "OperationalError SQLITE_ERROR"
+    assert secret in str(wrapped)  # the message would have leaked it
+    assert kind(ValueError(secret)) == "ValueError"

@@ -21,13 +21,8 @@ from mailslot.filenames import safe_filename
 from mailslot.storage import FilesystemBlobStore
 from mailslot.web.downloads import content_disposition
 from mailslot.web.errors import CsrfError, status_for
-from mailslot.web.uploads import (
-    BATCH_BYTES,
-    Limits,
-    ReceivedForm,
-    receive_form,
-    safe_content_type,
-)
+from mailslot.web.form_receiver import Limits, safe_content_type
+from mailslot.web.uploads import BATCH_BYTES, ReceivedForm, receive_form
 
 pytestmark = pytest.mark.no_database
 

@@ -54,6 +54,7 @@ from mailslot.backup.write import SealedOut, Sealing
 from mailslot.config import Config
 from mailslot.context import DEFAULT_ORG
 from mailslot.db.base import coarse, make_engine
+from mailslot.i18n import N_, LazyText
 from mailslot.orgs import placement
 from mailslot.orgs.errors import OrgError
 from mailslot.orgs.registry import Directory, OrgRecord, Registry, check_host, check_slug
@@ -118,7 +119,8 @@ def backup_install(
     entries = []
     total = len(directory.orgs)
     for number, record in enumerate(directory.orgs, start=1):
-        echo(f"Backing up organisation {number} of {total} ({record.slug})")
+        line = N_("Backing up organisation %(number)s of %(total)s (%(slug)s)")
+        echo(LazyText(line, number=number, total=total, slug=record.slug))
         name = f"{number:04d}.msla"
         with _new_file(out_dir / name) as out:
             summary = backup_org(config, record, out, passphrase, now=now, sealing=sealing)
@@ -241,7 +243,8 @@ def verify_install(
     total = len(index.organisations)
     checked = []
     for number, org in enumerate(index.organisations, start=1):
-        echo(f"Checking organisation {number} of {total} ({org.record.slug})")
+        line = N_("Checking organisation %(number)s of %(total)s (%(slug)s)")
+        echo(LazyText(line, number=number, total=total, slug=org.record.slug))
         checked.append(_check_archive(path / org.archive, org, keys))
     return index, checked
 
@@ -277,9 +280,9 @@ def restore_install(
     ids, slugs, names, hosts, quotas and state). A failure half way removes what was made."""
     check_target(config)
     keys = Keys(passphrase)
-    echo("Checking the archives (nothing is written yet)…")
+    echo(LazyText(N_("Checking the archives (nothing is written yet)…")))
     index, checked = verify_install(path, keys, echo)
-    echo("Every archive is complete and intact. Restoring…")
+    echo(LazyText(N_("Every archive is complete and intact. Restoring…")))
     check_target(config)  # again: time has passed
     created_dir = not config.data_dir.exists()
     default = next(org for org in index.organisations if org.record.is_default)
@@ -294,7 +297,7 @@ def restore_install(
         for org in index.organisations:
             if org.record.is_default:
                 continue
-            echo(f"Restoring {org.record.slug}")
+            echo(LazyText(N_("Restoring %(slug)s"), slug=org.record.slug))
             made.append(org.record.id)
             instance_id, _name = fill_place(
                 config, registry, org.record.id, path / org.archive, keys

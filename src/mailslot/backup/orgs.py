@@ -25,11 +25,12 @@ from sqlalchemy.orm import Session
 from mailslot.backup.errors import BackupError, RestoreConflict
 from mailslot.backup.format import BackupSummary
 from mailslot.backup.read import Keys, check_all, read_key, reopen
-from mailslot.backup.restore import RestoreSummary, fill
+from mailslot.backup.restore import CHECKING, INTACT, RestoreSummary, fill
 from mailslot.backup.write import Sealing, write_backup
 from mailslot.config import Config
 from mailslot.db.base import make_engine
 from mailslot.db.migrate import HEAD, stored_revision
+from mailslot.i18n import N_, LazyText
 from mailslot.instance.models import Instance
 from mailslot.orgs import operator, placement
 from mailslot.orgs.errors import OrgError
@@ -64,8 +65,16 @@ def backup_org(
         revision = stored_revision(engine)
         if revision != HEAD:
             raise BackupError(
-                f"The database of {record.slug} is at schema revision {revision}, and this "
-                f"Mailslot writes backups of revision {HEAD}. Run `mailslot migrate` first."
+                LazyText(
+                    N_(
+                        "The database of %(slug)s is at schema revision %(revision)s, and this "
+                        "Mailslot writes backups of revision %(head)s. Run `mailslot migrate` "
+                        "first."
+                    ),
+                    slug=record.slug,
+                    revision=revision,
+                    head=HEAD,
+                )
             )
         return write_backup(
             engine, org_blobs(config, record), out, passphrase, now=now, sealing=sealing
@@ -98,20 +107,33 @@ def _checked(directory: Directory, target: OrgTarget) -> tuple[OrgTarget, OrgRec
     existing = directory.by_slug.get(slug)
     if existing is not None and existing.is_default:
         raise RestoreConflict(
-            "The default organisation is restored only into an empty install (`mailslot "
-            "restore` without --org); restore this archive under another slug."
+            LazyText(
+                N_(
+                    "The default organisation is restored only into an empty install "
+                    "(`mailslot restore` without --org); restore this archive under another "
+                    "slug."
+                )
+            )
         )
     if existing is not None and not target.replace:
         raise RestoreConflict(
-            f"The slug {slug!r} is taken. Give --replace to replace that organisation with "
-            "the archive, or choose another slug."
+            LazyText(
+                N_(
+                    "The slug %(slug)s is taken. Give --replace to replace that organisation "
+                    "with the archive, or choose another slug."
+                ),
+                slug=repr(slug),
+            )
         )
     if existing is not None and not sources and not staff:
         sources, staff = existing.source_hosts, existing.staff_hosts
     others = [org for org in directory.orgs if org is not existing]
     claimed = {host for org in others for host in (*org.source_hosts, *org.staff_hosts)}
     if taken := sorted(claimed & {*sources, *staff}):
-        raise RestoreConflict(f"Another organisation claims {', '.join(taken)}.")
+        claimed_here = LazyText(
+            N_("Another organisation claims %(hosts)s."), hosts=", ".join(taken)
+        )
+        raise RestoreConflict(claimed_here)
     checked = OrgTarget(slug, target.name, sources, staff, target.replace)
     return checked, existing
 
@@ -172,15 +194,16 @@ def restore_org(
     keys = passphrase if isinstance(passphrase, Keys) else Keys(passphrase)
     with path.open("rb") as source:
         header, key = read_key(source, keys)
-    echo("Checking the archive (nothing is written yet)…")
+    echo(CHECKING)
     manifest, checked = check_all(reopen(path, header, key))
-    echo("The archive is complete and intact. Restoring…")
+    echo(INTACT)
     org_id = secrets.token_hex(16)
     instance_id, instance_name = fill_place(config, registry, org_id, path, keys)
     try:
         target, existing = _checked(registry.load(), target)  # again: time has passed
         if existing is not None:
-            echo(f"Removing the organisation it replaces ({existing.slug})…")
+            removing = N_("Removing the organisation it replaces (%(slug)s)…")
+            echo(LazyText(removing, slug=existing.slug))
             operator.remove(config, registry, existing.slug)
         registry.add(
             org_id,

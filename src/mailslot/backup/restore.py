@@ -28,10 +28,16 @@ from mailslot.db import migrate
 from mailslot.db.base import make_engine
 from mailslot.db.models import Base
 from mailslot.db.planner import analyze
+from mailslot.i18n import N_, LazyText
 from mailslot.storage import BlobStore, open_blob_store
 from mailslot.storage.s3_parts import SPOOL_DIR
 
 INSERT_BATCH: Final = 200
+
+# Progress lines (``echo``): English for any caller, in the operator's language where the
+# command line prints them (``mailslot restore``).
+CHECKING: Final = LazyText(N_("Checking the archive (nothing is written yet)…"))
+INTACT: Final = LazyText(N_("The archive is complete and intact. Restoring…"))
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -54,13 +60,23 @@ def check_target(config: Config) -> None:
     data_dir = config.data_dir
     if data_dir.exists() and (not data_dir.is_dir() or any(map(_holds_data, data_dir.iterdir()))):
         raise RestoreTargetNotEmpty(
-            f"The data directory {data_dir} is not empty. Restore into a new, empty directory; "
-            "nothing was changed."
+            LazyText(
+                N_(
+                    "The data directory %(path)s is not empty. Restore into a new, empty "
+                    "directory; nothing was changed."
+                ),
+                path=str(data_dir),
+            )
         )
     if config.s3_location is not None and _stored_blobs(config):
         raise RestoreTargetNotEmpty(
-            f"The object store holds blobs under {config.blob_url}. Restore into a new, empty "
-            "bucket or prefix; nothing was changed."
+            LazyText(
+                N_(
+                    "The object store holds blobs under %(url)s. Restore into a new, empty "
+                    "bucket or prefix; nothing was changed."
+                ),
+                url=config.blob_url,
+            )
         )
     url = config.resolved_database_url
     sqlite_file = _sqlite_path(url)
@@ -74,8 +90,12 @@ def check_target(config: Config) -> None:
         engine.dispose()
     if tables:
         raise RestoreTargetNotEmpty(
-            "The database is not empty (it has tables). Restore into a new, empty database; "
-            "nothing was changed."
+            LazyText(
+                N_(
+                    "The database is not empty (it has tables). Restore into a new, empty "
+                    "database; nothing was changed."
+                )
+            )
         )
 
 
@@ -113,9 +133,9 @@ def restore(
     check_target(config)
     with path.open("rb") as source:
         header, key = read_key(source, passphrase)
-    echo("Checking the archive (nothing is written yet)…")
+    echo(CHECKING)
     manifest, checked = check_all(reopen(path, header, key))
-    echo("The archive is complete and intact. Restoring…")
+    echo(INTACT)
     check_target(config)  # again: time has passed
     rebuild(config, reopen(path, header, key))
     return RestoreSummary(

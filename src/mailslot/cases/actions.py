@@ -19,11 +19,13 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
+from mailslot.cases import access as case_access
 from mailslot.cases import services as cases
 from mailslot.cases import work
 from mailslot.cases.models import Case, CaseKeyWrap, CustomStatus, Label
 from mailslot.context import OrgContext
 from mailslot.errors import Forbidden
+from mailslot.orgs import quotas
 from mailslot.recipients.models import Role, User
 
 T = TypeVar("T")
@@ -44,7 +46,7 @@ class Access:
     """Who holds the case's key now, and every grant and revocation."""
 
     holders: list[User]
-    history: list[work.AccessEntry]
+    history: list[case_access.AccessEntry]
 
 
 def require_recipient(user: User) -> None:
@@ -82,7 +84,9 @@ def work_state(db: Session, case: Case) -> WorkState:
 
 
 def access(db: Session, case: Case) -> Access:
-    return Access(holders=work.holders(db, case), history=work.access_history(db, case))
+    return Access(
+        holders=case_access.holders(db, case), history=case_access.access_history(db, case)
+    )
 
 
 # Status and the important mark.
@@ -172,11 +176,16 @@ def unassign(ctx: OrgContext, user: User, case_id: str, user_id: str) -> None:
 
 
 def write_note(ctx: OrgContext, user: User, case_id: str, text: str) -> str:
-    """A sealed internal note; returns its item id."""
+    """A sealed internal note; returns its item id. Refused past the storage quota
+    (``quotas.StorageFull``): the note is sealed and recorded in one step, so the quota's
+    lock is taken before it and the check made again after it, counting the note."""
     now = ctx.now()
 
     def act(db: Session, case: Case, wrap: CaseKeyWrap, written: list[str]) -> str:
-        return work.write_note(db, ctx.blobs, case, user, text, now=now, written=written)
+        quotas.check_staff(db, ctx.quotas, adding=0)
+        item_id = work.write_note(db, ctx.blobs, case, user, text, now=now, written=written)
+        quotas.check_staff(db, ctx.quotas, adding=0)
+        return item_id
 
     return on_case(ctx, user, case_id, act)
 
@@ -196,7 +205,7 @@ def grant_access(
     now = ctx.now()
 
     def act(db: Session, case: Case, wrap: CaseKeyWrap, written: list[str]) -> Access:
-        work.grant(db, case, wrap, user, granter_seed=seed, user_id=user_id, now=now)
+        case_access.grant(db, case, wrap, user, granter_seed=seed, user_id=user_id, now=now)
         return access(db, case)
 
     return on_case(ctx, user, case_id, act)
@@ -205,7 +214,10 @@ def grant_access(
 def revoke_access(ctx: OrgContext, user: User, case_id: str, user_id: str) -> None:
     now = ctx.now()
     on_case(
-        ctx, user, case_id, lambda db, case, _, __: work.revoke(db, case, user, user_id, now=now)
+        ctx,
+        user,
+        case_id,
+        lambda db, case, _, __: case_access.revoke(db, case, user, user_id, now=now),
     )
 
 
@@ -223,4 +235,4 @@ def active_recipients(ctx: OrgContext, user: User) -> list[User]:
     """Recipients who may be assigned or given access (their usernames, nothing else)."""
     require_recipient(user)
     with ctx.db() as db:
-        return work.active_recipients(db)
+        return case_access.active_recipients(db)

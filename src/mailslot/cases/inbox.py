@@ -45,6 +45,7 @@ from mailslot.cases.models import (
     CustomStatus,
     Label,
 )
+from mailslot.channels import services as channel_services
 from mailslot.channels import settings as channel_settings
 from mailslot.channels.models import Channel, ChannelMember
 from mailslot.errors import InvalidInput
@@ -376,7 +377,8 @@ def _rows_statement(user_id: str, conditions: Sequence[ColumnElement[bool]]) -> 
 def inbox(
     db: Session, user: User, query: InboxQuery, now: int, locale: str | None = None
 ) -> InboxPage:
-    """One page of the cases ``query`` asks for, custom statuses named in ``locale``."""
+    """One page of the cases ``query`` asks for, channels and custom statuses named in
+    ``locale`` (None: the organisation's default language)."""
     holder = _holder(db, user.id)
     if holder.few == ():  # nothing to read, count or sort
         return InboxPage([], 0, False, 0, 0, query.limit, query.offset)
@@ -415,10 +417,13 @@ def inbox(
     names = channel_settings.names_in(
         db, {row[0].custom_status_id: row[2] for row in found if row[0].custom_status_id}, locale
     )
+    channel_names = channel_services.names_in(
+        db, {row[0].channel_id: row[1] or "" for row in found}, locale
+    )
     rows = [
         InboxRow(
             case=found_case,
-            channel_name=channel_name or "",
+            channel_name=channel_names.get(found_case.channel_id, channel_name or ""),
             unread=bool(unread),
             overdue=overdue(found_case, now),
             custom_status=names.get(found_case.custom_status_id or "", custom_status),
@@ -508,17 +513,17 @@ class InboxChoices:
 
 
 def inbox_choices(db: Session, user: User, locale: str | None = None) -> InboxChoices:
-    """The user's channels, their custom statuses (named in ``locale``) and recipients, and
-    the labels on the cases the user holds a key to (never one seen only on others' cases)."""
+    """The user's channels and their custom statuses (both named in ``locale``) and
+    recipients, and the labels on the cases the user holds a key to (never one seen only on
+    others' cases)."""
     channel_ids = select(ChannelMember.channel_id).where(ChannelMember.user_id == user.id)
-    channels = [
-        (row[0], row[1])
-        for row in db.execute(
-            select(Channel.id, Channel.name)
-            .where(Channel.id.in_(channel_ids))
-            .order_by(Channel.name)
-        )
-    ]
+    found_channels = db.execute(
+        select(Channel.id, Channel.name).where(Channel.id.in_(channel_ids)).order_by(Channel.name)
+    ).all()
+    channel_names = channel_services.names_in(
+        db, {row[0]: row[1] for row in found_channels}, locale
+    )
+    channels = [(row[0], channel_names[row[0]]) for row in found_channels]
     found = db.execute(
         select(CustomStatus.id, CustomStatus.phase, CustomStatus.name)
         .where(CustomStatus.channel_id.in_(channel_ids))
@@ -559,7 +564,8 @@ def inbox_choices(db: Session, user: User, locale: str | None = None) -> InboxCh
 
 def case_row(db: Session, user: User, case: Case, now: int, locale: str | None = None) -> InboxRow:
     """One case as the inbox shows it (for a case page or ``GET /cases/{id}``): the same
-    fields in a fixed number of statements, its custom status named in ``locale``."""
+    fields in a fixed number of statements, its channel and custom status named in
+    ``locale``."""
     statement = _rows_statement(user.id, [Case.id == case.id])
     _, channel_name, custom_status, unread = db.execute(statement).one()
     labels = [
@@ -582,7 +588,9 @@ def case_row(db: Session, user: User, case: Case, now: int, locale: str | None =
     ]
     return InboxRow(
         case=case,
-        channel_name=channel_name or "",
+        channel_name=channel_services.names_in(db, {case.channel_id: channel_name or ""}, locale)[
+            case.channel_id
+        ],
         unread=bool(unread),
         overdue=case.due_at is not None and case.due_at < now,
         custom_status=(

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from mailslot.cases import inbox, retention
 from mailslot.cases import services as cases
 from mailslot.cases.models import Case
+from mailslot.channels import settings as channel_settings
 from mailslot.channels.models import Channel
 from mailslot.context import OrgContext
 from mailslot.recipients.models import User
@@ -63,10 +64,13 @@ def inbox_page(
         )
 
 
-def list_cases(ctx: OrgContext, user: User, query: inbox.InboxQuery) -> CaseList:
-    """The page of cases ``query`` asks for, each with its expiry."""
+def list_cases(
+    ctx: OrgContext, user: User, query: inbox.InboxQuery, locale: str | None = None
+) -> CaseList:
+    """The page of cases ``query`` asks for, each with its expiry, channels and custom
+    statuses named in ``locale`` (None: the organisation's default language)."""
     with ctx.db() as db:
-        page = inbox.inbox(db, user, query, ctx.now())
+        page = inbox.inbox(db, user, query, ctx.now(), locale)
         rules = {channel.id: channel for channel in db.scalars(select(Channel))}
         listed = [
             Listed(row, retention.expires_at(row.case, rules[row.case.channel_id]))
@@ -75,15 +79,23 @@ def list_cases(ctx: OrgContext, user: User, query: inbox.InboxQuery) -> CaseList
         return CaseList(listed, page.total, page.total_capped)
 
 
-def list_entry(ctx: OrgContext, user: User, case_id: str) -> Listed:
-    """One case ``user`` holds a key to, as a list shows it (``CaseNotFound`` otherwise)."""
+def list_entry(ctx: OrgContext, user: User, case_id: str, locale: str | None = None) -> Listed:
+    """One case ``user`` holds a key to, as a list shows it (``CaseNotFound`` otherwise),
+    its channel and custom status named in ``locale``."""
     with ctx.db() as db:
         case, _ = cases.case_for_user(db, user, case_id)
         channel = db.get(Channel, case.channel_id)
         assert channel is not None  # noqa: S101 - a case's channel is never deleted
         return Listed(
-            inbox.case_row(db, user, case, ctx.now()), retention.expires_at(case, channel)
+            inbox.case_row(db, user, case, ctx.now(), locale), retention.expires_at(case, channel)
         )
+
+
+def status_name(ctx: OrgContext, status_id: str, default: str, locale: str | None) -> str:
+    """A custom status's name (``default``: the default language's) as a reader of
+    ``locale`` sees it, for an answer that names it after a case-work action."""
+    with ctx.db() as db:
+        return channel_settings.names_in(db, {status_id: default}, locale)[status_id]
 
 
 def find_case(ctx: OrgContext, user: User, case_id: str) -> Case:

@@ -106,7 +106,7 @@ class Case(Base):
     # Retention: a recipient may keep the case past its channel's rule, with a reason.
     keep_until: Mapped[int | None] = time_column(default=None)
     # The version of ``public_key``: each revocation of someone's access rotates the case key
-    # (``cases.work.revoke``); earlier versions' seeds are in ``case_past_key_wraps``.
+    # (``cases.access.revoke``); earlier versions' seeds are in ``case_past_key_wraps``.
     key_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The source chose its recipients: only they (the holders from the start) may grant access.
     recipients_chosen: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mailslot.audit import services as audit
-from mailslot.cases import retention, work
+from mailslot.cases import panel, retention
 from mailslot.cases import services as cases
 from mailslot.cases.models import Case
 from mailslot.channels.models import Channel
@@ -22,7 +22,7 @@ class CaseContent:
     case: Case
     items: list[cases.ItemView]
     channel: Channel | None
-    panel: work.CasePanel
+    panel: panel.CasePanel
     expiry: retention.Expiry | None
 
     @property
@@ -64,7 +64,7 @@ def read_case(
             case=case,
             items=items,
             channel=channel,
-            panel=work.case_panel(db, case, user, locale),
+            panel=panel.case_panel(db, case, user, locale),
             expiry=retention.expiry(case, channel) if channel else None,
         )
 

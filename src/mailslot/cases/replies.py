@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from mailslot import errors
 from mailslot.audit import services as audit
-from mailslot.cases import deadlines
+from mailslot.cases import deadlines, sealing
 from mailslot.cases import services as cases
 from mailslot.cases.models import ItemKind
 from mailslot.channels.models import Channel
 from mailslot.context import OrgContext
+from mailslot.orgs import quotas
 from mailslot.recipients.models import User
 from mailslot.sources.models import Source
 
@@ -18,14 +19,15 @@ def send_reply(ctx: OrgContext, user: User, case_id: str, text: str) -> str:
 
     Someone without access is refused before any encryption or disk write. The reply is
     sealed into its blob before the transaction that records it (no lock held meanwhile);
-    if recording fails, the blob is deleted. A reply acknowledges receipt if nothing had,
-    and gives the feedback the Directive asks for.
+    if recording fails, the blob is deleted. Past the organisation's storage quota it is
+    refused (``quotas.StorageFull``) before anything is recorded. A reply acknowledges
+    receipt if nothing had, and gives the feedback the Directive asks for.
     """
     text = cases.check_reply(text, ctx.config.max_message_chars)
     now = ctx.now()
     with ctx.db() as db:
         cases.case_for_user(db, user, case_id)
-    upload = cases.seal_text(ctx.blobs, text)
+    upload = sealing.seal_text(ctx.blobs, text)
     try:
         with ctx.db() as db:
             case, _ = cases.case_for_user(db, user, case_id)
@@ -34,8 +36,9 @@ def send_reply(ctx: OrgContext, user: User, case_id: str, text: str) -> str:
                 raise errors.Forbidden(
                     "The source has deleted this conversation; replies are no longer possible."
                 )
-            item = cases.SealedItem(upload=upload, kind=ItemKind.REPLY, meta={})
-            rows = cases.record_items(
+            quotas.check_staff(db, ctx.quotas, adding=upload.stored_size)
+            item = sealing.SealedItem(upload=upload, kind=ItemKind.REPLY, meta={})
+            rows = sealing.record_items(
                 db, case, [item], now=now, author_id=user.id, source_public_key=source.public_key
             )
             cases.mark_read(db, case, user)

@@ -19,9 +19,8 @@ and each purge is recorded once.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, Protocol, TypeVar
+from typing import Final
 
 from sqlalchemy import ColumnElement, case, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -39,7 +38,6 @@ from mailslot.i18n import N_plural
 from mailslot.recipients.models import User
 from mailslot.storage import BlobStore
 
-T = TypeVar("T")
 DAY: Final = 86400
 # How far ahead a recipient may keep a case (about five years).
 MAX_KEEP_DAYS: Final = 5 * 366
@@ -140,33 +138,30 @@ def purge_one(db: Session, case_id: str, now: int) -> list[str] | None:
     return blob_ids
 
 
-class Transact(Protocol):
-    """``Runtime.transact``: run one unit of work and return its result."""
-
-    def __call__(self, work: Callable[[Session], T]) -> T: ...
-
-
-def purge(transact: Transact, blobs: BlobStore, now: int, *, batch: int = BATCH) -> list[str]:
+def purge(ctx: OrgContext, now: int, *, batch: int = BATCH) -> list[str]:
     """Delete every case expired at ``now``, one transaction per case (a failure leaves the
-    others done). Blobs go after their case's commit. Returns the ids this call purged."""
+    others done). Blobs go after their case's commit. The SQLite file is rewritten once when
+    the round ends, even if it fails (``db.base.rewrite``: a pass over the whole file, not
+    one per case), so no deleted secret outlives the round. Returns the ids this call
+    purged."""
     purged: list[str] = []
     skipped: set[str] = set()
-    while True:
-        found = transact(lambda db: due_for_purge(db, now, batch + len(skipped)))
-        due = [c for c in found if c not in skipped]
-        if not due:
-            return purged
-        for case_id in due:
-
-            def work(db: Session, case_id: str = case_id) -> list[str] | None:
-                return purge_one(db, case_id, now)
-
-            blob_ids = transact(work)
-            if blob_ids is None:
-                skipped.add(case_id)  # gone or kept meanwhile: do not look at it again
-                continue
-            delete_blobs(blobs, blob_ids)
-            purged.append(case_id)
+    try:
+        while True:
+            found = ctx.transact(lambda db: due_for_purge(db, now, batch + len(skipped)))
+            due = [c for c in found if c not in skipped]
+            if not due:
+                return purged
+            for case_id in due:
+                with ctx.db(rewrite=False) as db:
+                    blob_ids = purge_one(db, case_id, now)
+                if blob_ids is None:
+                    skipped.add(case_id)  # gone or kept meanwhile: do not look at it again
+                    continue
+                delete_blobs(ctx.blobs, blob_ids)
+                purged.append(case_id)
+    finally:
+        ctx.rewrites.settle(ctx.engine)
 
 
 # Keeping a case longer.

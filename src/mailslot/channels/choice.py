@@ -5,7 +5,7 @@ active recipients by their public display name (their username if they have none
 chosen by default, and the case key is wrapped only to those left chosen. A
 questionnaire's answer may also name recipients (a route): the same choice, made by the
 answer. Either way the case is marked ``recipients_chosen``, and only the recipients chosen
-(the holders from the start) may give anyone else access to it (``cases.work.grant``).
+(the holders from the start) may give anyone else access to it (``cases.access.grant``).
 """
 
 from __future__ import annotations

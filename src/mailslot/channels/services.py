@@ -91,6 +91,31 @@ def channel_texts(db: Session, channels: Sequence[Channel]) -> dict[str, Channel
     }
 
 
+@dataclass(frozen=True, slots=True)
+class ShownChannel:
+    """A channel as a reader of one language sees it (staff pages, the API)."""
+
+    id: str
+    name: str
+    description: str
+
+
+def shown_in(db: Session, channels: Sequence[Channel], locale: str | None) -> list[ShownChannel]:
+    """``channels``, in their order, named and described in ``locale``: that language's
+    texts where an admin wrote them, the default language's otherwise (and for None)."""
+    shown = channel_texts(db, channels)
+    return [
+        ShownChannel(c.id, shown[c.id].name.text(locale), shown[c.id].description.text(locale))
+        for c in channels
+    ]
+
+
+def names_in(db: Session, defaults: Mapping[str, str], locale: str | None) -> dict[str, str]:
+    """Channels' names (``defaults``: id to the default language's name) as a reader of
+    ``locale`` sees them; ``locale`` None: the default language's."""
+    return texts.in_locale(db, defaults, "name", locale)
+
+
 def set_members(db: Session, channel: Channel, usernames: Sequence[str]) -> None:
     """Replace the channel's recipients. Admins cannot be members: they never read cases."""
     users = []

@@ -165,8 +165,8 @@ def statuses(db: Session, channel_id: str) -> list[CustomStatus]:
 
 # A status's name: one text per language, or a plain string for the organisation's default
 # language only (the others are kept). The default language's is ``CustomStatus.name`` (the
-# audit trail and the API name a status by it); the others are rows of ``localized_texts``
-# owned by the status's id.
+# audit trail names a status by it); the others are rows of ``localized_texts`` owned by the
+# status's id. Staff pages and the API show the reader's language's (``names_in``).
 StatusName = Mapping[str, str] | str
 STATUS_NAME: Final = "name"
 
@@ -179,7 +179,7 @@ def status_names(db: Session, found: Sequence[CustomStatus]) -> dict[str, locali
 
 def names_in(db: Session, defaults: Mapping[str, str], locale: str | None) -> dict[str, str]:
     """Statuses' names (``defaults``: id to the default language's name) as a reader of
-    ``locale`` sees them; ``locale`` None: the default language's (the API, the audit)."""
+    ``locale`` sees them; ``locale`` None: the default language's (the audit)."""
     return localized.in_locale(db, defaults, STATUS_NAME, locale)
 
 

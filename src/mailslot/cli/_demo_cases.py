@@ -1,7 +1,7 @@
 """The cases ``mailslot demo-data`` makes: realistic, fully encrypted, for demos and benchmarks.
 
 Every case is made the way a real one is: its own key pair wrapped to the channel's
-recipients (``cases.open_case``), items sealed into the blob store (``seal_text``,
+recipients (``sealing.open_case``), items sealed into the blob store (``seal_text``,
 ``ItemUpload``) and recorded with ``record_items``, replies wrapped to a real source key,
 notes through ``cases.work.add_note``. Nothing is stored in clear that a real case would not
 store in clear.
@@ -16,15 +16,13 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from mailslot import crypto
-from mailslot.cases import deadlines
-from mailslot.cases import services as cases
+from mailslot.cases import deadlines, sealing
 from mailslot.cases.meta import ItemMeta
 from mailslot.cases.models import (
     Case,
@@ -36,39 +34,23 @@ from mailslot.cases.models import (
     Label,
 )
 from mailslot.channels.models import Channel, ChannelMember
+from mailslot.cli._demo_plans import (
+    DAY,
+    DEMO_LABELS,
+    DEMO_STATUSES,
+    NOTES,
+    REPLIES,
+    SUBJECTS,
+    Plan,
+    plan_case,
+    words,
+)
 from mailslot.db.base import coarse, new_id
 from mailslot.db.models import Base
 from mailslot.recipients.models import Role, User
-from mailslot.sources.codenames import generate_pseudonym, wordlist
+from mailslot.sources.codenames import generate_pseudonym
 from mailslot.storage import BlobStore, FilesystemBlobStore
 from mailslot.storage.filesystem import _FileWriter
-
-DAY: Final = 86400
-HOUR: Final = 3600
-SPAN_DAYS: Final = 548  # about 18 months
-DEMO_LABELS: Final = ("Fraud", "Safety", "Harassment", "Data protection", "Procurement")
-DEMO_STATUSES: Final = (
-    (CaseStatus.IN_PROGRESS, "Legal review"),
-    (CaseStatus.IN_PROGRESS, "Waiting for the source"),
-)
-SUBJECTS: Final = (
-    "I want to report irregularities in the purchasing department.",
-    "There is something you should know about the night shift.",
-    "Invoices are being approved without the required checks.",
-    "My manager asked us to delete records before the audit.",
-    "Safety inspections are signed but never carried out.",
-    "Personal data of customers is shared with a third party.",
-)
-REPLIES: Final = (
-    "Thank you for your report. We have received it and will look into it.",
-    "Could you tell us when this started and who else knows about it?",
-    "We have finished our review. Here is what happened next.",
-)
-NOTES: Final = (
-    "Checked the dates against the public register; they match.",
-    "Asked legal for an opinion before we reply.",
-    "Possible duplicate of an earlier report; compare the invoices.",
-)
 
 
 class _BatchedWriter(_FileWriter):
@@ -87,67 +69,6 @@ class BatchedBlobs(FilesystemBlobStore):
         return _BatchedWriter(self, os.urandom(32).hex())
 
 
-@dataclass
-class _Plan:
-    """The life of one demo case, as times (seconds) decided before any row is written.
-    Labels, assignees and the custom status are indexes into the batch's lists."""
-
-    channel_id: str
-    created: int
-    files: int
-    acknowledged: int | None = None
-    note: int | None = None
-    follow_up: int | None = None
-    feedback: int | None = None
-    closed: int | None = None
-    important: bool = False
-    labels: list[int] = field(default_factory=list)
-    assignees: list[int] = field(default_factory=list)
-    custom_status: int | None = None
-    read: bool = False
-
-    @property
-    def last(self) -> int:
-        times = [self.created, self.acknowledged, self.note, self.follow_up, self.feedback]
-        return max(t for t in times if t is not None)
-
-
-def _plan(rng: random.Random, channel_id: str, recipients: int, now: int) -> _Plan:
-    created = now - rng.randrange(HOUR, SPAN_DAYS * DAY)
-    age = now - created
-    plan = _Plan(channel_id=channel_id, created=created, files=rng.choice((0, 0, 1, 1, 2)))
-
-    def later(start: int, low: int, high: int) -> int | None:
-        moment = start + rng.randrange(low, high)
-        return moment if moment < now else None
-
-    # Most cases are handled in time; a few are forgotten (they show up as overdue).
-    still_new = rng.random() < (0.01 if age > 7 * DAY else 0.5)
-    if not still_new:
-        plan.acknowledged = later(created, HOUR, 6 * DAY)
-    if plan.acknowledged is not None:
-        if rng.random() < 0.4:
-            plan.note = later(plan.acknowledged, HOUR, 10 * DAY)
-        if rng.random() < 0.3:
-            plan.follow_up = later(plan.acknowledged, DAY, 20 * DAY)
-        if rng.random() < 0.97:
-            plan.feedback = later(plan.acknowledged, DAY, 80 * DAY)
-    if plan.feedback is not None and rng.random() < 0.75:
-        closed = plan.last + rng.randrange(HOUR, 30 * DAY)
-        plan.closed = closed if closed < now else None
-    plan.important = rng.random() < 0.05
-    plan.labels = rng.sample(range(len(DEMO_LABELS)), rng.choice((0, 1, 1, 2)))
-    plan.assignees = rng.sample(range(recipients), min(recipients, rng.choice((0, 1, 1, 2))))
-    if plan.closed is None and plan.acknowledged is not None and rng.random() < 0.5:
-        plan.custom_status = rng.randrange(len(DEMO_STATUSES))
-    plan.read = plan.closed is not None or rng.random() < 0.5
-    return plan
-
-
-def _words(rng: random.Random, n: int) -> str:
-    return " ".join(rng.choice(wordlist()) for _ in range(n))
-
-
 _CASE_FIELDS: Final = (
     "status",
     "custom_status_id",
@@ -164,7 +85,7 @@ _CASE_FIELDS: Final = (
 class _Batch:
     """The rows of a batch of demo cases, written with one multi-row INSERT per table.
 
-    They are the rows ``cases.open_case``, ``cases.record_items`` and ``work.add_note``
+    They are the rows ``sealing.open_case``, ``sealing.record_items`` and ``work.add_note``
     write, made with the same recipes (``KeyPair``, ``wrap_key``, ``seal_meta``, sealed
     uploads), without a round trip per row.
     """
@@ -191,7 +112,7 @@ class _Batch:
     def items(
         self,
         case: Case,
-        sealed: list[cases.SealedItem],
+        sealed: list[sealing.SealedItem],
         now: int,
         *,
         author_id: str | None = None,
@@ -231,8 +152,8 @@ class _Batch:
         case.last_activity_at = coarse(now)
         case.activity_seq = self.seq
 
-    def text(self, text: str) -> cases.ItemUpload:
-        return cases.seal_text(self.blobs, text)
+    def text(self, text: str) -> sealing.ItemUpload:
+        return sealing.seal_text(self.blobs, text)
 
     def write(self, db: Session) -> None:
         connection = db.connection()
@@ -243,7 +164,7 @@ class _Batch:
 
 def _create_case(
     batch: _Batch,
-    plan: _Plan,
+    plan: Plan,
     pseudonym: str,
     channel: Channel,
     recipients: list[User],
@@ -306,8 +227,8 @@ def _create_case(
             }
         )
     first = [
-        cases.SealedItem(
-            upload=batch.text(f"{rng.choice(SUBJECTS)}\n\n{_words(rng, 40)}"),
+        sealing.SealedItem(
+            upload=batch.text(f"{rng.choice(SUBJECTS)}\n\n{words(rng, 40)}"),
             kind=ItemKind.MESSAGE,
             meta={},
         )
@@ -316,11 +237,11 @@ def _create_case(
         name, content_type = rng.choice(
             (("invoices-%d.csv", "text/csv"), ("notes-%d.txt", "text/plain"))
         )
-        upload = cases.ItemUpload(batch.blobs, limit=1 << 20)
-        upload.write(f"demo document {number}\n{_words(rng, rng.randrange(20, 120))}\n".encode())
+        upload = sealing.ItemUpload(batch.blobs, limit=1 << 20)
+        upload.write(f"demo document {number}\n{words(rng, rng.randrange(20, 120))}\n".encode())
         upload.close()
         meta: ItemMeta = {"filename": name % (number + 1), "content_type": content_type}
-        first.append(cases.SealedItem(upload=upload, kind=ItemKind.FILE, meta=meta))
+        first.append(sealing.SealedItem(upload=upload, kind=ItemKind.FILE, meta=meta))
     batch.items(case, first, plan.created)
     events: list[tuple[int, str]] = []
     for moment, kind in (
@@ -335,14 +256,14 @@ def _create_case(
         author = rng.choice(recipients)
         if kind == "note":
             # As add_note: wrapped to the case key only, never to the source.
-            note = cases.SealedItem(batch.text(rng.choice(NOTES)), ItemKind.NOTE, {})
+            note = sealing.SealedItem(batch.text(rng.choice(NOTES)), ItemKind.NOTE, {})
             batch.items(case, [note], moment, author_id=author.id)
         elif kind == "message":
-            message = cases.SealedItem(batch.text(_words(rng, 30)), ItemKind.MESSAGE, {})
+            message = sealing.SealedItem(batch.text(words(rng, 30)), ItemKind.MESSAGE, {})
             batch.items(case, [message], moment)
         else:
             text = REPLIES[0] if kind == "ack" else rng.choice(REPLIES[1:])
-            reply = cases.SealedItem(batch.text(text), ItemKind.REPLY, {})
+            reply = sealing.SealedItem(batch.text(text), ItemKind.REPLY, {})
             batch.items(
                 case, [reply], moment, author_id=author.id, source_public_key=source_key.public_key
             )
@@ -436,12 +357,12 @@ def channels_to_fill(db: Session, channel_name: str | None, now: int) -> Setup:
     return setup
 
 
-def plan_cases(rng: random.Random, setup: Setup, count: int, now: int) -> list[_Plan]:
+def plan_cases(rng: random.Random, setup: Setup, count: int, now: int) -> list[Plan]:
     """The lives of ``count`` cases, the channels taken in turn, in order of last activity:
     written in that order, the activity counter that orders the inbox agrees with the
     (coarse) last-activity times."""
     plans = [
-        _plan(rng, setup[n % len(setup)][0], len(setup[n % len(setup)][1]), now)
+        plan_case(rng, setup[n % len(setup)][0], len(setup[n % len(setup)][1]), now)
         for n in range(count)
     ]
     plans.sort(key=lambda p: p.last)
@@ -457,7 +378,7 @@ def write_cases(
     db: Session,
     blobs: BlobStore,
     rng: random.Random,
-    plans: Sequence[_Plan],
+    plans: Sequence[Plan],
     setup: Setup,
     taken: set[str],
     now: int,
@@ -467,9 +388,9 @@ def write_cases(
     channels = {cid: db.get_one(Channel, cid) for cid, _ in setup}
     users = {cid: [db.get_one(User, u) for u in uids] for cid, uids in setup}
     statuses = {cid: _statuses(db, channels[cid]) for cid in channels}
-    counter = db.get(Counter, cases.ACTIVITY)
+    counter = db.get(Counter, sealing.ACTIVITY)
     if counter is None:
-        counter = Counter(name=cases.ACTIVITY, value=0)
+        counter = Counter(name=sealing.ACTIVITY, value=0)
         db.add(counter)
     batch = _Batch(blobs, rng, counter.value)
     for plan in plans:

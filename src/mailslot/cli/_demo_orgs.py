@@ -2,13 +2,13 @@
 hosts a thousand newsrooms, ``bench/orgs.py``).
 
 Each organisation gets its own database, an admin and two recipients in its default channel,
-and a few cases encrypted like real ones. Making them the way ``mailslot orgs add`` does
-(migrating each new database from nothing, then one Argon2id run per account) takes seconds
-per organisation; on SQLite the first is made that way and every other starts as a copy of
-its database file (the schema at the head revision and the three accounts), then gets its
-own name, codename salt and cases. So the demo organisations share their staff accounts:
-the same user names, passphrase and key pairs (printed once, for demos only). On PostgreSQL
-each is made from nothing. Nothing here is for real organisations.
+and a few cases encrypted like real ones. Making each the way ``mailslot orgs add`` does
+(a copy of the empty database at the head revision, then one Argon2id run per account)
+takes about a second per organisation; so the first is made that way and every other starts
+as a copy of its database (its SQLite file, or its PostgreSQL schema: the schema at the head
+revision and the three accounts), then gets its own name, codename salt and cases. So the
+demo organisations share their staff accounts: the same user names, passphrase and key
+pairs (printed once, for demos only). Nothing here is for real organisations.
 
 With ``revision`` (SQLite only), the copies are of the template taken down to that older
 revision, without cases, so that the next start-up has every organisation to migrate
@@ -25,13 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import sessionmaker
 
 from mailslot.cli import _demo_cases as demo
 from mailslot.crypto import new_salt
 from mailslot.db.base import make_engine, unit_of_work
-from mailslot.db.migrate import downgrade, upgrade
+from mailslot.db.clone import clone_schema
+from mailslot.db.migrate import downgrade
 from mailslot.db.models import Base
 from mailslot.instance.models import Instance
 from mailslot.instance.services import DEFAULT_CHANNEL, ensure_instance
@@ -77,26 +78,38 @@ def _fill(runtime: Runtime, org_id: str, name: str, passphrase: str | None) -> i
         engine.dispose()
 
 
-def _place(runtime: Runtime, org_id: str, template: Path | None) -> None:
-    """The organisation's empty place, with its database: a copy of ``template`` (SQLite),
-    or migrated from nothing."""
+def _keep(runtime: Runtime, org_id: str, revision: str | None) -> str:
+    """A copy of the first organisation's database before its cases, every other's start:
+    a file beside the organisations' directories (taken down to ``revision``, if given, with
+    the first one's own file), or a schema."""
     config = runtime.config
-    placement.create(config, runtime.registry.engine, org_id)
-    if template is not None:
-        target = placement.org_dir(config, org_id) / placement.DATABASE_FILE
-        shutil.copyfile(template, target)
-        target.chmod(0o600)
-        return
-    engine = placement.engine(config, org_id)
-    try:
-        upgrade(engine)
-    finally:
-        engine.dispose()
+    if placement.postgresql(config):
+        name = f"mailslot_demo_{org_id}"
+        with runtime.registry.engine.begin() as connection:
+            clone_schema(connection, placement.schema(org_id), name)
+        return name
+    made = placement.org_dir(config, org_id)
+    template = made.parent / f".demo-template-{org_id}"
+    shutil.copyfile(made / placement.DATABASE_FILE, template)
+    if revision is not None:
+        _downgrade(made / placement.DATABASE_FILE, revision)
+        _downgrade(template, revision)
+    return str(template)
 
 
-def _add(runtime: Runtime, slug: str, template: Path | None, passphrase: str) -> str:
+def _forget(runtime: Runtime, template: str) -> None:
+    """Remove what :func:`_keep` made (it holds the shared accounts' wrapped keys)."""
+    if placement.postgresql(runtime.config):
+        with runtime.registry.engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{template}" CASCADE'))
+    else:
+        Path(template).unlink(missing_ok=True)
+
+
+def _add(runtime: Runtime, slug: str, template: str | None, passphrase: str) -> str:
     org_id = secrets.token_hex(16)
-    _place(runtime, org_id, template)
+    # A copy of ``template``, or (the first) of the empty database at the head revision.
+    placement.create(runtime.config, runtime.registry.engine, org_id, source=template)
     try:
         instance_id = _fill(runtime, org_id, f"Demo desk {slug}", None if template else passphrase)
         runtime.registry.add(org_id, slug, f"Demo desk {slug}", instance_id=instance_id,
@@ -149,23 +162,16 @@ def make_orgs(
     if clash := sorted(taken.intersection(slugs)):
         raise RegistryConflict(f"The slug {clash[0]!r} is taken.")
     passphrase = secrets.token_urlsafe(18)
-    copy = not placement.postgresql(runtime.config)
-    template: Path | None = None
+    template: str | None = None
     try:
         for number, slug in enumerate(slugs, start=1):
             org_id = _add(runtime, slug, template, passphrase)
-            if copy and template is None:
-                # The first one's database, before its cases, is every other's start.
-                made = placement.org_dir(runtime.config, org_id)
-                template = made.parent / f".demo-template-{org_id}"
-                shutil.copyfile(made / placement.DATABASE_FILE, template)
-                if revision is not None:
-                    _downgrade(made / placement.DATABASE_FILE, revision)
-                    _downgrade(template, revision)
+            if template is None:
+                template = _keep(runtime, org_id, revision)
             runtime.refresh()
             _cases(runtime, slug, cases, rng)
             progress(number)
     finally:
         if template is not None:
-            template.unlink(missing_ok=True)
-    return DemoOrgs(slugs, passphrase, copy)
+            _forget(runtime, template)
+    return DemoOrgs(slugs, passphrase, copied=True)

@@ -12,29 +12,33 @@ from typing import IO
 
 import click
 
-from mailslot.cli.common import echo_json, organisation
+from mailslot.cli.common import _, echo_json, message_of, ngettext, organisation
+from mailslot.cli.help import Group
+from mailslot.i18n import N_
 
 
-@click.group()
+@click.group(cls=Group, help=N_("The audit trail of staff actions."))
 def audit() -> None:
-    """The audit trail of staff actions."""
+    pass
 
 
-@audit.command("verify")
+@audit.command(
+    "verify",
+    help=N_("Recompute every link of the chain; exit 1 at the first event that does not hold."),
+)
 @click.option(
     "--anchor",
-    help="SEQ:HASH printed earlier by `mailslot audit head` and kept outside this server.",
+    help=N_("SEQ:HASH printed earlier by `mailslot audit head` and kept outside this server."),
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--json", "as_json", is_flag=True, help=N_("Print one JSON object."))
 @click.pass_context
 def verify(ctx: click.Context, anchor: str | None, as_json: bool) -> None:
-    """Recompute every link of the chain; exit 1 at the first event that does not hold."""
     from mailslot.audit import services as audit_services
 
     try:
         anchored = audit_services.parse_anchor(anchor) if anchor is not None else None
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--anchor") from None
+        raise click.BadParameter(message_of(exc), param_hint="--anchor") from None
     with organisation(ctx) as org:
         try:
             with org.db() as db:
@@ -44,7 +48,11 @@ def verify(ctx: click.Context, anchor: str | None, as_json: bool) -> None:
                 echo_json({"ok": False, "seq": exc.seq, "reason": exc.reason})
             else:
                 click.echo(
-                    f"FAIL: the audit trail does not verify at event {exc.seq}: {exc.reason}."
+                    _(
+                        "FAIL: the audit trail does not verify at event %(seq)s: %(reason)s.",
+                        seq=exc.seq,
+                        reason=exc.reason,
+                    )
                 )
             sys.exit(1)
     if as_json:
@@ -57,14 +65,29 @@ def verify(ctx: click.Context, anchor: str | None, as_json: bool) -> None:
             }
         )
         return
-    checked = " and passes through the anchor" if anchored is not None else ""
-    click.echo(f"ok: {result.events} events, every link holds{checked}. Head: {result.anchor}")
+    if anchored is not None:
+        text = ngettext(
+            "ok: %(num)s event, every link holds and passes through the anchor. Head: %(head)s",
+            "ok: %(num)s events, every link holds and passes through the anchor. Head: %(head)s",
+            result.events,
+            head=result.anchor,
+        )
+    else:
+        text = ngettext(
+            "ok: %(num)s event, every link holds. Head: %(head)s",
+            "ok: %(num)s events, every link holds. Head: %(head)s",
+            result.events,
+            head=result.anchor,
+        )
+    click.echo(text)
 
 
-@audit.command("head")
+@audit.command(
+    "head",
+    help=N_("Print the newest link as SEQ:HASH: keep it somewhere else to use as an anchor."),
+)
 @click.pass_context
 def head(ctx: click.Context) -> None:
-    """Print the newest link as SEQ:HASH: keep it somewhere else to use as an anchor."""
     from mailslot.audit import services as audit_services
 
     with organisation(ctx) as org, org.db() as db:
@@ -72,18 +95,20 @@ def head(ctx: click.Context) -> None:
     click.echo(f"{seq}:{digest.hex()}")
 
 
-@audit.command("export")
+@audit.command(
+    "export", help=N_("Write events as JSON Lines (one object per line, oldest first) for a SIEM.")
+)
 @click.option(
     "--out",
     "out",
     required=True,
     type=click.File("w", encoding="utf-8", lazy=True),
-    help="File to write ('-' for standard output).",
+    help=N_("File to write ('-' for standard output)."),
 )
-@click.option("--since", "since_seq", type=click.IntRange(min=0), help="Only events after SEQ.")
-@click.option("--case", "case_id", help="Only events about this case id.")
-@click.option("--action", help="Only this action (or every action of an area: 'case').")
-@click.option("--actor", help="Only events by this username.")
+@click.option("--since", "since_seq", type=click.IntRange(min=0), help=N_("Only events after SEQ."))
+@click.option("--case", "case_id", help=N_("Only events about this case id."))
+@click.option("--action", help=N_("Only this action (or every action of an area: 'case')."))
+@click.option("--actor", help=N_("Only events by this username."))
 @click.pass_context
 def export(
     ctx: click.Context,
@@ -93,7 +118,6 @@ def export(
     action: str | None,
     actor: str | None,
 ) -> None:
-    """Write events as JSON Lines (one object per line, oldest first) for a SIEM."""
     from mailslot.audit import services as audit_services
 
     filters = audit_services.Filters(
@@ -106,4 +130,4 @@ def export(
                 out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
                 count += 1
         out.flush()
-    click.echo(f"Wrote {count} events.", err=True)
+    click.echo(ngettext("Wrote %(num)s event.", "Wrote %(num)s events.", count), err=True)

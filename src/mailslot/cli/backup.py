@@ -18,7 +18,19 @@ from typing import IO, TYPE_CHECKING
 import click
 
 from mailslot import __version__, errors
+from mailslot.cli.common import (
+    _,
+    cannot_create,
+    echo_progress,
+    exists_already,
+    fail,
+    message_of,
+    ngettext,
+    operator_language,
+)
+from mailslot.cli.help import Command
 from mailslot.config import Config
+from mailslot.i18n import N_
 from mailslot.sizes import human_size
 
 if TYPE_CHECKING:
@@ -32,35 +44,48 @@ def _passphrase(passphrase_file: IO[str] | None, *, confirm: bool) -> str:
         return passphrase_file.readline().rstrip("\r\n")
     return str(
         click.prompt(
-            "Passphrase of the backup",
+            _("Passphrase of the backup"),
             hide_input=True,
-            confirmation_prompt="Repeat the passphrase" if confirm else False,
+            confirmation_prompt=_("Repeat the passphrase") if confirm else False,
         )
     )
 
 
-@click.command("backup")
+@click.command(
+    "backup",
+    cls=Command,
+    help=N_(
+        "Write an organisation (database and files) to one encrypted archive, or "
+        "with --all the whole install to a directory of them.\n\n"
+        "Safe while Mailslot is serving: each archive is one consistent snapshot."
+    ),
+)
 @click.option(
     "--out",
     "out_path",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The archive to write (must not exist).",
+    help=N_("The archive to write (must not exist)."),
 )
 @click.option(
     "--passphrase-file",
     type=click.File("r"),
-    help="Read the passphrase from the first line of this file instead of asking.",
+    help=N_("Read the passphrase from the first line of this file instead of asking."),
 )
 @click.option(
-    "--org", "slug", metavar="SLUG", help="Back up this organisation (default: the default one)."
+    "--org",
+    "slug",
+    metavar="SLUG",
+    help=N_("Back up this organisation (default: the default one)."),
 )
 @click.option(
     "--all",
     "every",
     is_flag=True,
-    help="Back up the whole install: --out is then a new directory, with one archive per "
-    "organisation and the host registry's index.",
+    help=N_(
+        "Back up the whole install: --out is then a new directory, with one archive per "
+        "organisation and the host registry's index."
+    ),
 )
 @click.pass_context
 def backup(
@@ -70,25 +95,20 @@ def backup(
     slug: str | None,
     every: bool,
 ) -> None:
-    """Write an organisation (database and files) to one encrypted archive, or with --all the
-    whole install to a directory of them.
-
-    Safe while Mailslot is serving: each archive is one consistent snapshot.
-    """
-    from mailslot.i18n import english_message
     from mailslot.recipients.services import check_password
 
     config: Config = ctx.obj["config"]
     if slug and every:
-        raise click.UsageError("Give --org or --all, not both.")
+        raise click.UsageError(_("Give --org or --all, not both."))
     passphrase = _passphrase(passphrase_file, confirm=True)
     try:
         check_password(passphrase, "backup")
     except errors.ServiceError as exc:
-        message = english_message(exc.message, exc.plural, exc.params)
-        raise click.ClickException(message.replace("password", "passphrase")) from None
+        # The checks speak of a password; in English, say what is meant here.
+        message = fail(exc).message.replace("password", "passphrase")
+        raise click.ClickException(message) from None
     if out_path.exists() or out_path.is_symlink():
-        raise click.ClickException(f"{out_path} exists already; nothing was changed.")
+        raise click.ClickException(exists_already(out_path))
     if every or (slug and slug != "default"):
         from mailslot.cli.backup_orgs import backup_organisations
 
@@ -101,8 +121,10 @@ def backup(
 
 def _keep_apart() -> None:
     click.echo(
-        "Keep the passphrase apart from the archive: without it nothing can be restored, "
-        "and with it anyone holding the archive gets everything the server stores."
+        _(
+            "Keep the passphrase apart from the archive: without it nothing can be restored, "
+            "and with it anyone holding the archive gets everything the server stores."
+        )
     )
 
 
@@ -113,19 +135,25 @@ def _backup_default(config: Config, out_path: Path, passphrase: str) -> None:
     from mailslot.storage import open_blob_store
 
     if config.s3_location is None and not config.blob_dir.is_dir():
-        raise click.ClickException(f"No Mailslot instance in {config.data_dir}.")
+        raise click.ClickException(
+            _("No Mailslot instance in %(directory)s.", directory=config.data_dir)
+        )
     engine = make_engine(config.resolved_database_url)
     try:
         revision = stored_revision(engine)
         if revision != HEAD:
             raise click.ClickException(
-                f"The database is at schema revision {revision}, and this Mailslot writes "
-                f"backups of revision {HEAD}. Run the Mailslot version that serves it."
+                _(
+                    "The database is at schema revision %(revision)s, and this Mailslot writes "
+                    "backups of revision %(head)s. Run the Mailslot version that serves it.",
+                    revision=revision,
+                    head=HEAD,
+                )
             )
         try:
             fd = os.open(out_path, _NEW_FILE, 0o600)
         except OSError as exc:
-            raise click.ClickException(f"Cannot create {out_path}: {exc.strerror}.") from None
+            raise click.ClickException(cannot_create(out_path, exc)) from None
         try:
             with os.fdopen(fd, "wb") as out:
                 summary = write_backup(
@@ -139,7 +167,7 @@ def _backup_default(config: Config, out_path: Path, passphrase: str) -> None:
                 os.fsync(out.fileno())
         except (BackupError, errors.StorageError) as exc:
             out_path.unlink(missing_ok=True)
-            raise click.ClickException(f"The backup failed and was removed: {exc}") from None
+            raise click.ClickException(backup_failed(exc)) from None
         except BaseException:
             out_path.unlink(missing_ok=True)
             raise
@@ -148,51 +176,91 @@ def _backup_default(config: Config, out_path: Path, passphrase: str) -> None:
     report_backup(out_path, summary)
 
 
+def backup_failed(exc: Exception) -> str:
+    return _("The backup failed and was removed: %(reason)s", reason=message_of(exc))
+
+
+def restore_failed(exc: Exception) -> str:
+    return _("The restore failed and was undone: %(reason)s", reason=message_of(exc))
+
+
 def report_backup(out_path: Path, summary: BackupSummary, label: str = "") -> None:
-    rows = sum(summary.rows.values())
     click.echo(
-        f"Wrote {out_path}{label}: {rows} row(s) in {len(summary.rows)} table(s) and "
-        f"{summary.blobs} file(s) ({human_size(summary.bytes)} of ciphertext), "
-        f"by Mailslot {__version__}, schema revision {summary.schema}."
+        _(
+            "Wrote %(path)s%(label)s: %(rows)s in %(tables)s and %(files)s (%(size)s of "
+            "ciphertext), by Mailslot %(version)s, schema revision %(schema)s.",
+            path=out_path,
+            label=label,
+            rows=ngettext("%(num)s row", "%(num)s rows", sum(summary.rows.values())),
+            tables=ngettext("%(num)s table", "%(num)s tables", len(summary.rows)),
+            files=ngettext("%(num)s file", "%(num)s files", summary.blobs),
+            size=human_size(summary.bytes, operator_language()),
+            version=__version__,
+            schema=summary.schema,
+        )
     )
     if summary.dropped:
         click.echo(
-            f"{summary.dropped} item(s) were deleted with their case while the backup ran and "
-            "are not in it: the archive shows the instance just after those deletions."
+            ngettext(
+                "%(num)s item was deleted with its case while the backup ran and is not in it: "
+                "the archive shows the instance just after that deletion.",
+                "%(num)s items were deleted with their case while the backup ran and are not "
+                "in it: the archive shows the instance just after those deletions.",
+                summary.dropped,
+            )
         )
 
 
-@click.command("restore")
+@click.command(
+    "restore",
+    cls=Command,
+    help=N_(
+        "Rebuild an instance from an archive, into an empty data directory and "
+        "database; or add an organisation's archive to this install (--org); or "
+        "restore a whole install (--all).\n\n"
+        "Everything is checked first; nothing is written unless it is intact."
+    ),
+)
 @click.argument("archive", type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--passphrase-file",
     type=click.File("r"),
-    help="Read the passphrase from the first line of this file instead of asking.",
+    help=N_("Read the passphrase from the first line of this file instead of asking."),
 )
 @click.option(
     "--all",
     "every",
     is_flag=True,
-    help="ARCHIVE is the directory of a whole install (`backup --all`): restore it into an "
-    "empty install.",
+    help=N_(
+        "ARCHIVE is the directory of a whole install (`backup --all`): restore it into an "
+        "empty install."
+    ),
 )
 @click.option(
     "--org",
     "slug",
     metavar="SLUG",
-    help="Add the archive to this install as the organisation SLUG (a new slug, or an "
-    "existing one with --replace).",
+    help=N_(
+        "Add the archive to this install as the organisation SLUG (a new slug, or an "
+        "existing one with --replace)."
+    ),
 )
-@click.option("--name", default="", help="With --org: its name (default: the one in the archive).")
 @click.option(
-    "--source-host", "source_hosts", multiple=True, help="With --org: a source host name."
+    "--name", default="", help=N_("With --org: its name (default: the one in the archive).")
 )
-@click.option("--staff-host", "staff_hosts", multiple=True, help="With --org: a staff host name.")
+@click.option(
+    "--source-host", "source_hosts", multiple=True, help=N_("With --org: a source host name.")
+)
+@click.option(
+    "--staff-host", "staff_hosts", multiple=True, help=N_("With --org: a staff host name.")
+)
 @click.option(
     "--replace",
     is_flag=True,
-    help="With --org: replace the organisation of that slug (it is destroyed, as by "
-    "`orgs remove`, once the archive is restored; its hosts and quotas carry over).",
+    help=N_(
+        "With --org: replace the organisation of that slug (it is destroyed, as by "
+        "`orgs remove`, once the archive is restored; its hosts and quotas carry over)."
+    ),
 )
 @click.pass_context
 def restore(
@@ -206,24 +274,21 @@ def restore(
     staff_hosts: tuple[str, ...],
     replace: bool,
 ) -> None:
-    """Rebuild an instance from an archive, into an empty data directory and database; or add
-    an organisation's archive to this install (--org); or restore a whole install (--all).
-
-    Everything is checked first; nothing is written unless it is intact.
-    """
     from mailslot.backup import RestoreTargetNotEmpty, check_target
     from mailslot.cli import backup_orgs
 
     config: Config = ctx.obj["config"]
     if slug and every:
-        raise click.UsageError("Give --org or --all, not both.")
+        raise click.UsageError(_("Give --org or --all, not both."))
     if not slug and (name or source_hosts or staff_hosts or replace):
-        raise click.UsageError("--name, --source-host, --staff-host and --replace go with --org.")
+        raise click.UsageError(
+            _("--name, --source-host, --staff-host and --replace go with --org.")
+        )
     if every != archive.is_dir():
         raise click.UsageError(
-            "--all takes the directory `backup --all` wrote."
+            _("--all takes the directory `backup --all` wrote.")
             if every
-            else f"{archive} is a directory: give --all to restore a whole install."
+            else _("%(path)s is a directory: give --all to restore a whole install.", path=archive)
         )
     if not every:
         _check_marker(archive)
@@ -235,13 +300,13 @@ def restore(
     try:
         check_target(config)  # before asking for anything (restore checks again)
     except RestoreTargetNotEmpty as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(message_of(exc)) from None
     passphrase = _passphrase(passphrase_file, confirm=False)
     if every:
         backup_orgs.restore_everything(config, archive, passphrase)
     else:
         _restore_default(config, archive, passphrase)
-    click.echo("Start it with `mailslot serve`, with the same settings as here.")
+    click.echo(_("Start it with `mailslot serve`, with the same settings as here."))
 
 
 def _check_marker(archive: Path) -> None:
@@ -249,12 +314,16 @@ def _check_marker(archive: Path) -> None:
         marker = handle.read(5)
     if len(marker) == 5 and marker.startswith(b"MSLA") and marker[4] != 1:
         raise click.ClickException(
-            f"{archive} is a backup of format version {marker[4]}, which this version of "
-            "Mailslot cannot read. Install the Mailslot version that wrote it."
+            _(
+                "%(path)s is a backup of format version %(version)s, which this version of "
+                "Mailslot cannot read. Install the Mailslot version that wrote it.",
+                path=archive,
+                version=marker[4],
+            )
         )
 
 
-UNREADABLE = (
+UNREADABLE = N_(
     "The passphrase is wrong, or the archive is damaged, altered, or from another "
     "Mailslot schema version. Nothing was restored."
 )
@@ -265,21 +334,34 @@ def _restore_default(config: Config, archive: Path, passphrase: str) -> None:
     from mailslot.backup import restore as run_restore
 
     try:
-        summary = run_restore(config, archive, passphrase, echo=click.echo)
+        summary = run_restore(config, archive, passphrase, echo=echo_progress)
     except RestoreTargetNotEmpty as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(message_of(exc)) from None
     except ArchiveUnreadable:
-        raise click.ClickException(UNREADABLE) from None
+        raise click.ClickException(_(UNREADABLE)) from None
     except errors.MailslotError as exc:
-        raise click.ClickException(f"The restore failed and was undone: {exc}") from None
-    report_restore(summary, f"into {config.data_dir}")
+        raise click.ClickException(restore_failed(exc)) from None
+    report_restore(summary, _("into %(directory)s", directory=config.data_dir))
 
 
 def report_restore(summary: RestoreSummary, where: str) -> None:
-    rows = sum(summary.rows.values())
+    """``where``: "into DIRECTORY" or "as the organisation SLUG", translated."""
     click.echo(
-        f"Restored {rows} row(s) and {summary.blobs} file(s) ({human_size(summary.bytes)}) "
-        f"{where}, from a backup made by Mailslot {summary.mailslot}."
+        _(
+            "Restored %(rows)s and %(files)s (%(size)s) %(where)s, from a backup made by "
+            "Mailslot %(version)s.",
+            rows=ngettext("%(num)s row", "%(num)s rows", sum(summary.rows.values())),
+            files=ngettext("%(num)s file", "%(num)s files", summary.blobs),
+            size=human_size(summary.bytes, operator_language()),
+            where=where,
+            version=summary.mailslot,
+        )
     )
     if summary.dropped:
-        click.echo(f"The backup had left out {summary.dropped} item(s) deleted while it ran.")
+        click.echo(
+            ngettext(
+                "The backup had left out %(num)s item deleted while it ran.",
+                "The backup had left out %(num)s items deleted while it ran.",
+                summary.dropped,
+            )
+        )

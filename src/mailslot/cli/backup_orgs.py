@@ -12,8 +12,22 @@ import click
 
 from mailslot import errors
 from mailslot.backup.orgs import OrgTarget
-from mailslot.cli.backup import UNREADABLE, report_backup, report_restore
-from mailslot.cli.common import open_runtime
+from mailslot.cli.backup import (
+    UNREADABLE,
+    backup_failed,
+    report_backup,
+    report_restore,
+    restore_failed,
+)
+from mailslot.cli.common import (
+    _,
+    cannot_create,
+    echo_progress,
+    message_of,
+    no_such_org,
+    open_runtime,
+    shown,
+)
 from mailslot.config import Config
 
 __all__ = ["OrgTarget", "backup_organisations", "restore_everything", "restore_organisation"]
@@ -22,7 +36,7 @@ _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
 
 
 def _echo_err(line: str) -> None:
-    click.echo(line, err=True)
+    click.echo(shown(line), err=True)
 
 
 def backup_organisations(config: Config, out_path: Path, passphrase: str, slug: str | None) -> None:
@@ -37,7 +51,9 @@ def backup_organisations(config: Config, out_path: Path, passphrase: str, slug: 
         not placement.postgresql(config)
         and not (config.data_dir / placement.REGISTRY_FILE).exists()
     ):
-        raise click.ClickException(f"No Mailslot install in {config.data_dir}.")
+        raise click.ClickException(
+            _("No Mailslot install in %(directory)s.", directory=config.data_dir)
+        )
     registry = Registry(placement.registry_engine(config))
     try:
         directory = registry.load()
@@ -54,11 +70,11 @@ def backup_organisations(config: Config, out_path: Path, passphrase: str, slug: 
             return
         found = directory.by_slug.get(slug)
         if found is None:
-            raise click.ClickException(f"No organisation has the slug {slug!r}.")
+            raise click.ClickException(no_such_org(slug))
         try:
             fd = os.open(out_path, _NEW_FILE, 0o600)
         except OSError as exc:
-            raise click.ClickException(f"Cannot create {out_path}: {exc.strerror}.") from None
+            raise click.ClickException(cannot_create(out_path, exc)) from None
         with os.fdopen(fd, "wb") as out:
             summary = backup_org(config, found, out, passphrase, now=now)
             out.flush()
@@ -66,7 +82,7 @@ def backup_organisations(config: Config, out_path: Path, passphrase: str, slug: 
         report_backup(out_path, summary)
     except (BackupError, errors.StorageError) as exc:
         _remove(out_path)
-        raise click.ClickException(f"The backup failed and was removed: {exc}") from None
+        raise click.ClickException(backup_failed(exc)) from None
     except BaseException:
         _remove(out_path)
         raise
@@ -96,24 +112,30 @@ def restore_organisation(
             passphrase,
             target,
             now=int(time.time()),
-            echo=click.echo,
+            echo=echo_progress,
         )
     except ArchiveUnreadable:
-        raise click.ClickException(UNREADABLE) from None
+        raise click.ClickException(_(UNREADABLE)) from None
     except (BackupError, OrgError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(message_of(exc)) from None
     except errors.MailslotError as exc:
-        raise click.ClickException(f"The restore failed and was undone: {exc}") from None
+        raise click.ClickException(restore_failed(exc)) from None
     finally:
         runtime.close()
-    report_restore(summary, f"as the organisation {record.slug}")
+    report_restore(summary, as_organisation(record.slug))
     hosts = [*record.source_hosts, *record.staff_hosts]
     click.echo(
-        f"It answers on {', '.join(hosts)}."
+        _("It answers on %(hosts)s.", hosts=", ".join(hosts))
         if hosts
-        else f"It claims no host yet: `mailslot orgs hosts {record.slug} --source-host … "
-        "--staff-host …`."
+        else _(
+            "It claims no host yet: `mailslot orgs hosts %(slug)s --source-host … --staff-host …`.",
+            slug=record.slug,
+        )
     )
+
+
+def as_organisation(slug: str) -> str:
+    return _("as the organisation %(slug)s", slug=slug)
 
 
 def restore_everything(config: Config, archive: Path, passphrase: str) -> None:
@@ -126,10 +148,10 @@ def restore_everything(config: Config, archive: Path, passphrase: str) -> None:
             config, archive, passphrase, now=int(time.time()), echo=_echo_err
         )
     except RestoreTargetNotEmpty as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(message_of(exc)) from None
     except ArchiveUnreadable:
-        raise click.ClickException(UNREADABLE) from None
+        raise click.ClickException(_(UNREADABLE)) from None
     except errors.MailslotError as exc:
-        raise click.ClickException(f"The restore failed and was undone: {exc}") from None
+        raise click.ClickException(restore_failed(exc)) from None
     for org, summary in zip(index.organisations, checked, strict=True):
-        report_restore(summary, f"as the organisation {org.record.slug}")
+        report_restore(summary, as_organisation(org.record.slug))

@@ -5,12 +5,14 @@ from __future__ import annotations
 import click
 
 from mailslot import errors
-from mailslot.cli.common import day_options, echo_json, fail, organisation
+from mailslot.cli.common import _, day_options, echo_json, fail, organisation
+from mailslot.cli.help import Group
+from mailslot.i18n import N_
 
 
-@click.group()
+@click.group(cls=Group, help=N_("Channels."))
 def channels() -> None:
-    """Channels."""
+    pass
 
 
 def _in_languages(values: tuple[str, ...], option: str) -> dict[str, str]:
@@ -22,7 +24,9 @@ def _in_languages(values: tuple[str, ...], option: str) -> dict[str, str]:
         tag, sep, text = value.partition("=")
         locale = i18n.supported(tag.strip())
         if not sep or locale is None:
-            raise click.BadParameter(f"expected LANGUAGE=TEXT, got {value!r}", param_hint=option)
+            raise click.BadParameter(
+                _("expected LANGUAGE=TEXT, got %(value)s", value=repr(value)), param_hint=option
+            )
         texts[locale] = text
     return texts
 
@@ -32,24 +36,24 @@ _NAME_IN = click.option(
     "name_in",
     multiple=True,
     metavar="LANG=TEXT",
-    help="The name in another language (repeatable).",
+    help=N_("The name in another language (repeatable)."),
 )
 _DESCRIPTION_IN = click.option(
     "--description-in",
     "description_in",
     multiple=True,
     metavar="LANG=TEXT",
-    help="The description in another language (repeatable).",
+    help=N_("The description in another language (repeatable)."),
 )
 
 
-@channels.command("add")
-@click.option("--name", required=True, help="The name in the default language.")
-@click.option("--description", default="", help="The description in the default language.")
+@channels.command("add", help=N_("Create a channel."))
+@click.option("--name", required=True, help=N_("The name in the default language."))
+@click.option("--description", default="", help=N_("The description in the default language."))
 @_NAME_IN
 @_DESCRIPTION_IN
 @click.option(
-    "--recipient", "recipient_names", multiple=True, help="Recipient username (repeatable)."
+    "--recipient", "recipient_names", multiple=True, help=N_("Recipient username (repeatable).")
 )
 @day_options
 @click.option("--json", "as_json", is_flag=True)
@@ -65,7 +69,6 @@ def channels_add(
     as_json: bool,
     **days: int | None,
 ) -> None:
-    """Create a channel."""
     from mailslot.audit import services as audit
     from mailslot.channels import settings
     from mailslot.channels.services import create_channel
@@ -108,12 +111,19 @@ def channels_add(
     if as_json:
         echo_json(result)
     else:
-        click.echo(f"Created channel {result['name']}.")
+        click.echo(_("Created channel %(name)s.", name=result["name"]))
 
 
-@channels.command("update")
-@click.option("--name", required=True, help="The channel to change.")
-@click.option("--description", default=None, help="The description in the default language.")
+@channels.command(
+    "update",
+    help=N_(
+        "Change a channel's deadlines and retention (existing cases keep their "
+        "deadlines), and its name and description in other languages (an empty "
+        "text removes a language's)."
+    ),
+)
+@click.option("--name", required=True, help=N_("The channel to change."))
+@click.option("--description", default=None, help=N_("The description in the default language."))
 @_NAME_IN
 @_DESCRIPTION_IN
 @day_options
@@ -129,8 +139,6 @@ def channels_update(
     as_json: bool,
     **days: int | None,
 ) -> None:
-    """Change a channel's deadlines and retention (existing cases keep their deadlines), and
-    its name and description in other languages (an empty text removes a language's)."""
     from mailslot.audit import services as audit
     from mailslot.channels import services as channel_services
     from mailslot.channels import settings
@@ -180,4 +188,4 @@ def channels_update(
     if as_json:
         echo_json(result)
     else:
-        click.echo(f"Updated channel {result['name']}.")
+        click.echo(_("Updated channel %(name)s.", name=result["name"]))

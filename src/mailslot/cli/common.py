@@ -1,6 +1,6 @@
 """What every ``mailslot`` command shares: loading the configuration, opening the runtime and
-the organisation a command works on (``--org``), turning domain errors into click's, JSON
-output, and the channel day options.
+the organisation a command works on (``--org``), turning domain errors into click's, the
+operator's language (:func:`_`, :func:`ngettext`), JSON output, and the channel day options.
 
 Commands import it, never :mod:`mailslot.cli.main`: the group owns the commands, not the other
 way round. Only light modules are imported here, so that ``mailslot --help`` stays fast.
@@ -19,6 +19,7 @@ import click
 from mailslot import errors
 from mailslot.config import Config
 from mailslot.config import load_config as _load_config
+from mailslot.i18n import N_
 
 if TYPE_CHECKING:
     from mailslot.context import OrgContext
@@ -27,10 +28,10 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 DAY_OPTIONS: Final = (
-    ("--acknowledge-days", "Days to acknowledge receipt (1-365, default 7)."),
-    ("--feedback-days", "Days to give feedback after acknowledging (1-730, default 90)."),
-    ("--retention-days", "Days to keep a case after its last activity (1-3650, default 90)."),
-    ("--closed-retention-days", "Days to keep a case after closing (0-3650, default 30)."),
+    ("--acknowledge-days", N_("Days to acknowledge receipt (1-365, default 7).")),
+    ("--feedback-days", N_("Days to give feedback after acknowledging (1-730, default 90).")),
+    ("--retention-days", N_("Days to keep a case after its last activity (1-3650, default 90).")),
+    ("--closed-retention-days", N_("Days to keep a case after closing (0-3650, default 30).")),
 )
 
 
@@ -39,7 +40,7 @@ def load_config(**overrides: Any) -> Config:
     try:
         return _load_config(**overrides)
     except errors.ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(message_of(exc)) from None
 
 
 def config_of(ctx: click.Context) -> Config:
@@ -55,7 +56,7 @@ def open_runtime(ctx: click.Context) -> Runtime:
     try:
         return _open_runtime(config_of(ctx))
     except errors.MailslotError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(message_of(exc)) from None
 
 
 # ``--org SLUG`` on every organisation-scoped command (``main.py`` adds it with
@@ -81,7 +82,8 @@ def with_org_option(command: click.Command) -> click.Command:
             expose_value=False,
             callback=_remember_org,
             metavar="SLUG",
-            help=f"The organisation to work on (default: the default one) [{ORG_ENV}].",
+            # A literal (ORG_ENV spelled out) so that it can be extracted and translated.
+            help=N_("The organisation to work on (default: the default one) [MAILSLOT_ORG]."),
         )
     )
     return command
@@ -103,10 +105,76 @@ def organisation(ctx: click.Context) -> Iterator[OrgContext]:
         try:
             context = runtime.context(slug)
         except errors.NotFound:
-            raise click.ClickException(f"No organisation has the slug {slug!r}.") from None
+            raise click.ClickException(no_such_org(slug)) from None
         yield context
     finally:
         runtime.close()
+
+
+# Every line a command prints for a person goes through these two, in the language of whoever
+# runs it (``LANG`` …, see ``i18n.operator_locale``); ``--json`` output, file contents,
+# identifiers and paths stay as they are. ``scripts/i18n`` extracts both names
+# (tests/unit/test_cli_languages.py checks that no message bypasses them).
+
+
+def operator_language() -> str:
+    """The locale of whoever runs the command (sizes and numbers are formatted in it)."""
+    from mailslot import i18n
+
+    return i18n.operator_locale(os.environ)
+
+
+def _(message: str, **params: object) -> str:
+    """``message`` in the operator's language, its ``%(name)s`` placeholders filled from
+    ``params``."""
+    from mailslot import i18n
+
+    return i18n.translate(i18n.operator_locale(os.environ), message, params or None)
+
+
+def ngettext(singular: str, plural: str, num: int, **params: object) -> str:
+    """A message that counts ``num`` (``%(num)s``) in the operator's language and its plural
+    form for ``num``."""
+    from mailslot import i18n
+
+    locale = i18n.operator_locale(os.environ)
+    return i18n.translate_plural(locale, singular, plural, num, params)
+
+
+def shown(text: str) -> str:
+    """``text`` in the operator's language if it is an ``i18n.LazyText``, else as it is."""
+    from mailslot import i18n
+
+    if isinstance(text, i18n.LazyText):
+        return text.translated(i18n.operator_locale(os.environ))
+    return text
+
+
+def message_of(exc: Exception) -> str:
+    """An error's message, in the operator's language when the error was raised with an
+    ``i18n.LazyText`` (the backup errors are), else ``str(exc)``."""
+    from mailslot import i18n
+
+    first = exc.args[0] if len(exc.args) == 1 else None
+    return shown(first) if isinstance(first, i18n.LazyText) else str(exc)
+
+
+def echo_progress(line: str) -> None:
+    """A progress line of domain code (an ``i18n.LazyText`` when it is Mailslot's own words),
+    in the operator's language."""
+    click.echo(shown(line))
+
+
+def no_such_org(slug: str | None) -> str:
+    return _("No organisation has the slug %(slug)s.", slug=repr(slug))
+
+
+def exists_already(path: os.PathLike[str]) -> str:
+    return _("%(path)s exists already; nothing was changed.", path=path)
+
+
+def cannot_create(path: os.PathLike[str], exc: OSError) -> str:
+    return _("Cannot create %(path)s: %(reason)s.", path=path, reason=exc.strerror)
 
 
 def fail(exc: errors.ServiceError) -> click.ClickException:

@@ -7,16 +7,18 @@ from __future__ import annotations
 import click
 
 from mailslot import errors
-from mailslot.cli.common import config_of
+from mailslot.cli.common import _, config_of, message_of, shown
+from mailslot.cli.help import Command, Group
+from mailslot.i18n import N_
 
 
-@click.group()
+@click.group(cls=Group, help=N_("Database schema."))
 def db() -> None:
-    """Database schema."""
+    pass
 
 
 def _progress(line: str) -> None:
-    click.echo(line, err=True)
+    click.echo(shown(line), err=True)
 
 
 def _upgrade(ctx: click.Context) -> None:
@@ -25,19 +27,21 @@ def _upgrade(ctx: click.Context) -> None:
     try:
         open_runtime(config_of(ctx), progress=_progress).close()  # opening migrates
     except errors.MailslotError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo("Every database is up to date.")
+        raise click.ClickException(message_of(exc)) from None
+    click.echo(_("Every database is up to date."))
 
 
-@db.command("upgrade")
+@db.command("upgrade", help=N_("Apply every pending migration (every organisation's database)."))
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
-    """Apply every pending migration (every organisation's database)."""
     _upgrade(ctx)
 
 
-@click.command("migrate")
+@click.command(
+    "migrate",
+    cls=Command,
+    help=N_("Apply every pending migration (every organisation's database)."),
+)
 @click.pass_context
 def migrate(ctx: click.Context) -> None:
-    """Apply every pending migration (every organisation's database)."""
     _upgrade(ctx)

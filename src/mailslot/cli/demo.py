@@ -9,27 +9,45 @@ import time
 
 import click
 
-from mailslot.cli.common import echo_json, open_runtime, organisation
+from mailslot.cli.common import _, echo_json, message_of, ngettext, open_runtime, organisation
+from mailslot.cli.help import Command
 from mailslot.errors import MailslotError
+from mailslot.i18n import N_
 
 BATCH = 500  # cases per unit of work
 CASES_PER_ORG = 3  # with --orgs and no --cases
 
 
-@click.command("demo-data")
+@click.command(
+    "demo-data",
+    cls=Command,
+    help=N_(
+        "Create realistic, fully encrypted demo cases spread over the past 18 "
+        "months.\n\n"
+        "Each case has messages, small files, replies, internal notes, a status, "
+        "labels, assignees and deadlines, encrypted exactly like real cases. Demo"
+        " sources have a key pair but no codename: they cannot log in. Progress "
+        "goes to stderr; a JSON summary to stdout.\n\n"
+        "With --orgs N, N new organisations instead (hosts SLUG.source.demo.test "
+        "and SLUG.staff.demo.test), for demos and benchmarks only: they share "
+        "three staff accounts (demo-admin, demo-alice, demo-bob), whose "
+        "passphrase the summary prints."
+    ),
+)
+# "default 3" is CASES_PER_ORG, spelled out so that the text can be extracted.
 @click.option("--cases", "count", type=click.IntRange(0, 10_000_000), default=None,
-              help="How many cases to create (with --orgs: in each organisation, default "
-              f"{CASES_PER_ORG}).")  # fmt: skip
+              help=N_("How many cases to create (with --orgs: in each organisation, default "
+              "3)."))  # fmt: skip
 @click.option("--orgs", type=click.IntRange(1, 100_000), default=None,
-              help="Create this many demo organisations (demo-0001 …, each with an admin, "
-              "two recipients and its cases) instead of filling one.")  # fmt: skip
-@click.option("--revision", default=None, help="With --orgs, on SQLite: leave their "
+              help=N_("Create this many demo organisations (demo-0001 …, each with an admin, "
+              "two recipients and its cases) instead of filling one."))  # fmt: skip
+@click.option("--revision", default=None, help=N_("With --orgs, on SQLite: leave their "
               "databases at this older schema revision, without cases (to measure "
-              "migrations at start-up).")  # fmt: skip
-@click.option("--channel", "channel_name", help="Only this channel (default: every channel "
-              "with recipients, in turn).")  # fmt: skip
-@click.option("--seed", type=int, default=None, help="Seed for the shape of the data "
-              "(times, statuses, labels); keys are always random.")  # fmt: skip
+              "migrations at start-up)."))  # fmt: skip
+@click.option("--channel", "channel_name", help=N_("Only this channel (default: every channel "
+              "with recipients, in turn)."))  # fmt: skip
+@click.option("--seed", type=int, default=None, help=N_("Seed for the shape of the data "
+              "(times, statuses, labels); keys are always random."))  # fmt: skip
 @click.pass_context
 def demo_data(
     ctx: click.Context,
@@ -39,24 +57,13 @@ def demo_data(
     channel_name: str | None,
     seed: int | None,
 ) -> None:
-    """Create realistic, fully encrypted demo cases spread over the past 18 months.
-
-    Each case has messages, small files, replies, internal notes, a status, labels,
-    assignees and deadlines, encrypted exactly like real cases. Demo sources have a key
-    pair but no codename: they cannot log in. Progress goes to stderr; a JSON summary to
-    stdout.
-
-    With --orgs N, N new organisations instead (hosts SLUG.source.demo.test and
-    SLUG.staff.demo.test), for demos and benchmarks only: they share three staff accounts
-    (demo-admin, demo-alice, demo-bob), whose passphrase the summary prints.
-    """
     if orgs is not None:
         many_orgs(ctx, orgs, CASES_PER_ORG if count is None else count, seed, revision)
         return
     if revision is not None:
-        raise click.UsageError("--revision goes with --orgs.")
+        raise click.UsageError(_("--revision goes with --orgs."))
     if not count:
-        raise click.UsageError("Give --cases (at least 1), or --orgs.")
+        raise click.UsageError(_("Give --cases (at least 1), or --orgs."))
     from mailslot.cli import _demo_cases as demo
     from mailslot.db.planner import analyze
 
@@ -71,9 +78,9 @@ def demo_data(
             setup = demo.channels_to_fill(db, channel_name, now)
         if not setup:
             raise click.ClickException(
-                f"No channel named {channel_name!r} with recipients."
+                _("No channel named %(name)s with recipients.", name=repr(channel_name))
                 if channel_name
-                else "No channel with recipients: add one with `mailslot channels add`."
+                else _("No channel with recipients: add one with `mailslot channels add`.")
             )
         plans = demo.plan_cases(rng, setup, count, now)
         with org.db() as db:
@@ -84,11 +91,18 @@ def demo_data(
                 demo.write_cases(db, blobs, rng, batch, setup, taken, now)
             done = min(count, start + BATCH)
             elapsed = time.monotonic() - started
-            click.echo(f"demo-data: {done}/{count} cases, {elapsed:.0f} s", err=True)
+            text = ngettext(
+                "demo-data: %(done)s/%(num)s case, %(seconds)s s",
+                "demo-data: %(done)s/%(num)s cases, %(seconds)s s",
+                count,
+                done=done,
+                seconds=round(elapsed),
+            )
+            click.echo(text, err=True)
         # PostgreSQL without autovacuum would otherwise plan every query on these tables
         # without statistics (db/planner.py).
         if analyze(org.engine):
-            click.echo("demo-data: statistics gathered (ANALYZE)", err=True)
+            click.echo(_("demo-data: statistics gathered (ANALYZE)"), err=True)
     elapsed = time.monotonic() - started
     echo_json(
         {
@@ -112,13 +126,20 @@ def many_orgs(
     def progress(done: int) -> None:
         if done == count or done % 50 == 0:
             elapsed = time.monotonic() - started
-            click.echo(f"demo-data: {done}/{count} organisations, {elapsed:.0f} s", err=True)
+            text = ngettext(
+                "demo-data: %(done)s/%(num)s organisation, %(seconds)s s",
+                "demo-data: %(done)s/%(num)s organisations, %(seconds)s s",
+                count,
+                done=done,
+                seconds=round(elapsed),
+            )
+            click.echo(text, err=True)
 
     runtime = open_runtime(ctx)
     try:
         made = make_orgs(runtime, count, cases, rng, progress, revision)
     except MailslotError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(message_of(exc)) from None
     finally:
         runtime.close()
     elapsed = time.monotonic() - started

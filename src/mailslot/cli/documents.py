@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mailslot.cli.common import echo_json
+from mailslot.cli.common import _, echo_json, ngettext, operator_language
+from mailslot.cli.help import Command
+from mailslot.i18n import DEFAULT_LOCALE, N_
 
 if TYPE_CHECKING:
     from mailslot.documents.sandbox import Inspection
@@ -30,17 +32,22 @@ def _read(path: Path, limit: int) -> bytes | None:
     return None if len(data) > limit else data
 
 
-@click.command("inspect")
+@click.command(
+    "inspect",
+    cls=Command,
+    help=N_(
+        "Report what each FILE reveals: places, people, devices, times, hidden "
+        "parts.\n\n"
+        'Types Mailslot cannot read are reported as "not inspected", which does '
+        "not mean clean. Exits 1 if any file could not be inspected (damaged, too"
+        " large, or the sandbox stopped it)."
+    ),
+)
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON array of reports.")
+@click.option("--json", "as_json", is_flag=True, help=N_("Print one JSON array of reports."))
 def inspect(files: tuple[Path, ...], as_json: bool) -> None:
-    """Report what each FILE reveals: places, people, devices, times, hidden parts.
-
-    Types Mailslot cannot read are reported as "not inspected", which does not mean clean.
-    Exits 1 if any file could not be inspected (damaged, too large, or the sandbox stopped it).
-    """
     from mailslot.documents import sandbox
 
     inspections = []
@@ -60,22 +67,47 @@ def inspect(files: tuple[Path, ...], as_json: bool) -> None:
 
 
 def _print_report(inspection: Inspection) -> None:
+    from mailslot.documents.findings import LABELS
+
     report = inspection.report
     if not report.inspected:
-        note = report.note or "not inspected"
+        note = report.note or _("not inspected")
         if inspection.failure is None:
-            note += " (Mailslot cannot read this type: that does not mean it is clean)"
-        click.echo(f"{report.file} ({report.type}): {note}")
+            note += _(" (Mailslot cannot read this type: that does not mean it is clean)")
+        click.echo(
+            _("%(file)s (%(type)s): %(note)s", file=report.file, type=report.type, note=note)
+        )
         return
-    count = len(report.findings)
-    click.echo(f"{report.file} ({report.type}): {count} finding{'s' if count != 1 else ''}")
+    click.echo(
+        ngettext(
+            "%(file)s (%(type)s): %(num)s finding",
+            "%(file)s (%(type)s): %(num)s findings",
+            len(report.findings),
+            file=report.file,
+            type=report.type,
+        )
+    )
+    english = operator_language() == DEFAULT_LOCALE
     for finding in report.findings:
-        click.echo(f"  {finding.kind}: {finding.detail}")
+        # In English the kind as --json names it (as it always was); else its name translated.
+        # The detail is the document's own words (as on the staff page, which shows it as is).
+        kind = finding.kind if english else _(LABELS[finding.kind])
+        line = f"  {kind}: {finding.detail}"
+        click.echo(line)
     if report.note:
-        click.echo(f"  note: {report.note}")
+        click.echo(_("  note: %(note)s", note=report.note))
 
 
-@click.command("sanitize")
+@click.command(
+    "sanitize",
+    cls=Command,
+    help=N_(
+        "Write a copy of each FILE without what identifies its source, into "
+        "--out.\n\n"
+        "The originals are only read. A copy whose name exists in --out is not "
+        "written. Exits 1 if any copy could not be made or written."
+    ),
+)
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
@@ -84,23 +116,20 @@ def _print_report(inspection: Inspection) -> None:
     "out_dir",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the copies (created if missing). Nothing in it is ever replaced.",
+    help=N_("Folder for the copies (created if missing). Nothing in it is ever replaced."),
 )
 @click.option(
-    "--flatten", is_flag=True, help="Render to pixels and rebuild as PDF or PNG (no hidden text)."
+    "--flatten",
+    is_flag=True,
+    help=N_("Render to pixels and rebuild as PDF or PNG (no hidden text)."),
 )
-@click.option("--greyscale", is_flag=True, help="Flatten, in shades of grey.")
+@click.option("--greyscale", is_flag=True, help=N_("Flatten, in shades of grey."))
 def sanitize(files: tuple[Path, ...], out_dir: Path, flatten: bool, greyscale: bool) -> None:
-    """Write a copy of each FILE without what identifies its source, into --out.
-
-    The originals are only read. A copy whose name exists in --out is not written. Exits 1 if
-    any copy could not be made or written.
-    """
     from mailslot.documents import sandbox
 
     flatten = flatten or greyscale  # only a flattened copy is made in shades of grey
     if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
-        raise click.ClickException(f"{out_dir} is not a folder.")
+        raise click.ClickException(_("%(path)s is not a folder.", path=out_dir))
     out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     problems = 0
     for path in files:
@@ -113,19 +142,38 @@ def sanitize(files: tuple[Path, ...], out_dir: Path, flatten: bool, greyscale: b
             problems += 1
             reason = sandbox.REASONS[made.failure or sandbox.Failure.CRASH]
             detail = f" ({made.detail})" if made.detail else ""
-            click.echo(f"{path}: no sanitised copy: {reason}{detail}.", err=True)
+            text = _(
+                "%(path)s: no sanitised copy: %(reason)s%(detail)s.",
+                path=path,
+                reason=reason,
+                detail=detail,
+            )
+            click.echo(text, err=True)
             continue
         target = out_dir / made.copy.name
         try:
             _write_new(target, made.copy.data)
         except OSError as exc:
             problems += 1
-            why = "exists already" if isinstance(exc, FileExistsError) else exc.strerror
-            click.echo(f"{path}: not written: {target} {why}.", err=True)
+            why = _("exists already") if isinstance(exc, FileExistsError) else exc.strerror
+            text = _(
+                "%(path)s: not written: %(target)s %(reason)s.",
+                path=path,
+                target=target,
+                reason=why,
+            )
+            click.echo(text, err=True)
             continue
         click.echo(f"{path} -> {target}")
     if problems:
-        raise click.ClickException(f"{problems} of {len(files)} file(s) have no copy.")
+        raise click.ClickException(
+            ngettext(
+                "%(problems)s of %(num)s file(s) have no copy.",
+                "%(problems)s of %(num)s file(s) have no copy.",
+                len(files),
+                problems=problems,
+            )
+        )
 
 
 def _write_new(path: Path, data: bytes) -> None:

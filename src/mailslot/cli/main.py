@@ -36,17 +36,18 @@ from mailslot.cli import (
     users,
 )
 from mailslot.cli.common import load_config, with_org_option
+from mailslot.cli.help import Group
+from mailslot.i18n import N_
 
 
-@click.group()
+@click.group(cls=Group, help=N_("Mailslot: a secure, anonymous tip line."))
 @click.version_option(__version__, prog_name="mailslot")
 @click.option(
-    "--data-dir", type=click.Path(path_type=Path), help="Data directory [MAILSLOT_DATA_DIR]."
+    "--data-dir", type=click.Path(path_type=Path), help=N_("Data directory [MAILSLOT_DATA_DIR].")
 )
-@click.option("--database-url", help="Database URL [MAILSLOT_DATABASE_URL].")
+@click.option("--database-url", help=N_("Database URL [MAILSLOT_DATABASE_URL]."))
 @click.pass_context
 def main(ctx: click.Context, data_dir: Path | None, database_url: str | None) -> None:
-    """Mailslot: a secure, anonymous tip line."""
     # Everything Mailslot writes (database, blobs, logs) is for the service account only.
     os.umask(0o077)
     ctx.ensure_object(dict)

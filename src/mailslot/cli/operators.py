@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 import click
 
 from mailslot import errors
-from mailslot.cli.common import echo_json, fail, open_runtime
+from mailslot.cli.common import _, echo_json, fail, open_runtime
+from mailslot.cli.help import Group
+from mailslot.i18n import N_
 
 if TYPE_CHECKING:
     from mailslot.orgs.accounts import HostContext
@@ -28,26 +30,29 @@ def _host(ctx: click.Context) -> Iterator[HostContext]:
         runtime.close()
 
 
-@click.group()
+@click.group(
+    cls=Group, help=N_("Host operator accounts (for the operator pages, MAILSLOT_OPERATOR_ADDR).")
+)
 def operators() -> None:
-    """Host operator accounts (for the operator pages, MAILSLOT_OPERATOR_ADDR)."""
+    pass
 
 
-@operators.command("add")
+@operators.command("add", help=N_("Create an operator account; prints its TOTP secret once."))
 @click.argument("username")
 @click.option(
-    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
+    "--password-stdin", is_flag=True, help=N_("Read the password from the first line of stdin.")
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--json", "as_json", is_flag=True, help=N_("Print one JSON object."))
 @click.pass_context
 def operators_add(ctx: click.Context, username: str, password_stdin: bool, as_json: bool) -> None:
-    """Create an operator account; prints its TOTP secret once."""
     from mailslot.orgs import accounts
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = click.prompt(
+            _("Password"), hide_input=True, confirmation_prompt=_("Repeat the password")
+        )
     with _host(ctx) as host:
         try:
             new = accounts.add_operator(host, username, password)
@@ -63,15 +68,20 @@ def operators_add(ctx: click.Context, username: str, password_stdin: bool, as_js
             }
         )
         return
-    click.echo(f"Operator {username} created. Add this to an authenticator app (shown once):")
-    click.echo(f"\n    {new.totp_secret}\n    {new.totp_uri}\n")
+    click.echo(
+        _(
+            "Operator %(username)s created. Add this to an authenticator app (shown once):",
+            username=username,
+        )
+    )
+    secret = f"\n    {new.totp_secret}\n    {new.totp_uri}\n"
+    click.echo(secret)
 
 
-@operators.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@operators.command("list", help=N_("Every operator account."))
+@click.option("--json", "as_json", is_flag=True, help=N_("Print one JSON object."))
 @click.pass_context
 def operators_list(ctx: click.Context, as_json: bool) -> None:
-    """Every operator account."""
     import datetime
 
     from mailslot.orgs import accounts
@@ -85,14 +95,13 @@ def operators_list(ctx: click.Context, as_json: bool) -> None:
         return
     for op in found:
         day = datetime.datetime.fromtimestamp(op.created_at, tz=datetime.UTC).date()
-        click.echo(f"{op.username}\tadded {day.isoformat()}")
+        click.echo(_("%(username)s\tadded %(day)s", username=op.username, day=day.isoformat()))
 
 
-@operators.command("remove")
+@operators.command("remove", help=N_("Delete an operator account (its sessions end)."))
 @click.argument("username")
 @click.pass_context
 def operators_remove(ctx: click.Context, username: str) -> None:
-    """Delete an operator account (its sessions end)."""
     from mailslot.orgs import accounts
 
     with _host(ctx) as host:
@@ -100,4 +109,4 @@ def operators_remove(ctx: click.Context, username: str) -> None:
             accounts.remove_operator(host, username)
         except errors.ServiceError as exc:
             raise fail(exc) from None
-    click.echo(f"Operator {username} removed.")
+    click.echo(_("Operator %(username)s removed.", username=username))

@@ -3,39 +3,24 @@ job does each round), then compact the SQLite file."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
-from mailslot.cli.common import echo_json, organisation
-
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
-
-def vacuum(engine: Engine) -> bool:
-    """Rebuild the SQLite file without free pages, then empty the WAL. True if it ran.
-
-    ``secure_delete`` has already zeroed the freed pages, so this is not what makes a purged
-    case unrecoverable; it returns the space and leaves no page of the old layout behind.
-    """
-    from mailslot.db.base import checkpoint
-
-    if engine.dialect.name != "sqlite":
-        return False
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql("VACUUM")
-    checkpoint(engine)
-    return True
+from mailslot.cli.common import _, echo_json, ngettext, organisation
+from mailslot.cli.help import Command
+from mailslot.i18n import N_
 
 
-@click.command()
-@click.option("--dry-run", is_flag=True, help="Only list the cases that would be deleted.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.command(
+    cls=Command,
+    help=N_(
+        "Delete the cases past their channel's retention (what the background job"
+        " does), then vacuum the SQLite database."
+    ),
+)
+@click.option("--dry-run", is_flag=True, help=N_("Only list the cases that would be deleted."))
+@click.option("--json", "as_json", is_flag=True, help=N_("Print one JSON object."))
 @click.pass_context
 def purge(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
-    """Delete the cases past their channel's retention (what the background job does),
-    then vacuum the SQLite database."""
     from mailslot.cases import retention
 
     with organisation(ctx) as org:
@@ -44,14 +29,26 @@ def purge(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
             ids = org.transact(lambda db: retention.due_for_purge(db, now, limit=None))
             vacuumed = False
         else:
-            ids = retention.purge(org.transact, org.blobs, now)
-            vacuumed = vacuum(org.engine) if ids else False
+            ids = retention.purge(org, now)
+            # The round rewrote (VACUUM) the SQLite file once at its end; settling again
+            # rewrites only if a busy database put that off, and says whether none is owed.
+            sqlite = org.engine.dialect.name == "sqlite"
+            vacuumed = bool(ids) and sqlite and org.rewrites.settle(org.engine)
     if as_json:
         echo_json({"dry_run": dry_run, "count": len(ids), "cases": ids, "vacuumed": vacuumed})
         return
-    verb = "Would delete" if dry_run else "Deleted"
-    click.echo(f"{verb} {len(ids)} expired case(s).")
+    if dry_run:
+        text = ngettext(
+            "Would delete %(num)s expired case(s).",
+            "Would delete %(num)s expired case(s).",
+            len(ids),
+        )
+    else:
+        text = ngettext(
+            "Deleted %(num)s expired case(s).", "Deleted %(num)s expired case(s).", len(ids)
+        )
+    click.echo(text)
     for case_id in ids:
         click.echo(f"  {case_id}")
     if vacuumed:
-        click.echo("Vacuumed the database.")
+        click.echo(_("Vacuumed the database."))

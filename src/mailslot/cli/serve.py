@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 import click
 
 from mailslot import errors
-from mailslot.cli.common import load_config
+from mailslot.cli.common import _, echo_progress, load_config, message_of
+from mailslot.cli.help import Command
 from mailslot.config import Config, parse_addr
+from mailslot.i18n import N_
 
 if TYPE_CHECKING:
     import uvicorn
@@ -35,7 +37,7 @@ def _migrate_in_child(config: Config) -> None:
     if pid == 0:  # pragma: no cover - the child's coverage is not collected
         code = 1
         try:
-            open_runtime(config, progress=click.echo).close()
+            open_runtime(config, progress=echo_progress).close()
             code = 0
         finally:
             os._exit(code)
@@ -69,17 +71,16 @@ def _allow_open_files(config: Config) -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
 
 
-@click.command()
-@click.option("--source-addr", help="host:port of the source interface [MAILSLOT_SOURCE_ADDR].")
-@click.option("--staff-addr", help="host:port of the staff interface [MAILSLOT_STAFF_ADDR].")
+@click.command(cls=Command, help=N_("Run the source, staff and operator interfaces."))
+@click.option("--source-addr", help=N_("host:port of the source interface [MAILSLOT_SOURCE_ADDR]."))
+@click.option("--staff-addr", help=N_("host:port of the staff interface [MAILSLOT_STAFF_ADDR]."))
 @click.option(
-    "--operator-addr", help="host:port of the host operator's pages [MAILSLOT_OPERATOR_ADDR]."
+    "--operator-addr", help=N_("host:port of the host operator's pages [MAILSLOT_OPERATOR_ADDR].")
 )
 @click.pass_context
 def serve(
     ctx: click.Context, source_addr: str | None, staff_addr: str | None, operator_addr: str | None
 ) -> None:
-    """Run the source, staff and operator interfaces."""
     import asyncio
 
     from mailslot import logs, memory
@@ -100,7 +101,7 @@ def serve(
         if operator_addr:
             overrides["operator_addr"] = parse_addr(operator_addr, "--operator-addr")
     except errors.ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(message_of(exc)) from None
     config = load_config(**overrides)
 
     logs.configure(config.log_level, config.log_format)
@@ -109,29 +110,36 @@ def serve(
     memory.limit_arenas(memory.ARENAS)
     _migrate_in_child(config)
     try:
-        runtime = open_runtime(config, progress=click.echo)
+        runtime = open_runtime(config, progress=echo_progress)
     except errors.MailslotError as exc:  # an unreachable database or bucket: one line
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(message_of(exc)) from None
     try:
         smtp_settings(config)  # a bad mail setting stops start-up, not the first notice
     except errors.ConfigError as exc:
         runtime.close()
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(message_of(exc)) from None
     org = runtime.context()
     with org.db() as db:
         token = ensure_setup_link(db, org.now(), config.setup_token_lifetime)
     if token:
-        click.echo("No admin account exists yet. Open this one-time setup link within 24 hours:")
-        click.echo(f"\n    {config.resolved_staff_url}/setup/{token}\n")
+        click.echo(_("No admin account exists yet. Open this one-time setup link within 24 hours:"))
+        link = f"\n    {config.resolved_staff_url}/setup/{token}\n"
+        click.echo(link)
     templates = Templates()
     servers = [
         _server(create_source_app(runtime, templates), config.source_addr, config),
         _server(create_staff_app(runtime, templates), config.staff_addr, config),
         _server(create_operator_app(runtime, templates), config.operator_addr, config),
     ]
-    click.echo(f"Source interface: http://{config.source_addr[0]}:{config.source_addr[1]}")
-    click.echo(f"Staff interface:  http://{config.staff_addr[0]}:{config.staff_addr[1]}")
-    click.echo(f"Operator pages:   http://{config.operator_addr[0]}:{config.operator_addr[1]}")
+    listening = (
+        (_("Source interface:"), config.source_addr),
+        (_("Staff interface:"), config.staff_addr),
+        (_("Operator pages:"), config.operator_addr),
+    )
+    width = max(len(label) for label, _addr in listening)
+    for label, (host, port) in listening:
+        address = f"http://{host}:{port}"
+        click.echo(f"{label.ljust(width)} {address}")
 
     async def run_all() -> None:
         jobs = asyncio.create_task(run_forever(runtime))

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mailslot import errors
-from mailslot.cli.common import echo_json, open_runtime
+from mailslot.cli.common import _, echo_json, message_of, no_such_org, open_runtime
+from mailslot.cli.help import Command
+from mailslot.i18n import N_
 
 if TYPE_CHECKING:
     from mailslot.orgs.registry import OrgRecord
@@ -18,29 +20,43 @@ if TYPE_CHECKING:
     from mailslot.tor import Services
 
 
-@click.command("tor-config")
-@click.option("--out", type=click.Path(path_type=Path), help="Where to write the torrc.")
+@click.command(
+    "tor-config",
+    cls=Command,
+    help=N_(
+        "Write a torrc for every organisation's source and staff onion services, "
+        "with staff client keys (--out); claim the onion names tor created as "
+        "their host names (--claim)."
+    ),
+)
+@click.option("--out", type=click.Path(path_type=Path), help=N_("Where to write the torrc."))
 @click.option(
     "--tor-dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Directory for the onion services [MAILSLOT_TOR_DIR, else /var/lib/tor/mailslot].",
+    help=N_("Directory for the onion services [MAILSLOT_TOR_DIR, else /var/lib/tor/mailslot]."),
 )
 @click.option(
     "--client",
     "clients",
     multiple=True,
-    help="Name of a staff client key to create for each organisation written (repeatable; "
-    "default: one named 'staff' for each organisation that has none).",
+    help=N_(
+        "Name of a staff client key to create for each organisation written (repeatable; "
+        "default: one named 'staff' for each organisation that has none)."
+    ),
 )
 @click.option(
     "--claim",
     is_flag=True,
-    help="Claim the onion names tor created as the organisations' host names (after tor "
-    "has started with the torrc).",
+    help=N_(
+        "Claim the onion names tor created as the organisations' host names (after tor "
+        "has started with the torrc)."
+    ),
 )
-@click.option("--org", "slug", metavar="SLUG", help="Only this organisation (default: every one).")
-@click.option("--json", "as_json", is_flag=True, help="Print the client keys as JSON.")
+@click.option(
+    "--org", "slug", metavar="SLUG", help=N_("Only this organisation (default: every one).")
+)
+@click.option("--json", "as_json", is_flag=True, help=N_("Print the client keys as JSON."))
 @click.pass_context
 def tor_config(
     ctx: click.Context,
@@ -51,12 +67,10 @@ def tor_config(
     slug: str | None,
     as_json: bool,
 ) -> None:
-    """Write a torrc for every organisation's source and staff onion services, with staff
-    client keys (--out); claim the onion names tor created as their host names (--claim)."""
     from mailslot.tor import DEFAULT_TOR_DIR, write_tor_config
 
     if out is None and not claim:
-        raise click.UsageError("Give --out to write a torrc, --claim to claim the onion names.")
+        raise click.UsageError(_("Give --out to write a torrc, --claim to claim the onion names."))
     runtime = open_runtime(ctx)
     try:
         directory = tor_dir or runtime.config.tor_dir or DEFAULT_TOR_DIR
@@ -65,7 +79,7 @@ def tor_config(
         try:
             made = write_tor_config(runtime.config, out, services, list(clients)) if out else []
         except errors.ConfigError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(message_of(exc)) from None
         claimed = _claim(runtime, chosen, services) if claim else []
     finally:
         runtime.close()
@@ -84,11 +98,18 @@ def tor_config(
         _explain(out, directory, made)
     for found in claimed:
         names = [found[kind] for kind in ("source", "staff") if found[kind]]
-        click.echo(
-            f"{found['org']}: claims {' and '.join(names)}"
-            if names
-            else f"{found['org']}: tor has not created its onion services yet"
-        )
+        if len(names) == 2:
+            text = _(
+                "%(org)s: claims %(source)s and %(staff)s",
+                org=found["org"],
+                source=names[0],
+                staff=names[1],
+            )
+        elif names:
+            text = _("%(org)s: claims %(name)s", org=found["org"], name=names[0])
+        else:
+            text = _("%(org)s: tor has not created its onion services yet", org=found["org"])
+        click.echo(text)
 
 
 def _organisations(runtime: Runtime, slug: str | None) -> list[OrgRecord]:
@@ -97,7 +118,7 @@ def _organisations(runtime: Runtime, slug: str | None) -> list[OrgRecord]:
         return list(runtime.directory.orgs)
     record = runtime.directory.by_slug.get(slug)
     if record is None:
-        raise click.ClickException(f"No organisation has the slug {slug!r}.")
+        raise click.ClickException(no_such_org(slug))
     return [record]
 
 
@@ -131,21 +152,31 @@ def _claim(
                     runtime.registry, record.slug, source_hosts=sources, staff_hosts=staffs
                 )
             except OrgError as exc:
-                raise click.ClickException(str(exc)) from None
+                raise click.ClickException(message_of(exc)) from None
         claimed.append({"org": record.slug, "source": source, "staff": staff})
     return claimed
 
 
 def _explain(out: Path, directory: Path, made: list[Any]) -> None:
-    click.echo(f"Wrote {out}. The onion services live in {directory}.")
-    click.echo("Next: chown -R debian-tor:debian-tor that directory, add the mailslot account")
-    click.echo("to the debian-tor group, include the torrc in /etc/tor/torrc, restart tor,")
-    click.echo(f"set MAILSLOT_TOR_DIR={directory} so Mailslot can show the addresses, and run")
-    click.echo("`mailslot tor-config --claim` so that each organisation answers on its own.")
+    click.echo(
+        _(
+            "Wrote %(path)s. The onion services live in %(directory)s.\n"
+            "Next: chown -R debian-tor:debian-tor that directory, add the mailslot account\n"
+            "to the debian-tor group, include the torrc in /etc/tor/torrc, restart tor,\n"
+            "set MAILSLOT_TOR_DIR=%(directory)s so Mailslot can show the addresses, and run\n"
+            "`mailslot tor-config --claim` so that each organisation answers on its own.",
+            path=out,
+            directory=directory,
+        )
+    )
     if not made:
         return
-    click.echo("")
-    click.echo("Staff client keys. Give each to its person over a safe channel; they are not")
-    click.echo("stored anywhere. When Tor Browser opens the staff address it asks for a key:")
+    click.echo()
+    click.echo(
+        _(
+            "Staff client keys. Give each to its person over a safe channel; they are not\n"
+            "stored anywhere. When Tor Browser opens the staff address it asks for a key:"
+        )
+    )
     for client in made:
         click.echo(f"  {client.org}/{client.name}: {client.key.private_key}")

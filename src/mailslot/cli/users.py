@@ -8,17 +8,19 @@ from typing import IO
 import click
 
 from mailslot import errors
-from mailslot.cli.common import echo_json, fail, organisation
+from mailslot.cli.common import _, echo_json, fail, organisation
+from mailslot.cli.help import Group
+from mailslot.i18n import N_
 
-NAMED_RECIPIENTS = "Only recipients have a display name (sources see it)."
+NAMED_RECIPIENTS = N_("Only recipients have a display name (sources see it).")
 
 
-@click.group()
+@click.group(cls=Group, help=N_("Staff accounts."))
 def users() -> None:
-    """Staff accounts."""
+    pass
 
 
-@users.command("add")
+@users.command("add", help=N_("Create a staff account (non-interactive)."))
 @click.option("--username", required=True)
 @click.option(
     "--role", type=click.Choice(["admin", "recipient", "analyst", "custodian"]), required=True
@@ -27,21 +29,22 @@ def users() -> None:
     "--password-file",
     type=click.File("r"),
     required=True,
-    help="File whose first line is the password ('-' for stdin).",
+    help=N_("File whose first line is the password ('-' for stdin)."),
 )
 @click.option(
     "--channel",
     "channel_names",
     multiple=True,
-    help="Channel to join (recipients; default: 'default').",
+    help=N_("Channel to join (recipients; default: 'default')."),
 )
 @click.option("--email")
 @click.option(
     "--display-name",
-    help="The name sources see when a channel lets them choose (recipients; default: the "
-    "username).",
+    help=N_(
+        "The name sources see when a channel lets them choose (recipients; default: the username)."
+    ),
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--json", "as_json", is_flag=True, help=N_("Print one JSON object."))
 @click.pass_context
 def users_add(
     ctx: click.Context,
@@ -53,7 +56,6 @@ def users_add(
     display_name: str | None,
     as_json: bool,
 ) -> None:
-    """Create a staff account (non-interactive)."""
     from mailslot.audit import services as audit
     from mailslot.channels.choice import check_display_name
     from mailslot.dropkeys import services as dropkeys
@@ -65,10 +67,10 @@ def users_add(
     with organisation(ctx) as org:
         chosen = Role(role)
         if chosen != Role.RECIPIENT and channel_names:
-            raise click.ClickException("Only recipients can be members of a channel.")
+            raise click.ClickException(_("Only recipients can be members of a channel."))
         names = channel_names or ((DEFAULT_CHANNEL,) if chosen == Role.RECIPIENT else ())
         if chosen != Role.RECIPIENT and display_name is not None:
-            raise click.ClickException(NAMED_RECIPIENTS)
+            raise click.ClickException(_(NAMED_RECIPIENTS))
         try:
             public_name = check_display_name(display_name or "")
             with org.db() as db:
@@ -110,17 +112,28 @@ def users_add(
     if as_json:
         echo_json(result)
     else:
-        click.echo(f"Created {result['role']} {result['username']}.")
-        click.echo(f"TOTP secret (add it to an authenticator app): {result['totp_secret']}")
-        click.echo(f"Recovery key (shown once, keep it offline): {result['recovery_key']}")
+        click.echo(
+            _("Created %(role)s %(username)s.", role=result["role"], username=result["username"])
+        )
+        click.echo(
+            _(
+                "TOTP secret (add it to an authenticator app): %(secret)s",
+                secret=result["totp_secret"],
+            )
+        )
+        click.echo(
+            _("Recovery key (shown once, keep it offline): %(key)s", key=result["recovery_key"])
+        )
 
 
-@users.command("set-display-name")
+@users.command(
+    "set-display-name",
+    help=N_("Set the name sources see for recipient USERNAME ('' for none: the username)."),
+)
 @click.argument("username")
 @click.argument("name")
 @click.pass_context
 def users_set_display_name(ctx: click.Context, username: str, name: str) -> None:
-    """Set the name sources see for recipient USERNAME ('' for none: the username)."""
     from mailslot.audit import services as audit
     from mailslot.channels.choice import check_display_name
     from mailslot.recipients.models import Role
@@ -132,9 +145,11 @@ def users_set_display_name(ctx: click.Context, username: str, name: str) -> None
             with org.db() as db:
                 user = find_user(db, username)
                 if user is None:
-                    raise click.ClickException(f"No account is named {username!r}.")
+                    raise click.ClickException(
+                        _("No account is named %(username)s.", username=repr(username))
+                    )
                 if user.role != Role.RECIPIENT.value:
-                    raise click.ClickException(NAMED_RECIPIENTS)
+                    raise click.ClickException(_(NAMED_RECIPIENTS))
                 if user.display_name == public_name:
                     return
                 user.display_name = public_name
@@ -152,14 +167,13 @@ def users_set_display_name(ctx: click.Context, username: str, name: str) -> None
     click.echo(f"{username}: {public_name or username}")
 
 
-@users.command("list")
+@users.command("list", help=N_("List staff accounts."))
 @click.pass_context
 def users_list(ctx: click.Context) -> None:
-    """List staff accounts."""
     from mailslot.recipients.services import list_users
 
     with organisation(ctx) as org, org.db() as db:
         for user in list_users(db):
-            state = " (disabled)" if user.disabled else ""
+            state = _(" (disabled)") if user.disabled else ""
             shown = f"\t{user.display_name}" if user.display_name else ""
             click.echo(f"{user.username}\t{user.role}{state}{shown}")

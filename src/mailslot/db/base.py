@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import secrets
+import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
 
 from sqlalchemy import BigInteger, Connection, Engine, MetaData, String, create_engine, event
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, mapped_column
 from sqlalchemy.pool import QueuePool
 
 NAMING = {
@@ -69,7 +70,10 @@ def time_column(**kwargs: Any) -> Any:
     return mapped_column(BigInteger, **kwargs)
 
 
-BUSY_TIMEOUT_MS: Final = 10000
+# How long a connection waits for SQLite's write lock. Writers take turns; under a burst on a
+# busy machine (200 slow uploads ending together at a load average of 15) a queue of
+# submissions waited more than 10 s and a few were lost to a 500 (`docs/performance.md`).
+BUSY_TIMEOUT_MS: Final = 30000
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -104,13 +108,16 @@ def make_engine(url: str, *, pool_size: int | None = None, schema: str | None = 
     names are that organisation's tables."""
     if url.startswith("sqlite"):
         # A small pool of long-lived connections: opening one per transaction costs the
-        # pragmas each time, and closing the last one checkpoints and deletes the WAL.
+        # pragmas each time, and closing the last one checkpoints and deletes the WAL. Two
+        # stay open when idle; a burst opens up to 16, closed as they come back: each keeps
+        # its own schema and page cache, and eight kept after 200 concurrent uploads held
+        # several MiB that an idle server does not need (docs/performance.md).
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
             poolclass=QueuePool,
-            pool_size=8 if pool_size is None else pool_size,
-            max_overflow=8 if pool_size is None else 16 - pool_size,
+            pool_size=2 if pool_size is None else pool_size,
+            max_overflow=16 - (2 if pool_size is None else pool_size),
             pool_timeout=60,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -164,51 +171,87 @@ def checkpoint(engine: Engine, attempts: int = 5) -> bool:
     return False
 
 
-def rewrite(engine: Engine) -> None:
+def rewrite(engine: Engine) -> bool:
     """After a unit of work that destroyed secrets: rewrite the SQLite file, then fold and
-    truncate the WAL (SQLite only).
+    truncate the WAL (SQLite only). Returns False when another connection kept the rewrite
+    from running (the caller's :class:`Rewrites` keeps it owed).
 
     ``secure_delete`` zeroes a cell when it is freed, but not what SQLite leaves behind when
     it rebuilds a page to balance the tree: the unused gap of a rebuilt page can keep an old
     copy of a cell that moved to another page, and that copy outlives the cell when the row
     is deleted later (the seizure tests found such copies of deleted key wraps). ``VACUUM``
     writes every page again from the live rows only. It costs a pass over the file, which
-    the embedded database (meant for small installs) can afford at each deletion; if another
-    connection keeps it from running, the background job's next round does it
-    (:mod:`mailslot.jobs`).
+    the embedded database (meant for small installs) can afford at each deletion; the
+    retention purge does it once per round, not once per case.
     """
     if engine.dialect.name != "sqlite":
-        return
+        return True
     try:
         with engine.connect() as connection:
             connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM")
     except OperationalError:
-        _PENDING_REWRITE.add(str(engine.url))
+        done = False
     else:
-        _PENDING_REWRITE.discard(str(engine.url))
+        done = True
     checkpoint(engine)
+    return done
 
 
-def rewrite_if_pending(engine: Engine) -> None:
-    """The rewrite that a busy database put off, if any (the background job calls this)."""
-    if str(engine.url) in _PENDING_REWRITE:
-        rewrite(engine)
+class Rewrites:
+    """The rewrites (:func:`rewrite`) one database owes: one per engine, kept by the
+    organisation's context (``OrgContext.rewrites``), never in module state.
 
+    A unit of work that destroyed secrets owes one when it commits; a rewrite that runs
+    settles every debt counted before it started (it rewrites the whole file). One that a
+    busy database put off stays owed until the next :meth:`settle`: the background job's
+    round, or ``OrgContext.close``."""
 
-# Databases whose rewrite after a deletion could not run yet (by URL; in this process).
-_PENDING_REWRITE: set[str] = set()
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._owed = 0  # commits that destroyed secrets, not yet covered by a rewrite
+
+    @property
+    def pending(self) -> bool:
+        with self._lock:
+            return self._owed > 0
+
+    def owe(self) -> None:
+        with self._lock:
+            self._owed += 1
+
+    def settle(self, engine: Engine) -> bool:
+        """Rewrite the file if a rewrite is owed; True when nothing is owed any more."""
+        with self._lock:
+            covered = self._owed
+        if not covered:
+            return True
+        if not rewrite(engine):
+            return False
+        with self._lock:
+            # Debts counted while the rewrite ran stay owed: it may have begun before them.
+            self._owed -= covered
+            return self._owed == 0
 
 
 @contextmanager
-def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One transaction: committed when the block ends normally, rolled back otherwise."""
+def unit_of_work(
+    factory: Callable[[], Session], rewrites: Rewrites | None = None, *, settle: bool = True
+) -> Iterator[Session]:
+    """One transaction: committed when the block ends normally, rolled back otherwise.
+
+    If it destroyed secrets (:func:`shred_on_commit`), a rewrite of the file is owed to
+    ``rewrites`` (a throwaway one without it) and, with ``settle``, done right after the
+    commit; without, the caller settles ``rewrites`` once after several units of work."""
     session = factory()
     try:
         yield session
         session.commit()
         if session.info.pop(SHRED, False):
             bind = session.get_bind()
-            rewrite(bind.engine if isinstance(bind, Connection) else bind)
+            owed = Rewrites() if rewrites is None else rewrites
+            owed.owe()
+            if settle or rewrites is None:
+                owed.settle(bind.engine if isinstance(bind, Connection) else bind)
     except BaseException:
         session.rollback()
         raise

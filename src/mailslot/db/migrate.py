@@ -32,9 +32,10 @@ def alembic_config(engine: Engine) -> AlembicConfig:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Migrate to ``revision``. Migrating to the head ends with ``ANALYZE`` on PostgreSQL: a
-    migration may rebuild tables, which leaves the planner without statistics for them
+def upgrade(engine: Engine, revision: str = "head", *, statistics: bool = True) -> None:
+    """Migrate to ``revision``. Migrating to the head ends with ``ANALYZE`` on PostgreSQL
+    unless ``statistics`` is false (an empty template, ``orgs/templates.py``): a migration
+    may rebuild tables, which leaves the planner without statistics for them
     (``db/planner.py``)."""
     from alembic import command  # noqa: PLC0415 - see module docstring
 
@@ -42,7 +43,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     command.upgrade(alembic_config(engine), revision)
     if engine.dialect.name == "sqlite" and stored_revision(engine) != before:
         vacuum(engine)
-    if revision == "head":
+    if revision == "head" and statistics:
         analyze(engine)
 
 

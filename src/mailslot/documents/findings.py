@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+from mailslot.i18n import N_
+
 GPS: Final = "gps"
 AUTHOR: Final = "author"
 DEVICE: Final = "device"
@@ -35,6 +37,22 @@ KINDS: Final[tuple[str, ...]] = (
     TRAILING_DATA,
     PRINTER,
 )
+
+# Each kind as people read it (translated where it is shown; docs/documents.md says what each
+# means). The staff page's web/documents.KIND_LABELS has the same msgids.
+LABELS: Final = {
+    GPS: N_("Location (GPS)"),
+    AUTHOR: N_("Author, user or organisation"),
+    DEVICE: N_("Device or software"),
+    SERIAL: N_("Serial number or device identifier"),
+    TIMESTAMP: N_("Date and time"),
+    THUMBNAIL: N_("Embedded preview image"),
+    REVISION: N_("Earlier version, change or comment"),
+    ATTACHMENT: N_("Embedded file"),
+    SCRIPT: N_("Script or macro"),
+    TRAILING_DATA: N_("Data after the end of the file"),
+    PRINTER: N_("Printer information"),
+}
 
 NOT_INSPECTED: Final = "not inspected"
 MAX_DETAIL_CHARS: Final = 300

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
-
-import segno
+from typing import TYPE_CHECKING, Final
 
 from mailslot import i18n
 from mailslot.context import OrgContext
@@ -23,6 +21,9 @@ from mailslot.errors import NotFound
 from mailslot.i18n import N_
 from mailslot.instance.models import Instance
 from mailslot.instance.services import get_instance
+
+if TYPE_CHECKING:
+    import segno
 
 # Three lines, short enough for a card, in plain words (docs/sealed-drops.md says more).
 INSTRUCTIONS: Final = (
@@ -64,6 +65,8 @@ class DropCard:
 
     def qr(self) -> segno.QRCode:
         """The drop recipient as a QR code (byte mode: it decodes to the exact string)."""
+        import segno  # noqa: PLC0415 - only a card needs it; keeps idle memory down
+
         return segno.make_qr(self.recipient, error="m", mode="byte", boost_error=False)
 
     def qr_svg(self) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mailslot.cases import sealing
 from mailslot.cases import services as cases
 from mailslot.context import OrgContext
 from mailslot.errors import InvalidInput
@@ -33,7 +34,7 @@ def deliver(ctx: OrgContext, channel_id: str | None, files: Sequence[ReceivedFil
         for received in files:
             if not received.upload.sealed_drop:
                 raise InvalidInput(NOT_SEALED, name=received.filename)
-        items = [cases.file_item(f.upload, f.filename, f.content_type) for f in files]
+        items = [sealing.file_item(f.upload, f.filename, f.content_type) for f in files]
         now = ctx.now()
         with ctx.db() as db:
             if ctx.config.submission_rate > 0:
@@ -41,8 +42,8 @@ def deliver(ctx: OrgContext, channel_id: str | None, files: Sequence[ReceivedFil
                     db, limits.SUBMISSIONS, per_minute=ctx.config.submission_rate, now=ctx.clock()
                 )
             quotas.check(db, ctx.quotas, new_case=True, adding=sum(u.stored_size for u in uploads))
-            case = cases.open_case(db, choose_channel(db, channel_id), None, now)
-            cases.record_items(db, case, items, now=now)
+            case = sealing.open_case(db, choose_channel(db, channel_id), None, now)
+            sealing.record_items(db, case, items, now=now)
             if ctx.config.smtp_url:
                 notices.queue_for_case(db, case.id, now=now, interval=ctx.config.notify_interval)
             return case.id

@@ -1,20 +1,29 @@
 """Keeping every active custodian able to decide: an identity's key is wrapped to the
 custodians active when it arrives, so a custodian appointed (or enabled again) later holds
-no wrap to it. When a custodian who holds wraps works with their key in their session (the
-custodian's page, the API's list of requests), each identity they hold is wrapped to every
-other active custodian who lacks it, with one ``identity.share`` event per identity (its
-case id and the colleagues' ids). Disabling a custodian deletes their wraps.
+no wrap to it. Appointing or enabling one makes a sharing due, but the admin who does it
+holds no identity key: it happens when a custodian who holds wraps next opens their key,
+in a use case that writes anyway (their login, :func:`share_after_login`, or their
+decision on a request, ``requests.decide``), never on a page that only reads. Each identity
+they hold is then wrapped to every other active custodian who lacks it, with one
+``identity.share`` event per identity (its case id and the colleagues' ids). Disabling a
+custodian deletes their wraps.
 """
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, aliased
 
+from mailslot import crypto
 from mailslot.audit.services import record
+from mailslot.context import OrgContext
 from mailslot.identity import services
 from mailslot.identity.models import Identity, IdentityKeyWrap
 from mailslot.recipients.models import Role, User
+
+log = logging.getLogger("mailslot.identity")
 
 
 def share_held(db: Session, custodian: User, seed: bytes | None, *, now: int) -> int:
@@ -68,6 +77,24 @@ def share_held(db: Session, custodian: User, seed: bytes | None, *, now: int) ->
             user_ids=missing,
         )
     return len(lacking)
+
+
+def share_after_login(ctx: OrgContext, user: User, seed: bytes | None) -> int:
+    """The login use cases' part (``recipients.login``): a custodian's key was just opened,
+    so the identities they hold are shared (:func:`share_held`) in a unit of work of its
+    own. A wrap that does not open is logged by its type and does not refuse the login: the
+    custodian meets it again when deciding on that identity."""
+    if seed is None or user.role != Role.CUSTODIAN.value:
+        return 0  # no query for the logins of everyone else
+    try:
+        with ctx.db() as db:
+            custodian = db.get(User, user.id)
+            if custodian is None:  # pragma: no cover - deleted during their own login
+                return 0
+            return share_held(db, custodian, seed, now=ctx.now())
+    except crypto.DecryptionError as exc:
+        log.error("sharing identities at login failed: %s", type(exc).__name__)
+        return 0
 
 
 def drop_wraps(db: Session, user: User) -> int:

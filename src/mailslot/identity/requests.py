@@ -1,8 +1,9 @@
 """Identity on request, as use cases: a recipient asks to see a source's identity with a
 reason, a custodian approves or denies, an allowed recipient opens it. Each is one unit of
 work with its audit event (``identity.request``, ``identity.approve``, ``identity.deny``,
-``identity.read``, and ``identity.share`` when a custodian's visit wraps identities to
-colleagues who lack them); the events name ids and the decision, never the reason.
+``identity.read``, and ``identity.share`` when a custodian's decision wraps the identities
+they hold to colleagues who lack them, see ``custodians.py``); the events name ids and the
+decision, never the reason. Listing the pending requests only reads.
 
 Custodians see pending requests (who asked, the case's pseudonym, when, the reason) but
 never the case's content: they hold no case key. A request's reason is sealed under a fresh
@@ -147,13 +148,10 @@ def require_custodian(user: User) -> None:
 
 
 def pending(ctx: OrgContext, custodian: User, seed: bytes | None) -> list[PendingRequest]:
-    """Every request waiting for a decision, oldest first. With the custodian's key in
-    their session, the identities they hold are first wrapped to the active custodians who
-    lack them (``custodians.share_held``, audited), so that any of them can decide."""
+    """Every request waiting for a decision, oldest first; with the custodian's key in
+    their session, the reasons they can open. Reads only: the page and the API's list are
+    GETs (sharing identities with colleagues happens at login and at a decision)."""
     require_custodian(custodian)
-    if seed is not None:
-        with ctx.db() as db:
-            custodians.share_held(db, custodian, seed, now=ctx.now())
     with ctx.db() as db:
         rows = db.execute(
             select(IdentityRequest, Identity, Case.pseudonym, User.username)
@@ -197,10 +195,13 @@ def decide(
     ctx: OrgContext, custodian: User, seed: bytes | None, request_id: str, *, approve: bool
 ) -> IdentityRequest:
     """Approve (wrap the identity key to the requester) or deny a pending request. The
-    custodian's own key opens the identity key, so their key must be on the server."""
+    custodian's own key opens the identity key, so their key must be on the server. With it,
+    the identities they hold are also wrapped to the active custodians who lack them
+    (``custodians.share_held``, audited), so that any of them can decide."""
     require_custodian(custodian)
     now = ctx.now()
     with ctx.db() as db:
+        custodians.share_held(db, custodian, seed, now=now)
         request = db.get(IdentityRequest, request_id) if len(request_id) == 32 else None
         if request is None or request.status != RequestStatus.PENDING.value:
             raise NotFound(NO_REQUEST)

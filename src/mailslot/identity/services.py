@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailslot import crypto
-from mailslot.cases import services as cases
+from mailslot.cases import sealing
 from mailslot.cases.errors import KeyOffline
 from mailslot.cases.meta import ItemMeta, open_item_meta, seal_item_meta
 from mailslot.cases.models import ItemKind
@@ -69,14 +69,14 @@ def check_identity_text(text: str) -> str | None:
     return text
 
 
-def text_item(blobs: BlobStore, text: str) -> cases.SealedItem:
+def text_item(blobs: BlobStore, text: str) -> sealing.SealedItem:
     """An identity typed in the send form, sealed into its blob (not yet recorded)."""
-    upload = cases.seal_text(blobs, text)
+    upload = sealing.seal_text(blobs, text)
     meta: ItemMeta = {"filename": TEXT_NAME, "content_type": TEXT_TYPE}
-    return cases.SealedItem(upload=upload, kind=ItemKind.MESSAGE, meta=meta)
+    return sealing.SealedItem(upload=upload, kind=ItemKind.MESSAGE, meta=meta)
 
 
-def record_identity(db: Session, case_id: str, sealed: cases.SealedItem, *, now: int) -> Identity:
+def record_identity(db: Session, case_id: str, sealed: sealing.SealedItem, *, now: int) -> Identity:
     """Record an identity whose blob is committed: its own key pair, the data key wrapped to
     it, and the key pair's seed wrapped to every active custodian. Refused without one."""
     holders = custodians(db)

@@ -32,8 +32,9 @@ class Localized:
     default: str
     others: Mapping[str, str] = field(default_factory=dict)
 
-    def text(self, locale: str) -> str:
-        return self.others.get(locale) or self.default
+    def text(self, locale: str | None) -> str:
+        """As a reader of ``locale`` sees it (None: the default language's)."""
+        return (self.others.get(locale) if locale else None) or self.default
 
     def by_locale(self, default_locale: str) -> dict[str, str]:
         """Every language's text (the default language's too), for a form or the API."""

@@ -42,6 +42,7 @@ from mailslot.documents import sandbox
 from mailslot.drops.contents import FILES_DIR, NOTE_NAME
 from mailslot.errors import MailslotError
 from mailslot.filenames import OutputNames, output_filename
+from mailslot.i18n import N_, LazyText, N_plural
 from mailslot.offline.bundle import (
     BundleReader,
     CaseRecord,
@@ -69,7 +70,12 @@ TEMP_SUFFIX: Final = ".partial"
 REPORT_SUFFIX: Final = ".inspect.json"
 # A sealed drop's contents go into NAME + this, as in the staff's zip.
 CONTENTS_SUFFIX: Final = ".contents"
-NOT_HELD: Final = "sealed to a key this channel does not hold"
+NOT_HELD: Final = LazyText(N_("sealed to a key this channel does not hold"))
+# The progress lines (``echo``) are LazyText: English for any caller, in the operator's language
+# where ``mailslot decrypt`` prints them; the problems also go, in English, into the index file.
+NOT_WRITTEN: Final = N_("Case %(case)s: NOT WRITTEN: %(problem)s.")
+ITEM_DAMAGED: Final = N_("Case %(case)s, item %(item)s: DAMAGED: %(name)s.")
+ITEM_NOT_WRITTEN: Final = N_("Case %(case)s, item %(item)s: NOT WRITTEN: %(problem)s.")
 TAR_BLOCK: Final = 512
 PIECE: Final = 1 << 20
 
@@ -254,7 +260,11 @@ class _Decryptor:
             seed = self.key.unwrap(wrap.wrapped, crypto.WrapPurpose.DROP_KEY, record.id)
         except crypto.DecryptionError:
             self.report.bad_drop_keys += 1
-            self.echo(f"Drop key {record.id.hex()}: DAMAGED: it could not be opened.")
+            self.echo(
+                LazyText(
+                    N_("Drop key %(id)s: DAMAGED: it could not be opened."), id=record.id.hex()
+                )
+            )
             return
         self.identities.append(drops.DropKeyPair(seed).identity)
 
@@ -273,7 +283,11 @@ class _Decryptor:
         self.report.cases.append(outcome)
         wrap = record.wrap_for(self.fingerprint)
         if wrap is None:
-            self.echo(f"Case {record.pseudonym}: not addressed to this key; skipped.")
+            self.echo(
+                LazyText(
+                    N_("Case %(case)s: not addressed to this key; skipped."), case=record.pseudonym
+                )
+            )
             return
         try:
             case_keys = {record.key_version: self._case_key(record, record.key_version, wrap)}
@@ -281,16 +295,20 @@ class _Decryptor:
             for past in record.past_wraps_for(self.fingerprint):
                 case_keys[past.version] = self._case_key(record, past.version, past)
         except crypto.DecryptionError:
-            outcome.problem = "its key could not be opened (damaged or altered)"
-            self.echo(f"Case {record.pseudonym}: DAMAGED: {outcome.problem}.")
+            outcome.problem = LazyText(N_("its key could not be opened (damaged or altered)"))
+            self.echo(
+                _case_line(N_("Case %(case)s: DAMAGED: %(problem)s."), record, outcome.problem)
+            )
             return
         folder = self.out_dir / self.folders.take(record.pseudonym, fallback="case")
         try:
             folder.mkdir(mode=0o700)
         except OSError as exc:
-            outcome.problem = f"its folder could not be created ({_reason(exc)}); not written"
+            outcome.problem = LazyText(
+                N_("its folder could not be created (%(reason)s); not written"), reason=_reason(exc)
+            )
             outcome.write_error = True
-            self.echo(f"Case {record.pseudonym}: NOT WRITTEN: {outcome.problem}.")
+            self.echo(_case_line(NOT_WRITTEN, record, outcome.problem))
             return
         outcome.folder, self.case_keys = folder, case_keys
         self.names = OutputNames(OWN_NAMES)
@@ -310,8 +328,10 @@ class _Decryptor:
             data_key = case_key.unwrap(record.wrap, crypto.WrapPurpose.ITEM_KEY, record.id)
             meta = open_item_meta(record.id, data_key, record.sealed_meta)
         except crypto.DecryptionError:
-            outcome.problem = "its key or description could not be opened (damaged or altered)"
-            self.echo(f"Case {case.record.pseudonym}, item {record.position}: DAMAGED.")
+            outcome.problem = LazyText(
+                N_("its key or description could not be opened (damaged or altered)")
+            )
+            self.echo(_item_line(N_("Case %(case)s, item %(item)s: DAMAGED."), case, record))
             return
         outcome.time = meta.get("time", record.created_at)
         if record.kind in TEXT_KINDS:
@@ -328,25 +348,28 @@ class _Decryptor:
                 crypto.open_item_stream(record.id, data_key, _bundle_stream(entry)),
             )
         except BundleDamaged:
-            outcome.problem = "the bundle is damaged or ends inside it; not written"
+            outcome.problem = LazyText(N_("the bundle is damaged or ends inside it; not written"))
             raise
         except crypto.DecryptionError:
-            outcome.problem = "its content failed verification (damaged or altered); not written"
-            self.echo(f"Case {case.record.pseudonym}, item {record.position}: DAMAGED: {name}.")
+            outcome.problem = LazyText(
+                N_("its content failed verification (damaged or altered); not written")
+            )
+            self.echo(_item_line(ITEM_DAMAGED, case, record, name=name))
             return
         except OSError as exc:
-            outcome.problem = f"it could not be written as {name} ({_reason(exc)})"
-            outcome.write_error = True
-            self.echo(
-                f"Case {case.record.pseudonym}, item {record.position}: NOT WRITTEN: "
-                f"{outcome.problem}."
+            outcome.problem = LazyText(
+                N_("it could not be written as %(name)s (%(reason)s)"),
+                name=name,
+                reason=_reason(exc),
             )
+            outcome.write_error = True
+            self.echo(_item_line(ITEM_NOT_WRITTEN, case, record, problem=outcome.problem))
             return
         expected = meta.get("size")
         if expected is not None and expected != written:
             (case.folder / name).unlink()
-            outcome.problem = "its size does not match its description; not written"
-            self.echo(f"Case {case.record.pseudonym}, item {record.position}: DAMAGED: {name}.")
+            outcome.problem = LazyText(N_("its size does not match its description; not written"))
+            self.echo(_item_line(ITEM_DAMAGED, case, record, name=name))
             return
         outcome.filename, outcome.size = name, written
         if self.inspect is not None and record.kind not in TEXT_KINDS:
@@ -357,7 +380,6 @@ class _Decryptor:
     def _open_drop(self, case: CaseOutcome, outcome: ItemOutcome, name: str) -> None:
         """Open the sealed drop just written as ``name`` into ``NAME.contents``."""
         assert case.folder is not None  # noqa: S101 - only called for a written file
-        where = f"Case {case.record.pseudonym}, item {outcome.record.position}"
         folder_name = self.names.take_own(name + CONTENTS_SUFFIX)
         try:
             with (case.folder / name).open("rb") as handle:
@@ -368,14 +390,28 @@ class _Decryptor:
                 _write_drop(folder, reader, name)
         except drops.NoMatchingKey:
             outcome.drop_problem = NOT_HELD
-            self.echo(f"{where}: {name} is {NOT_HELD}.")
+            self.echo(
+                _item_line(
+                    N_("Case %(case)s, item %(item)s: %(name)s is %(problem)s."),
+                    case,
+                    outcome.record,
+                    name=name,
+                    problem=NOT_HELD,
+                )
+            )
         except drops.DropError:
-            outcome.drop_problem, outcome.drop_failed = "the drop is damaged or not complete", True
-            self.echo(f"{where}: DAMAGED: the sealed drop {name}.")
+            outcome.drop_problem = LazyText(N_("the drop is damaged or not complete"))
+            outcome.drop_failed = True
+            line = N_("Case %(case)s, item %(item)s: DAMAGED: the sealed drop %(name)s.")
+            self.echo(_item_line(line, case, outcome.record, name=name))
         except OSError as exc:
-            outcome.drop_problem = f"its contents could not be written ({_reason(exc)})"
+            outcome.drop_problem = LazyText(
+                N_("its contents could not be written (%(reason)s)"), reason=_reason(exc)
+            )
             outcome.drop_failed = outcome.write_error = True
-            self.echo(f"{where}: NOT WRITTEN: {outcome.drop_problem}.")
+            self.echo(
+                _item_line(ITEM_NOT_WRITTEN, case, outcome.record, problem=outcome.drop_problem)
+            )
 
     def _inspect(
         self, case: CaseOutcome, outcome: ItemOutcome, name: str, limits: sandbox.Limits
@@ -394,10 +430,13 @@ class _Decryptor:
             text = json.dumps([inspection.report.to_json()], ensure_ascii=False, indent=2)
             _write_verified(case.folder, report_name, iter([text.encode() + b"\n"]))
         except OSError as exc:
-            outcome.report_problem = f"{report_name} could not be written ({_reason(exc)})"
+            outcome.report_problem = LazyText(
+                N_("%(name)s could not be written (%(reason)s)"),
+                name=report_name,
+                reason=_reason(exc),
+            )
             self.echo(
-                f"Case {case.record.pseudonym}, item {outcome.record.position}: NOT WRITTEN: "
-                f"{outcome.report_problem}."
+                _item_line(ITEM_NOT_WRITTEN, case, outcome.record, problem=outcome.report_problem)
             )
             return
         outcome.report = report_name
@@ -412,11 +451,34 @@ class _Decryptor:
             _write_verified(case.folder, INDEX_NAME, iter([lines.encode()]))
             _fsync_dir(case.folder)
         except OSError as exc:
-            case.problem = f"its index {INDEX_NAME} could not be written ({_reason(exc)})"
+            case.problem = LazyText(
+                N_("its index %(name)s could not be written (%(reason)s)"),
+                name=INDEX_NAME,
+                reason=_reason(exc),
+            )
             case.write_error = True
-            self.echo(f"Case {case.record.pseudonym}: NOT WRITTEN: {case.problem}.")
+            self.echo(_case_line(NOT_WRITTEN, case.record, case.problem))
         ok = sum(1 for i in case.items if i.problem is None)
-        self.echo(f"Case {case.record.pseudonym}: {ok} of {len(case.items)} items in {case.folder}")
+        self.echo(
+            LazyText(
+                *N_plural(
+                    "Case %(case)s: %(ok)s of %(num)s item in %(folder)s",
+                    "Case %(case)s: %(ok)s of %(num)s items in %(folder)s",
+                ),
+                case=case.record.pseudonym,
+                ok=ok,
+                num=len(case.items),
+                folder=case.folder,
+            )
+        )
+
+
+def _case_line(line: str, record: CaseRecord, problem: str | None) -> LazyText:
+    return LazyText(line, case=record.pseudonym, problem=problem)
+
+
+def _item_line(line: str, case: CaseOutcome, record: ItemRecord, **params: object) -> LazyText:
+    return LazyText(line, case=case.record.pseudonym, item=record.position, **params)
 
 
 class _Replay:
@@ -522,6 +584,6 @@ def decrypt_bundle(
     except (crypto.DecryptionError, BundleDamaged, OSError):
         # Writing errors are handled where they happen: an OSError here is from reading.
         work.report.damaged = True
-        echo("The bundle is damaged, altered or incomplete; reading stopped there.")
+        echo(LazyText(N_("The bundle is damaged, altered or incomplete; reading stopped there.")))
     work.finish_case()
     return work.report

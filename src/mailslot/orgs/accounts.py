@@ -10,7 +10,8 @@ sessions: the cookie holds a random token, the registry its derived id and the s
 sealed under another key derived from it.
 
 Every change an operator makes is written to ``operator_events`` (who, what, which
-organisation's slug, to the minute): nothing about the client is kept.
+organisation's slug, to the minute): nothing about the client is kept. The ``mailslot orgs``
+commands write there too, as the command line (:func:`record_command`).
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ FIRST_LOCK: Final = 60
 LONGEST_LOCK: Final = 3600
 TOTP_ISSUER: Final = "Mailslot host"
 _WRONG: Final = "The username, password or code is wrong."
+# The operator log's actor for ``mailslot orgs`` commands: not a username (those have no
+# parentheses or spaces), shown translated on the pages.
+COMMAND_LINE: Final = "(command line)"
 # The same Argon2id work for an unknown username as for a known one.
 _DUMMY_SALT: Final = bytes(16)
 
@@ -106,6 +110,13 @@ class NewOperator:
 def record(db: Session, now: int, operator: str, action: str, org: str = "") -> None:
     """Write one line of the operator log (to the minute)."""
     db.add(OperatorEvent(at=now - now % 60, operator=operator, action=action, org=org))
+
+
+def record_command(registry: Registry, now: int, action: str, org: str = "") -> None:
+    """A change made with ``mailslot orgs``, in the same log as the pages' changes; its
+    actor is :data:`COMMAND_LINE` (which no username can be), and no OS account is kept."""
+    with unit_of_work(sessionmaker(registry.engine)) as db:
+        record(db, now, COMMAND_LINE, action, org)
 
 
 def events(ctx: HostContext, limit: int = 50) -> list[OperatorEvent]:

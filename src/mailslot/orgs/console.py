@@ -5,24 +5,29 @@ translated message ids, since the pages show them), calls the operator's use cas
 ``orgs.operator`` that ``mailslot orgs`` runs too, and writes the operator log.
 
 Like ``mailslot orgs list``, nothing here reads a case, an item, a label or a person's name:
-the operator sees counts and bytes. Each function is blocking.
+the operator sees counts and bytes. The list reads the figures kept in the registry; only one
+organisation's page counts live. Each function is blocking.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Final
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from mailslot.config import parse_size
 from mailslot.errors import ConfigError, Conflict, InvalidInput, NotFound
 from mailslot.i18n import N_, N_plural
 from mailslot.instance.services import MAX_NAME
-from mailslot.orgs import operator
+from mailslot.orgs import operator, usage
 from mailslot.orgs.accounts import HostContext, OperatorAccount, record
 from mailslot.orgs.errors import OrgError, RegistryConflict, UnknownOrganisation
 from mailslot.orgs.registry import OrgRecord, check_host, check_slug
 from mailslot.text import plain_text
 
+log = logging.getLogger("mailslot.orgs")
 _SEPARATORS: Final = re.compile(r"[\s,]+")
 _TAKEN: Final = N_("This slug is taken.")
 _CLAIMED: Final = N_("Another organisation already claims %(host)s.")
@@ -90,9 +95,25 @@ def _record(ctx: HostContext, actor: OperatorAccount, action: str, slug: str) ->
         record(db, ctx.now(), actor.username, action, slug)
 
 
-def overview(ctx: HostContext, actor: OperatorAccount) -> list[operator.Listed]:
-    """Every organisation with its counts, storage used and quotas."""
-    return operator.list_orgs(ctx.config, ctx.registry)
+def overview(
+    ctx: HostContext, actor: OperatorAccount, *, search: str = "", number: int = 1
+) -> usage.Page:
+    """A page of organisations with their quotas and their last measured counts and storage
+    (``orgs/usage.py``): read from the registry alone, so a thousand organisations cost no
+    more than ten."""
+    return usage.page(ctx.registry, search=search[:253], number=number)
+
+
+def measure(ctx: HostContext, actor: OperatorAccount, org: OrgRecord) -> usage.Figures | None:
+    """One organisation's counts now (its database opened for them), kept for the list; None
+    when they cannot be read (its page still serves to disable or remove it)."""
+    try:
+        figures = operator.measure_org(ctx.config, org, ctx.now())
+    except (SQLAlchemyError, OSError) as exc:  # `mailslot check` says what is wrong
+        log.error("counting an organisation failed: %s", type(exc).__name__)
+        return None
+    usage.store(ctx.registry, {org.id: figures})
+    return figures
 
 
 def find(ctx: HostContext, actor: OperatorAccount, slug: str) -> OrgRecord:

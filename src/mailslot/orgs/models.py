@@ -47,6 +47,8 @@ class OrganisationHost(RegistryBase):
     org_id: Mapped[str] = mapped_column(
         ForeignKey("organisations.id", ondelete="CASCADE"), index=True
     )
+    # The order the operator gave the names in: the first one builds links (layout 2).
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class RegistryState(RegistryBase):

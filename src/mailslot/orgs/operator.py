@@ -12,20 +12,20 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import sessionmaker
 
 from mailslot.cases.models import CaseKeyWrap, Item, ItemKeyWrap
 from mailslot.config import Config
 from mailslot.db.base import make_engine, shred_on_commit, unit_of_work
-from mailslot.db.migrate import upgrade
 from mailslot.db.models import Base
 from mailslot.identity.models import Identity, IdentityKeyWrap, IdentityRequest
 from mailslot.instance.services import MAX_NAME, ensure_instance
 from mailslot.orgs import placement
 from mailslot.orgs.errors import OrgError, RegistryConflict
-from mailslot.orgs.quotas import Usage, usage
+from mailslot.orgs.quotas import Usage
 from mailslot.orgs.registry import OrgRecord, Registry, check_host, check_slug
+from mailslot.orgs.usage import Figures, measure, store
 from mailslot.questionnaires.models import QuestionnaireDraftFile
 from mailslot.recipients.models import User
 from mailslot.recipients.services import ensure_setup_link
@@ -76,10 +76,10 @@ def add(
     staff_hosts: Iterable[str] = (),
     now: int,
 ) -> Added:
-    """Create an organisation: its place (directory, schema), its database at the head
-    revision, its instance (named ``name``) and a setup link for its first admin; then list
-    it in the registry, so that it is served only once it is complete. If anything fails,
-    what was made is removed again."""
+    """Create an organisation: its place (directory, schema) with its database at the head
+    revision (a copy of a template, ``orgs/templates.py``), its instance (named ``name``)
+    and a setup link for its first admin; then list it in the registry, so that it is
+    served only once it is complete. If anything fails, what was made is removed again."""
     slug, name = check_slug(slug), check_name(name)
     sources, staff = _hosts(source_hosts), _hosts(staff_hosts)
     directory = registry.load()
@@ -89,11 +89,10 @@ def add(
     if taken := sorted(claimed & {*sources, *staff}):
         raise RegistryConflict(f"Another organisation claims {', '.join(taken)}.")
     org_id = secrets.token_hex(16)
-    placement.create(config, registry.engine, org_id)
+    placement.create(config, registry.engine, org_id)  # at the head revision, or nothing
     try:
         engine = placement.engine(config, org_id)
         try:
-            upgrade(engine)
             with unit_of_work(sessionmaker(engine, expire_on_commit=False)) as db:
                 instance = ensure_instance(db, config.kdf, now)
                 instance.name = name
@@ -113,6 +112,7 @@ def add(
     except BaseException:
         placement.destroy(config, registry.engine, org_id)
         raise
+    store(registry, {org_id: Figures(Usage(0, 0, 0), 0, now - now % 60)})
     link = f"{placement.staff_url(config, staff)}/setup/{token}"
     return Added(org_id, slug, name, tuple(sources), tuple(staff), link)
 
@@ -123,18 +123,25 @@ def _engine(config: Config, record: OrgRecord) -> Engine:
     return placement.engine(config, record.id)
 
 
-def list_orgs(config: Config, registry: Registry) -> list[Listed]:
+def measure_org(config: Config, record: OrgRecord, now: int) -> Figures:
+    """One organisation's counts, live: its database is opened for them."""
+    engine = _engine(config, record)
+    try:
+        with unit_of_work(sessionmaker(engine)) as db:
+            return measure(db, now)
+    finally:
+        engine.dispose()
+
+
+def list_orgs(config: Config, registry: Registry, now: int) -> list[Listed]:
     """Every organisation with its counts (cases, items, staff accounts) and the bytes its
-    items take: nothing about any case, person or content."""
-    listed = []
+    items take, counted live (each database is opened) and kept in the registry for the
+    operator's pages: nothing about any case, person or content."""
+    listed, measured = [], {}
     for record in registry.load().orgs:
-        engine = _engine(config, record)
-        try:
-            with unit_of_work(sessionmaker(engine)) as db:
-                staff = db.scalar(select(func.count()).select_from(User)) or 0
-                listed.append(Listed(record, usage(db), int(staff)))
-        finally:
-            engine.dispose()
+        figures = measured[record.id] = measure_org(config, record, now)
+        listed.append(Listed(record, figures.usage, figures.staff))
+    store(registry, measured)
     return listed
 
 

@@ -1,6 +1,6 @@
 """The host operator's own tables, in the host registry beside the organisations (never in an
-organisation's database): operator accounts, their sessions, login throttles, and the log of
-what operators did.
+organisation's database): operator accounts, their sessions, login throttles, the log of
+what operators did, and each organisation's last measured usage.
 
 Rows keyed by random values are ``WITHOUT ROWID`` on SQLite, like an organisation's tables
 (``db/models.py``), so that no hidden counter keeps the order they were written in. The log
@@ -78,3 +78,23 @@ class OperatorEvent(RegistryBase):
     operator: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(32))
     org: Mapped[str] = mapped_column(String(63), default="")
+
+
+class OrganisationUsage(RegistryBase):
+    """What an organisation held when it was last measured (counts and bytes, as ``mailslot
+    orgs list`` shows them), kept here so that the operator's list of a thousand
+    organisations reads the registry alone and opens none of their databases. The
+    background round measures each organisation every few minutes (``orgs/usage.py``);
+    ``measured_at`` is to the minute, and the pages say "as of" it."""
+
+    __tablename__ = "organisation_usage"
+    __table_args__ = _NO_ROWID
+
+    org_id: Mapped[str] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True
+    )
+    cases: Mapped[int] = mapped_column(BigInteger)
+    items: Mapped[int] = mapped_column(BigInteger)
+    stored_bytes: Mapped[int] = mapped_column(BigInteger)
+    staff: Mapped[int] = mapped_column(Integer)
+    measured_at: Mapped[int] = mapped_column(BigInteger)

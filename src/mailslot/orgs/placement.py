@@ -14,7 +14,8 @@ blobs          ``DATA_DIR/orgs/<id>/blobs``, or the prefix  the same
 tor            ``TOR_DIR/orgs/<id>`` (``MAILSLOT_TOR_DIR``)  the same
 =============  ==========================================  =================================
 
-The host registry is ``DATA_DIR/host.sqlite3``, or the schema ``mailslot_host``. Nothing
+The host registry is ``DATA_DIR/host.sqlite3``, or the schema ``mailslot_host``. A new
+organisation's database starts as a copy of a template (``orgs/templates.py``). Nothing
 here is named after what an organisation is called: a directory listing shows random ids.
 """
 
@@ -25,22 +26,28 @@ import re
 import shutil
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL
 from sqlalchemy.pool import QueuePool
 
 from mailslot.config import Config
 from mailslot.db.base import BUSY_TIMEOUT_MS, make_engine
+from mailslot.db.clone import clone_schema
+from mailslot.orgs import templates
 from mailslot.storage import BlobStore, FilesystemBlobStore, open_blob_store
 
 REGISTRY_FILE: Final = "host.sqlite3"
 REGISTRY_SCHEMA: Final = "mailslot_host"
 ORGS_DIR: Final = "orgs"
 DATABASE_FILE: Final = "mailslot.sqlite3"
+BLOBS_DIR: Final = "blobs"
 # Connections an organisation other than the default keeps open while idle: a thousand
 # organisations must not hold a thousand full pools (the busiest are kept, see runtime.py).
-IDLE_CONNECTIONS: Final = 2
+# One: each SQLite connection holds its own copy of the schema, prepared statements and page
+# cache, and a second is opened only while two units of work overlap.
+IDLE_CONNECTIONS: Final = 1
 _ORG_ID: Final = re.compile(r"[0-9a-f]{32}")
 
 
@@ -73,8 +80,45 @@ def engine(config: Config, org_id: str) -> Engine:
         return make_engine(
             config.resolved_database_url, pool_size=IDLE_CONNECTIONS, schema=schema(org_id)
         )
+    # Opened read-write, never created (SQLite's ``mode=rw``): only :func:`create` makes the
+    # file, so a request that reaches an organisation just removed fails to connect instead
+    # of bringing an empty database back (the schema, on PostgreSQL, is never made by
+    # connecting either). The path is percent-encoded: a SQLite URI reads ``?``, ``#``, ``%``.
     path = (org_dir(config, org_id) / DATABASE_FILE).resolve()
-    return make_engine(f"sqlite:///{path}", pool_size=IDLE_CONNECTIONS)
+    url = URL.create(
+        "sqlite", database=f"file:{quote(str(path))}", query={"mode": "rw", "uri": "true"}
+    )
+    return make_engine(url.render_as_string(hide_password=False), pool_size=IDLE_CONNECTIONS)
+
+
+def revisions(config: Config, registry: Engine, org_ids: list[str]) -> dict[str, str | None]:
+    """Each organisation's stored schema revision, read over the registry's one connection
+    (PostgreSQL: every organisation is a schema of the same database), so that a start-up
+    checking 1,000 organisations opens one connection, not 1,000. An organisation whose
+    revision cannot be read this way is left out (the caller opens its database). SQLite
+    keeps a file per organisation: nothing to share, so nothing is read here."""
+    if not postgresql(config):
+        return {}
+    found: dict[str, str | None] = {}
+    with registry.connect() as connection:
+        present = set(
+            connection.execute(
+                text(
+                    "SELECT table_schema FROM information_schema.tables"
+                    " WHERE table_name = 'alembic_version'"
+                )
+            ).scalars()
+        )
+        for org_id in org_ids:
+            name = schema(org_id)
+            if name not in present:
+                found[org_id] = None
+                continue
+            rows = connection.execute(
+                text(f'SELECT version_num FROM "{name}".alembic_version')  # noqa: S608 - a checked id
+            ).all()
+            found[org_id] = str(rows[0][0]) if len(rows) == 1 else None
+    return found
 
 
 def blob_store(config: Config, org_id: str, *, shared: BlobStore | None = None) -> BlobStore:
@@ -82,7 +126,9 @@ def blob_store(config: Config, org_id: str, *, shared: BlobStore | None = None) 
     ``orgs/<id>/`` in the configured bucket (``MAILSLOT_BLOB_URL``; ``shared``, the default
     organisation's store, lends its client and connection pool)."""
     if config.s3_location is None:
-        return FilesystemBlobStore(org_dir(config, org_id) / "blobs")
+        # Opening makes no directory (see :func:`create`): nothing of a removed organisation
+        # comes back because a request reached it in the second before the server knew.
+        return FilesystemBlobStore(org_dir(config, org_id) / BLOBS_DIR, create=False)
     return open_blob_store(config, f"{ORGS_DIR}/{check_id(org_id)}", shared=shared)
 
 
@@ -111,15 +157,39 @@ def staff_url(config: Config, staff_hosts: list[str]) -> str:
     return f"{parts.scheme}://{host}{port}"
 
 
-def create(config: Config, registry: Engine, org_id: str) -> None:
-    """Make the empty place of a new organisation (its directory; on PostgreSQL its schema,
-    through ``registry``, the registry's engine on the same database)."""
+def create(config: Config, registry: Engine, org_id: str, *, source: str | None = None) -> None:
+    """Make the place of a new organisation with its database at the head revision: its
+    directory (and blob directory, unless blobs go to a bucket), and a copy of the template
+    that the migrations made (``orgs/templates.py``), or with ``source`` a copy of that schema
+    (PostgreSQL) or database file (SQLite), rows included (the demo's organisations). On
+    PostgreSQL the schema is created and filled in one transaction through ``registry``, the
+    registry's engine on the same database. If anything fails, nothing of it is left."""
     directory = org_dir(config, org_id)
     directory.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     directory.mkdir(mode=0o700)
-    if postgresql(config):
+    if config.s3_location is None:
+        (directory / BLOBS_DIR).mkdir(mode=0o700)
+    try:
+        if postgresql(config):
+            _copy_schema(config, registry, org_id, source)
+        else:
+            target = directory / DATABASE_FILE
+            shutil.copyfile(source or templates.sqlite_template(config), target)
+            target.chmod(0o600)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+
+
+def _copy_schema(config: Config, registry: Engine, org_id: str, source: str | None) -> None:
+    for _attempt in range(3):
         with registry.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema(org_id)}"'))
+            found = source or templates.lock_postgresql(connection)
+            if found is not None:
+                clone_schema(connection, found, schema(org_id))
+                return
+        templates.build_postgresql(config)  # none yet at this revision
+    raise RuntimeError("The template schema was replaced three times meanwhile.")
 
 
 def destroy(config: Config, registry: Engine, org_id: str) -> None:

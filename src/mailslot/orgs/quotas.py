@@ -12,24 +12,48 @@ a quota, :func:`check` first locks the organisation's settings row (an UPDATE th
 nothing: SQLite's write lock, PostgreSQL's row lock), so submissions at the same moment are
 checked one after the other, each seeing what the ones before it recorded: together they do
 not pass a quota. (The encrypted bytes of uploads still arriving are on disk before their
-check, and deleted if it refuses them.) Staff replies and notes are not refused, and count
-towards storage, as do sources' sealed identities. (A questionnaire draft's files are not
-counted: their rows name a blob only, their sizes are sealed in the draft, and they are
-deleted or become items when the draft ends.)
+check, and deleted if it refuses them.)
+
+Staff writes that store ciphertext (a reply, an internal note written by a recipient) call
+:func:`check_staff` the same way, in their own unit of work before their rows are recorded
+(always the settings row before the case row, as submissions do, so the two never wait on
+each other in opposite order); past the storage quota they raise :class:`StorageFull`, whose
+message speaks to staff, and the page or the API keeps what they wrote. The notes that
+closing a case or keeping it longer writes (their reasons, a few hundred bytes) are not
+refused: closing and retention are duties under the Directive that a full quota must not
+block; they count towards storage, as do sources' sealed identities. (A questionnaire
+draft's files are not counted: their rows name a blob only, their sizes are sealed in the
+draft, and they are deleted or become items when the draft ends.)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from mailslot.cases.models import Case, Item
 from mailslot.context import Quotas
+from mailslot.errors import ServiceError
+from mailslot.i18n import N_
 from mailslot.identity.models import Identity
 from mailslot.instance.models import Instance
 from mailslot.orgs.errors import QuotaReached
+
+STAFF_STORAGE_FULL: Final = N_(
+    "This organisation's storage is full, so nothing was saved; what you wrote is kept "
+    "below. Ask your host to raise the storage quota, or delete cases you no longer need."
+)
+
+
+class StorageFull(QuotaReached):
+    """A staff write (a reply, a note) would pass the storage quota: said to staff, who can
+    act on it, rather than in the words a source sees."""
+
+    def __init__(self) -> None:
+        ServiceError.__init__(self, STAFF_STORAGE_FULL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,3 +91,16 @@ def check(db: Session, quotas: Quotas, *, new_case: bool, adding: int) -> None:
             raise QuotaReached()
     if quotas.storage is not None and _stored(db) + adding > quotas.storage:
         raise QuotaReached()
+
+
+def check_staff(db: Session, quotas: Quotas, *, adding: int) -> None:
+    """Refuse a staff write (:class:`StorageFull`) that would store ``adding`` more bytes
+    past the storage quota; serialised as :func:`check` is. Call it before recording the
+    rows (``adding``: the sealed blob's stored size), or, when the write seals and records
+    in one step, once before it with 0 (to take the lock first) and once after it with 0."""
+    if quotas.storage is None:
+        return
+    try:
+        check(db, Quotas(storage=quotas.storage), new_case=False, adding=adding)
+    except QuotaReached:
+        raise StorageFull() from None

@@ -26,11 +26,15 @@ from mailslot.db.base import insert_ignoring_conflict, unit_of_work
 from mailslot.errors import ConfigError
 from mailslot.orgs.errors import OrgError, RegistryConflict, UnknownOrganisation
 from mailslot.orgs.models import Organisation, OrganisationHost, RegistryBase, RegistryState
-from mailslot.orgs.operator_models import OperatorEvent  # its tables are created here too
+from mailslot.orgs.operator_models import (  # their tables are created here too
+    OperatorEvent,
+    OrganisationUsage,
+)
 from mailslot.orgs.placement import REGISTRY_SCHEMA
 from mailslot.tor import SOURCE, STAFF
 
-VERSION: Final = 1
+# 2: organisation_hosts.position (host names keep the order they were given in).
+VERSION: Final = 2
 DEFAULT_NAME: Final = "Default organisation"
 DAY: Final = 86400
 KINDS: Final = (SOURCE, STAFF)
@@ -160,6 +164,13 @@ class Registry:
             version = connection.execute(select(RegistryState.version)).scalar_one()
             if version > VERSION:
                 raise ConfigError("The host registry was made by a newer Mailslot; upgrade it.")
+            if version < 2:  # names claimed before it keep their alphabetical order
+                schema = f'"{REGISTRY_SCHEMA}".' if self.postgresql else ""
+                table = f"{schema}organisation_hosts"
+                connection.execute(
+                    text(f"ALTER TABLE {table} ADD COLUMN position INTEGER NOT NULL DEFAULT 0")
+                )
+                connection.execute(update(RegistryState).values(version=VERSION))
             connection.execute(
                 insert_ignoring_conflict(
                     dialect,
@@ -181,7 +192,10 @@ class Registry:
         with unit_of_work(self._factory) as db:
             generation = int(db.execute(select(RegistryState.generation)).scalar_one())
             hosts: dict[str, dict[str, list[str]]] = {}
-            for row in db.scalars(select(OrganisationHost).order_by(OrganisationHost.host)):
+            ordered = select(OrganisationHost).order_by(
+                OrganisationHost.position, OrganisationHost.host
+            )
+            for row in db.scalars(ordered):
                 hosts.setdefault(row.org_id, {SOURCE: [], STAFF: []})[row.kind].append(row.host)
             orgs = []
             for org in db.scalars(select(Organisation).order_by(Organisation.slug)):
@@ -220,14 +234,15 @@ class Registry:
         return org
 
     def _claim(self, db: Session, org_id: str, kind: str, hosts: Iterable[str]) -> None:
-        for host in hosts:
+        """Claim ``hosts`` in the order given: the first is the organisation's own (links)."""
+        for position, host in enumerate(hosts):
             owner = db.scalar(
                 select(OrganisationHost.org_id).where(OrganisationHost.host == host).limit(1)
             )
             if owner is not None and owner != org_id:
                 raise RegistryConflict(f"Another organisation claims {host}.")
             if db.get(OrganisationHost, (host, kind)) is None:
-                db.add(OrganisationHost(host=host, kind=kind, org_id=org_id))
+                db.add(OrganisationHost(host=host, kind=kind, org_id=org_id, position=position))
         db.flush()
 
     def add(
@@ -290,6 +305,7 @@ class Registry:
             if org.slug == DEFAULT_ORG:
                 raise RegistryConflict("The default organisation cannot be removed.")
             db.execute(delete(OrganisationHost).where(OrganisationHost.org_id == org.id))
+            db.execute(delete(OrganisationUsage).where(OrganisationUsage.org_id == org.id))
             # Its slug goes from the operator log too: nothing of it stays in the registry.
             db.execute(update(OperatorEvent).where(OperatorEvent.org == slug).values(org=""))
             db.delete(org)

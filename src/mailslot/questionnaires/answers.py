@@ -21,10 +21,10 @@ from __future__ import annotations
 import datetime
 import re
 from collections import ChainMap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Final
+from typing import Final, Generic, TypeVar
 
 from mailslot.i18n import N_, N_plural
 from mailslot.questionnaires.limits import (
@@ -93,6 +93,20 @@ TOO_MANY_ROWS: Final = N_plural(
 )
 
 _ROW: Final = re.compile(r"\[(\d{1,3})\]\.")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Parser(Generic[T]):
+    """How a typed field reads its text, and what it says when the text does not parse."""
+
+    read: Callable[[str], T | None]
+    invalid: str
+
+
+DATE: Final[Parser[datetime.date]] = Parser(parse_date, NOT_A_DATE)
+NUMBER: Final[Parser[Decimal]] = Parser(parse_number, NOT_A_NUMBER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,26 +206,8 @@ class _Reader:
 
     def field(self, item: Field, key: str) -> Value | None:
         """The field's value, or None when it is empty (an error if required) or invalid."""
-        match item.type:
-            case FieldType.SHORT_TEXT | FieldType.LONG_TEXT:
-                return self.text(item, key)
-            case FieldType.SINGLE_CHOICE | FieldType.YES_NO:
-                return self.choice(item, key)
-            case FieldType.MULTIPLE_CHOICE:
-                return self.choices(item, key)
-            case FieldType.DATE:
-                return self.date(item, key)
-            case FieldType.DATE_RANGE:
-                return self.date_range(item, key)
-            case FieldType.NUMBER:
-                return self.number(item, key)
-            case FieldType.ACKNOWLEDGEMENT:
-                return self.acknowledgement(item, key)
-            case FieldType.FILE:
-                return self.attached(item, key)
-            case FieldType.GROUP:
-                return self.group(item, key)
-        return None
+        read = _READERS.get(item.type)
+        return read(self, item, key) if read is not None else None
 
     def empty(self, item: Field, key: str) -> None:
         if item.required:
@@ -267,18 +263,22 @@ class _Reader:
             return None
         return chosen
 
-    def date(self, item: Field, key: str) -> datetime.date | None:
+    def parsed(self, item: Field, key: str, parse: Parser[T]) -> T | None:
+        """One value sent under ``key`` read by ``parse`` (:data:`DATE` or :data:`NUMBER`):
+        None when nothing was sent (an error if required) or when it does not parse."""
         sent = self.single(key)
         if sent is None:
             return None
         if not sent.strip():
             self.empty(item, key)
             return None
-        day = parse_date(sent)
-        if day is None:
-            self.fail(key, NOT_A_DATE)
-            return None
-        return day
+        value = parse.read(sent)
+        if value is None:
+            self.fail(key, parse.invalid)
+        return value
+
+    def date(self, item: Field, key: str) -> datetime.date | None:
+        return self.parsed(item, key, DATE)
 
     def date_range(self, item: Field, key: str) -> DateRange | None:
         start, end = self.single(f"{key}.start"), self.single(f"{key}.end")
@@ -290,9 +290,9 @@ class _Reader:
         if not start.strip() or not end.strip():
             self.fail(key, BOTH_DATES)
             return None
-        first, last = parse_date(start), parse_date(end)
+        first, last = DATE.read(start), DATE.read(end)
         if first is None or last is None:
-            self.fail(key, NOT_A_DATE)
+            self.fail(key, DATE.invalid)
             return None
         if last < first:
             self.fail(key, DATES_REVERSED)
@@ -300,15 +300,8 @@ class _Reader:
         return DateRange(first, last)
 
     def number(self, item: Field, key: str) -> Decimal | None:
-        sent = self.single(key)
-        if sent is None:
-            return None
-        if not sent.strip():
-            self.empty(item, key)
-            return None
-        value = parse_number(sent)
+        value = self.parsed(item, key, NUMBER)
         if value is None:
-            self.fail(key, NOT_A_NUMBER)
             return None
         if item.integer and value != value.to_integral_value():
             self.fail(key, NOT_WHOLE)
@@ -394,3 +387,19 @@ class _Reader:
         for path in [p for p in self.errors if p.startswith(f"{row_key}.")]:
             del self.errors[path]
         return True
+
+
+# How each type of field is read (static texts take no answer: none).
+_READERS: Final[dict[FieldType, Callable[[_Reader, Field, str], Value | None]]] = {
+    FieldType.SHORT_TEXT: _Reader.text,
+    FieldType.LONG_TEXT: _Reader.text,
+    FieldType.SINGLE_CHOICE: _Reader.choice,
+    FieldType.YES_NO: _Reader.choice,
+    FieldType.MULTIPLE_CHOICE: _Reader.choices,
+    FieldType.DATE: _Reader.date,
+    FieldType.DATE_RANGE: _Reader.date_range,
+    FieldType.NUMBER: _Reader.number,
+    FieldType.ACKNOWLEDGEMENT: _Reader.acknowledgement,
+    FieldType.FILE: _Reader.attached,
+    FieldType.GROUP: _Reader.group,
+}

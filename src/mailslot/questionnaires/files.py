@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session as DbSession
 
-from mailslot.cases.services import ItemUpload
+from mailslot.cases.sealing import ItemUpload
 from mailslot.errors import InvalidInput
 from mailslot.questionnaires.models import QuestionnaireDraftFile
 from mailslot.questionnaires.values import AttachedFile

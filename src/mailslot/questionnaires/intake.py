@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from mailslot.cases import sealing
 from mailslot.cases import services as cases
 from mailslot.cases.errors import ChannelClosed
 from mailslot.channels import services as channels
@@ -363,24 +364,24 @@ def send(
         file_refs=True,
     )
     attached = _sent_files(stored.definition, page.answers, draft)
-    uploads: list[cases.ItemUpload] = []
+    uploads: list[sealing.ItemUpload] = []
     try:
         items = []
         for data, name, kind in (
             (form.answers.decode(), ANSWERS_NAME, ANSWERS_TYPE),
             (readable, TEXT_NAME, TEXT_TYPE),
         ):
-            upload = cases.seal_text(ctx.blobs, data)
+            upload = sealing.seal_text(ctx.blobs, data)
             uploads.append(upload)
-            items.append(cases.file_item(upload, name, kind))
+            items.append(sealing.file_item(upload, name, kind))
         # The identity answers are sealed apart, for custodians only (``identity``).
         identity = None
         if form.identity:
-            upload = cases.seal_text(ctx.blobs, form.identity.decode())
+            upload = sealing.seal_text(ctx.blobs, form.identity.decode())
             uploads.append(upload)
-            identity = cases.file_item(upload, IDENTITY_NAME, IDENTITY_TYPE)
+            identity = sealing.file_item(upload, IDENTITY_NAME, IDENTITY_TYPE)
         for kept in attached:  # recorded under the item ids that the answers name
-            items.append(cases.file_item(files.KeptUpload(kept), kept.name, kept.content_type))
+            items.append(sealing.file_item(files.KeptUpload(kept), kept.name, kept.content_type))
         source_id = submissions.store(
             ctx,
             session,

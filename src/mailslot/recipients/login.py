@@ -17,6 +17,7 @@ from mailslot import crypto
 from mailslot.audit import services as audit
 from mailslot.context import OrgContext
 from mailslot.errors import AuthenticationFailed
+from mailslot.identity import custodians
 from mailslot.limits import services as limits
 from mailslot.recipients import services as recipients
 from mailslot.recipients.models import User
@@ -46,7 +47,7 @@ def log_in(
     except AuthenticationFailed:
         login_failed(ctx, username)
         raise
-    return LoggedIn(auth, login_succeeded(ctx, username, via=via))
+    return logged_in(ctx, auth, username, via=via)
 
 
 # The steps of a login, also used apart by the security-key login, which runs the first
@@ -85,6 +86,17 @@ def login_succeeded(ctx: OrgContext, username: str, *, via: str = PASSWORD) -> i
         if user is not None:
             audit.record(db, "auth.login", now=now, actor_id=user.id, actor=user.username, via=via)
         return failures
+
+
+def logged_in(
+    ctx: OrgContext, auth: recipients.Authenticated, username: str, *, via: str = PASSWORD
+) -> LoggedIn:
+    """The end of every staff login (password, API token, security key): the login recorded
+    (:func:`login_succeeded`), then, for a custodian whose key was just opened, the
+    identities they hold shared with colleagues who lack them (identity/custodians.py)."""
+    failures = login_succeeded(ctx, username, via=via)
+    custodians.share_after_login(ctx, auth.user, auth.private_seed)
+    return LoggedIn(auth, failures)
 
 
 def log_out(ctx: OrgContext, user: User) -> None:

@@ -398,4 +398,4 @@ def finish_login(
         if pending.user_id:  # a wrong password was counted at the first step
             login.login_failed(ctx, pending.username)
         raise
-    return login.LoggedIn(auth, login.login_succeeded(ctx, pending.username, via=VIA_KEY))
+    return login.logged_in(ctx, auth, pending.username, via=VIA_KEY)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mailslot.cases import services as cases
+from mailslot.cases import source_items
 from mailslot.cases.models import Case
 from mailslot.context import OrgContext
 from mailslot.errors import AuthenticationFailed, NotFound
@@ -16,10 +16,10 @@ from mailslot.sources.models import Source
 @dataclass(frozen=True, slots=True)
 class Conversation:
     """What a returning source sees: the case (None before anything was sent) and its items,
-    replies opened (see :func:`mailslot.cases.services.source_view`)."""
+    replies opened (see :func:`mailslot.cases.source_items.source_view`)."""
 
     case: Case | None
-    items: list[cases.SourceItemView] = field(default_factory=list)
+    items: list[source_items.SourceItemView] = field(default_factory=list)
 
 
 def read(ctx: OrgContext, source_id: str, seed: bytes | None) -> Conversation:
@@ -31,18 +31,18 @@ def read(ctx: OrgContext, source_id: str, seed: bytes | None) -> Conversation:
     with ctx.db() as db:
         if db.get(Source, source_id) is None:
             raise AuthenticationFailed(SESSION_ENDED)
-        case = cases.source_case(db, source_id)
+        case = source_items.source_case(db, source_id)
         if case is None:
             return Conversation(case=None)
         return Conversation(
-            case=case, items=cases.source_view(db, ctx.blobs, key_pair, case, mark_seen=True)
+            case=case, items=source_items.source_view(db, ctx.blobs, key_pair, case, mark_seen=True)
         )
 
 
 def delete_reply(ctx: OrgContext, source_id: str | None, item_id: str) -> None:
     """The source deletes a reply: the codename no longer opens it (staff still can)."""
     with ctx.db() as db:
-        case = cases.source_case(db, source_id) if source_id else None
+        case = source_items.source_case(db, source_id) if source_id else None
         if case is None:
             raise NotFound("This item does not exist.")
-        cases.forget_reply(db, case, item_id)
+        source_items.forget_reply(db, case, item_id)

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session as DbSession
 
-from mailslot.cases import deadlines
+from mailslot.cases import deadlines, sealing
 from mailslot.cases import services as cases
 from mailslot.cases.errors import ChannelClosed
 from mailslot.cases.models import Case, ItemKind
@@ -86,10 +86,10 @@ def send_token(sent: str | None) -> str:
 
 
 class ReceivedFile(Protocol):
-    """A file of the form, already sealed into its blob (``web.uploads.UploadedFile``)."""
+    """A file of the form, already sealed into its blob (``web.form_receiver.UploadedFile``)."""
 
     @property
-    def upload(self) -> cases.ItemUpload: ...
+    def upload(self) -> sealing.ItemUpload: ...
     @property
     def filename(self) -> str: ...
     @property
@@ -125,7 +125,7 @@ def submit(
             raise InvalidInput(cases.MESSAGE_TOO_LONG, num=ctx.config.max_message_chars)
         if not message.strip() and not files:
             raise InvalidInput("Write a message or choose at least one file to send.")
-        items = [cases.file_item(f.upload, f.filename, f.content_type) for f in files]
+        items = [sealing.file_item(f.upload, f.filename, f.content_type) for f in files]
         text = message if message.strip() else None
         given = None
         if (identity_text := identity_services.check_identity_text(identity)) is not None:
@@ -181,7 +181,7 @@ class Choice:
 class _Acknowledgement:
     """A new case's automatic acknowledgement, sealed, and what recording it needs."""
 
-    upload: cases.ItemUpload
+    upload: sealing.ItemUpload
     case: Case
     channel: Channel
     source_public_key: bytes
@@ -192,7 +192,7 @@ class _Target:
     """Where a submission's items go."""
 
     source_id: str
-    case: Case | cases.CaseRef
+    case: Case | sealing.CaseRef
     source_public_key: bytes | None  # set if the items are wrapped to the source too
     ack: _Acknowledgement | None = None
 
@@ -201,15 +201,15 @@ def store(
     ctx: OrgContext,
     session: SessionState,
     channel_id: str | None,
-    items: list[cases.SealedItem],
+    items: list[sealing.SealedItem],
     message: str | None,
     *,
-    uploads: list[cases.ItemUpload],
+    uploads: list[sealing.ItemUpload],
     locale: str,
     token: str | None = None,
     answered: bool = False,
     choice: Choice | None = None,
-    identity: cases.SealedItem | None = None,
+    identity: sealing.SealedItem | None = None,
     also: Callable[[DbSession], None] | None = None,
 ) -> str:
     """Seal ``message`` (if any) into its blob, then record every item, in one transaction.
@@ -235,9 +235,9 @@ def store(
     runs in the same transaction once the items are recorded (a questionnaire's counts)."""
     now = ctx.now()
     if message is not None:
-        text_upload = cases.seal_text(ctx.blobs, message)
+        text_upload = sealing.seal_text(ctx.blobs, message)
         uploads.append(text_upload)
-        items.insert(0, cases.SealedItem(upload=text_upload, kind=ItemKind.MESSAGE, meta={}))
+        items.insert(0, sealing.SealedItem(upload=text_upload, kind=ItemKind.MESSAGE, meta={}))
     with ctx.db() as db:
         if not session_services.reload_locked(db, session):
             raise AuthenticationFailed(SESSION_ENDED)
@@ -270,14 +270,14 @@ def store(
             if not isinstance(target.case, Case):
                 raise InvalidInput("Your identity can be given only with your first submission.")
             identity_services.record_identity(db, target.case.id, identity, now=now)
-        cases.record_items(
+        sealing.record_items(
             db, target.case, items, now=now, source_public_key=target.source_public_key
         )
         if also is not None:
             also(db)
         if (ack := target.ack) is not None:
-            auto = cases.SealedItem(upload=ack.upload, kind=ItemKind.REPLY, meta={"auto": True})
-            cases.record_items(
+            auto = sealing.SealedItem(upload=ack.upload, kind=ItemKind.REPLY, meta={"auto": True})
+            sealing.record_items(
                 db, ack.case, [auto], now=now, source_public_key=ack.source_public_key
             )
             deadlines.acknowledge(ack.case, ack.channel, now)
@@ -301,7 +301,7 @@ def store(
 def _returning(ctx: OrgContext, db: DbSession, session: SessionState) -> _Target:
     """A returning source's case; its key only if the instance wraps submissions to it."""
     source_id = str(session.data.source_id)
-    found = cases.submission_target(db, source_id, ctx.instance_id)
+    found = sealing.submission_target(db, source_id, ctx.instance_id)
     if found is None:
         raise AuthenticationFailed(SESSION_ENDED)
     public_key = source_key(session.data.seed).public_key if found.share_with_source else None
@@ -313,7 +313,7 @@ def _first(
     db: DbSession,
     session: SessionState,
     channel_id: str | None,
-    uploads: list[cases.ItemUpload],
+    uploads: list[sealing.ItemUpload],
     *,
     now: int,
     locale: str,
@@ -336,10 +336,10 @@ def _first(
     ack_text = channel_settings.auto_reply_for(db, channel.id, locale)
     ack_upload = None
     if ack_text is not None:
-        ack_upload = cases.seal_text(ctx.blobs, ack_text)
+        ack_upload = sealing.seal_text(ctx.blobs, ack_text)
         uploads.append(ack_upload)
     source = sources.create_source(db, lookup, public_key, now)
-    case = cases.open_case(db, channel, source.id, now, only=choice.recipient_ids(db, channel))
+    case = sealing.open_case(db, channel, source.id, now, only=choice.recipient_ids(db, channel))
     ack = (
         _Acknowledgement(ack_upload, case, channel, public_key) if ack_upload is not None else None
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from mailslot.audit import services as audit
 from mailslot.channels import services as channels
-from mailslot.channels.models import Channel
+from mailslot.channels.services import ShownChannel
 from mailslot.context import OrgContext
 from mailslot.questionnaires import counts as answer_counts
 from mailslot.recipients.models import User
@@ -29,7 +29,7 @@ class Report:
     """The protected figures for a selection, and the channels to choose from."""
 
     figures: stats.Stats
-    channels: list[Channel]
+    channels: list[ShownChannel]
     # Counts per answer of the questions marked for statistics (questionnaires/counts.py).
     answers: list[answer_counts.QuestionCounts] = field(default_factory=list)
 
@@ -41,33 +41,55 @@ class CsvExport:
 
 
 def report(
-    ctx: OrgContext, user: User, first: str | None, last: str | None, channel: str | None
+    ctx: OrgContext,
+    user: User,
+    first: str | None,
+    last: str | None,
+    channel: str | None,
+    *,
+    locale: str | None = None,
 ) -> Report:
     """The figures for the months ``first`` to ``last`` (``YYYY-MM``; by default the last
-    twelve) in one channel or all."""
+    twelve) in one channel or all; channels named in ``locale`` (None: the organisation's
+    default language)."""
     stats.require_viewer(user)
     now = ctx.now()
     chosen = stats.selection(first, last, channel, now=now)
     with ctx.db() as db:
         k = ctx.config.stats_min_count
-        figures = stats.compute(db, chosen, k=k, now=now)
+        figures = stats.compute(db, chosen, k=k, now=now, locale=locale)
         answers = answer_counts.answer_counts(db, chosen, k=k)
-        return Report(figures, channels.list_channels(db), answers)
+        shown = channels.shown_in(db, channels.list_channels(db), locale)
+        return Report(figures, shown, answers)
+
+
+def channel_choices(ctx: OrgContext, locale: str | None) -> list[ShownChannel]:
+    """Every channel, named in ``locale``: the dashboard's choices when a report failed."""
+    with ctx.db() as db:
+        return channels.shown_in(db, channels.list_channels(db), locale)
 
 
 def export_csv(
-    ctx: OrgContext, user: User, first: str | None, last: str | None, channel: str | None
+    ctx: OrgContext,
+    user: User,
+    first: str | None,
+    last: str | None,
+    channel: str | None,
+    *,
+    locale: str | None = None,
 ) -> CsvExport:
     """The same figures as CSV (``section,item,value``), the answer counts included (see
-    ``answer_rows``); the export is audited."""
+    ``answer_rows``), channels named in ``locale`` as on the dashboard; the export is
+    audited."""
     stats.require_viewer(user)
     now = ctx.now()
     chosen = stats.selection(first, last, channel, now=now)
     with ctx.db() as db:
         k = ctx.config.stats_min_count
-        figures = stats.compute(db, chosen, k=k, now=now)
+        figures = stats.compute(db, chosen, k=k, now=now, locale=locale)
         answers = answer_counts.answer_counts(db, chosen, k=k)
-        names = {found.id: found.name for found in channels.list_channels(db)}
+        shown = channels.shown_in(db, channels.list_channels(db), locale)
+        names = {found.id: found.name for found in shown}
         audit.record(
             db,
             "stats.export",

@@ -36,6 +36,7 @@ from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from mailslot.cases.models import Case, CaseStatus
+from mailslot.channels import services as channel_services
 from mailslot.channels.models import Channel
 from mailslot.errors import Forbidden, InvalidInput, NotFound
 from mailslot.i18n import N_plural
@@ -259,13 +260,17 @@ def _flag(condition: ColumnElement[bool]) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def compute(db: Session, chosen: Selection, *, k: int, now: int) -> Stats:
-    """Every aggregate for ``chosen``, protected (see the module docstring)."""
+def compute(
+    db: Session, chosen: Selection, *, k: int, now: int, locale: str | None = None
+) -> Stats:
+    """Every aggregate for ``chosen``, protected (see the module docstring); channels named
+    in ``locale`` (None: the organisation's default language)."""
     channels = list(db.execute(select(Channel.id, Channel.name).order_by(Channel.name)))
     if chosen.channel_id is not None:
         channels = [row for row in channels if row[0] == chosen.channel_id]
         if not channels:
             raise NotFound("No such channel.")
+    names = channel_services.names_in(db, dict(channels), locale)
     where = _where(chosen)
 
     # Counts per channel and status: the groups are few, and the sort behind GROUP BY holds
@@ -314,7 +319,7 @@ def compute(db: Session, chosen: Selection, *, k: int, now: int) -> Stats:
         selection=chosen,
         min_count=k,
         total=protect_count(total, k),
-        channels=cells((cid, name, by_channel.get(cid, 0)) for cid, name in channels),
+        channels=cells((cid, names[cid], by_channel.get(cid, 0)) for cid, _ in channels),
         statuses=cells((s.value, s.value, by_status.get(s.value, 0)) for s in STATUSES),
         months=cells((str(m), str(m), by_month.get(m, 0)) for m in chosen.months),
         durations=[_duration(measure, histograms[measure], k) for measure in MEASURES],

@@ -55,6 +55,21 @@ def _settle(directory: str, root: str) -> None:
         os.utime(root, _coarse_times())
 
 
+def _make_bucket(directory: str, root: str) -> None:
+    """Make a bucket directory, and the store's root if it is missing, but nothing above the
+    root: the folder of an organisation that was removed meanwhile must not come back
+    (FileNotFoundError then)."""
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        return
+    except FileNotFoundError:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(root, 0o700)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(directory, 0o700)
+
+
 def _check_id(blob_id: str) -> None:
     # Containment: ids are generated here, but never trust a value read back from a database.
     if not _BLOB_ID.fullmatch(blob_id):
@@ -81,7 +96,7 @@ class _FileWriter:
                 # an empty bucket between the two calls: then try again.
                 if attempt + 1 == _OPEN_ATTEMPTS:
                     raise
-                os.makedirs(directory, mode=0o700, exist_ok=True)
+                _make_bucket(directory, self._root)
         self._pending: list[bytes] = []
         self._pending_size = 0
         self._size = 0
@@ -186,11 +201,14 @@ def _fsync_dir(path: str | Path) -> None:
 
 
 class FilesystemBlobStore:
-    """Blobs under ``root/ab/abcdef…`` with mode 0600; directories 0700."""
+    """Blobs under ``root/ab/abcdef…`` with mode 0600; directories 0700. With
+    ``create=False`` (an organisation's store) opening makes nothing: the root is made by the
+    first write, and only if the directory it sits in still exists."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, create: bool = True) -> None:
         self.root = root.resolve()
-        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if create:
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.root_str = str(self.root)
 
     def path_for(self, blob_id: str) -> Path:
@@ -236,6 +254,8 @@ class FilesystemBlobStore:
         """Remove the writes a crash left (returns how many), and tidy what older versions
         left: empty bucket directories, and exact times on blobs and directories."""
         removed = 0
+        if not self.root.is_dir():  # nothing written yet (``create=False``)
+            return removed
         for path, is_dir in _scan(self.root):
             if not is_dir:
                 continue
@@ -257,6 +277,8 @@ class FilesystemBlobStore:
         return removed
 
     def blob_ids(self) -> Iterator[str]:
+        if not self.root.is_dir():
+            return
         for bucket, is_dir in _scan(self.root):
             if is_dir:
                 for blob, _ in _scan(bucket):

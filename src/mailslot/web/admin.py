@@ -133,12 +133,17 @@ class AdminViews:
             return await self.refuse(request)
 
         org = self.web.org(request)
+        locale = self.web.locale(request)
 
         def work(db: DbSession) -> dict[str, Any]:
             all_channels = channels.list_channels(db)
+            shown = channels.shown_in(db, all_channels, locale)
             return {
                 "users": recipients.list_users(db),
-                "channels": [(c, channels.members(db, c)) for c in all_channels],
+                "channels": [
+                    (named, channels.members(db, c))
+                    for named, c in zip(shown, all_channels, strict=True)
+                ],
                 "settings": instance_services.get_instance(db, org.instance_id),
                 "notices": notices.status(db),
                 "mail_configured": bool(org.config.smtp_url),
@@ -155,11 +160,18 @@ class AdminViews:
 
     # Invitations.
 
+    async def channel_choices(self, request: Request) -> list[channels.ShownChannel]:
+        """Every channel, named in the admin's language (the default language's if none)."""
+        locale = self.web.locale(request)
+        return await self.web.run(
+            request, lambda db: channels.shown_in(db, channels.list_channels(db), locale)
+        )
+
     async def invite_form(self, request: Request) -> Response:
         staff = await self.admin(request)
         if staff is None:
             return await self.refuse(request)
-        channel_list = await self.web.run(request, channels.list_channels)
+        channel_list = await self.channel_choices(request)
         return await self.staff_views.page(
             request, "admin/invite.html", {"channels": channel_list, "link": None}
         )
@@ -180,11 +192,11 @@ class AdminViews:
                 channel_ids=[str(v) for v in form.getlist("channels")],
             )
         except errors.ServiceError as exc:
-            channel_list = await self.web.run(request, channels.list_channels)
+            channel_list = await self.channel_choices(request)
             return await self.staff_views.error(
                 request, "admin/invite.html", exc, channels=channel_list, link=None
             )
-        channel_list = await self.web.run(request, channels.list_channels)
+        channel_list = await self.channel_choices(request)
         return await self.staff_views.page(
             request, "admin/invite.html", {"channels": channel_list, "link": link}
         )

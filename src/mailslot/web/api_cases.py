@@ -15,7 +15,16 @@ from mailslot.cases import services as cases
 from mailslot.cases.models import CaseStatus, ItemKind
 from mailslot.recipients.models import Role
 from mailslot.web.api_casework import LabelOut, PersonOut
-from mailslot.web.api_common import BODY_ERRORS, ERRORS, Current, ErrorOut, Org, call
+from mailslot.web.api_common import (
+    BODY_ERRORS,
+    ERRORS,
+    IN_READERS_LANGUAGE,
+    Current,
+    ErrorOut,
+    Locale,
+    Org,
+    call,
+)
 from mailslot.web.api_identity import IdentityState
 from mailslot.web.downloads import item_response
 
@@ -25,7 +34,7 @@ router = APIRouter()
 class CaseOut(BaseModel):
     id: str
     pseudonym: str
-    channel: str
+    channel: str = Field(description="The channel's name. " + IN_READERS_LANGUAGE)
     created_at: int
     last_activity_at: int
     item_count: int
@@ -37,7 +46,9 @@ class CaseOut(BaseModel):
     )
     status: str = Field(description="The phase: new, acknowledged, in_progress or closed.")
     custom_status_id: str | None
-    custom_status: str | None = Field(description="The channel's own name for the status.")
+    custom_status: str | None = Field(
+        description="The channel's own name for the status. " + IN_READERS_LANGUAGE
+    )
     important: bool
     labels: list[LabelOut]
     assignees: list[PersonOut]
@@ -166,6 +177,7 @@ async def list_cases(  # the filters are query parameters, named by FastAPI
     *,
     ctx: Org,
     me: Current,
+    locale: Locale,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     status: Annotated[CaseStatus | None, Query(description="The phase of the case.")] = None,
@@ -222,7 +234,7 @@ async def list_cases(  # the filters are query parameters, named by FastAPI
         created_from=created_after,
         created_to=created_before,
     )
-    found = await call(ctx, listing.list_cases, me.user, query)
+    found = await call(ctx, listing.list_cases, me.user, query, locale)
     return CaseList(
         cases=[CaseOut.from_listed(listed) for listed in found.cases],
         total=found.total,
@@ -233,10 +245,10 @@ async def list_cases(  # the filters are query parameters, named by FastAPI
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetail, responses=ERRORS)
-async def get_case(ctx: Org, me: Current, case_id: str) -> CaseDetail:
+async def get_case(ctx: Org, me: Current, locale: Locale, case_id: str) -> CaseDetail:
     content = await call(ctx, reading.read_case, me.user, me.seed, case_id, via="api")
     # As the list shows it, read after the opening marked it read.
-    listed = await call(ctx, listing.list_entry, me.user, content.case.id)
+    listed = await call(ctx, listing.list_entry, me.user, content.case.id, locale)
     return CaseDetail.from_listed(
         listed,
         items=[ItemOut.from_view(v) for v in content.items],

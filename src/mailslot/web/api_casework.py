@@ -6,8 +6,18 @@ from typing import Any, Literal
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from mailslot.cases import actions, work
-from mailslot.web.api_common import BODY_ERRORS, ERRORS, Current, ErrorOut, Org, call
+from mailslot.cases import actions, listing, work
+from mailslot.context import OrgContext
+from mailslot.web.api_common import (
+    BODY_ERRORS,
+    ERRORS,
+    IN_READERS_LANGUAGE,
+    Current,
+    ErrorOut,
+    Locale,
+    Org,
+    call,
+)
 
 router = APIRouter()
 
@@ -78,7 +88,9 @@ class CaseWorkOut(BaseModel):
     id: str
     status: str
     custom_status_id: str | None
-    custom_status: str | None
+    custom_status: str | None = Field(
+        description="The channel's own name for the status. " + IN_READERS_LANGUAGE
+    )
     important: bool
     labels: list[LabelOut]
     assignees: list[PersonOut]
@@ -116,13 +128,19 @@ class RecipientList(BaseModel):
     recipients: list[PersonOut]
 
 
-def work_out(state: actions.WorkState) -> CaseWorkOut:
+async def work_out(ctx: OrgContext, state: actions.WorkState, locale: str) -> CaseWorkOut:
+    """The case's work state after an action, its custom status named in ``locale``."""
     case = state.case
+    custom_status = state.custom_status
+    if custom_status is not None and case.custom_status_id is not None:
+        custom_status = await call(
+            ctx, listing.status_name, case.custom_status_id, custom_status, locale
+        )
     return CaseWorkOut(
         id=case.id,
         status=case.status,
         custom_status_id=case.custom_status_id,
-        custom_status=state.custom_status,
+        custom_status=custom_status,
         important=case.important,
         labels=[LabelOut(id=label.id, name=label.name) for label in state.labels],
         assignees=[PersonOut(id=u.id, username=u.username) for u in state.assignees],
@@ -153,7 +171,9 @@ def access_out(found: actions.Access) -> AccessOut:
 
 
 @router.post("/cases/{case_id}/status", response_model=CaseWorkOut, responses=WRITE_ERRORS)
-async def set_status(me: Current, ctx: Org, case_id: str, body: StatusRequest) -> CaseWorkOut:
+async def set_status(
+    me: Current, ctx: Org, locale: Locale, case_id: str, body: StatusRequest
+) -> CaseWorkOut:
     state = await call(
         ctx,
         actions.set_status,
@@ -163,17 +183,23 @@ async def set_status(me: Current, ctx: Org, case_id: str, body: StatusRequest) -
         custom_status_id=body.custom_status_id,
         reason=body.reason,
     )
-    return work_out(state)
+    return await work_out(ctx, state, locale)
 
 
 @router.put("/cases/{case_id}/important", response_model=CaseWorkOut, responses=WRITE_ERRORS)
-async def set_important(me: Current, ctx: Org, case_id: str, body: ImportantRequest) -> CaseWorkOut:
-    return work_out(await call(ctx, actions.set_important, me.user, case_id, body.important))
+async def set_important(
+    me: Current, ctx: Org, locale: Locale, case_id: str, body: ImportantRequest
+) -> CaseWorkOut:
+    state = await call(ctx, actions.set_important, me.user, case_id, body.important)
+    return await work_out(ctx, state, locale)
 
 
 @router.post("/cases/{case_id}/labels", response_model=CaseWorkOut, responses=WRITE_ERRORS)
-async def add_label(me: Current, ctx: Org, case_id: str, body: LabelRequest) -> CaseWorkOut:
-    return work_out(await call(ctx, actions.add_label, me.user, case_id, body.name))
+async def add_label(
+    me: Current, ctx: Org, locale: Locale, case_id: str, body: LabelRequest
+) -> CaseWorkOut:
+    state = await call(ctx, actions.add_label, me.user, case_id, body.name)
+    return await work_out(ctx, state, locale)
 
 
 @router.delete("/cases/{case_id}/labels/{label_id}", status_code=204, responses=READ_ERRORS)
@@ -183,8 +209,11 @@ async def remove_label(me: Current, ctx: Org, case_id: str, label_id: str) -> Re
 
 
 @router.post("/cases/{case_id}/assignees", response_model=CaseWorkOut, responses=WRITE_ERRORS)
-async def assign(me: Current, ctx: Org, case_id: str, body: UserRequest) -> CaseWorkOut:
-    return work_out(await call(ctx, actions.assign, me.user, case_id, body.user_id))
+async def assign(
+    me: Current, ctx: Org, locale: Locale, case_id: str, body: UserRequest
+) -> CaseWorkOut:
+    state = await call(ctx, actions.assign, me.user, case_id, body.user_id)
+    return await work_out(ctx, state, locale)
 
 
 @router.delete("/cases/{case_id}/assignees/{user_id}", status_code=204, responses=READ_ERRORS)

@@ -12,13 +12,14 @@ from functools import partial
 from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
 import anyio.to_thread
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from sqlalchemy.orm import Session as DbSession
 
-from mailslot import errors
+from mailslot import errors, i18n
 from mailslot.context import OrgContext
+from mailslot.instance import texts
 from mailslot.recipients.models import User
 from mailslot.runtime import Runtime
 from mailslot.sessions import services as sessions
@@ -115,3 +116,27 @@ async def current(
 
 
 Current = Annotated[ApiUser, Depends(current)]
+
+
+# How the OpenAPI descriptions of such texts say which language they are in.
+IN_READERS_LANGUAGE = (
+    "In the first language of the request's Accept-Language that Mailslot supports (none: "
+    "the organisation's default language), where an admin wrote it in that language; in the "
+    "default language otherwise. Content-Language names the language chosen."
+)
+
+
+async def reader_locale(ctx: Org, request: Request, response: Response) -> str:
+    """The language of the texts admins write (channel names, custom statuses) in an answer:
+    the first supported language of ``Accept-Language``, else the organisation's default
+    language (what a script that sends no such header has always read). A text not written
+    in that language is the default language's. Said back in ``Content-Language``."""
+    locale = i18n.accepted(request.headers.get("accept-language"))
+    if locale is None:
+        locale = await run(ctx, texts.default_locale)
+    response.headers["Content-Language"] = i18n.language(locale).tag
+    response.headers["Vary"] = "Accept-Language"
+    return locale
+
+
+Locale = Annotated[str, Depends(reader_locale)]

@@ -7,7 +7,15 @@ from pydantic import BaseModel, Field
 
 from mailslot.stats import reports
 from mailslot.stats import services as stats
-from mailslot.web.api_common import ERRORS, Current, ErrorOut, Org, call
+from mailslot.web.api_common import (
+    ERRORS,
+    IN_READERS_LANGUAGE,
+    Current,
+    ErrorOut,
+    Locale,
+    Org,
+    call,
+)
 
 router = APIRouter()
 
@@ -26,7 +34,10 @@ class CountOut(BaseModel):
 
 class CellOut(CountOut):
     key: str = Field(description="The channel id, the status, or the month (YYYY-MM).")
-    label: str = Field(description="The channel name, the status, or the month.")
+    label: str = Field(
+        description="The channel's name, the status, or the month. A channel's name: "
+        + IN_READERS_LANGUAGE
+    )
 
 
 class DurationOut(BaseModel):
@@ -139,8 +150,10 @@ MONTH = r"^\d{4}-\d{2}$"
     summary="Case statistics (aggregates only, small counts suppressed)",
 )
 async def get_stats(
+    *,
     me: Current,
     ctx: Org,
+    locale: Locale,
     first: Annotated[
         str | None, Query(alias="from", pattern=MONTH, description="First month, YYYY-MM.")
     ] = None,
@@ -152,7 +165,7 @@ async def get_stats(
     """Cases opened in the selected months (by default the last twelve), in one channel or
     all: counts per channel, status and month; time to acknowledge, give feedback and
     close; overdue counts; shares on time."""
-    found = await call(ctx, reports.report, me.user, first, last, channel)
+    found = await call(ctx, reports.report, me.user, first, last, channel, locale=locale)
     out = stats_out(found.figures)
     out.answers = [
         QuestionCountsOut(

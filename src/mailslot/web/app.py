@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mailslot import errors
+from mailslot import errors, logs
 from mailslot.i18n import N_
 from mailslot.runtime import Runtime
 from mailslot.tor import SOURCE, STAFF
@@ -36,6 +36,7 @@ from mailslot.web.retention import RetentionViews
 from mailslot.web.security import SecurityHeaders
 from mailslot.web.source import SourceViews
 from mailslot.web.source_drops import SourceDropViews
+from mailslot.web.source_send import SourceSendViews
 from mailslot.web.staff import StaffViews
 from mailslot.web.staff_drops import StaffDropViews
 from mailslot.web.stats import StatsViews
@@ -177,7 +178,7 @@ def _handlers(web: Web, template: str, render: PageRenderer) -> dict[type[Except
 
     async def server_error(request: Request, exc: Exception) -> Response:
         # Log the error type only: messages and tracebacks could carry request data.
-        log.error("internal error: %s", type(exc).__name__)
+        log.error("internal error: %s", logs.kind(exc))
         return PlainTextResponse("Internal error", status_code=500)
 
     async def disconnected(request: Request, exc: Exception) -> Response:
@@ -204,6 +205,7 @@ def create_source_app(runtime: Runtime, templates: Templates | None = None) -> S
     source_views = SourceViews(web)
     routes: list[BaseRoute] = [
         *source_views.routes(),
+        *SourceSendViews(source_views).routes(),
         *SourceDropViews(source_views).routes(),
         *QuestionnaireViews(source_views).routes(),
         _static(),

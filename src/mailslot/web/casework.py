@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute, Route
 
 from mailslot import errors
 from mailslot.cases import actions
-from mailslot.web.staff import Staff, StaffViews
+from mailslot.web.staff import NO_CASE, Staff, StaffViews
 
 # What each action says on the case page afterwards (``?done=...``; the template words it).
 DONE = ("status", "important", "label", "assignee", "note", "access", "revoked")
@@ -57,12 +57,19 @@ class CaseWorkViews:
         views = self.staff_views
         staff = await views.staff(request)
         case_id = request.path_params["case_id"]
+        fields: dict[str, str] | None = None
         try:
             fields = await views.form(request, staff)
             if staff is None:
                 return views.login_redirect(request)
             done = await action(request, staff, case_id, fields)
         except errors.ServiceError as exc:
+            # A note refused on a case they may open (the storage quota): the case page with
+            # the error and the note still in its box, as a refused reply keeps its text.
+            refused_note = action == self.note and not isinstance(exc, NO_CASE)
+            if refused_note and staff is not None and fields is not None:
+                note = fields.get("text", "")
+                return await views.show_case(request, staff, case_id, error=exc, note=note)
             return await views.error(request, "staff/error.html", exc)
         if done == "revoked-self":
             return self.web.redirect(request, "/", revoked=1)

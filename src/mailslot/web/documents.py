@@ -14,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from mailslot import errors
 from mailslot.cases import documents
 from mailslot.i18n import N_
 from mailslot.web.downloads import file_response
@@ -48,38 +47,21 @@ class DocumentViews:
         ]
 
     async def inspect(self, request: Request) -> Response:
-        staff = await self.staff_views.staff(request)
-        if staff is None:
-            return self.staff_views.login_redirect(request)
-        try:
-            inspected = await self.web.call(
+        return await self.staff_views.on_item(
+            request,
+            documents.inspect_item,
+            lambda inspected: self.staff_views.page(
                 request,
-                documents.inspect_item,
-                staff.user,
-                staff.seed,
-                request.path_params["case_id"],
-                request.path_params["item_id"],
-            )
-        except errors.ServiceError as exc:
-            return await self.staff_views.error(request, "staff/error.html", exc)
-        context = {"document": inspected, "kind_labels": KIND_LABELS}
-        return await self.staff_views.page(request, "staff/document.html", context)
+                "staff/document.html",
+                {"document": inspected, "kind_labels": KIND_LABELS},
+            ),
+        )
 
     async def sanitized(self, request: Request) -> Response:
-        staff = await self.staff_views.staff(request)
-        if staff is None:
-            return self.staff_views.login_redirect(request)
-        try:
-            copy = await self.web.call(
-                request,
-                documents.sanitized_copy,
-                staff.user,
-                staff.seed,
-                request.path_params["case_id"],
-                request.path_params["item_id"],
-                flatten=request.query_params.get("flatten") == "1",
-                greyscale=request.query_params.get("greyscale") == "1",
-            )
-        except errors.ServiceError as exc:
-            return await self.staff_views.error(request, "staff/error.html", exc)
-        return file_response(copy.name, copy.data, copy.media_type)
+        return await self.staff_views.on_item(
+            request,
+            documents.sanitized_copy,
+            lambda copy: file_response(copy.name, copy.data, copy.media_type),
+            flatten=request.query_params.get("flatten") == "1",
+            greyscale=request.query_params.get("greyscale") == "1",
+        )

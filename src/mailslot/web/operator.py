@@ -29,7 +29,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mailslot import errors
+from mailslot import errors, logs
 from mailslot.i18n import N_
 from mailslot.orgs import accounts
 from mailslot.orgs.accounts import HostContext, OperatorAccount
@@ -223,7 +223,7 @@ def _handlers(web: OperatorWeb, views: OperatorViews) -> dict[type[Exception] | 
         return response
 
     async def server_error(request: Request, exc: Exception) -> Response:
-        log.error("internal error: %s", type(exc).__name__)  # the type only: no request data
+        log.error("internal error: %s", logs.kind(exc))  # the type only: no request data
         return PlainTextResponse("Internal error", status_code=500)
 
     async def disconnected(request: Request, exc: Exception) -> Response:

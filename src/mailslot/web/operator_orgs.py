@@ -1,4 +1,5 @@
-"""The host operator's organisation pages: the list (counts, storage used, quotas), adding
+"""The host operator's organisation pages: the list (paged and searchable; the counts and
+storage used that the registry keeps, as of when they were measured, and quotas), adding
 one (its admin's setup link shown once), its state, quotas and host names, and removing it
 after its slug is typed again. Each view parses the form, calls one use case of
 ``orgs/console.py`` and renders; an error shows the form again with what was typed."""
@@ -13,7 +14,7 @@ from starlette.routing import BaseRoute, Route
 
 from mailslot import errors
 from mailslot.config import GiB, MiB
-from mailslot.orgs import accounts, console
+from mailslot.orgs import accounts, console, usage
 from mailslot.orgs.registry import OrgRecord
 from mailslot.web.operator import OperatorViews
 
@@ -49,14 +50,25 @@ class OrgViews:
         ]
 
     async def index(self, request: Request) -> Response:
+        """A page of the organisations (``?q=``: those whose slug, name or a host name
+        contains it; ``?page=``), with the figures the registry keeps: no organisation's
+        database is opened. Then the latest lines of the operator log."""
         me = await self.web.operator(request)
         if me is None:
             return self.web.redirect(request, "/login")
-        listed = await self.web.host_call(console.overview, me)
-        events = await self.web.host_call(accounts.events)
-        return await self.views.page(
-            request, "operator/index.html", {"listed": listed, "events": events}
+        search = request.query_params.get("q", "")[:253]
+        number = request.query_params.get("page", "1")
+        listed = await self.web.host_call(
+            console.overview, me, search=search, number=int(number) if number.isdigit() else 1
         )
+        events = await self.web.host_call(accounts.events)
+        context = {
+            "listed": listed,
+            "search": search,
+            "events": events,
+            "command_line": accounts.COMMAND_LINE,
+        }
+        return await self.views.page(request, "operator/index.html", context)
 
     # Adding.
 
@@ -85,21 +97,24 @@ class OrgViews:
 
     # One organisation.
 
-    def _context(self, org: OrgRecord, **typed: str) -> dict[str, Any]:
+    def _context(
+        self, org: OrgRecord, typed: dict[str, str], figures: usage.Figures | None = None
+    ) -> dict[str, Any]:
         shown = {
             "storage": size_text(org.storage_quota),
             "cases": str(org.case_quota or 0),
             "source": "\n".join(org.source_hosts),
             "staff": "\n".join(org.staff_hosts),
         }
-        return {"org": org, "typed": {**shown, **typed}}
+        return {"org": org, "figures": figures, "typed": {**shown, **typed}}
 
     async def show(self, request: Request) -> Response:
         me = await self.web.operator(request)
         if me is None:
             return self.web.redirect(request, "/login")
         org = await self.web.host_call(console.find, me, request.path_params["slug"])
-        return await self.views.page(request, "operator/org.html", self._context(org))
+        figures = await self.web.host_call(console.measure, me, org)
+        return await self.views.page(request, "operator/org.html", self._context(org, {}, figures))
 
     async def _change(self, request: Request, typed_names: tuple[str, ...]) -> Response:
         """Run one of the organisation page's forms; on an error, show the page again with
@@ -126,7 +141,7 @@ class OrgViews:
                 )
         except errors.ServiceError as exc:
             org = await self.web.host_call(console.find, me, slug)
-            context = self._context(org, **typed)
+            context = self._context(org, typed)
             return await self.views.error(request, "operator/org.html", exc, **context)
         return self.web.redirect(request, f"/orgs/{slug}", saved=1)
 

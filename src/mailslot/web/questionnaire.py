@@ -30,8 +30,9 @@ from mailslot.sessions.services import SessionState
 from mailslot.sizes import human_size
 from mailslot.sources import submissions
 from mailslot.sources.access import SESSION_ENDED
+from mailslot.web.form_receiver import Limits
 from mailslot.web.source import SourceViews
-from mailslot.web.uploads import Limits, ReceivedForm, receive_form
+from mailslot.web.uploads import ReceivedForm, receive_form
 
 _STEP_PAGE: Final = "source/questionnaire_step.html"
 _REVIEW_PAGE: Final = "source/questionnaire_review.html"

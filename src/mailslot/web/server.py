@@ -185,11 +185,19 @@ async def trim_after_requests(
     returned within ``interval`` seconds of its end, even while a long upload or download
     goes on (waiting for a moment with no request in progress did not work: a slow upload
     lasts minutes). A trim took about a millisecond after a burst of 200 uploads
-    (``docs/performance.md``)."""
+    (``docs/performance.md``). The first interval with no new request after a busy one also
+    runs a full garbage collection before the trim: objects of the burst caught in reference
+    cycles (exceptions and their frames, finished tasks) are freed only by one, and they keep
+    their memory pages from being returned. It runs once per quiet spell, when nobody waits."""
     answered_before = 0
+    busy = False
     while True:
         await asyncio.sleep(interval)
         answered = sum(server.server_state.total_requests for server in servers)
         if answered != answered_before:
             answered_before = answered
+            busy = True
             await asyncio.to_thread(memory.trim)
+        elif busy:
+            busy = False
+            await asyncio.to_thread(memory.collect_and_trim)

@@ -15,8 +15,9 @@ from starlette.routing import BaseRoute, Route
 
 from mailslot import errors
 from mailslot.dropkeys import card, courier, pages
+from mailslot.web.form_receiver import Limits
 from mailslot.web.source import SourceViews
-from mailslot.web.uploads import Limits, ReceivedForm, receive_form
+from mailslot.web.uploads import ReceivedForm, receive_form
 
 log = logging.getLogger("mailslot.web")
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,6 +15,7 @@ from mailslot import errors
 from mailslot.cases import deletion, listing, reading, replies
 from mailslot.cases import inbox as case_inbox
 from mailslot.cases.models import CaseStatus
+from mailslot.channels import services as channels
 from mailslot.dropkeys import reading as drop_reading
 from mailslot.i18n import N_
 from mailslot.instance.services import display_name
@@ -34,6 +36,10 @@ REPLY_KEPT = N_(
 )
 # At most this much of a kept reply goes through the login form (a reply's own limit).
 MAX_DRAFT = 100_000
+# Refusals after which the case page is not shown again (no such case, or not theirs).
+NO_CASE = (errors.NotFound, errors.Forbidden, errors.AuthenticationFailed)
+
+T = TypeVar("T")
 
 
 class Staff:
@@ -156,6 +162,35 @@ class StaffViews:
 
     def login_redirect(self, request: Request) -> Response:
         return self.web.redirect(request, "/login")
+
+    async def on_item(
+        self,
+        request: Request,
+        use_case: Callable[..., T],
+        respond: Callable[[T], Response | Awaitable[Response]],
+        **options: Any,
+    ) -> Response:
+        """A page or file about one item of a case (``/cases/{case_id}/items/{item_id}/…``):
+        ``use_case(ctx, user, seed, case_id, item_id, **options)`` for the signed-in staff
+        member, its result given to ``respond``; a refusal shows the error page, and nobody
+        signed in goes to the login."""
+        staff = await self.staff(request)
+        if staff is None:
+            return self.login_redirect(request)
+        try:
+            result = await self.web.call(
+                request,
+                use_case,
+                staff.user,
+                staff.seed,
+                request.path_params["case_id"],
+                request.path_params["item_id"],
+                **options,
+            )
+        except errors.ServiceError as exc:
+            return await self.error(request, "staff/error.html", exc)
+        response = respond(result)
+        return await response if inspect.isawaitable(response) else response
 
     # Login.
 
@@ -284,9 +319,18 @@ class StaffViews:
         return await self.show_case(request, staff, request.path_params["case_id"])
 
     async def show_case(
-        self, request: Request, staff: Staff, case_id: str, draft: str = ""
+        self,
+        request: Request,
+        staff: Staff,
+        case_id: str,
+        draft: str = "",
+        error: errors.ServiceError | None = None,
+        *,
+        note: str = "",
     ) -> Response:
-        """A case's page; ``draft``: a reply kept from a session that had ended, in its box."""
+        """A case's page; ``draft``: a reply kept from a session that had ended, or one that
+        was refused (``error``, said above it), in its box; ``note``: a refused note, in the
+        note box."""
         try:
             content = await self.web.call(
                 request,
@@ -298,22 +342,32 @@ class StaffViews:
             )
         except errors.ServiceError as exc:
             return await self.error(request, "staff/error.html", exc)
+        # The channel's name in the reader's language (the default language's if none).
+        channel = content.channel
+        named = {channel.id: channel.name} if channel is not None else {}
+        locale = self.web.locale(request)
+        shown = await self.web.run(request, lambda db: channels.names_in(db, named, locale))
         context = {
             "case": content.case,
             "items": content.items,
-            "channel": content.channel,
+            "channel": channel,
+            "channel_name": shown.get(channel.id, "") if channel is not None else "",
             "can_reply": content.can_reply,
             "key_offline": staff.seed is None,
             "work": content.panel,
             "expiry": content.expiry,
             "sent": "sent" in request.query_params,
             "draft": draft,
+            "note_draft": note,
         }
+        if error is not None:
+            return await self.error(request, "staff/case.html", error, **context)
         return await self.page(request, "staff/case.html", context)
 
     async def reply(self, request: Request) -> Response:
         staff = await self.staff(request)
         case_id = request.path_params["case_id"]
+        text: str | None = None
         try:
             if staff is None:  # the session ended while the reply was written: keep it
                 fields = await self.form(request, None, csrf=False)
@@ -322,29 +376,21 @@ class StaffViews:
                     request, "staff/login.html", errors.AuthenticationFailed(REPLY_KEPT), **kept
                 )
             fields = await self.form(request, staff)
-            await self.web.call(
-                request, replies.send_reply, staff.user, case_id, fields.get("text", "")
-            )
+            text = fields.get("text", "")
+            await self.web.call(request, replies.send_reply, staff.user, case_id, text)
         except errors.ServiceError as exc:
+            # Refused on a case they may open (a quota, a rule): the case, the text kept.
+            if staff is not None and text is not None and not isinstance(exc, NO_CASE):
+                return await self.show_case(request, staff, case_id, draft=text, error=exc)
             return await self.error(request, "staff/error.html", exc)
         return self.web.redirect(request, f"/cases/{case_id}", sent=1)
 
     async def download(self, request: Request) -> Response:
-        staff = await self.staff(request)
-        if staff is None:
-            return self.login_redirect(request)
-        try:
-            view = await self.web.call(
-                request,
-                reading.open_item,
-                staff.user,
-                staff.seed,
-                request.path_params["case_id"],
-                request.path_params["item_id"],
-            )
-        except errors.ServiceError as exc:
-            return await self.error(request, "staff/error.html", exc)
-        return item_response(self.web.org(request).blobs, view)
+        return await self.on_item(
+            request,
+            reading.open_item,
+            lambda view: item_response(self.web.org(request).blobs, view),
+        )
 
     async def download_all(self, request: Request) -> Response:
         """Every item of the case in one zip, decrypted as it streams out (sealed drops

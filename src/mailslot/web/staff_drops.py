@@ -7,16 +7,18 @@ are in :mod:`mailslot.dropkeys`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Iterator
 from typing import Final
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from mailslot import errors
 from mailslot.cases.errors import ItemNotFound
+from mailslot.context import OrgContext
 from mailslot.dropkeys import pages, reading
 from mailslot.i18n import N_
+from mailslot.recipients.models import User
 from mailslot.web.downloads import download_headers
 from mailslot.web.staff import StaffViews
 
@@ -40,45 +42,30 @@ class StaffDropViews:
         ]
 
     async def drop(self, request: Request) -> Response:
-        staff = await self.staff_views.staff(request)
-        if staff is None:
-            return self.staff_views.login_redirect(request)
-        try:
-            contents = await self.web.call(
-                request,
-                reading.open_drop,
-                staff.user,
-                staff.seed,
-                request.path_params["case_id"],
-                request.path_params["item_id"],
-            )
-        except errors.ServiceError as exc:
-            return await self.staff_views.error(request, "staff/error.html", exc)
-        problem = PROBLEMS[contents.problem] if contents.problem else None
-        context = {"drop": contents, "problem": problem}
-        return await self.staff_views.page(request, "staff/drop.html", context)
+        def show(contents: reading.DropContents) -> Awaitable[Response]:
+            problem = PROBLEMS[contents.problem] if contents.problem else None
+            context = {"drop": contents, "problem": problem}
+            return self.staff_views.page(request, "staff/drop.html", context)
+
+        return await self.staff_views.on_item(request, reading.open_drop, show)
 
     async def drop_file(self, request: Request) -> Response:
-        staff = await self.staff_views.staff(request)
-        if staff is None:
-            return self.staff_views.login_redirect(request)
         index = request.path_params["index"]
-        try:
+
+        def open_file(
+            ctx: OrgContext, user: User, seed: bytes | None, case_id: str, item_id: str
+        ) -> tuple[str, Iterator[bytes]]:
+            # Checked with the use case: a malformed index is refused like a missing file.
             if not index.isdigit() or len(index) > 6:
                 raise ItemNotFound()
-            name, plaintext = await self.web.call(
-                request,
-                reading.open_drop_file,
-                staff.user,
-                staff.seed,
-                request.path_params["case_id"],
-                request.path_params["item_id"],
-                index=int(index),
-            )
-        except errors.ServiceError as exc:
-            return await self.staff_views.error(request, "staff/error.html", exc)
-        return StreamingResponse(
-            plaintext, media_type="application/octet-stream", headers=download_headers(name)
+            return reading.open_drop_file(ctx, user, seed, case_id, item_id, index=int(index))
+
+        return await self.staff_views.on_item(
+            request,
+            open_file,
+            lambda found: StreamingResponse(
+                found[1], media_type="application/octet-stream", headers=download_headers(found[0])
+            ),
         )
 
     async def keys(self, request: Request) -> Response:

@@ -12,8 +12,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from mailslot import errors, formats
-from mailslot.channels import services as channels
-from mailslot.i18n import DEFAULT_LOCALE, N_
+from mailslot.i18n import DEFAULT_LOCALE, N_, language
 from mailslot.stats import reports
 from mailslot.stats import services as stats
 from mailslot.stats.charts import Bar, bar_chart
@@ -72,9 +71,12 @@ class StatsViews:
                 params.get("from"),
                 params.get("to"),
                 params.get("channel"),
+                locale=self.web.locale(request),
             )
         except errors.ServiceError as exc:
-            channel_list = await self.web.run(request, channels.list_channels)
+            channel_list = await self.web.call(
+                request, reports.channel_choices, self.web.locale(request)
+            )
             return await self.staff_views.error(
                 request, "staff/stats.html", exc, stats=None, form=form, channels=channel_list
             )
@@ -196,11 +198,13 @@ class StatsViews:
                 params.get("from"),
                 params.get("to"),
                 params.get("channel"),
+                locale=self.web.locale(request),
             )
         except errors.ServiceError as exc:
             return await self.staff_views.error(request, "staff/error.html", exc)
-        return Response(
-            export.text,
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": content_disposition(export.filename)},
-        )
+        headers = {
+            "Content-Disposition": content_disposition(export.filename),
+            # The channels are named in the reader's language, as on the dashboard.
+            "Content-Language": language(self.web.locale(request)).tag,
+        }
+        return Response(export.text, media_type="text/csv; charset=utf-8", headers=headers)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mailslot import drops
-from mailslot.cases.services import ItemUpload
+from mailslot.cases.sealing import ItemUpload
 from mailslot.drops import armor
 from mailslot.drops.recognise import PREFIX_LIMIT, is_sealed_drop
 from mailslot.storage import FilesystemBlobStore
