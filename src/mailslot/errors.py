@@ -18,6 +18,7 @@
     │   ├── TooManyRequests           a rate limit or an account's login throttle; retry later
     │   └── orgs.QuotaReached         the organisation's storage or case quota is full
     ├── StorageError                  mailslot.storage: the blob store failed
+    ├── db.CloneError                 mailslot.db: a template schema holds what a copy cannot make
     ├── crypto.CryptoError            mailslot.crypto: DecryptionError (opaque), EncodingError
     ├── audit.ChainBroken             mailslot.audit: the audit trail's hash chain does not verify
     ├── backup.BackupError            mailslot.backup: a backup or restore cannot go ahead

@@ -22,8 +22,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
+from mailslot.errors import MailslotError
 
-class CloneError(RuntimeError):
+
+class CloneError(MailslotError):
     """The source schema holds something this module does not copy."""
 
 
