@@ -21,9 +21,7 @@ from mailslot.orgs import operator, placement, templates
 from mailslot.runtime import Runtime
 from tests.databases import TEST_DATABASE
 
-postgresql_only = pytest.mark.skipif(
-    TEST_DATABASE != "postgresql", reason="PostgreSQL schemas: the PostgreSQL pass"
-)
+postgresql_only = pytest.mark.postgresql_only  # deselected on the SQLite pass (conftest.py)
 sqlite_only = pytest.mark.skipif(TEST_DATABASE != "sqlite", reason="SQLite files: the SQLite pass")
 Catalog = dict[str, list[tuple[Any, ...]]]
 
