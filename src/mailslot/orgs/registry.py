@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -86,6 +86,23 @@ class OrgRecord:
     @property
     def is_default(self) -> bool:
         return self.slug == DEFAULT_ORG
+
+    @classmethod
+    def of(cls, org: Organisation, claimed: Mapping[str, Sequence[str]]) -> OrgRecord:
+        """The record of a registry row, with the host names it claims by kind (in the order
+        they were given)."""
+        return cls(
+            id=org.id,
+            slug=org.slug,
+            name=org.name,
+            enabled=org.enabled,
+            instance_id=org.instance_id,
+            storage_quota=org.storage_quota,
+            case_quota=org.case_quota,
+            created_at=org.created_at,
+            source_hosts=tuple(claimed[SOURCE]),
+            staff_hosts=tuple(claimed[STAFF]),
+        )
 
 
 @dataclass(frozen=True)
@@ -199,21 +216,7 @@ class Registry:
                 hosts.setdefault(row.org_id, {SOURCE: [], STAFF: []})[row.kind].append(row.host)
             orgs = []
             for org in db.scalars(select(Organisation).order_by(Organisation.slug)):
-                claimed = hosts.get(org.id, {SOURCE: [], STAFF: []})
-                orgs.append(
-                    OrgRecord(
-                        id=org.id,
-                        slug=org.slug,
-                        name=org.name,
-                        enabled=org.enabled,
-                        instance_id=org.instance_id,
-                        storage_quota=org.storage_quota,
-                        case_quota=org.case_quota,
-                        created_at=org.created_at,
-                        source_hosts=tuple(claimed[SOURCE]),
-                        staff_hosts=tuple(claimed[STAFF]),
-                    )
-                )
+                orgs.append(OrgRecord.of(org, hosts.get(org.id, {SOURCE: [], STAFF: []})))
         return Directory(generation, tuple(orgs))
 
     def get(self, slug: str) -> OrgRecord:

@@ -153,21 +153,6 @@ def page(registry: Registry, *, search: str = "", number: int = 1) -> Page:
         ):
             claimed[host.org_id][host.kind].append(host.host)
         entries = [
-            Entry(
-                OrgRecord(
-                    id=org.id,
-                    slug=org.slug,
-                    name=org.name,
-                    enabled=org.enabled,
-                    instance_id=org.instance_id,
-                    storage_quota=org.storage_quota,
-                    case_quota=org.case_quota,
-                    created_at=org.created_at,
-                    source_hosts=tuple(claimed[org.id][SOURCE]),
-                    staff_hosts=tuple(claimed[org.id][STAFF]),
-                ),
-                _figures(figures),
-            )
-            for org, figures in rows
+            Entry(OrgRecord.of(org, claimed[org.id]), _figures(figures)) for org, figures in rows
         ]
     return Page(entries, total, number, pages)
