@@ -124,8 +124,8 @@ def _show(exc: click.ClickException) -> None:
     click.echo(_("Error: %(error)s", error=exc.format_message()), err=True, color=color)
 
 
-class Command(click.Command):
-    """A command whose help page is in the operator's language."""
+class _TranslatedHelp(click.Command):
+    """The help page of a command or group, in the operator's language."""
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         pieces = " ".join(self.collect_usage_pieces(ctx))
@@ -138,21 +138,15 @@ class Command(click.Command):
         return click.Command.get_short_help_str(_in_operator_language(self), limit)
 
 
-class Group(click.Group):
+class Command(_TranslatedHelp):
+    """A command whose help page is in the operator's language."""
+
+
+class Group(_TranslatedHelp, click.Group):
     """A command group whose help page, and its commands', are in the operator's language."""
 
     command_class = Command
     group_class = type  # a group's groups are of its own class
-
-    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        pieces = " ".join(self.collect_usage_pieces(ctx))
-        formatter.write_usage(ctx.command_path, pieces, prefix=_("Usage: "))
-
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        _format_help(self, ctx, formatter)
-
-    def get_short_help_str(self, limit: int = 45) -> str:
-        return click.Group.get_short_help_str(_in_operator_language(self), limit)
 
     # The outermost group (``mailslot``) shows the errors of every command, as click would but
     # in the operator's language.
